@@ -1,0 +1,493 @@
+"""The ``jobcore`` command line: parse, call the library, print. No logic of its own.
+
+stdout carries only what scripts consume (the job id of ``run``, tables, JSON); everything
+for humans goes to stderr. Errors are one line and an exit code: 2 for usage, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from jobcore import fmt
+from jobcore.errors import JobcoreError, UsageError
+from jobcore.models import Job, JobStatus
+from jobcore.paths import ENV_HOME, ENV_JOB_ID, StateDir, resolve_home
+from jobcore.store import Store
+
+RECENT_FINISHED = 20
+"""``ls`` without ``--all`` shows every active or paused job and this many finished ones."""
+
+HOME_HELP = f"state folder (default: ${ENV_HOME}, else the user data folder)"
+
+
+class Context:
+    """What every command needs: the state folder and an open store, opened on first use."""
+
+    def __init__(self, home: str | None) -> None:
+        self._home = home
+        self._state: StateDir | None = None
+        self._store: Store | None = None
+
+    @property
+    def state(self) -> StateDir:
+        if self._state is None:
+            self._state = resolve_home(self._home)
+        return self._state
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.state)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+def _emit_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+
+
+def _parse_env(pairs: Sequence[str]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key or "\0" in pair or not key.replace("_", "a").isalnum():
+            raise UsageError(f"--env expects NAME=VALUE, got {pair!r}")
+        env[key] = value
+    return env
+
+
+def _reconciled(ctx: Context) -> Store:
+    """The store after the liveness check every reading command makes."""
+    from jobcore.liveness import reconcile
+
+    reconcile(ctx.store)
+    return ctx.store
+
+
+# -- commands -------------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
+    from jobcore.launcher import launch
+
+    command = list(args.command)
+    if command and command[0] == "--":
+        command = command[1:]
+    job = launch(
+        ctx.state,
+        ctx.store,
+        command,
+        cwd=args.cwd,
+        env=_parse_env(args.env),
+        name=args.name,
+    )
+    print(job.id)
+    if not args.quiet:
+        print(
+            f"started job {job.id}: watch it with `jobcore logs -f {job.id}` or `jobtui`",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _select_jobs(store: Store, args: argparse.Namespace) -> list[Job]:
+    if args.status:
+        wanted = [s.strip() for value in args.status for s in value.split(",") if s.strip()]
+        for status in wanted:
+            if status not in JobStatus.__members__.values():
+                choices = ", ".join(s.value for s in JobStatus)
+                raise UsageError(f"unknown status {status!r} (choose from {choices})")
+        return store.list_jobs(wanted)
+    if args.all:
+        return store.list_jobs()
+    live = store.list_jobs([*(s.value for s in JobStatus if not s.is_final)])
+    finished = store.list_jobs([s.value for s in JobStatus if s.is_final], limit=RECENT_FINISHED)
+    return sorted([*live, *finished], key=lambda j: j.seq, reverse=True)
+
+
+def cmd_ls(args: argparse.Namespace, ctx: Context) -> int:
+    jobs = _select_jobs(_reconciled(ctx), args)
+    if args.json:
+        _emit_json([job.to_json() for job in jobs])
+        return 0
+    if not jobs:
+        print("no jobs yet: start one with `jobcore run -- COMMAND`", file=sys.stderr)
+        return 0
+    now = time.time()
+    headers = ["ID", "NAME", "STATUS", "PROGRESS", "RATE", "ETA", "ELAPSED", "COMMAND"]
+    rows = []
+    for job in jobs:
+        row = fmt.job_row(job, now)
+        if job.reason and not job.status.is_active:
+            row[-1] = f"{row[-1]}  ({job.reason})"
+        rows.append(row)
+    color = fmt.use_color()
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+    print(fmt.table(headers, rows, color=color, width=width, status_col=2))
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
+    store = _reconciled(ctx)
+    job = store.resolve(args.id)
+    data = job.to_json()
+    data["log"] = str(ctx.state.log_path(job.id))
+    if args.json:
+        data["samples"] = store.samples(job.id)
+        _emit_json(data)
+        return 0
+    now = time.time()
+    color = fmt.use_color()
+    fields = [
+        ("id", job.id),
+        ("name", job.name or fmt.UNKNOWN),
+        ("status", fmt.paint(job.status.value, fmt.STATUS_COLORS[job.status], color)),
+        ("reason", job.reason or fmt.UNKNOWN),
+        ("command", " ".join(job.command)),
+        ("cwd", job.cwd),
+        ("env", " ".join(f"{k}={v}" for k, v in job.env.items()) or fmt.UNKNOWN),
+        ("progress", fmt.progress(job.done, job.total)),
+        ("errors", str(job.errors)),
+        ("current item", job.current_item or fmt.UNKNOWN),
+        ("rate", fmt.rate(job.rate)),
+        ("eta", fmt.duration(job.eta_s if job.status is JobStatus.RUNNING else None)),
+        ("elapsed", fmt.duration(job.elapsed(now))),
+        ("created", data["created_at"] or fmt.UNKNOWN),
+        ("started", data["started_at"] or fmt.UNKNOWN),
+        ("finished", data["finished_at"] or fmt.UNKNOWN),
+        ("exit code", fmt.UNKNOWN if job.exit_code is None else str(job.exit_code)),
+        ("worker pid", str(job.worker.pid) if job.worker else fmt.UNKNOWN),
+        ("log", data["log"]),
+    ]
+    for key, value in fields:
+        print(f"{key:>12}  {value}")
+    return 0
+
+
+def _write_text(data: bytes) -> None:
+    """Log bytes to stdout; invalid UTF-8 is shown as U+FFFD rather than crashing."""
+    sys.stdout.write(data.decode("utf-8", "replace"))
+    sys.stdout.flush()
+
+
+def cmd_logs(args: argparse.Namespace, ctx: Context) -> int:
+    from jobcore.liveness import reconcile
+    from jobcore.logs import Follower, tail
+
+    store = ctx.store
+    job = store.resolve(args.id)
+    if args.lines < 0:
+        raise UsageError("-n expects a number of lines >= 0")
+    path = ctx.state.log_path(job.id)
+    data, offset = tail(path, args.lines)
+    if data:
+        _write_text(data if data.endswith(b"\n") else data + b"\n")
+    if not args.follow:
+        return 0
+    follower = Follower(path, offset)
+    try:
+        while True:
+            chunk = follower.read_new()
+            if chunk:
+                _write_text(chunk)
+                continue
+            reconcile(store)
+            if not store.get(job.id).status.is_active:
+                while chunk := follower.read_new():
+                    _write_text(chunk)
+                return 0
+            time.sleep(0.1)
+    except KeyboardInterrupt:
+        return 130
+
+
+def cmd_stop(args: argparse.Namespace, ctx: Context) -> int:
+    from jobcore.control import stop
+
+    if args.grace < 0:
+        raise UsageError("--grace expects seconds >= 0")
+    job = stop(ctx.store, ctx.store.resolve(args.id).id, args.grace)
+    print(f"job {job.id} is {job.status.value}", file=sys.stderr)
+    return 0
+
+
+def cmd_kill(args: argparse.Namespace, ctx: Context) -> int:
+    from jobcore.control import stop
+
+    job = stop(ctx.store, ctx.store.resolve(args.id).id, kill=True)
+    print(f"job {job.id} is {job.status.value} ({job.reason})", file=sys.stderr)
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace, ctx: Context) -> int:
+    from jobcore.control import resume
+
+    job = resume(ctx.state, ctx.store, ctx.store.resolve(args.id).id)
+    print(f"job {job.id} resumed", file=sys.stderr)
+    return 0
+
+
+def cmd_progress(args: argparse.Namespace, ctx: Context) -> int:
+    job_id = os.environ.get(ENV_JOB_ID)
+    if not job_id:
+        raise JobcoreError(
+            f"jobcore progress reports for the job it runs in, and ${ENV_JOB_ID} is not set"
+        )
+    if args.done is not None and args.advance is not None:
+        raise UsageError("give --done or --advance, not both")
+    for flag in ("total", "done", "advance"):
+        value = getattr(args, flag)
+        if value is not None and value < 0:
+            raise UsageError(f"--{flag} expects a number >= 0")
+    store = ctx.store
+    store.get(job_id)
+    store.record_progress(
+        job_id,
+        done=args.done,
+        advance=args.advance or 0,
+        total=args.total,
+        item=args.item,
+        errors=1 if args.error is not None else 0,
+    )
+    if args.error is not None:
+        with open(ctx.state.log_path(job_id), "a", encoding="utf-8") as log:
+            log.write(f"jobcore: error: {args.error}\n")
+    return 0
+
+
+def cmd_completion(args: argparse.Namespace, ctx: Context) -> int:
+    import argcomplete
+
+    sys.stdout.write(argcomplete.shellcode(["jobcore"], shell=args.shell))
+    return 0
+
+
+# -- parser ---------------------------------------------------------------------------------
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=28)
+
+
+def _complete_job_ids(prefix: str, parsed_args: argparse.Namespace, **_: Any) -> list[str]:
+    """Job ids for shell completion (newest first)."""
+    try:
+        with Store(resolve_home(getattr(parsed_args, "home", None))) as store:
+            return [j.id for j in store.list_jobs(limit=200) if j.id.startswith(prefix)]
+    except (JobcoreError, sqlite3.Error):
+        return []
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--home", metavar="DIR", default=argparse.SUPPRESS, help=HOME_HELP)
+
+    parser = argparse.ArgumentParser(
+        prog="jobcore",
+        formatter_class=_Formatter,
+        parents=[common],
+        description="Run commands as detached background jobs, watch them, stop and resume them.",
+        epilog="""examples:
+  id=$(jobcore run --name render -- ffmpeg -i in.mov out.mp4)
+  jobcore ls                      # active jobs and the latest finished ones
+  jobcore logs -f $id             # follow the output until the job ends
+  jobcore stop $id && jobcore resume $id
+  jobtui                          # the live dashboard
+
+shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
+    )
+    sub = parser.add_subparsers(dest="cmd", metavar="COMMAND", required=True)
+
+    def add(name: str, func: Callable[..., int], summary: str, examples: str) -> Any:
+        p = sub.add_parser(
+            name,
+            parents=[common],
+            help=summary,
+            description=summary,
+            epilog="examples:\n" + examples,
+            formatter_class=_Formatter,
+        )
+        p.set_defaults(func=func)
+        return p
+
+    def job_id_arg(p: argparse.ArgumentParser) -> None:
+        action = p.add_argument("id", metavar="ID", help="job id, or any unique prefix of it")
+        action.completer = _complete_job_ids  # type: ignore[attr-defined]
+
+    p = add(
+        "run",
+        cmd_run,
+        "start a command as a detached job and print its id",
+        "  jobcore run -- sleep 60\n"
+        "  jobcore run --name import --cwd ~/src/app --env MODE=full -- python import.py\n"
+        "  id=$(jobcore run -q -- make -j4)    # only the id on stdout\n"
+        "  jobcore run -- sh -c 'for f in *.wav; do lame \"$f\"; done'  # a shell, if wanted",
+    )
+    p.add_argument("--name", help="a name to show instead of the command")
+    p.add_argument("--cwd", metavar="DIR", help="folder to run in (default: the current one)")
+    p.add_argument(
+        "--env",
+        metavar="K=V",
+        action="append",
+        default=[],
+        help="set an environment variable for the job (repeatable)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the job id")
+    p.add_argument(
+        "command",
+        nargs=argparse.REMAINDER,
+        metavar="-- CMD [ARG...]",
+        help="the command, run as an argv list (no shell)",
+    )
+
+    p = add(
+        "ls",
+        cmd_ls,
+        "list jobs, newest first",
+        "  jobcore ls\n  jobcore ls --all\n  jobcore ls --status failed,paused\n"
+        "  jobcore ls --json | jq '.[] | select(.status==\"running\") | .id'",
+    )
+    p.add_argument(
+        "-a",
+        "--all",
+        action="store_true",
+        help=f"every job (default: active ones and the last {RECENT_FINISHED} finished)",
+    )
+    p.add_argument(
+        "--status",
+        action="append",
+        metavar="S",
+        help="only these statuses (comma-separated or repeated)",
+    )
+    p.add_argument("--json", action="store_true", help="print a JSON array")
+
+    p = add(
+        "show",
+        cmd_show,
+        "show everything about one job",
+        "  jobcore show k3x9q\n  jobcore show k3 --json",
+    )
+    job_id_arg(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = add(
+        "logs",
+        cmd_logs,
+        "print the last lines of a job's output, or follow it",
+        "  jobcore logs k3x9q\n  jobcore logs -n 500 k3x9q\n"
+        "  jobcore logs -f k3x9q    # until the job ends; Ctrl-C leaves it running",
+    )
+    job_id_arg(p)
+    p.add_argument(
+        "-n",
+        "--lines",
+        type=int,
+        default=50,
+        metavar="N",
+        help="how many lines from the end (default 50)",
+    )
+    p.add_argument(
+        "-f", "--follow", action="store_true", help="follow new output until the job ends"
+    )
+
+    p = add(
+        "stop",
+        cmd_stop,
+        "stop a job's whole process tree; the job becomes paused (resumable)",
+        "  jobcore stop k3x9q\n  jobcore stop --grace 30 k3x9q   # time to clean up before SIGKILL",
+    )
+    job_id_arg(p)
+    p.add_argument(
+        "--grace",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="wait this long after SIGTERM before SIGKILL (default 5)",
+    )
+
+    p = add(
+        "kill",
+        cmd_kill,
+        "kill a job's whole process tree at once; the job fails",
+        "  jobcore kill k3x9q",
+    )
+    job_id_arg(p)
+
+    p = add("resume", cmd_resume, "start a paused or failed job again", "  jobcore resume k3x9q")
+    job_id_arg(p)
+
+    p = add(
+        "progress",
+        cmd_progress,
+        "report progress from inside a job (shell scripts)",
+        "  jobcore progress --total 500\n"
+        '  for f in *.mp4; do transcribe "$f"; jobcore progress --advance 1 --item "$f"; done\n'
+        '  jobcore progress --error "bad.mp4: no audio stream"',
+    )
+    p.add_argument("--total", type=int, metavar="N", help="how many items in all")
+    p.add_argument("--done", type=int, metavar="N", help="how many are done")
+    p.add_argument("--advance", type=int, metavar="N", help="add N to done")
+    p.add_argument("--item", metavar="TEXT", help="what is being worked on now")
+    p.add_argument("--error", metavar="TEXT", help="count one failed item, with its error")
+
+    p = add(
+        "completion",
+        cmd_completion,
+        "print the shell completion script",
+        '  eval "$(jobcore completion bash)"\n  jobcore completion zsh > ~/.zfunc/_jobcore\n'
+        "  jobcore completion fish | source",
+    )
+    p.add_argument("shell", choices=["bash", "zsh", "fish", "tcsh"])
+    return parser
+
+
+def _fail(message: str, code: int) -> int:
+    prog = "jobcore"
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    if "_ARGCOMPLETE" in os.environ:
+        import argcomplete
+
+        argcomplete.autocomplete(parser)
+    args = parser.parse_args(argv)
+    ctx = Context(getattr(args, "home", None))
+    try:
+        return args.func(args, ctx)
+    except JobcoreError as exc:
+        return _fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except OSError as exc:
+        from jobcore.paths import disk_error
+
+        return _fail(str(disk_error(exc, "I/O error")), 1)
+    except Exception as exc:
+        if os.environ.get("JOBCORE_DEBUG"):
+            raise
+        return _fail(f"internal error: {type(exc).__name__}: {exc} (JOBCORE_DEBUG=1 shows more)", 1)
+    finally:
+        ctx.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,21 @@
+"""The one exception type the CLI turns into a one-line message and an exit code."""
+
+from __future__ import annotations
+
+
+class JobcoreError(Exception):
+    """A failure a user can act on: printed as one line, never as a traceback.
+
+    ``exit_code`` follows the CLI convention: 2 for usage errors, 1 for everything else.
+    """
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class UsageError(JobcoreError):
+    """Input the user typed that cannot mean anything (exit code 2, like argparse)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, exit_code=2)

@@ -1,0 +1,110 @@
+"""Human formats shared by the CLI and the dashboard: durations, counts, rates, tables."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from jobcore.models import Job, JobStatus
+
+UNKNOWN = "-"
+
+STATUS_COLORS = {
+    JobStatus.QUEUED: "36",  # cyan
+    JobStatus.RUNNING: "34;1",  # bold blue
+    JobStatus.PAUSED: "33",  # yellow
+    JobStatus.COMPLETED: "32",  # green
+    JobStatus.FAILED: "31;1",  # bold red
+}
+
+
+def duration(seconds: float | None) -> str:
+    """``45s``, ``3m 10s``, ``1h 05m``, ``2d 03h``; ``-`` when unknown."""
+    if seconds is None:
+        return UNKNOWN
+    s = round(max(0.0, seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h {s % 3600 // 60:02d}m"
+    return f"{s // 86400}d {s % 86400 // 3600:02d}h"
+
+
+def progress(done: int, total: int | None) -> str:
+    """``12/50 (24%)``; a bare count when the total is unknown; ``-`` before any progress."""
+    if total is None:
+        return str(done) if done else UNKNOWN
+    pct = 100.0 * done / total if total else 100.0
+    return f"{done}/{total} ({pct:.0f}%)"
+
+
+def rate(per_second: float | None) -> str:
+    """Items per second, or per minute/hour when slow; ``-`` when unknown."""
+    if per_second is None:
+        return UNKNOWN
+    if per_second >= 1 or per_second == 0:
+        return f"{per_second:.1f}/s" if per_second < 100 else f"{per_second:.0f}/s"
+    if per_second * 60 >= 1:
+        return f"{per_second * 60:.1f}/min"
+    return f"{per_second * 3600:.1f}/h"
+
+
+def use_color(stream: TextIO = sys.stdout) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (no-color.org)."""
+    return stream.isatty() and not os.environ.get("NO_COLOR")
+
+
+def paint(text: str, code: str | None, color: bool) -> str:
+    return f"\x1b[{code}m{text}\x1b[0m" if color and code else text
+
+
+def job_row(job: Job, now: float) -> list[str]:
+    """The cells of a job in ``ls``: id, name, status, progress, rate, ETA, elapsed, command."""
+    eta = job.eta_s if job.status is JobStatus.RUNNING else None
+    return [
+        job.id,
+        job.name or UNKNOWN,
+        job.status.value,
+        progress(job.done, job.total),
+        rate(job.rate) if job.status is JobStatus.RUNNING else UNKNOWN,
+        duration(eta),
+        duration(job.elapsed(now)),
+        " ".join(job.command),
+    ]
+
+
+def table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    color: bool,
+    width: int | None = None,
+    status_col: int | None = None,
+) -> str:
+    """Left-aligned columns; the last column is cut to ``width`` so rows never wrap."""
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
+    lines = []
+    for index, cells in enumerate([list(headers), *map(list, rows)]):
+        padded = [c.ljust(w) for c, w in zip(cells[:-1], widths[:-1], strict=True)]
+        line = "  ".join([*padded, cells[-1]])
+        if width is not None and len(line) > width:
+            line = line[: max(0, width - 1)] + "…"
+        if color:
+            if index == 0:
+                line = paint(line, "1", color)
+            elif status_col is not None:
+                status = cells[status_col]
+                code = STATUS_COLORS.get(JobStatus(status))
+                line = line.replace(
+                    status.ljust(widths[status_col]),
+                    paint(status.ljust(widths[status_col]), code, color),
+                    1,
+                )
+        lines.append(line.rstrip())
+    return "\n".join(lines)

@@ -1,0 +1,114 @@
+"""Create jobs and start their detached workers.
+
+The worker gets a new session (it survives the terminal closing and SIGHUP to the launcher's
+group), /dev/null as stdin and the job log as stdout/stderr: a worker left writing to a closed
+terminal dies of EIO on its next print. The launcher records the worker's identity right after
+spawning; the worker records it too, so a launcher killed at any moment leaves no job that
+looks alive but has no process (a job with no worker at all is failed after a grace period).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+
+from jobcore.atomic import write_json
+from jobcore.errors import JobcoreError, UsageError
+from jobcore.liveness import identity_of
+from jobcore.models import Job, JobStatus
+from jobcore.paths import StateDir, disk_error
+from jobcore.store import Store
+
+_spawned: list[subprocess.Popen[bytes]] = []
+"""Workers started here: polled so long-lived callers (the dashboard) leave no zombies."""
+
+
+def find_executable(command: str, cwd: str, env: Mapping[str, str]) -> str | None:
+    """Where ``command`` would be found when run from ``cwd`` with ``env``'s PATH."""
+    if os.sep in command:
+        path = os.path.join(cwd, command)
+        return path if os.path.isfile(path) and os.access(path, os.X_OK) else None
+    return shutil.which(command, path=env.get("PATH", os.defpath))
+
+
+def validate(command: Sequence[str], cwd: str, env: Mapping[str, str]) -> None:
+    """Refuse what cannot run before a job exists: no command, a missing cwd or program."""
+    if not command:
+        raise UsageError("no command given (put it after --, e.g. jobcore run -- make test)")
+    if not os.path.isdir(cwd):
+        raise JobcoreError(f"cwd does not exist: {cwd}")
+    if find_executable(command[0], cwd, env) is None:
+        raise JobcoreError(f"command not found: {command[0]}")
+
+
+def launch(
+    state: StateDir,
+    store: Store,
+    command: Sequence[str],
+    *,
+    cwd: str | None = None,
+    env: Mapping[str, str] | None = None,
+    name: str | None = None,
+) -> Job:
+    """Create a job for ``command`` and start its worker; returns at once."""
+    cwd = os.path.abspath(cwd or os.getcwd())
+    overrides = dict(env or {})
+    validate(command, cwd, {**os.environ, **overrides})
+    job = store.create_job(list(command), cwd, overrides, name)
+    try:
+        state.make_job_dir(job.id)
+        write_json(
+            state.record_path(job.id),
+            {
+                "id": job.id,
+                "name": name,
+                "command": list(command),
+                "cwd": cwd,
+                "env": overrides,
+                "created_at": job.created_at,
+            },
+        )
+    except (OSError, JobcoreError) as exc:
+        store.delete_job(job.id)
+        if isinstance(exc, OSError):
+            raise disk_error(exc, f"cannot write job {job.id}") from exc
+        raise
+    spawn_worker(state, store, job.id)
+    return job
+
+
+def spawn_worker(state: StateDir, store: Store, job_id: str) -> None:
+    """Start a detached worker for a queued job and record who it is."""
+    for proc in list(_spawned):
+        if proc.poll() is not None:
+            _spawned.remove(proc)
+    log_fd = os.open(state.log_path(job_id), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jobcore.worker", str(state.root), job_id],
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=log_fd,
+            stderr=log_fd,
+            close_fds=True,
+            cwd=state.root,
+        )
+    except OSError as exc:
+        store.finish_if_active(
+            job_id, JobStatus.FAILED, f"cannot start worker: {exc}", expect_worker=None
+        )
+        raise JobcoreError(f"cannot start worker: {exc.strerror or exc}") from exc
+    finally:
+        os.close(log_fd)
+    _spawned.append(proc)
+    identity = identity_of(proc.pid)
+    if identity is not None:
+        with store.write() as conn:
+            conn.execute(
+                "UPDATE jobs SET worker_pid = ?, worker_start = ?, boot_id = ?"
+                " WHERE id = ? AND worker_pid IS NULL",
+                (identity.pid, identity.start, identity.boot_id, job_id),
+            )

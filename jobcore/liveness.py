@@ -1,0 +1,113 @@
+"""Is a recorded worker still the process we started? Truth without a daemon.
+
+A pid alone proves nothing: pids are reused within a minute here, and a zombie still "exists".
+A process is ours only if its pid *and* its start time match what was recorded when we started
+it. On Linux the start time is the kernel's tick count since boot (``/proc/PID/stat`` field 22)
+plus the boot id: exact, and blind to wall-clock steps. Elsewhere psutil's create time is used,
+which is derived from the wall clock, so it is compared with ``WALLCLOCK_TOLERANCE_S``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from functools import cache
+
+from jobcore.models import Job, JobStatus, ProcessIdentity
+from jobcore.store import Store
+
+WALLCLOCK_TOLERANCE_S = 1.0
+STARTING_GRACE_S = 30.0
+"""A queued job with no worker recorded this long after it was queued lost its launcher."""
+
+WORKER_DIED = "worker died unexpectedly"
+LAUNCHER_DIED = "launcher died before the worker started"
+
+_LINUX = sys.platform.startswith("linux")
+
+
+@cache
+def boot_id() -> str:
+    """This boot's id: start ticks from another boot mean nothing."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as fh:
+            return fh.read().strip()
+    except OSError:
+        return ""
+
+
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """(state letter, start ticks) from /proc/PID/stat, or None if there is no such process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
+    fields = data[data.rindex(b")") + 2 :].split()
+    return fields[0].decode(), int(fields[19])
+
+
+def identity_of(pid: int) -> ProcessIdentity | None:
+    """The identity of the process now holding ``pid``, or None if none does."""
+    if _LINUX:
+        stat = _proc_stat(pid)
+        return None if stat is None else ProcessIdentity(pid, float(stat[1]), boot_id())
+    import psutil
+
+    try:
+        return ProcessIdentity(pid, psutil.Process(pid).create_time(), "")
+    except psutil.Error:
+        return None
+
+
+def same_process(recorded: ProcessIdentity, current: ProcessIdentity) -> bool:
+    """Whether two identities name one process (pid reuse and reboots tell them apart)."""
+    if recorded.pid != current.pid or recorded.boot_id != current.boot_id:
+        return False
+    tolerance = 0.5 if recorded.boot_id else WALLCLOCK_TOLERANCE_S
+    return abs(recorded.start - current.start) <= tolerance
+
+
+def is_alive(recorded: ProcessIdentity) -> bool:
+    """The recorded process still runs: same pid, same start, and not a zombie."""
+    current = identity_of(recorded.pid)
+    if current is None or not same_process(recorded, current):
+        return False
+    import psutil
+
+    try:
+        return psutil.Process(recorded.pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def reconcile(store: Store) -> list[Job]:
+    """Mark active jobs whose worker is gone as failed; return the jobs it changed.
+
+    Called by every reading command, so a dead worker is reported without any daemon. The
+    update is conditional on the row still naming the dead worker, so a worker that finished
+    (and wrote its own final state) just before dying is never overwritten.
+    """
+    changed: list[Job] = []
+    now = time.time()
+    for job in store.active_jobs():
+        if job.worker is None:
+            if now - job.queued_at > STARTING_GRACE_S and store.finish_if_active(
+                job.id, JobStatus.FAILED, LAUNCHER_DIED, expect_worker=None
+            ):
+                changed.append(store.get(job.id))
+            continue
+        if not is_alive(job.worker) and store.finish_if_active(
+            job.id, JobStatus.FAILED, WORKER_DIED, expect_worker=job.worker
+        ):
+            changed.append(store.get(job.id))
+    return changed
+
+
+def self_identity() -> ProcessIdentity:
+    """This process's own identity (what a worker records about itself)."""
+    identity = identity_of(os.getpid())
+    assert identity is not None
+    return identity

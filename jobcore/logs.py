@@ -1,0 +1,73 @@
+"""Read job logs from the end: the cost of the last N lines does not grow with the file.
+
+``tail`` seeks backwards block by block until it has N newlines; ``Follower`` then reads
+from a byte offset with ``os.pread`` and treats a file that shrank as truncated or rotated.
+Bytes are returned as they are; decoding (with replacement of invalid UTF-8) is the caller's.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BLOCK = 64 * 1024
+
+
+def tail(path: Path, lines: int) -> tuple[bytes, int]:
+    """The last ``lines`` lines of ``path`` and the file's size when read (the follow offset)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return b"", 0
+    try:
+        size = os.fstat(fd).st_size
+        if lines <= 0 or size == 0:
+            return b"", size
+        end = size
+        # A final newline ends the last line; it does not start a new one.
+        if os.pread(fd, 1, size - 1) == b"\n":
+            end -= 1
+        chunks: list[bytes] = []
+        found = 0
+        pos = end
+        while pos > 0 and found < lines:
+            step = min(BLOCK, pos)
+            pos -= step
+            block = os.pread(fd, step, pos)
+            chunks.append(block)
+            found += block.count(b"\n")
+        data = b"".join(reversed(chunks))
+        if found >= lines:
+            cut = len(data)
+            for _ in range(lines):
+                cut = data.rindex(b"\n", 0, cut)
+            data = data[cut + 1 :]
+        return data + os.pread(fd, size - end, end), size
+    finally:
+        os.close(fd)
+
+
+class Follower:
+    """Reads what was appended to a log since the last call."""
+
+    def __init__(self, path: Path, offset: int) -> None:
+        self.path = path
+        self.offset = offset
+
+    def read_new(self, limit: int = 4 * BLOCK) -> bytes:
+        """New bytes (at most ``limit``); restarts from 0 when the file was truncated."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return b""
+        try:
+            size = os.fstat(fd).st_size
+            if size < self.offset:
+                self.offset = 0
+            if size == self.offset:
+                return b""
+            data = os.pread(fd, min(limit, size - self.offset), self.offset)
+            self.offset += len(data)
+            return data
+        finally:
+            os.close(fd)

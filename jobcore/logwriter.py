@@ -1,0 +1,107 @@
+"""Turn a command's raw output into a log a person can read, and feed lines to parsers.
+
+Complete lines go to disk as they come. A line rewritten in place with ``\\r`` (a tqdm bar, a
+download counter) is kept in memory and written only as a snapshot every
+``SNAPSHOT_INTERVAL_S`` and in its final state, so an hour-long bar leaves a few hundred lines,
+not hundreds of thousands. A partial line with no newline yet is written when the command
+goes quiet (``idle``), so prompts and slow output still appear promptly.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable
+
+SNAPSHOT_INTERVAL_S = 10.0
+MAX_LINE = 64 * 1024
+_SPLIT = re.compile(rb"(\r\n|\n|\r)")
+
+LineHandler = Callable[[bytes], bool]
+"""Called with each complete line or ``\\r`` segment; returns True to keep it out of the log."""
+
+
+class LogWriter:
+    """Writes a command's output to an open log file descriptor, line-aware."""
+
+    def __init__(
+        self,
+        fd: int,
+        on_line: LineHandler | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.fd = fd
+        self.on_line = on_line
+        self.clock = clock
+        self._line = bytearray()
+        self._flushed = 0
+        """Bytes of the current line already on disk (partial-line writes on idle)."""
+        self._rewritten = False
+        """The current line has been rewritten with \\r: only snapshots reach the disk."""
+        self._last_segment = b""
+        self._last_snapshot = 0.0
+
+    def feed(self, data: bytes) -> None:
+        for token in _SPLIT.split(data):
+            if token in (b"\n", b"\r\n"):
+                self._end_line()
+            elif token == b"\r":
+                self._carriage_return()
+            elif token:
+                self._line += token
+                if len(self._line) > MAX_LINE:
+                    self._end_line()
+
+    def idle(self) -> None:
+        """The command is quiet: show a pending partial line (not a \\r bar)."""
+        if not self._rewritten and len(self._line) > self._flushed:
+            self._write(bytes(self._line[self._flushed :]))
+            self._flushed = len(self._line)
+
+    def close(self) -> None:
+        """End of output: write whatever the last line was."""
+        if self._line or self._rewritten:
+            self._end_line()
+
+    def _handled(self, segment: bytes) -> bool:
+        return bool(self.on_line and segment and self.on_line(segment))
+
+    def _end_line(self) -> None:
+        segment = bytes(self._line)
+        consumed = self._handled(segment)
+        if self._rewritten:
+            final = segment or self._last_segment
+            if final.strip():
+                self._write(final + b"\n")
+        elif not consumed or self._flushed:
+            self._write(segment[self._flushed :] + b"\n")
+        self._reset(rewritten=False)
+
+    def _carriage_return(self) -> None:
+        segment = bytes(self._line)
+        self._handled(segment)
+        now = self.clock()
+        if not self._rewritten:
+            if self._flushed:
+                self._write(segment[self._flushed :] + b"\n")
+            self._last_snapshot = now
+        elif segment.strip() and now - self._last_snapshot >= SNAPSHOT_INTERVAL_S:
+            self._write(segment + b"\n")
+            self._last_snapshot = now
+        if segment.strip():
+            self._last_segment = segment
+        self._reset(rewritten=True)
+
+    def _reset(self, rewritten: bool) -> None:
+        self._line = bytearray()
+        self._flushed = 0
+        self._rewritten = rewritten
+        if not rewritten:
+            self._last_segment = b""
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.write(self.fd, view)
+            view = view[written:]

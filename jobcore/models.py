@@ -1,0 +1,160 @@
+"""What a job is, as every reader (CLI, dashboard, library) sees it."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class JobStatus(StrEnum):
+    """Life of a job. ``queued`` waits for its worker to start the command (or for a slot);
+    ``paused`` was stopped and can be resumed; ``completed``/``failed`` are final."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+    @property
+    def is_active(self) -> bool:
+        """A worker process is (supposed to be) alive for this job."""
+        return self in (JobStatus.QUEUED, JobStatus.RUNNING)
+
+    @property
+    def is_final(self) -> bool:
+        return self in (JobStatus.COMPLETED, JobStatus.FAILED)
+
+
+ACTIVE_STATUSES: tuple[str, ...] = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+
+
+def iso(ts: float | None) -> str | None:
+    """Epoch seconds as ISO-8601 with the local offset, or None."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).astimezone().isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class ProcessIdentity:
+    """A process as it can be proven to be the same one later: pid plus start time.
+
+    ``start`` is the kernel's start time in clock ticks since boot on Linux (exact, immune to
+    wall-clock steps) together with ``boot_id``; elsewhere it is psutil's create time, which is
+    compared with a tolerance because it moves with the wall clock.
+    """
+
+    pid: int
+    start: float
+    boot_id: str = ""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One row of the ``jobs`` table, decoded."""
+
+    id: str
+    seq: int
+    name: str | None
+    command: list[str]
+    cwd: str
+    env: dict[str, str]
+    status: JobStatus
+    reason: str | None
+    created_at: float
+    queued_at: float
+    started_at: float | None
+    finished_at: float | None
+    exit_code: int | None
+    worker: ProcessIdentity | None
+    command_proc: ProcessIdentity | None
+    stop_request: str | None
+    total: int | None
+    done: int
+    errors: int
+    current_item: str | None
+    rate: float | None
+    eta_s: float | None
+    progress_at: float | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Job:
+        boot = row["boot_id"] or ""
+        worker = (
+            ProcessIdentity(row["worker_pid"], row["worker_start"], boot)
+            if row["worker_pid"] is not None
+            else None
+        )
+        command_proc = (
+            ProcessIdentity(row["cmd_pid"], row["cmd_start"], boot)
+            if row["cmd_pid"] is not None
+            else None
+        )
+        return cls(
+            id=row["id"],
+            seq=row["seq"],
+            name=row["name"],
+            command=json.loads(row["command"]),
+            cwd=row["cwd"],
+            env=json.loads(row["env"]),
+            status=JobStatus(row["status"]),
+            reason=row["reason"],
+            created_at=row["created_at"],
+            queued_at=row["queued_at"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            exit_code=row["exit_code"],
+            worker=worker,
+            command_proc=command_proc,
+            stop_request=row["stop_request"],
+            total=row["total"],
+            done=row["done"],
+            errors=row["errors"],
+            current_item=row["current_item"],
+            rate=row["rate"],
+            eta_s=row["eta_s"],
+            progress_at=row["progress_at"],
+        )
+
+    @property
+    def label(self) -> str:
+        """What a person calls this job: its name, else its command line."""
+        return self.name or " ".join(self.command)
+
+    def elapsed(self, now: float) -> float | None:
+        """Seconds it has run (so far, or in total once finished)."""
+        if self.started_at is None:
+            return None
+        end = self.finished_at if self.finished_at is not None else now
+        return max(0.0, end - self.started_at)
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable JSON shape of ``ls --json`` and ``show --json``."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "status": self.status.value,
+            "pid": self.worker.pid if self.worker else None,
+            "command_pid": self.command_proc.pid if self.command_proc else None,
+            "command": self.command,
+            "cwd": self.cwd,
+            "env": self.env,
+            "created_at": iso(self.created_at),
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+            "exit_code": self.exit_code,
+            "error": self.reason if self.status is JobStatus.FAILED else None,
+            "reason": self.reason,
+            "total": self.total,
+            "done": self.done,
+            "errors": self.errors,
+            "current_item": self.current_item,
+            "rate": self.rate,
+            "eta_s": self.eta_s,
+            "progress_updated_at": iso(self.progress_at),
+        }

@@ -1,0 +1,96 @@
+"""Stop a job's whole process tree: every descendant, including ones that escaped its group.
+
+``killpg`` is not enough: a grandchild that called ``setsid`` leaves the group, and a child
+whose parent died is re-parented away. So the tree is found two ways and snapshotted *before*
+anything is signalled: the worker's descendants (the worker is a child subreaper, so orphans
+stay under it) and every process carrying the job's ``JOBCORE_JOB_ID`` in its environment.
+Signals go through psutil.Process objects, which refuse to signal a pid whose start time no
+longer matches: a reused pid is never hit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+
+import psutil
+
+from jobcore.liveness import is_alive
+from jobcore.models import ProcessIdentity
+from jobcore.paths import ENV_JOB_ID
+
+MAX_ROUNDS = 5
+
+
+def _marked_processes(job_id: str) -> list[psutil.Process]:
+    """Processes of ours whose environment says they belong to ``job_id``."""
+    marker = f"{ENV_JOB_ID}={job_id}".encode()
+    uid = os.getuid()
+    found = []
+    for proc in psutil.process_iter(["uids"]):
+        try:
+            if proc.info["uids"] is None or proc.info["uids"].real != uid:
+                continue
+            with open(f"/proc/{proc.pid}/environ", "rb") as fh:
+                if marker in fh.read().split(b"\0"):
+                    found.append(proc)
+        except (OSError, psutil.Error):
+            continue
+    return found
+
+
+def job_processes(job_id: str, worker: ProcessIdentity | None) -> list[psutil.Process]:
+    """A snapshot of the job's processes, the worker itself excluded."""
+    procs: dict[int, psutil.Process] = {}
+    if worker is not None and is_alive(worker):
+        try:
+            for child in psutil.Process(worker.pid).children(recursive=True):
+                procs[child.pid] = child
+        except psutil.Error:
+            pass
+    if os.path.isdir("/proc"):
+        for proc in _marked_processes(job_id):
+            procs.setdefault(proc.pid, proc)
+    excluded = {os.getpid(), worker.pid if worker else -1}
+    return [p for pid, p in procs.items() if pid not in excluded and _running(p)]
+
+
+def _running(proc: psutil.Process) -> bool:
+    """Alive and not a zombie (a zombie is already dead; its parent just has not reaped it)."""
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _signal_all(procs: list[psutil.Process], sig: signal.Signals) -> None:
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            proc.send_signal(sig)
+
+
+def terminate(procs: list[psutil.Process], grace: float) -> list[psutil.Process]:
+    """SIGTERM, wait up to ``grace`` seconds, SIGKILL what is left. Returns the survivors."""
+    _signal_all(procs, signal.SIGTERM)
+    _gone, alive = psutil.wait_procs(procs, timeout=grace) if grace > 0 else ([], procs)
+    if alive:
+        _signal_all(alive, signal.SIGKILL)
+        _gone, alive = psutil.wait_procs(alive, timeout=2.0)
+    return alive
+
+
+def kill_job_tree(job_id: str, worker: ProcessIdentity | None, grace: float) -> int:
+    """Stop every process of the job except its worker; returns how many were signalled.
+
+    Repeats the sweep because a process may fork while its siblings are being stopped.
+    """
+    signalled = 0
+    for _ in range(MAX_ROUNDS):
+        procs = job_processes(job_id, worker)
+        if not procs:
+            break
+        signalled += len(procs)
+        terminate(procs, grace)
+        grace = 0.0  # later rounds only catch stragglers forked during the first
+    return signalled

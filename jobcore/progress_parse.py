@@ -1,0 +1,91 @@
+"""Recognise progress in a command's output: tqdm bars and jobcore's marker lines.
+
+Marker lines (kept out of the log; print them from any language)::
+
+    ::progress 12/50 item-name    done 12 of 50, now working on item-name
+    ::progress 12 item-name       done 12, total unchanged (or unknown)
+    ::progress +1 item-name       one more done
+    ::total 50                    the total (may grow later)
+    ::item item-name              what is being worked on
+    ::error item-name: message    one item failed (counted in errors)
+
+tqdm bars are read as tqdm prints them, with or without a description and a total, including
+``unit_scale`` numbers such as ``1.5k/10.0k``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_SI = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15}
+_NUM = r"\d+(?:\.\d+)?[kMGTP]?"
+
+_MARKER = re.compile(r"^::(?P<verb>progress|total|item|error)(?:[ \t]+(?P<rest>.*))?$")
+_PROGRESS_ARGS = re.compile(r"^(?P<sign>\+)?(?P<n>\d+)(?:/(?P<total>\d+))?(?:[ \t]+(?P<item>.*))?$")
+_TQDM_TOTAL = re.compile(
+    rf"^(?:(?P<desc>.*?):\s*)?(?P<pct>\d{{1,3}})%\|[^|]*\|\s*(?P<n>{_NUM})/(?P<total>{_NUM})"
+    r"\s*(?:[a-zA-Z/]*\s*)?\["
+)
+_TQDM_NO_TOTAL = re.compile(rf"^(?:(?P<desc>.*?):\s*)?(?P<n>{_NUM})[a-zA-Z/]*\s\[\d+:\d\d")
+
+
+@dataclass(frozen=True)
+class ProgressUpdate:
+    """One observed change; None fields mean "unchanged"."""
+
+    done: int | None = None
+    advance: int = 0
+    total: int | None = None
+    item: str | None = None
+    error: str | None = None
+    is_marker: bool = False
+
+
+def _si(text: str) -> int:
+    suffix = text[-1] if text[-1] in _SI else ""
+    number = text[:-1] if suffix else text
+    return round(float(number) * _SI[suffix])
+
+
+def parse_marker(line: str) -> ProgressUpdate | None:
+    match = _MARKER.match(line.strip())
+    if not match:
+        return None
+    verb, rest = match["verb"], (match["rest"] or "").strip()
+    if verb == "progress":
+        args = _PROGRESS_ARGS.match(rest)
+        if not args:
+            return None
+        n = int(args["n"])
+        total = int(args["total"]) if args["total"] else None
+        item = args["item"] or None
+        if args["sign"]:
+            return ProgressUpdate(advance=n, total=total, item=item, is_marker=True)
+        return ProgressUpdate(done=n, total=total, item=item, is_marker=True)
+    if verb == "total":
+        return ProgressUpdate(total=int(rest), is_marker=True) if rest.isdigit() else None
+    if verb == "item":
+        return ProgressUpdate(item=rest or None, is_marker=True)
+    return ProgressUpdate(error=rest or "error", is_marker=True)
+
+
+def parse_tqdm(line: str) -> ProgressUpdate | None:
+    text = line.strip()
+    match = _TQDM_TOTAL.match(text)
+    if match:
+        total = _si(match["total"])
+        done = min(_si(match["n"]), total)
+        return ProgressUpdate(done=done, total=total, item=(match["desc"] or None))
+    match = _TQDM_NO_TOTAL.match(text)
+    if match:
+        return ProgressUpdate(done=_si(match["n"]), item=(match["desc"] or None))
+    return None
+
+
+def parse_line(raw: bytes) -> ProgressUpdate | None:
+    """A progress update from one line of output, or None if the line is just output."""
+    if len(raw) > 4096:
+        return None
+    line = raw.decode("utf-8", "replace")
+    return parse_marker(line) or parse_tqdm(line)

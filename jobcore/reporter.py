@@ -1,0 +1,79 @@
+"""Throttled progress writes: many updates in memory, a few database writes per second.
+
+A loop of a million fast items must pay almost nothing, and many jobs reporting at once must
+never queue behind each other's writes; so updates are merged in memory and written at most
+every ``interval`` seconds, plus always the final state on ``close``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from jobcore.progress_parse import ProgressUpdate
+from jobcore.store import Store
+
+DEFAULT_INTERVAL_S = 0.25
+
+
+class Reporter:
+    """Merges progress updates for one job and writes them to the store, throttled."""
+
+    def __init__(
+        self,
+        store: Store,
+        job_id: str,
+        interval: float = DEFAULT_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.job_id = job_id
+        self.interval = interval
+        self.clock = clock
+        self.writes = 0
+        """Database writes made so far (what the throttle is judged by)."""
+        self._last_write = float("-inf")
+        self._clear()
+
+    def _clear(self) -> None:
+        self._done: int | None = None
+        self._advance = 0
+        self._total: int | None = None
+        self._item: str | None = None
+        self._errors = 0
+        self._dirty = False
+
+    def update(self, change: ProgressUpdate) -> None:
+        if change.done is not None:
+            self._done, self._advance = change.done, 0
+        self._advance += change.advance
+        if change.total is not None:
+            self._total = change.total
+        if change.item is not None:
+            self._item = change.item
+        if change.error is not None:
+            self._errors += 1
+        self._dirty = True
+        self.flush()
+
+    def flush(self, force: bool = False) -> None:
+        """Write pending changes if the interval has passed (or ``force``)."""
+        if not self._dirty:
+            return
+        now = self.clock()
+        if not force and now - self._last_write < self.interval:
+            return
+        self.store.record_progress(
+            self.job_id,
+            done=self._done,
+            advance=self._advance,
+            total=self._total,
+            item=self._item,
+            errors=self._errors,
+        )
+        self.writes += 1
+        self._last_write = now
+        self._clear()
+
+    def close(self) -> None:
+        self.flush(force=True)

@@ -1,0 +1,371 @@
+"""The SQLite store: schema, migrations, transactions and the queries everything else uses.
+
+Many processes write at once (workers, `jobcore progress`, the CLI, the dashboard's actions), so:
+WAL, a busy timeout, autocommit mode with explicit ``BEGIN IMMEDIATE`` for every write (a deferred
+BEGIN that upgrades from read to write gets SQLITE_BUSY at once, bypassing the busy handler), and
+``synchronous=NORMAL`` (durable at checkpoints, never corrupt).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from jobcore.errors import JobcoreError, UsageError
+from jobcore.models import ACTIVE_STATUSES, Job, JobStatus, ProcessIdentity
+from jobcore.paths import StateDir
+from jobcore.rate import eta_seconds, rate_from_samples
+
+BUSY_TIMEOUT_MS = 30_000
+ID_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: ids are read aloud and typed
+ID_LENGTH = 5
+SAMPLES_KEPT = 120
+SAMPLE_SPACING_S = 0.5
+
+# Each entry upgrades the schema by one version; never edit a released entry, append a new one.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE jobs (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        name TEXT,
+        command TEXT NOT NULL,
+        cwd TEXT NOT NULL,
+        env TEXT NOT NULL DEFAULT '{}',
+        status TEXT NOT NULL,
+        reason TEXT,
+        created_at REAL NOT NULL,
+        queued_at REAL NOT NULL,
+        started_at REAL,
+        finished_at REAL,
+        exit_code INTEGER,
+        worker_pid INTEGER,
+        worker_start REAL,
+        cmd_pid INTEGER,
+        cmd_start REAL,
+        boot_id TEXT,
+        stop_request TEXT,
+        total INTEGER,
+        done INTEGER NOT NULL DEFAULT 0,
+        errors INTEGER NOT NULL DEFAULT 0,
+        current_item TEXT,
+        rate REAL,
+        eta_s REAL,
+        progress_at REAL
+    );
+    CREATE INDEX jobs_status ON jobs(status);
+    CREATE INDEX jobs_name ON jobs(name);
+    CREATE TABLE samples (
+        job_id TEXT NOT NULL,
+        t REAL NOT NULL,
+        done INTEGER NOT NULL
+    );
+    CREATE INDEX samples_job ON samples(job_id, t);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _db_error(exc: sqlite3.Error, path: os.PathLike[str] | str) -> JobcoreError:
+    """One line for the ways a database can be unusable, with what to do about it."""
+    text = str(exc)
+    if "not a database" in text or "malformed" in text:
+        return JobcoreError(
+            f"state database {path} is corrupt ({text}); move it aside to start afresh"
+        )
+    if "disk is full" in text or "disk I/O" in text:
+        return JobcoreError(f"cannot write {path}: the disk is full (nothing was changed)")
+    if "readonly" in text or "unable to open" in text:
+        return JobcoreError(f"cannot write state database {path}: {text}")
+    return JobcoreError(f"state database {path}: {text}")
+
+
+class Store:
+    """One connection to the state database. Cheap to open; not shared between threads."""
+
+    def __init__(self, state: StateDir) -> None:
+        self.state = state
+        path = state.db_path
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+            os.close(fd)
+            self.conn = sqlite3.connect(
+                path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+            )
+            self.conn.row_factory = sqlite3.Row
+            self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.Error as exc:
+            raise _db_error(exc, path) from exc
+        except OSError as exc:
+            raise JobcoreError(f"cannot open state database {path}: {exc.strerror}") from exc
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transactions -------------------------------------------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction taken with ``BEGIN IMMEDIATE`` (waits politely for other writers)."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise _db_error(exc, self.state.db_path) from exc
+        try:
+            yield self.conn
+            self.conn.execute("COMMIT")
+        except BaseException as exc:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise _db_error(exc, self.state.db_path) from exc
+            raise
+
+    def _migrate(self) -> None:
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise JobcoreError(
+                f"state database {self.state.db_path} was written by a newer jobcore "
+                f"(schema {version}, this version knows {SCHEMA_VERSION}); upgrade jobcore"
+            )
+        if version == SCHEMA_VERSION:
+            return
+        with self.write() as conn:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            for index in range(version, SCHEMA_VERSION):
+                for statement in _split_sql(MIGRATIONS[index]):
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    # -- jobs -----------------------------------------------------------------------------------
+
+    def create_job(
+        self,
+        command: Sequence[str],
+        cwd: str,
+        env: dict[str, str],
+        name: str | None,
+        status: JobStatus = JobStatus.QUEUED,
+    ) -> Job:
+        """Insert a new job with a fresh short id (retrying the rare collision)."""
+        now = time.time()
+        with self.write() as conn:
+            for _ in range(20):
+                job_id = "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
+                try:
+                    conn.execute(
+                        "INSERT INTO jobs (id, name, command, cwd, env, status, created_at,"
+                        " queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            job_id,
+                            name,
+                            json.dumps(list(command)),
+                            cwd,
+                            json.dumps(env),
+                            status.value,
+                            now,
+                            now,
+                        ),
+                    )
+                    break
+                except sqlite3.IntegrityError:
+                    continue
+            else:  # pragma: no cover - 20 collisions in a row means the id space is exhausted
+                raise JobcoreError("could not allocate a job id")
+        return self.get(job_id)
+
+    def get(self, job_id: str) -> Job:
+        row = self.conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise JobcoreError(f"no job with id {job_id!r}")
+        return Job.from_row(row)
+
+    def resolve(self, prefix: str) -> Job:
+        """The job whose id is ``prefix`` or starts with it; unknown and ambiguous are errors."""
+        prefix = prefix.strip().lower()
+        if not prefix or any(c not in ID_ALPHABET for c in prefix):
+            raise JobcoreError(f"no job with id {prefix!r}")
+        rows = self.conn.execute(
+            "SELECT * FROM jobs WHERE id >= ? AND id < ? ORDER BY id LIMIT 6",
+            (prefix, prefix + "\U0010ffff"),
+        ).fetchall()
+        exact = [r for r in rows if r["id"] == prefix]
+        if exact:
+            return Job.from_row(exact[0])
+        if not rows:
+            raise JobcoreError(f"no job with id {prefix!r}")
+        if len(rows) > 1:
+            names = ", ".join(r["id"] for r in rows[:5])
+            raise UsageError(f"job id {prefix!r} is ambiguous: {names}")
+        return Job.from_row(rows[0])
+
+    def list_jobs(
+        self,
+        statuses: Sequence[str] | None = None,
+        limit: int | None = None,
+        name: str | None = None,
+    ) -> list[Job]:
+        """Jobs newest first, optionally only some statuses or one name."""
+        sql = "SELECT * FROM jobs"
+        where: list[str] = []
+        args: list[Any] = []
+        if statuses:
+            where.append(f"status IN ({','.join('?' * len(statuses))})")
+            args.extend(statuses)
+        if name is not None:
+            where.append("name = ?")
+            args.append(name)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY seq DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return [Job.from_row(r) for r in self.conn.execute(sql, args)]
+
+    def active_jobs(self) -> list[Job]:
+        return self.list_jobs(ACTIVE_STATUSES)
+
+    def set_worker(self, job_id: str, worker: ProcessIdentity) -> None:
+        """Record the worker's identity (idempotent: launcher and worker may both write it)."""
+        with self.write() as conn:
+            conn.execute(
+                "UPDATE jobs SET worker_pid = ?, worker_start = ?, boot_id = ? WHERE id = ?",
+                (worker.pid, worker.start, worker.boot_id, job_id),
+            )
+
+    def update(self, job_id: str, **fields: Any) -> None:
+        """Set columns of one job in its own write transaction."""
+        with self.write() as conn:
+            update_in(conn, job_id, fields)
+
+    def delete_job(self, job_id: str) -> None:
+        with self.write() as conn:
+            conn.execute("DELETE FROM samples WHERE job_id = ?", (job_id,))
+            conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+
+    def finish_if_active(
+        self,
+        job_id: str,
+        status: JobStatus,
+        reason: str | None,
+        *,
+        expect_worker: ProcessIdentity | None,
+        exit_code: int | None = None,
+    ) -> bool:
+        """Move an active job to ``status`` unless someone already moved it.
+
+        Only while the row still names ``expect_worker`` (or names no worker, for None): a
+        job resumed by a new worker in the meantime, or finished by its own worker, is left
+        alone. Returns whether this call changed the row.
+        """
+        sql = (
+            "UPDATE jobs SET status = ?, reason = ?, finished_at = ?, exit_code = ?"
+            " WHERE id = ? AND status IN (?, ?)"
+        )
+        args: list[Any] = [status.value, reason, time.time(), exit_code, job_id, *ACTIVE_STATUSES]
+        if expect_worker is None:
+            sql += " AND worker_pid IS NULL"
+        else:
+            sql += " AND worker_pid = ? AND worker_start = ?"
+            args += [expect_worker.pid, expect_worker.start]
+        with self.write() as conn:
+            return conn.execute(sql, args).rowcount == 1
+
+    def record_progress(
+        self,
+        job_id: str,
+        *,
+        done: int | None = None,
+        advance: int = 0,
+        total: int | None = None,
+        item: str | None = None,
+        errors: int = 0,
+        now: float | None = None,
+    ) -> None:
+        """Apply one progress update and refresh rate and ETA from the recent samples.
+
+        ``done`` sets the count, ``advance`` adds to it; a total smaller than done grows to done
+        (totals may grow, and done never exceeds a known total).
+        """
+        now = time.time() if now is None else now
+        with self.write() as conn:
+            row = conn.execute(
+                "SELECT done, total, errors FROM jobs WHERE id = ?", (job_id,)
+            ).fetchone()
+            if row is None:
+                raise JobcoreError(f"no job with id {job_id!r}")
+            new_done = max(0, (row["done"] if done is None else done) + advance)
+            new_total = row["total"] if total is None else max(0, total)
+            if new_total is not None and new_done > new_total:
+                new_total = new_done
+            last = conn.execute(
+                "SELECT t FROM samples WHERE job_id = ? ORDER BY t DESC LIMIT 1", (job_id,)
+            ).fetchone()
+            if last is None or now - last[0] >= SAMPLE_SPACING_S:
+                conn.execute(
+                    "INSERT INTO samples (job_id, t, done) VALUES (?, ?, ?)",
+                    (job_id, now, new_done),
+                )
+                conn.execute(
+                    "DELETE FROM samples WHERE job_id = ? AND t < (SELECT t FROM samples"
+                    " WHERE job_id = ? ORDER BY t DESC LIMIT 1 OFFSET ?)",
+                    (job_id, job_id, SAMPLES_KEPT - 1),
+                )
+            recent = conn.execute(
+                "SELECT t, done FROM samples WHERE job_id = ? AND t < ? ORDER BY t DESC LIMIT 30",
+                (job_id, now),
+            ).fetchall()
+            points = [(r[0], r[1]) for r in reversed(recent)] + [(now, new_done)]
+            rate = rate_from_samples(points, now)
+            fields: dict[str, Any] = {
+                "done": new_done,
+                "total": new_total,
+                "errors": row["errors"] + errors,
+                "rate": rate,
+                "eta_s": eta_seconds(new_done, new_total, rate),
+                "progress_at": now,
+            }
+            if item is not None:
+                fields["current_item"] = item[:500]
+            update_in(conn, job_id, fields)
+
+    def samples(self, job_id: str) -> list[tuple[float, int]]:
+        """The recent (time, done) samples of a job, oldest first (for rate sparklines)."""
+        rows = self.conn.execute(
+            "SELECT t, done FROM samples WHERE job_id = ? ORDER BY t", (job_id,)
+        ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    def data_version(self) -> int:
+        """Changes when another connection commits: a cheap "did anything change?" probe."""
+        return self.conn.execute("PRAGMA data_version").fetchone()[0]
+
+
+def update_in(conn: sqlite3.Connection, job_id: str, fields: dict[str, Any]) -> None:
+    """UPDATE one job's columns inside a caller's transaction."""
+    if not fields:
+        return
+    cols = ", ".join(f"{key} = ?" for key in fields)
+    conn.execute(f"UPDATE jobs SET {cols} WHERE id = ?", [*fields.values(), job_id])
+
+
+def _split_sql(script: str) -> list[str]:
+    """Statements of a migration script (executescript would commit our transaction)."""
+    return [s.strip() for s in script.split(";") if s.strip()]

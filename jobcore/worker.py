@@ -1,0 +1,249 @@
+"""The detached worker: one per running job, started by the launcher in a new session.
+
+It claims the job, runs the command as an argv list, streams its output through the
+LogWriter into the job log, turns progress lines into throttled progress writes, and records
+how the command ended. It is a child subreaper, so every descendant that is orphaned (a
+daemonising grandchild, a setsid escapee) is re-parented to it and stays findable by ``stop``.
+
+Run as ``python -m jobcore.worker STATE_DIR JOB_ID``; its own stdout/stderr are the job log,
+so even a crash of the worker itself is visible to ``jobcore logs``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from jobcore.liveness import identity_of, self_identity
+from jobcore.logwriter import LogWriter
+from jobcore.models import Job, JobStatus, ProcessIdentity, iso
+from jobcore.paths import ENV_HOME, ENV_JOB_ID, StateDir
+from jobcore.proctree import kill_job_tree
+from jobcore.progress_parse import parse_line
+from jobcore.reporter import Reporter
+from jobcore.store import Store
+
+READ_SIZE = 64 * 1024
+POLL_S = 0.25
+LEFTOVER_GRACE_S = 2.0
+DRAIN_S = 0.5
+PR_SET_CHILD_SUBREAPER = 36
+
+
+class _Terminated(Exception):
+    """The worker itself was asked to stop (SIGTERM to the worker, e.g. at shutdown)."""
+
+
+def _become_subreaper() -> None:
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def _reap_adopted(main_pid: int) -> None:
+    """Reap exited orphans re-parented to us, never the main child (Popen reaps that)."""
+    while True:
+        try:
+            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return
+        if info is None or info.si_pid == main_pid:
+            return
+        os.waitpid(info.si_pid, 0)
+
+
+def _final_state(
+    job: Job, returncode: int | None, terminated: bool
+) -> tuple[JobStatus, str | None]:
+    """How the job ends, given why the command ended."""
+    if job.stop_request == "pause":
+        return JobStatus.PAUSED, "stopped by user"
+    if job.stop_request == "kill":
+        return JobStatus.FAILED, "killed"
+    if terminated:
+        return JobStatus.FAILED, "worker was terminated (SIGTERM)"
+    if returncode == 0:
+        return JobStatus.COMPLETED, None
+    if returncode is not None and returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return JobStatus.FAILED, f"killed by {name}"
+    return JobStatus.FAILED, f"exited with code {returncode}"
+
+
+class Worker:
+    """Runs one job to its end and records the truth about it."""
+
+    def __init__(self, state: StateDir, job_id: str) -> None:
+        self.state = state
+        self.store = Store(state)
+        self.job_id = job_id
+        self.me: ProcessIdentity = self_identity()
+        self.terminated = False
+
+    def _on_sigterm(self, _signum: int, _frame: object) -> None:
+        self.terminated = True
+        raise _Terminated
+
+    def claim(self) -> Job | None:
+        """Take ownership of a queued job; None if it is not ours to run (stopped, resumed)."""
+        with self.store.write() as conn:
+            row = conn.execute(
+                "SELECT status, worker_pid, worker_start FROM jobs WHERE id = ?", (self.job_id,)
+            ).fetchone()
+            if row is None or row["status"] != JobStatus.QUEUED.value:
+                return None
+            if row["worker_pid"] is not None and (
+                row["worker_pid"] != self.me.pid or row["worker_start"] != self.me.start
+            ):
+                return None
+            conn.execute(
+                "UPDATE jobs SET worker_pid = ?, worker_start = ?, boot_id = ? WHERE id = ?",
+                (self.me.pid, self.me.start, self.me.boot_id, self.job_id),
+            )
+        return self.store.get(self.job_id)
+
+    def command_env(self, job: Job) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(job.env)
+        env[ENV_JOB_ID] = job.id
+        env[ENV_HOME] = str(self.state.root)
+        env.setdefault("PYTHONUNBUFFERED", "1")  # live logs from Python programs on a pipe
+        return env
+
+    def start(self, job: Job, out_fd: int) -> subprocess.Popen[bytes] | str:
+        """Start the command; on failure return the one-line reason instead."""
+        if not os.path.isdir(job.cwd):
+            return f"cwd does not exist: {job.cwd}"
+        try:
+            return subprocess.Popen(
+                job.command,
+                cwd=job.cwd,
+                env=self.command_env(job),
+                stdin=subprocess.DEVNULL,
+                stdout=out_fd,
+                stderr=out_fd,
+                close_fds=True,
+            )
+        except FileNotFoundError:
+            return f"command not found: {job.command[0]}"
+        except PermissionError:
+            return f"permission denied: {job.command[0]}"
+        except OSError as exc:
+            return f"cannot start {job.command[0]}: {exc.strerror or exc}"
+
+    def run(self) -> int:
+        job = self.claim()
+        if job is None:
+            return 0
+        signal.signal(signal.SIGTERM, self._on_sigterm)
+        log_fd = os.open(self.state.log_path(job.id), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        reporter = Reporter(self.store, job.id)
+
+        def on_line(line: bytes) -> bool:
+            change = parse_line(line)
+            if change is None:
+                return False
+            reporter.update(change)
+            return change.is_marker and change.error is None
+
+        writer = LogWriter(log_fd, on_line)
+        if job.started_at is not None:
+            writer.feed(f"--- jobcore: resumed at {iso(time.time())} ---\n".encode())
+        read_fd, write_fd = os.pipe()
+        returncode: int | None = None
+        try:
+            proc = self.start(job, write_fd)
+            os.close(write_fd)
+            if isinstance(proc, str):
+                writer.feed(f"jobcore: {proc}\n".encode())
+                self.finish(job, JobStatus.FAILED, proc, None)
+                return 1
+            self.store.update(
+                job.id,
+                status=JobStatus.RUNNING.value,
+                started_at=time.time(),
+                cmd_pid=proc.pid,
+                cmd_start=_identity_start(proc.pid),
+                reason=None,
+            )
+            returncode = self.pump(proc, read_fd, writer, reporter)
+        except _Terminated:
+            kill_job_tree(job.id, self.me, grace=LEFTOVER_GRACE_S)
+        finally:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            writer.close()
+            reporter.close()
+            os.close(read_fd)
+        status, reason = _final_state(self.store.get(job.id), returncode, self.terminated)
+        self.finish(job, status, reason, returncode)
+        os.close(log_fd)
+        return 0
+
+    def pump(
+        self, proc: subprocess.Popen[bytes], read_fd: int, writer: LogWriter, reporter: Reporter
+    ) -> int:
+        """Copy output until the command exits, then stop what it left behind and drain."""
+        while proc.poll() is None:
+            self._read_some(read_fd, writer, reporter, POLL_S)
+            _reap_adopted(proc.pid)
+        leftovers = kill_job_tree(self.job_id, self.me, grace=LEFTOVER_GRACE_S)
+        if leftovers:
+            writer.feed(f"jobcore: stopped {leftovers} leftover process(es)\n".encode())
+        deadline = time.monotonic() + DRAIN_S
+        while time.monotonic() < deadline and self._read_some(read_fd, writer, reporter, 0.05):
+            pass
+        _reap_adopted(proc.pid)
+        return proc.returncode
+
+    def _read_some(self, fd: int, writer: LogWriter, reporter: Reporter, timeout: float) -> bool:
+        """Read what is available within ``timeout``; False at end of output or when idle."""
+        ready, _, _ = select.select([fd], [], [], timeout)
+        if not ready:
+            writer.idle()
+            reporter.flush()
+            return False
+        data = os.read(fd, READ_SIZE)
+        if not data:
+            return False
+        writer.feed(data)
+        reporter.flush()
+        return True
+
+    def finish(
+        self, job: Job, status: JobStatus, reason: str | None, returncode: int | None
+    ) -> None:
+        self.store.finish_if_active(
+            job.id, status, reason, expect_worker=self.me, exit_code=returncode
+        )
+
+
+def _identity_start(pid: int) -> float | None:
+    identity = identity_of(pid)
+    return identity.start if identity else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -m jobcore.worker STATE_DIR JOB_ID", file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    _become_subreaper()
+    worker = Worker(StateDir(Path(args[0]).absolute()), args[1])
+    try:
+        return worker.run()
+    finally:
+        worker.store.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
