@@ -1,0 +1,143 @@
+"""Shared fixtures: a private state folder per test, the real CLI, and process cleanup.
+
+Every process a test starts carries the test's state folder in its argv (workers) or its
+environment (commands), so teardown can find and kill all of them even when the test failed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from jobcore.paths import StateDir, resolve_home
+from jobcore.store import Store
+
+
+def _processes_of(home: Path) -> list[psutil.Process]:
+    marker = str(home)
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        if proc.pid == os.getpid():
+            continue
+        try:
+            if any(marker in part for part in proc.info["cmdline"] or []):
+                found.append(proc)
+                continue
+            with open(f"/proc/{proc.pid}/environ", "rb") as fh:
+                if marker.encode() in fh.read():
+                    found.append(proc)
+        except (OSError, psutil.Error):
+            continue
+    return found
+
+
+def kill_all_of(home: Path) -> None:
+    """SIGKILL every process that belongs to this state folder (test teardown)."""
+    for _ in range(3):
+        procs = _processes_of(home)
+        if not procs:
+            return
+        for proc in procs:
+            try:
+                proc.send_signal(signal.SIGKILL)
+            except psutil.Error:
+                pass
+        psutil.wait_procs(procs, timeout=2)
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh state folder, set as JOBCORE_HOME for the test and its subprocesses."""
+    path = tmp_path / "state"
+    monkeypatch.setenv("JOBCORE_HOME", str(path))
+    monkeypatch.delenv("JOBCORE_JOB_ID", raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+    yield path
+    kill_all_of(path)
+
+
+@pytest.fixture
+def state(home: Path) -> StateDir:
+    return resolve_home(home)
+
+
+@pytest.fixture
+def store(state: StateDir) -> Iterator[Store]:
+    s = Store(state)
+    yield s
+    s.close()
+
+
+class CLI:
+    """Runs the real ``jobcore`` command in a subprocess, as a user would."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+
+    def __call__(
+        self, *args: str, check: bool = True, timeout: float = 60, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "jobcore", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"jobcore {' '.join(args)} exited {proc.returncode}\n"
+                f"stdout: {proc.stdout}\nstderr: {proc.stderr}"
+            )
+        return proc
+
+    def run(self, *command: str, opts: tuple[str, ...] = ()) -> str:
+        """``jobcore run [opts] -- command``; returns the job id."""
+        return self("run", "-q", *opts, "--", *command).stdout.strip()
+
+    def show(self, job_id: str) -> dict[str, Any]:
+        return json.loads(self("show", "--json", job_id).stdout)
+
+    def ls(self, *args: str) -> list[dict[str, Any]]:
+        return json.loads(self("ls", "--json", *args).stdout)
+
+    def wait_status(
+        self, job_id: str, statuses: set[str], timeout: float = 30
+    ) -> dict[str, Any]:
+        """Poll ``show`` until the job reaches one of ``statuses``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            data = self.show(job_id)
+            if data["status"] in statuses:
+                return data
+            if time.monotonic() > deadline:
+                raise AssertionError(f"job {job_id} stuck in {data['status']}: {data}")
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def cli(home: Path) -> CLI:
+    return CLI(home)
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 20, interval: float = 0.05) -> Any:
+    """Poll until ``predicate()`` is truthy; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(interval)
