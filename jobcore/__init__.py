@@ -1,9 +1,30 @@
 """jobcore: detached background jobs whose recorded state is always the truth.
 
-The package import is kept light (workers and the CLI start fast); the public helpers are
-imported on first use.
+The package import is kept light (workers and the CLI start fast): the public helpers below
+are imported on first use.
+
+    from jobcore import progress     # report progress from a Python loop
+    from jobcore import background   # give your own CLI a --bg flag
 """
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import Any
+
 __version__ = "0.1.0"
+
+_LAZY = {
+    "progress": "jobcore.progress_api",
+    "Progress": "jobcore.progress_api",
+    "background": "jobcore.background",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jobcore' has no attribute {name!r}")
+    return getattr(import_module(module), name)

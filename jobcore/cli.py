@@ -95,10 +95,20 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
     )
     print(job.id)
     if not args.quiet:
+        from jobcore.estimate import expected_total, from_history
+
         print(
-            f"started job {job.id}: watch it with `jobcore logs -f {job.id}` or `jobtui`",
+            f"started job {job.id}: watch it with `jobcore attach {job.id}` or `jobtui`",
             file=sys.stderr,
         )
+        estimate = from_history(ctx.store, job.name, exclude=job.id)
+        if estimate is not None:
+            print(
+                f"earlier runs of {job.name!r} took about "
+                f"{fmt.duration(expected_total(estimate, job.total))} "
+                f"(median of {estimate.runs})",
+                file=sys.stderr,
+            )
     return 0
 
 
@@ -117,6 +127,16 @@ def _select_jobs(store: Store, args: argparse.Namespace) -> list[Job]:
     return sorted([*live, *finished], key=lambda j: j.seq, reverse=True)
 
 
+def _estimated_remaining(store: Store, job: Job, now: float) -> float | None:
+    """Remaining time from earlier runs of the same name, for a running job with no rate."""
+    if job.status is not JobStatus.RUNNING or job.eta_s is not None or not job.name:
+        return None
+    from jobcore.estimate import expected_remaining, from_history
+
+    estimate = from_history(store, job.name, exclude=job.id)
+    return None if estimate is None else expected_remaining(job, estimate, now)
+
+
 def cmd_ls(args: argparse.Namespace, ctx: Context) -> int:
     jobs = _select_jobs(_reconciled(ctx), args)
     if args.json:
@@ -129,7 +149,7 @@ def cmd_ls(args: argparse.Namespace, ctx: Context) -> int:
     headers = ["ID", "NAME", "STATUS", "PROGRESS", "RATE", "ETA", "ELAPSED", "COMMAND"]
     rows = []
     for job in jobs:
-        row = fmt.job_row(job, now)
+        row = fmt.job_row(job, now, _estimated_remaining(ctx.store, job, now))
         if job.reason and not job.status.is_active:
             row[-1] = f"{row[-1]}  ({job.reason})"
         rows.append(row)
@@ -162,7 +182,7 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
         ("errors", str(job.errors)),
         ("current item", job.current_item or fmt.UNKNOWN),
         ("rate", fmt.rate(job.rate)),
-        ("eta", fmt.duration(job.eta_s if job.status is JobStatus.RUNNING else None)),
+        ("eta", fmt.eta(job, _estimated_remaining(store, job, now))),
         ("elapsed", fmt.duration(job.elapsed(now))),
         ("created", data["created_at"] or fmt.UNKNOWN),
         ("started", data["started_at"] or fmt.UNKNOWN),
@@ -211,6 +231,18 @@ def cmd_logs(args: argparse.Namespace, ctx: Context) -> int:
             time.sleep(0.1)
     except KeyboardInterrupt:
         return 130
+
+
+def cmd_attach(args: argparse.Namespace, ctx: Context) -> int:
+    from jobcore.attach import attach
+
+    job = _reconciled(ctx).resolve(args.id)
+    try:
+        status = attach(ctx.state, ctx.store, job)
+    except KeyboardInterrupt:
+        print(f"\ndetached; job {job.id} keeps running", file=sys.stderr)
+        return 130
+    return 0 if status is JobStatus.COMPLETED else 1
 
 
 def cmd_stop(args: argparse.Namespace, ctx: Context) -> int:
@@ -402,6 +434,15 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
     p.add_argument(
         "-f", "--follow", action="store_true", help="follow new output until the job ends"
     )
+
+    p = add(
+        "attach",
+        cmd_attach,
+        "watch a job's progress and output live until it ends",
+        "  jobcore attach k3x9q     # Ctrl-C detaches; the job keeps running\n"
+        "  jobcore attach k3 && echo done   # exit 0 if it completed, 1 if not",
+    )
+    job_id_arg(p)
 
     p = add(
         "stop",

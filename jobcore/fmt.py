@@ -62,16 +62,28 @@ def paint(text: str, code: str | None, color: bool) -> str:
     return f"\x1b[{code}m{text}\x1b[0m" if color and code else text
 
 
-def job_row(job: Job, now: float) -> list[str]:
-    """The cells of a job in ``ls``: id, name, status, progress, rate, ETA, elapsed, command."""
-    eta = job.eta_s if job.status is JobStatus.RUNNING else None
+def eta(job: Job, estimated: float | None) -> str:
+    """The job's own ETA; else ``~`` and the estimate from history; ``-`` when neither."""
+    if job.status is not JobStatus.RUNNING:
+        return UNKNOWN
+    if job.eta_s is not None:
+        return duration(job.eta_s)
+    return UNKNOWN if estimated is None else "~" + duration(estimated)
+
+
+def job_row(job: Job, now: float, estimated: float | None = None) -> list[str]:
+    """The cells of a job in ``ls``: id, name, status, progress, rate, ETA, elapsed, command.
+
+    ``estimated`` is the remaining time expected from earlier runs, used until the job has a
+    rate of its own.
+    """
     return [
         job.id,
         job.name or UNKNOWN,
         job.status.value,
         progress(job.done, job.total),
         rate(job.rate) if job.status is JobStatus.RUNNING else UNKNOWN,
-        duration(eta),
+        eta(job, estimated),
         duration(job.elapsed(now)),
         " ".join(job.command),
     ]

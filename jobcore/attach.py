@@ -1,0 +1,75 @@
+"""``jobcore attach``: a job's log tail and a live progress line in the terminal.
+
+New log lines scroll above a status line that is redrawn in place (on a terminal), or
+printed only when it changes (in a pipe). It ends when the job ends, also when its worker
+died; Ctrl-C detaches and leaves the job running.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+from jobcore import fmt
+from jobcore.liveness import reconcile
+from jobcore.logs import Follower, tail
+from jobcore.models import Job, JobStatus
+from jobcore.paths import StateDir
+from jobcore.store import Store
+
+TICK_S = 0.2
+BAR_WIDTH = 24
+
+
+def status_line(job: Job, now: float, color: bool) -> str:
+    """``[#####.....] 12/50 (24%)  3.2/s  ETA 12s  running  item``."""
+    if job.total:
+        filled = int(BAR_WIDTH * min(job.done, job.total) / job.total)
+        gauge = "[" + "#" * filled + "." * (BAR_WIDTH - filled) + "] "
+    else:
+        gauge = ""
+    status = fmt.paint(job.status.value, fmt.STATUS_COLORS[job.status], color)
+    eta = fmt.eta(job, None)
+    parts = [
+        gauge + fmt.progress(job.done, job.total),
+        fmt.rate(job.rate) if job.status is JobStatus.RUNNING else fmt.UNKNOWN,
+        fmt.UNKNOWN if eta == fmt.UNKNOWN else f"ETA {eta}",
+        f"elapsed {fmt.duration(job.elapsed(now))}",
+        status,
+        job.reason or job.current_item or fmt.UNKNOWN,
+    ]
+    return "  ".join(p for p in parts if p and p != fmt.UNKNOWN)
+
+
+def attach(state: StateDir, store: Store, job: Job, out: TextIO = sys.stdout) -> JobStatus:
+    """Show the job until it ends; returns its final status (raises KeyboardInterrupt)."""
+    live = out.isatty()
+    color = fmt.use_color(out)
+    path = state.log_path(job.id)
+    pending, offset = tail(path, 20)
+    follower = Follower(path, offset)
+    shown = ""
+    while True:
+        pending += follower.read_new()
+        reconcile(store)
+        job = store.get(job.id)
+        finished = not job.status.is_active
+        if finished:
+            while chunk := follower.read_new():
+                pending += chunk
+            complete, pending = pending.rstrip(b"\n"), b""
+        else:
+            complete, _, pending = pending.rpartition(b"\n")
+        line = status_line(job, time.time(), color)
+        if complete:
+            out.write(("\r\x1b[K" if live else "") + complete.decode("utf-8", "replace") + "\n")
+        if live and (complete or line != shown):
+            out.write("\r\x1b[K" + line + ("\n" if finished else ""))
+        elif not live and line != shown:
+            out.write(line + "\n")
+        shown = line
+        out.flush()
+        if finished:
+            return job.status
+        time.sleep(TICK_S)
