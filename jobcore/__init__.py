@@ -18,6 +18,8 @@ _LAZY = {
     "progress": "jobcore.progress_api",
     "Progress": "jobcore.progress_api",
     "background": "jobcore.background",
+    "submit": "jobcore.launcher",
+    "Pause": "jobcore.errors",
 }
 
 __all__ = sorted(_LAZY)

@@ -18,7 +18,7 @@ from typing import Any
 
 from jobcore import fmt
 from jobcore.errors import JobcoreError, UsageError
-from jobcore.models import Job, JobStatus
+from jobcore.models import BatchSpec, Job, JobStatus
 from jobcore.paths import ENV_HOME, ENV_JOB_ID, StateDir, resolve_home
 from jobcore.store import Store
 
@@ -79,12 +79,56 @@ def _reconciled(ctx: Context) -> Store:
 # -- commands -------------------------------------------------------------------------------
 
 
+def _batch_from_args(
+    args: argparse.Namespace, command: list[str]
+) -> tuple[BatchSpec | None, list[str]]:
+    """The batch options of ``run`` checked and read, with the items of ``--each``."""
+    batch_flags = [f for f in ("parallel", "retries", "backoff", "call") if getattr(args, f)]
+    if args.processes:
+        batch_flags.append("processes")
+    if args.each is None:
+        if batch_flags:
+            raise UsageError(f"--{batch_flags[0]} needs --each FILE")
+        return None, []
+    if args.parallel is not None and args.parallel < 1:
+        raise UsageError("-j expects a number of items at once >= 1")
+    if args.retries is not None and args.retries < 0:
+        raise UsageError("--retries expects a number >= 0")
+    if args.backoff is not None and args.backoff < 0:
+        raise UsageError("--backoff expects seconds >= 0")
+    if args.call and command:
+        raise UsageError("give either --call TARGET or a command, not both")
+    if args.processes and not args.call:
+        raise UsageError("--processes goes with --call")
+    from jobcore.items import read_items
+
+    try:
+        if args.each == "-":
+            items = read_items(sys.stdin)
+        else:
+            with open(args.each, encoding="utf-8", errors="surrogateescape") as fh:
+                items = read_items(fh)
+    except OSError as exc:
+        raise JobcoreError(f"cannot read --each {args.each}: {exc.strerror}") from exc
+    if not items:
+        raise JobcoreError(f"--each {args.each} has no items (one per non-empty line)")
+    spec = BatchSpec(
+        parallel=args.parallel or 1,
+        retries=args.retries or 0,
+        backoff=1.0 if args.backoff is None else args.backoff,
+        call=args.call,
+        processes=args.processes,
+    )
+    return spec, items
+
+
 def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
     from jobcore.launcher import launch
 
     command = list(args.command)
     if command and command[0] == "--":
         command = command[1:]
+    batch, items = _batch_from_args(args, command)
     job = launch(
         ctx.state,
         ctx.store,
@@ -92,6 +136,8 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
         cwd=args.cwd,
         env=_parse_env(args.env),
         name=args.name,
+        batch=batch,
+        items=items,
     )
     print(job.id)
     if not args.quiet:
@@ -175,7 +221,7 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
         ("name", job.name or fmt.UNKNOWN),
         ("status", fmt.paint(job.status.value, fmt.STATUS_COLORS[job.status], color)),
         ("reason", job.reason or fmt.UNKNOWN),
-        ("command", " ".join(job.command)),
+        ("command", job.command_line),
         ("cwd", job.cwd),
         ("env", " ".join(f"{k}={v}" for k, v in job.env.items()) or fmt.UNKNOWN),
         ("progress", fmt.progress(job.done, job.total)),
@@ -366,7 +412,10 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
         "  jobcore run -- sleep 60\n"
         "  jobcore run --name import --cwd ~/src/app --env MODE=full -- python import.py\n"
         "  id=$(jobcore run -q -- make -j4)    # only the id on stdout\n"
-        "  jobcore run -- sh -c 'for f in *.wav; do lame \"$f\"; done'  # a shell, if wanted",
+        "  jobcore run -- sh -c 'for f in *.wav; do lame \"$f\"; done'  # a shell, if wanted\n"
+        "  jobcore run --each repos.txt -j 4 --retries 2 -- git clone {}\n"
+        "  ls *.mov | jobcore run --each - -j 2 -- ffmpeg -i {} {}.mp4\n"
+        "  jobcore run --each tickets.txt --call importer.tickets:import_one -j 8",
     )
     p.add_argument("--name", help="a name to show instead of the command")
     p.add_argument("--cwd", metavar="DIR", help="folder to run in (default: the current one)")
@@ -378,6 +427,30 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
         help="set an environment variable for the job (repeatable)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="print only the job id")
+    p.add_argument(
+        "--each",
+        metavar="FILE",
+        help="a batch: run once per non-empty line of FILE (- for stdin); "
+        "{} in the command is the item (else it is appended)",
+    )
+    p.add_argument("-j", "--parallel", type=int, metavar="N", help="items at once (default 1)")
+    p.add_argument(
+        "--retries", type=int, metavar="R", help="retry a failed item up to R times (default 0)"
+    )
+    p.add_argument(
+        "--backoff",
+        type=float,
+        metavar="SECONDS",
+        help="first retry delay, doubled each time, with jitter (default 1)",
+    )
+    p.add_argument(
+        "--call",
+        metavar="MODULE:FUNCTION",
+        help="call a Python function per item instead of a command",
+    )
+    p.add_argument(
+        "--processes", action="store_true", help="with --call: a process pool instead of threads"
+    )
     p.add_argument(
         "command",
         nargs=argparse.REMAINDER,

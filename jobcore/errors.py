@@ -19,3 +19,19 @@ class UsageError(JobcoreError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, exit_code=2)
+
+
+class Pause(Exception):
+    """Raised by a batch function (or signalled by exit code 75) to pause the whole job.
+
+    ``retry_after`` (seconds) makes the job resume by itself then, e.g. after a rate limit.
+    """
+
+    def __init__(self, reason: str = "paused by the job", retry_after: float | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+    def __reduce__(self) -> tuple[type[Pause], tuple[str, float | None]]:
+        # Crosses process boundaries (process pools) intact.
+        return (Pause, (self.reason, self.retry_after))

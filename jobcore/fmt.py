@@ -85,7 +85,7 @@ def job_row(job: Job, now: float, estimated: float | None = None) -> list[str]:
         rate(job.rate) if job.status is JobStatus.RUNNING else UNKNOWN,
         eta(job, estimated),
         duration(job.elapsed(now)),
-        " ".join(job.command),
+        job.command_line,
     ]
 
 

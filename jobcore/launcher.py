@@ -13,12 +13,12 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from jobcore.atomic import write_json
 from jobcore.errors import JobcoreError, UsageError
 from jobcore.liveness import identity_of
-from jobcore.models import Job, JobStatus
+from jobcore.models import BatchSpec, Job, JobStatus
 from jobcore.paths import StateDir, disk_error
 from jobcore.store import Store
 
@@ -52,12 +52,27 @@ def launch(
     cwd: str | None = None,
     env: Mapping[str, str] | None = None,
     name: str | None = None,
+    batch: BatchSpec | None = None,
+    items: Sequence[str] = (),
 ) -> Job:
-    """Create a job for ``command`` and start its worker; returns at once."""
+    """Create a job (one command, or a batch of ``items``) and start its worker; returns at once.
+
+    Everything that can be checked is checked first: nothing is created for a command that
+    does not exist, a missing cwd or a ``--call`` target that cannot be imported.
+    """
     cwd = os.path.abspath(cwd or os.getcwd())
     overrides = dict(env or {})
-    validate(command, cwd, {**os.environ, **overrides})
-    job = store.create_job(list(command), cwd, overrides, name)
+    if batch is not None and batch.call:
+        if not os.path.isdir(cwd):
+            raise JobcoreError(f"cwd does not exist: {cwd}")
+        from jobcore.calls import resolve
+
+        resolve(batch.call, cwd)
+        command = []
+    else:
+        validate(command, cwd, {**os.environ, **overrides})
+    spec = batch.to_spec() if batch is not None else None
+    job = store.create_job(list(command), cwd, overrides, name, spec=spec, items=items)
     try:
         state.make_job_dir(job.id)
         write_json(
@@ -68,6 +83,7 @@ def launch(
                 "command": list(command),
                 "cwd": cwd,
                 "env": overrides,
+                "batch": spec,
                 "created_at": job.created_at,
             },
         )
@@ -78,6 +94,35 @@ def launch(
         raise
     spawn_worker(state, store, job.id)
     return job
+
+
+def submit(
+    target: str,
+    items: Iterable[object],
+    *,
+    name: str | None = None,
+    parallel: int = 1,
+    retries: int = 0,
+    backoff: float = 1.0,
+    processes: bool = False,
+    cwd: str | None = None,
+    home: str | None = None,
+) -> str:
+    """Run ``package.module:function`` once per item in a detached job; returns the job id.
+
+    Items are passed to the function as strings (one per item, as with ``--each``).
+    """
+    from jobcore.paths import resolve_home
+
+    state = resolve_home(home)
+    spec = BatchSpec(
+        parallel=parallel, retries=retries, backoff=backoff, call=target, processes=processes
+    )
+    with Store(state) as store:
+        job = launch(
+            state, store, [], cwd=cwd, name=name, batch=spec, items=[str(item) for item in items]
+        )
+    return job.id
 
 
 def spawn_worker(state: StateDir, store: Store, job_id: str) -> None:

@@ -30,10 +30,14 @@ class LogWriter:
         fd: int,
         on_line: LineHandler | None = None,
         clock: Callable[[], float] = time.monotonic,
+        prefix: bytes = b"",
     ) -> None:
         self.fd = fd
         self.on_line = on_line
         self.clock = clock
+        self.prefix = prefix
+        """Put before every line (a batch item's name), so lines of parallel items interleave
+        readably; with a prefix, partial lines wait for their newline."""
         self._line = bytearray()
         self._flushed = 0
         """Bytes of the current line already on disk (partial-line writes on idle)."""
@@ -55,7 +59,7 @@ class LogWriter:
 
     def idle(self) -> None:
         """The command is quiet: show a pending partial line (not a \\r bar)."""
-        if not self._rewritten and len(self._line) > self._flushed:
+        if not self.prefix and not self._rewritten and len(self._line) > self._flushed:
             self._write(bytes(self._line[self._flushed :]))
             self._flushed = len(self._line)
 
@@ -101,6 +105,8 @@ class LogWriter:
             self._last_segment = b""
 
     def _write(self, data: bytes) -> None:
+        if self.prefix:
+            data = self.prefix + data
         view = memoryview(data)
         while view:
             written = os.write(self.fd, view)

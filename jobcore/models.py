@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -55,6 +56,48 @@ class ProcessIdentity:
 
 
 @dataclass(frozen=True)
+class BatchSpec:
+    """How a batch runs, as stored in the job's ``spec`` column."""
+
+    parallel: int = 1
+    retries: int = 0
+    backoff: float = 1.0
+    call: str | None = None
+    processes: bool = False
+
+    @classmethod
+    def of(cls, job: Job) -> BatchSpec:
+        spec = job.spec
+        return cls(
+            parallel=int(spec.get("parallel", 1)),
+            retries=int(spec.get("retries", 0)),
+            backoff=float(spec.get("backoff", 1.0)),
+            call=spec.get("call"),
+            processes=bool(spec.get("processes", False)),
+        )
+
+    def to_spec(self) -> dict[str, object]:
+        return {
+            "each": True,
+            "parallel": self.parallel,
+            "retries": self.retries,
+            "backoff": self.backoff,
+            "call": self.call,
+            "processes": self.processes,
+        }
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How a worker's run of a job ended, as it will be recorded."""
+
+    status: JobStatus
+    reason: str | None
+    exit_code: int | None = None
+    paused_until: float | None = None
+
+
+@dataclass(frozen=True)
 class Job:
     """One row of the ``jobs`` table, decoded."""
 
@@ -81,6 +124,10 @@ class Job:
     rate: float | None
     eta_s: float | None
     progress_at: float | None
+    spec: dict[str, Any]
+    """How a batch runs (items, parallelism, retries, call target); empty for one command."""
+    paused_until: float | None
+    """A self-paused job resumes by itself at this time."""
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Job:
@@ -119,12 +166,25 @@ class Job:
             rate=row["rate"],
             eta_s=row["eta_s"],
             progress_at=row["progress_at"],
+            spec=json.loads(row["spec"]),
+            paused_until=row["paused_until"],
         )
+
+    @property
+    def is_batch(self) -> bool:
+        return "each" in self.spec
+
+    @property
+    def command_line(self) -> str:
+        """The command as a person would type it (or the function a Python batch calls)."""
+        if self.spec.get("call"):
+            return f"{self.spec['call']}(item)"
+        return shlex.join(self.command)
 
     @property
     def label(self) -> str:
         """What a person calls this job: its name, else its command line."""
-        return self.name or " ".join(self.command)
+        return self.name or self.command_line
 
     def elapsed(self, now: float) -> float | None:
         """Seconds it has run (so far, or in total once finished)."""
@@ -157,4 +217,6 @@ class Job:
             "rate": self.rate,
             "eta_s": self.eta_s,
             "progress_updated_at": iso(self.progress_at),
+            "paused_until": iso(self.paused_until),
+            "batch": self.spec or None,
         }

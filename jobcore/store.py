@@ -68,6 +68,28 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX samples_job ON samples(job_id, t);
     """,
+    """
+    ALTER TABLE jobs ADD COLUMN spec TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE jobs ADD COLUMN paused_until REAL;
+    CREATE TABLE items (
+        job_id TEXT NOT NULL,
+        idx INTEGER NOT NULL,
+        item TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        exit_code INTEGER,
+        error TEXT,
+        result TEXT,
+        started_at REAL,
+        finished_at REAL,
+        duration REAL,
+        not_before REAL,
+        forgotten INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (job_id, idx)
+    );
+    CREATE INDEX items_by_status ON items(job_id, status, idx);
+    CREATE INDEX items_failed ON items(status, finished_at);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -161,9 +183,15 @@ class Store:
         cwd: str,
         env: dict[str, str],
         name: str | None,
-        status: JobStatus = JobStatus.QUEUED,
+        *,
+        spec: dict[str, Any] | None = None,
+        items: Sequence[str] = (),
     ) -> Job:
-        """Insert a new job with a fresh short id (retrying the rare collision)."""
+        """Insert a new queued job with a fresh short id (retrying the rare collision).
+
+        A batch's ``items`` are inserted in the same transaction: a batch never exists
+        without all of its items.
+        """
         now = time.time()
         with self.write() as conn:
             for _ in range(20):
@@ -171,16 +199,16 @@ class Store:
                 try:
                     conn.execute(
                         "INSERT INTO jobs (id, name, command, cwd, env, status, created_at,"
-                        " queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        " queued_at, spec) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
                         (
                             job_id,
                             name,
                             json.dumps(list(command)),
                             cwd,
                             json.dumps(env),
-                            status.value,
                             now,
                             now,
+                            json.dumps(spec or {}),
                         ),
                     )
                     break
@@ -188,6 +216,12 @@ class Store:
                     continue
             else:  # pragma: no cover - 20 collisions in a row means the id space is exhausted
                 raise JobcoreError("could not allocate a job id")
+            if spec and "each" in spec:
+                conn.executemany(
+                    "INSERT INTO items (job_id, idx, item) VALUES (?, ?, ?)",
+                    ((job_id, idx, item) for idx, item in enumerate(items)),
+                )
+                apply_progress(conn, job_id, done=0, total=len(items), now=now)
         return self.get(job_id)
 
     def get(self, job_id: str) -> Job:
@@ -258,6 +292,7 @@ class Store:
     def delete_job(self, job_id: str) -> None:
         with self.write() as conn:
             conn.execute("DELETE FROM samples WHERE job_id = ?", (job_id,))
+            conn.execute("DELETE FROM items WHERE job_id = ?", (job_id,))
             conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
 
     def finish_if_active(
@@ -268,6 +303,7 @@ class Store:
         *,
         expect_worker: ProcessIdentity | None,
         exit_code: int | None = None,
+        paused_until: float | None = None,
     ) -> bool:
         """Move an active job to ``status`` unless someone already moved it.
 
@@ -276,10 +312,18 @@ class Store:
         alone. Returns whether this call changed the row.
         """
         sql = (
-            "UPDATE jobs SET status = ?, reason = ?, finished_at = ?, exit_code = ?"
-            " WHERE id = ? AND status IN (?, ?)"
+            "UPDATE jobs SET status = ?, reason = ?, finished_at = ?, exit_code = ?,"
+            " paused_until = ? WHERE id = ? AND status IN (?, ?)"
         )
-        args: list[Any] = [status.value, reason, time.time(), exit_code, job_id, *ACTIVE_STATUSES]
+        args: list[Any] = [
+            status.value,
+            reason,
+            time.time(),
+            exit_code,
+            paused_until,
+            job_id,
+            *ACTIVE_STATUSES,
+        ]
         if expect_worker is None:
             sql += " AND worker_pid IS NULL"
         else:
@@ -297,54 +341,12 @@ class Store:
         total: int | None = None,
         item: str | None = None,
         errors: int = 0,
-        now: float | None = None,
     ) -> None:
-        """Apply one progress update and refresh rate and ETA from the recent samples.
-
-        ``done`` sets the count, ``advance`` adds to it; a total smaller than done grows to done
-        (totals may grow, and done never exceeds a known total).
-        """
-        now = time.time() if now is None else now
+        """Apply one progress update in its own transaction (see ``apply_progress``)."""
         with self.write() as conn:
-            row = conn.execute(
-                "SELECT done, total, errors FROM jobs WHERE id = ?", (job_id,)
-            ).fetchone()
-            if row is None:
-                raise JobcoreError(f"no job with id {job_id!r}")
-            new_done = max(0, (row["done"] if done is None else done) + advance)
-            new_total = row["total"] if total is None else max(0, total)
-            if new_total is not None and new_done > new_total:
-                new_total = new_done
-            last = conn.execute(
-                "SELECT t FROM samples WHERE job_id = ? ORDER BY t DESC LIMIT 1", (job_id,)
-            ).fetchone()
-            if last is None or now - last[0] >= SAMPLE_SPACING_S:
-                conn.execute(
-                    "INSERT INTO samples (job_id, t, done) VALUES (?, ?, ?)",
-                    (job_id, now, new_done),
-                )
-                conn.execute(
-                    "DELETE FROM samples WHERE job_id = ? AND t < (SELECT t FROM samples"
-                    " WHERE job_id = ? ORDER BY t DESC LIMIT 1 OFFSET ?)",
-                    (job_id, job_id, SAMPLES_KEPT - 1),
-                )
-            recent = conn.execute(
-                "SELECT t, done FROM samples WHERE job_id = ? AND t < ? ORDER BY t DESC LIMIT 30",
-                (job_id, now),
-            ).fetchall()
-            points = [(r[0], r[1]) for r in reversed(recent)] + [(now, new_done)]
-            rate = rate_from_samples(points, now)
-            fields: dict[str, Any] = {
-                "done": new_done,
-                "total": new_total,
-                "errors": row["errors"] + errors,
-                "rate": rate,
-                "eta_s": eta_seconds(new_done, new_total, rate),
-                "progress_at": now,
-            }
-            if item is not None:
-                fields["current_item"] = item[:500]
-            update_in(conn, job_id, fields)
+            apply_progress(
+                conn, job_id, done=done, advance=advance, total=total, item=item, errors=errors
+            )
 
     def samples(self, job_id: str) -> list[tuple[float, int]]:
         """The recent (time, done) samples of a job, oldest first (for rate sparklines)."""
@@ -356,6 +358,63 @@ class Store:
     def data_version(self) -> int:
         """Changes when another connection commits: a cheap "did anything change?" probe."""
         return self.conn.execute("PRAGMA data_version").fetchone()[0]
+
+
+def apply_progress(
+    conn: sqlite3.Connection,
+    job_id: str,
+    *,
+    done: int | None = None,
+    advance: int = 0,
+    total: int | None = None,
+    item: str | None = None,
+    errors: int = 0,
+    errors_total: int | None = None,
+    now: float | None = None,
+) -> None:
+    """Apply one progress update inside the caller's transaction; refresh rate and ETA.
+
+    ``done`` sets the count, ``advance`` adds to it; ``errors`` adds failures, ``errors_total``
+    sets them. A total smaller than done grows to done (totals may grow, and done never
+    exceeds a known total). A (time, done) sample is kept at most every SAMPLE_SPACING_S.
+    """
+    now = time.time() if now is None else now
+    row = conn.execute("SELECT done, total, errors FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    if row is None:
+        raise JobcoreError(f"no job with id {job_id!r}")
+    new_done = max(0, (row["done"] if done is None else done) + advance)
+    new_total = row["total"] if total is None else max(0, total)
+    if new_total is not None and new_done > new_total:
+        new_total = new_done
+    last = conn.execute(
+        "SELECT t FROM samples WHERE job_id = ? ORDER BY t DESC LIMIT 1", (job_id,)
+    ).fetchone()
+    if last is None or now - last[0] >= SAMPLE_SPACING_S:
+        conn.execute(
+            "INSERT INTO samples (job_id, t, done) VALUES (?, ?, ?)", (job_id, now, new_done)
+        )
+        conn.execute(
+            "DELETE FROM samples WHERE job_id = ? AND t < (SELECT t FROM samples"
+            " WHERE job_id = ? ORDER BY t DESC LIMIT 1 OFFSET ?)",
+            (job_id, job_id, SAMPLES_KEPT - 1),
+        )
+    recent = conn.execute(
+        "SELECT t, done FROM samples WHERE job_id = ? AND t < ? ORDER BY t DESC LIMIT 30",
+        (job_id, now),
+    ).fetchall()
+    points = [(r[0], r[1]) for r in reversed(recent)] + [(now, new_done)]
+    rate = rate_from_samples(points, now)
+    fields: dict[str, Any] = {
+        "done": new_done,
+        "total": new_total,
+        "errors": (row["errors"] + errors) if errors_total is None else errors_total,
+        "rate": rate,
+        "eta_s": eta_seconds(new_done, new_total, rate),
+        "progress_at": now,
+    }
+    if item is not None:
+        fields["current_item"] = item[:500]
+    update_in(conn, job_id, fields)
 
 
 def update_in(conn: sqlite3.Connection, job_id: str, fields: dict[str, Any]) -> None:

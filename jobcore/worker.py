@@ -1,8 +1,8 @@
 """The detached worker: one per running job, started by the launcher in a new session.
 
-It claims the job, runs the command as an argv list, streams its output through the
+It claims the job, runs it (one command, or a batch of items), streams output through the
 LogWriter into the job log, turns progress lines into throttled progress writes, and records
-how the command ended. It is a child subreaper, so every descendant that is orphaned (a
+how the job ended. It is a child subreaper, so every descendant that is orphaned (a
 daemonising grandchild, a setsid escapee) is re-parented to it and stays findable by ``stop``.
 
 Run as ``python -m jobcore.worker STATE_DIR JOB_ID``; its own stdout/stderr are the job log,
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from jobcore.liveness import identity_of, self_identity
 from jobcore.logwriter import LogWriter
-from jobcore.models import Job, JobStatus, ProcessIdentity, iso
+from jobcore.models import Ending, Job, JobStatus, ProcessIdentity, iso
 from jobcore.paths import ENV_HOME, ENV_JOB_ID, StateDir
 from jobcore.proctree import kill_job_tree
 from jobcore.progress_parse import parse_line
@@ -32,6 +32,7 @@ from jobcore.store import Store
 READ_SIZE = 64 * 1024
 POLL_S = 0.25
 LEFTOVER_GRACE_S = 2.0
+ITEM_GRACE_S = 5.0
 DRAIN_S = 0.5
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -58,25 +59,26 @@ def _reap_adopted(main_pid: int) -> None:
         os.waitpid(info.si_pid, 0)
 
 
-def _final_state(
-    job: Job, returncode: int | None, terminated: bool
-) -> tuple[JobStatus, str | None]:
-    """How the job ends, given why the command ended."""
-    if job.stop_request == "pause":
-        return JobStatus.PAUSED, "stopped by user"
-    if job.stop_request == "kill":
-        return JobStatus.FAILED, "killed"
-    if terminated:
-        return JobStatus.FAILED, "worker was terminated (SIGTERM)"
+def command_ending(returncode: int) -> Ending:
+    """How a one-command job ends, given its exit code (negative: killed by a signal)."""
     if returncode == 0:
-        return JobStatus.COMPLETED, None
-    if returncode is not None and returncode < 0:
+        return Ending(JobStatus.COMPLETED, None, returncode)
+    if returncode < 0:
         try:
             name = signal.Signals(-returncode).name
         except ValueError:
             name = f"signal {-returncode}"
-        return JobStatus.FAILED, f"killed by {name}"
-    return JobStatus.FAILED, f"exited with code {returncode}"
+        return Ending(JobStatus.FAILED, f"killed by {name}", returncode)
+    return Ending(JobStatus.FAILED, f"exited with code {returncode}", returncode)
+
+
+def requested_ending(stop_request: str | None) -> Ending | None:
+    """The ending a user's stop or kill asked for, if any: it wins over the exit code."""
+    if stop_request == "pause":
+        return Ending(JobStatus.PAUSED, "stopped by user")
+    if stop_request == "kill":
+        return Ending(JobStatus.FAILED, "killed")
+    return None
 
 
 class Worker:
@@ -87,10 +89,8 @@ class Worker:
         self.store = Store(state)
         self.job_id = job_id
         self.me: ProcessIdentity = self_identity()
-        self.terminated = False
 
     def _on_sigterm(self, _signum: int, _frame: object) -> None:
-        self.terminated = True
         raise _Terminated
 
     def claim(self) -> Job | None:
@@ -119,6 +119,73 @@ class Worker:
         env.setdefault("PYTHONUNBUFFERED", "1")  # live logs from Python programs on a pipe
         return env
 
+    def run(self) -> int:
+        job = self.claim()
+        if job is None:
+            return 0
+        signal.signal(signal.SIGTERM, self._on_sigterm)
+        log_fd = os.open(self.state.log_path(job.id), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            if job.started_at is not None:
+                _log(log_fd, f"--- jobcore: resumed at {iso(time.time())} ---")
+            while True:
+                ending = self.run_once(job, log_fd)
+                self.finish(ending)
+                if ending.paused_until is None or not self.wait_to_resume(ending, log_fd):
+                    return 0
+                job = self.store.get(job.id)
+        finally:
+            os.close(log_fd)
+
+    def run_once(self, job: Job, log_fd: int) -> Ending:
+        """Run the job once; a SIGTERM to the worker ends it as failed (and resumable)."""
+        self.store.update(
+            job.id, status=JobStatus.RUNNING.value, started_at=time.time(), reason=None
+        )
+        try:
+            if job.is_batch:
+                from jobcore.batch import BatchRun
+
+                run = BatchRun(self.store, job, self.command_env(job), log_fd, ITEM_GRACE_S)
+                ending = run.run()
+            else:
+                ending = self.run_command(job, log_fd)
+        except _Terminated:
+            kill_job_tree(job.id, self.me, grace=LEFTOVER_GRACE_S)
+            ending = Ending(JobStatus.FAILED, "worker was terminated (SIGTERM)")
+        finally:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        requested = requested_ending(self.store.get(job.id).stop_request)
+        return requested or ending
+
+    def run_command(self, job: Job, log_fd: int) -> Ending:
+        reporter = Reporter(self.store, job.id)
+
+        def on_line(line: bytes) -> bool:
+            change = parse_line(line)
+            if change is None:
+                return False
+            reporter.update(change)
+            return change.is_marker and change.error is None
+
+        writer = LogWriter(log_fd, on_line)
+        read_fd, write_fd = os.pipe()
+        try:
+            proc = self.start(job, write_fd)
+            os.close(write_fd)
+            if isinstance(proc, str):
+                writer.feed(f"jobcore: {proc}\n".encode())
+                return Ending(JobStatus.FAILED, proc)
+            identity = identity_of(proc.pid)
+            self.store.update(
+                job.id, cmd_pid=proc.pid, cmd_start=identity.start if identity else None
+            )
+            return command_ending(self.pump(proc, read_fd, writer, reporter))
+        finally:
+            writer.close()
+            reporter.close()
+            os.close(read_fd)
+
     def start(self, job: Job, out_fd: int) -> subprocess.Popen[bytes] | str:
         """Start the command; on failure return the one-line reason instead."""
         if not os.path.isdir(job.cwd):
@@ -139,54 +206,6 @@ class Worker:
             return f"permission denied: {job.command[0]}"
         except OSError as exc:
             return f"cannot start {job.command[0]}: {exc.strerror or exc}"
-
-    def run(self) -> int:
-        job = self.claim()
-        if job is None:
-            return 0
-        signal.signal(signal.SIGTERM, self._on_sigterm)
-        log_fd = os.open(self.state.log_path(job.id), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        reporter = Reporter(self.store, job.id)
-
-        def on_line(line: bytes) -> bool:
-            change = parse_line(line)
-            if change is None:
-                return False
-            reporter.update(change)
-            return change.is_marker and change.error is None
-
-        writer = LogWriter(log_fd, on_line)
-        if job.started_at is not None:
-            writer.feed(f"--- jobcore: resumed at {iso(time.time())} ---\n".encode())
-        read_fd, write_fd = os.pipe()
-        returncode: int | None = None
-        try:
-            proc = self.start(job, write_fd)
-            os.close(write_fd)
-            if isinstance(proc, str):
-                writer.feed(f"jobcore: {proc}\n".encode())
-                self.finish(job, JobStatus.FAILED, proc, None)
-                return 1
-            self.store.update(
-                job.id,
-                status=JobStatus.RUNNING.value,
-                started_at=time.time(),
-                cmd_pid=proc.pid,
-                cmd_start=_identity_start(proc.pid),
-                reason=None,
-            )
-            returncode = self.pump(proc, read_fd, writer, reporter)
-        except _Terminated:
-            kill_job_tree(job.id, self.me, grace=LEFTOVER_GRACE_S)
-        finally:
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            writer.close()
-            reporter.close()
-            os.close(read_fd)
-        status, reason = _final_state(self.store.get(job.id), returncode, self.terminated)
-        self.finish(job, status, reason, returncode)
-        os.close(log_fd)
-        return 0
 
     def pump(
         self, proc: subprocess.Popen[bytes], read_fd: int, writer: LogWriter, reporter: Reporter
@@ -218,17 +237,53 @@ class Worker:
         reporter.flush()
         return True
 
-    def finish(
-        self, job: Job, status: JobStatus, reason: str | None, returncode: int | None
-    ) -> None:
+    def finish(self, ending: Ending) -> None:
         self.store.finish_if_active(
-            job.id, status, reason, expect_worker=self.me, exit_code=returncode
+            self.job_id,
+            ending.status,
+            ending.reason,
+            expect_worker=self.me,
+            exit_code=ending.exit_code,
+            paused_until=ending.paused_until,
+        )
+
+    def wait_to_resume(self, ending: Ending, log_fd: int) -> bool:
+        """Sleep until a self-pause's ``paused_until``; resume unless someone else acted.
+
+        A user's resume (new worker), stop (cancels the wait) or clean changes the row; then
+        this worker just leaves.
+        """
+        until = ending.paused_until
+        assert until is not None
+        while time.time() < until:
+            time.sleep(min(0.5, max(0.01, until - time.time())))
+            if not self._still_paused_by_me(until):
+                return False
+        with self.store.write() as conn:
+            if not self._still_paused_by_me(until):
+                return False
+            conn.execute(
+                "UPDATE jobs SET status = 'queued', paused_until = NULL, reason = NULL,"
+                " finished_at = NULL, stop_request = NULL WHERE id = ?",
+                (self.job_id,),
+            )
+        signal.signal(signal.SIGTERM, self._on_sigterm)
+        _log(log_fd, f"--- jobcore: resumed by itself at {iso(time.time())} ---")
+        return True
+
+    def _still_paused_by_me(self, until: float) -> bool:
+        job = self.store.get(self.job_id)
+        return (
+            job.status is JobStatus.PAUSED
+            and job.paused_until == until
+            and job.worker is not None
+            and job.worker.pid == self.me.pid
+            and job.worker.start == self.me.start
         )
 
 
-def _identity_start(pid: int) -> float | None:
-    identity = identity_of(pid)
-    return identity.start if identity else None
+def _log(fd: int, line: str) -> None:
+    os.write(fd, (line + "\n").encode())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -246,4 +301,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Threads of a Python batch that were given up on (stop) must not keep the worker alive.
+    os._exit(code)

@@ -1,0 +1,56 @@
+"""``package.module:function`` targets of Python batches, resolved the way the worker will.
+
+The CLI resolves the target before launching anything, so a typo is refused at once instead
+of producing a job whose every item fails.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+from jobcore.errors import JobcoreError, UsageError
+
+
+def resolve(target: str, cwd: str) -> Callable[[str], Any]:
+    """The function named by ``target``, importing its module with ``cwd`` on sys.path."""
+    module_name, sep, attr_path = target.partition(":")
+    if not sep or not module_name or not attr_path:
+        raise UsageError(f"--call expects package.module:function, got {target!r}")
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            raise JobcoreError(f"--call {target}: no module named {exc.name!r}") from exc
+        raise JobcoreError(f"--call {target}: importing {module_name} failed: {exc}") from exc
+    except Exception as exc:
+        raise JobcoreError(
+            f"--call {target}: importing {module_name} failed: {type(exc).__name__}: {exc}"
+        ) from exc
+    for part in attr_path.split("."):
+        if not hasattr(obj, part):
+            raise JobcoreError(f"--call {target}: {module_name} has no {attr_path!r}")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise JobcoreError(f"--call {target}: {attr_path!r} is not callable")
+    return obj
+
+
+@cache
+def _resolved(target: str, cwd: str) -> Callable[[str], Any]:
+    return resolve(target, cwd)
+
+
+def call_item(target: str, cwd: str, item: str) -> str | None:
+    """Run the target on one item; its return value as JSON (None stays None).
+
+    Module-level so a process pool can pickle it; the target is resolved once per process.
+    """
+    result = _resolved(target, cwd)(item)
+    return None if result is None else json.dumps(result, default=str)
