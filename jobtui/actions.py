@@ -1,0 +1,51 @@
+"""What each job key does, when it applies, and which ``jobcore`` function does it.
+
+The dashboard has no control logic of its own: every action is the same library call the CLI
+makes, run in a thread because stopping a tree can take seconds of grace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from jobcore import control
+from jobcore.models import Job, JobStatus
+from jobcore.paths import StateDir
+from jobcore.store import Store
+
+
+@dataclass(frozen=True)
+class JobAction:
+    """One key's action on the selected job."""
+
+    name: str
+    """The Textual action name (``action_<name>`` on the app)."""
+    applies_to: frozenset[JobStatus]
+    """Statuses the action makes sense for; for others the key is disabled."""
+    run: Callable[[StateDir, Store, str], Job]
+    """The jobcore call, given the state folder, a store of the calling thread and the id."""
+    confirm: str | None = None
+    """A question to ask first (the dangerous ones), with ``{id}`` and ``{label}``."""
+
+    def applies(self, job: Job | None) -> bool:
+        return job is not None and job.status in self.applies_to
+
+
+ACTIVE = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
+
+JOB_ACTIONS: dict[str, JobAction] = {
+    action.name: action
+    for action in (
+        JobAction("stop", ACTIVE, lambda state, store, job_id: control.stop(store, job_id)),
+        JobAction("resume", frozenset({JobStatus.PAUSED}), control.resume),
+        # jobcore has no batch-aware retry yet: for plain jobs, resuming a failed job retries it.
+        JobAction("retry", frozenset({JobStatus.FAILED}), control.resume),
+        JobAction(
+            "kill",
+            ACTIVE,
+            lambda state, store, job_id: control.stop(store, job_id, kill=True),
+            confirm="Kill job {id} ({label}) and its whole process tree now?",
+        ),
+    )
+}

@@ -1,0 +1,486 @@
+"""The dashboard app: status panels, the detail of the selected job, and the keys.
+
+Data flows one way. A background watcher turns file events into ``StateChanged`` hints; one
+refresh loop re-reads the database only when ``PRAGMA data_version`` moved (through one
+long-lived aiosqlite connection, off the UI thread) and updates rows in place. A slow poll is
+the safety net: it re-checks the version, measures CPU and memory, and runs
+``jobcore.liveness.reconcile`` in a thread, so a dead worker turns failed with no key pressed.
+Actions go the other way, through the same ``jobcore`` calls the CLI makes, in thread workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.events import DescendantFocus
+from textual.reactive import reactive
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.worker import Worker, WorkerCancelled, WorkerFailed
+
+from jobcore.errors import JobcoreError
+from jobcore.liveness import reconcile
+from jobcore.models import Job, JobStatus
+from jobcore.paths import StateDir
+from jobcore.store import Store
+from jobtui.actions import JOB_ACTIONS, JobAction
+from jobtui.data import PAGE_SIZE, JobReader, Snapshot
+from jobtui.messages import StateChanged, WatchUnavailable
+from jobtui.usage import TreeUsage, Usage
+from jobtui.watcher import ChangeSource, StateWatcher
+from jobtui.widgets.confirm import ConfirmDialog
+from jobtui.widgets.detail import DetailPane
+from jobtui.widgets.help_screen import HelpScreen
+from jobtui.widgets.job_table import JobTable
+from jobtui.widgets.log_tail import LogTail
+from jobtui.widgets.palette import Palette
+
+POLL_S = 1.5
+"""Safety-net poll while watching: liveness, CPU/memory, and a data_version check."""
+FALLBACK_POLL_S = 0.5
+"""data_version checks when file watching is unavailable."""
+TICK_S = 1.0
+"""Elapsed times of running jobs move on this often."""
+MIN_REFRESH_S = 0.05
+"""Bursts of commits are re-read at most this often."""
+
+PANEL_ORDER = (
+    JobStatus.RUNNING,
+    JobStatus.QUEUED,
+    JobStatus.PAUSED,
+    JobStatus.FAILED,
+    JobStatus.COMPLETED,
+)
+
+
+class JobApp(App[None]):
+    """``jobtui``: the live dashboard of one state folder."""
+
+    CSS_PATH = "jobtui.tcss"
+    AUTO_FOCUS = None
+    """The first panel with jobs takes focus once data arrives, not the hidden filter."""
+    TITLE = "jobtui"
+    BINDINGS = [  # noqa: RUF012 - Textual merges class-level BINDINGS
+        Binding("s", "stop", "Stop", id="stop", tooltip="Stop the job; it becomes paused"),
+        Binding("r", "resume", "Resume", id="resume", tooltip="Start a paused job again"),
+        Binding("R", "retry", "Retry", id="retry", tooltip="Run a failed job again"),
+        Binding("K", "kill", "Kill", id="kill", tooltip="Kill the job's process tree now"),
+        Binding("c", "clean", "Clean", id="clean", show=False, tooltip="Remove finished jobs"),
+        Binding("l", "toggle_log", "Log", id="toggle-log", tooltip="Show or hide the log"),
+        Binding("slash", "filter", "Filter", id="filter", tooltip="Filter jobs by text"),
+        Binding("g", "cycle_group", "Group", id="group", show=False, tooltip="Next group"),
+        Binding("question_mark", "help", "Help", id="help", tooltip="All keys"),
+        Binding("escape", "back", "Back", id="back", tooltip="Close the detail or filter"),
+        Binding("q", "quit", "Quit", id="quit", tooltip="Quit; jobs keep running"),
+    ]
+
+    detail_open: reactive[bool] = reactive(False)
+    """The detail pane of the selected job is shown."""
+    show_log: reactive[bool] = reactive(True)
+    """The detail pane includes the live log tail."""
+    filter_text: reactive[str] = reactive("")
+    """Only jobs whose id, name, command or current item contain this are listed."""
+
+    def __init__(
+        self,
+        state: StateDir,
+        *,
+        clock: Callable[[], float] = time.time,
+        watcher: ChangeSource | None = None,
+        live: bool = True,
+        page_size: int = PAGE_SIZE,
+        blink: bool = True,
+    ) -> None:
+        super().__init__()
+        self.state = state
+        """The state folder shown."""
+        self.clock = clock
+        """Wall-clock time for elapsed times (fixed in snapshot tests)."""
+        self.watcher: ChangeSource = watcher or StateWatcher(state.root)
+        """Where change hints come from (tests inject one that cannot start)."""
+        self.live = live
+        """Watch, poll and reconcile; False shows one fixed snapshot (screenshots, tests)."""
+        self.blink = blink
+        """Blink the filter's cursor (off for reproducible screenshots)."""
+        self.watching = False
+        """File events are arriving; False means the app is polling."""
+        self.selected_id: str | None = None
+        """The job the keys act on: the cursor's job in the focused panel."""
+        self.snapshot = Snapshot()
+        """The last data read."""
+        self.palette = Palette.plain()
+        """Cell colours from the current theme."""
+        self.reader = JobReader(state.db_path, page_size)
+        self.usage: Mapping[str, Usage] = {}
+        """CPU and memory per running job, from the last poll."""
+        self.reads = 0
+        """Snapshots read so far (tests and the benchmark count re-reads)."""
+        self._meter = TreeUsage()
+        self._poll_store: Store | None = None
+        self._refresh_wanted = asyncio.Event()
+        self._force_read = True
+        self._version: int | None = None
+        self._detail_shown: tuple[object, ...] | None = None
+        self._data_poll: Timer | None = None
+        self._refresher: Worker[None] | None = None
+
+    # -- layout -------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="▶")
+        yield Input(
+            placeholder="filter: id, name, command or item (escape clears)", id="filter"
+        )
+        with VerticalScroll(id="panels"):
+            yield Static(
+                "No jobs yet. Start one with [b]jobcore run -- COMMAND[/b]"
+                " or try [b]python -m jobtui.demo[/b].",
+                id="empty",
+            )
+            for status in PANEL_ORDER:
+                yield JobTable(status, id=f"panel-{status.value}")
+        yield DetailPane(id="detail")
+        yield Footer()
+
+    @property
+    def tables(self) -> dict[JobStatus, JobTable]:
+        return {table.status: table for table in self.query(JobTable)}
+
+    async def on_mount(self) -> None:
+        self.query_one("#filter", Input).cursor_blink = self.blink
+        self._apply_theme()
+        self.watch(self, "theme", self._apply_theme, init=False)
+        await self.reader.open()
+        self._refresher = self._refresh_loop()
+        if self.live:
+            self.watching = True
+            self._watch()
+            self._data_poll = self.set_interval(POLL_S, self.request_refresh)
+            self.set_interval(TICK_S, self._tick)
+            self.set_timer(0.05, self._poll)
+        self._show_mode()
+        self.request_refresh()
+
+    async def on_unmount(self) -> None:
+        self.watcher.stop()
+        if self._refresher is not None:
+            self._refresher.cancel()
+            with contextlib.suppress(WorkerCancelled, WorkerFailed):
+                await self._refresher.wait()
+        await self.reader.close()
+        if self._poll_store is not None:
+            self._poll_store.close()
+
+    def _apply_theme(self) -> None:
+        self.palette = Palette.from_app(self)
+        for table in self.tables.values():
+            table.palette = self.palette
+            table.relayout(force=True)
+
+    def _show_mode(self, reason: str | None = None) -> None:
+        """The subtitle says where the data comes from and how fresh it is."""
+        mode = "live" if self.watching else f"polling every {FALLBACK_POLL_S}s"
+        if not self.live:
+            mode = "snapshot"
+        self.sub_title = f"{self.state.root} · {mode}" + (f" ({reason})" if reason else "")
+
+    # -- live data ------------------------------------------------------------------------------
+
+    def request_refresh(self, force: bool = False) -> None:
+        """Ask the refresh loop for a look; requests made while it works merge into one."""
+        self._force_read = self._force_read or force
+        self._refresh_wanted.set()
+
+    @work(exclusive=True, group="refresh")
+    async def _refresh_loop(self) -> None:
+        """The only reader: one refresh at a time, and never more often than MIN_REFRESH_S."""
+        while True:
+            await self._refresh_wanted.wait()
+            self._refresh_wanted.clear()
+            version = await self.reader.data_version()
+            if self._force_read or version != self._version:
+                self._force_read = False
+                self._version = version
+                self.reads += 1
+                self._apply(await self.reader.read(self.filter_text))
+            await self._refresh_detail()
+            await asyncio.sleep(MIN_REFRESH_S)
+
+    def _apply(self, snapshot: Snapshot) -> None:
+        """Put a snapshot on screen, rewriting only panels and rows that changed."""
+        previous = self.snapshot
+        self.snapshot = snapshot
+        now = self.clock()
+        for status, table in self.tables.items():
+            jobs = snapshot.jobs.get(status, [])
+            if jobs is not previous.jobs.get(status) or status is JobStatus.RUNNING:
+                table.sync(jobs, now, self.usage)
+            table.display = bool(jobs)
+            count = snapshot.counts.get(status, 0)
+            title = f"{status.value.title()} ({count:,})"
+            if count > len(jobs):
+                title = f"{status.value.title()} ({count:,}, newest {len(jobs):,} shown)"
+            table.border_title = title
+        self.query_one("#empty").display = not any(snapshot.jobs.values())
+        self._follow_selection()
+        self.refresh_bindings()
+
+    def _follow_selection(self) -> None:
+        """Keep the cursor on the selected job when it moves panel (running → paused)."""
+        tables = self.tables.values()
+        holder = next((t for t in tables if self.selected_id in t.jobs), None)
+        if holder is None:
+            focused = self.focused if isinstance(self.focused, JobTable) else None
+            if focused is not None and focused.display and focused.row_count:
+                self.selected_id = focused.cursor_job_id
+                return
+            holder = next((t for t in tables if t.display and t.row_count), None)
+            if holder is None:
+                self.selected_id = None
+                return
+            self.selected_id = holder.cursor_job_id
+        if isinstance(self.focused, Input) or self.screen is not self.screen_stack[0]:
+            return
+        if self.focused is not holder:
+            holder.focus()
+        assert self.selected_id is not None
+        row = holder.get_row_index(self.selected_id)
+        if holder.cursor_row != row:
+            holder.move_cursor(row=row, scroll=True)
+
+    def _tick(self) -> None:
+        """Elapsed times move on: rewrite the running panel's changed cells only."""
+        running = self.snapshot.jobs.get(JobStatus.RUNNING, [])
+        if running:
+            self.tables[JobStatus.RUNNING].sync(running, self.clock(), self.usage)
+            if self.detail_open:
+                self.request_refresh()
+
+    @work(exclusive=True, group="watch", exit_on_error=False)
+    async def _watch(self) -> None:
+        try:
+            async for _ in self.watcher.changes():
+                self.post_message(StateChanged())
+        except (OSError, RuntimeError) as exc:  # watchfiles' internal errors are RuntimeErrors
+            self.post_message(WatchUnavailable(f"{type(exc).__name__}: {exc}"))
+
+    def on_state_changed(self, _: StateChanged) -> None:
+        self.request_refresh()
+
+    def on_watch_unavailable(self, message: WatchUnavailable) -> None:
+        self.watching = False
+        if self._data_poll is not None:
+            self._data_poll.stop()
+        self._data_poll = self.set_interval(FALLBACK_POLL_S, self.request_refresh)
+        self._show_mode(f"watching unavailable: {message.reason}")
+
+    @work(thread=True, exclusive=True, group="poll", exit_on_error=False)
+    def _poll(self) -> None:
+        """Liveness and resource use, in a thread; the next poll is scheduled after this one."""
+        usage: Mapping[str, Usage] = self.usage
+        try:
+            if self._poll_store is None:
+                self._poll_store = Store(self.state)
+            changed = reconcile(self._poll_store)
+            usage = self._meter.measure(self.snapshot.jobs.get(JobStatus.RUNNING, []))
+        except JobcoreError as exc:
+            self._from_thread(self.notify, str(exc), title="liveness check", severity="error")
+            changed = []
+        self._from_thread(self._after_poll, usage, bool(changed))
+
+    def _after_poll(self, usage: Mapping[str, Usage], changed: bool) -> None:
+        self.usage = usage
+        running = self.snapshot.jobs.get(JobStatus.RUNNING, [])
+        self.tables[JobStatus.RUNNING].sync(running, self.clock(), usage)
+        self.request_refresh(force=changed)
+        self.set_timer(POLL_S, self._poll)
+
+    def _from_thread(self, callback: Callable[..., object], *args: object, **kw: object) -> None:
+        """``call_from_thread`` that is quiet when the app has already closed."""
+        with contextlib.suppress(RuntimeError):
+            self.call_from_thread(callback, *args, **kw)
+
+    # -- selection and detail ---------------------------------------------------------------
+
+    @property
+    def selected_job(self) -> Job | None:
+        """The job the keys act on, as last read."""
+        return self.snapshot.find(self.selected_id) if self.selected_id else None
+
+    @on(DataTable.RowHighlighted)
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table is self.focused and event.row_key.value != self.selected_id:
+            self.selected_id = event.row_key.value
+            self.refresh_bindings()
+            self.request_refresh()
+
+    def on_descendant_focus(self, event: DescendantFocus) -> None:
+        if isinstance(event.widget, JobTable) and event.widget.cursor_job_id:
+            self.selected_id = event.widget.cursor_job_id
+            self.refresh_bindings()
+            self.request_refresh()
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        self.selected_id = event.row_key.value
+        self.detail_open = True
+
+    def watch_detail_open(self, open_: bool) -> None:
+        self.query_one("#detail", DetailPane).display = open_
+        self._detail_shown = None
+        self.refresh_bindings()
+        self.request_refresh()
+
+    def watch_show_log(self, show: bool) -> None:
+        self.query_one("#detail-log", LogTail).display = show
+        self.query_one("#detail", DetailPane).set_class(not show, "-no-log")
+
+    async def _refresh_detail(self) -> None:
+        """Keep the detail pane on the selected job: facts, rate sparkline and new log lines."""
+        job = self.selected_job
+        if not self.detail_open or job is None:
+            return
+        log = self.query_one("#detail-log", LogTail)
+        path = self.state.log_path(job.id)
+        if log.path != path:
+            await log.follow(path)
+        else:
+            await log.poll()
+        now = self.clock() if job.status is JobStatus.RUNNING else 0.0
+        key = (job, self._version, round(now))
+        if key != self._detail_shown:
+            self._detail_shown = key
+            samples = await self.reader.samples(job.id)
+            detail = self.query_one("#detail", DetailPane)
+            detail.show(job, self.clock(), samples, self.palette)
+
+    # -- keys -----------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Job keys are enabled only for jobs they apply to (shown greyed out otherwise)."""
+        if action in JOB_ACTIONS:
+            return True if JOB_ACTIONS[action].applies(self.selected_job) else None
+        if action == "back":
+            return self.detail_open or self.query_one("#filter", Input).display
+        return True
+
+    def _job_action(self, name: str) -> None:
+        action = JOB_ACTIONS[name]
+        job = self.selected_job
+        if job is None or not action.applies(job):
+            self.bell()
+            return
+        if action.confirm is None:
+            self._run_action(action, job.id)
+            return
+        question = action.confirm.format(id=job.id, label=job.label)
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._run_action(action, job.id)
+
+        self.push_screen(ConfirmDialog(question, yes_label=name.title()), answered)
+
+    @work(thread=True, group="actions", exit_on_error=False)
+    def _run_action(self, action: JobAction, job_id: str) -> None:
+        """The jobcore call, in a thread with its own store; failures become notifications."""
+        title = f"{action.name} failed"
+        try:
+            with Store(self.state) as store:
+                job = action.run(self.state, store, job_id)
+        except JobcoreError as exc:
+            self._from_thread(self.notify, str(exc), title=title, severity="error")
+        except Exception as exc:  # a failed action must never take the dashboard down
+            message = f"{type(exc).__name__}: {exc}"
+            self._from_thread(self.notify, message, title=title, severity="error")
+        else:
+            self._from_thread(self.notify, f"job {job.id} is {job.status.value}", title=action.name)
+        self._from_thread(self.request_refresh)
+
+    def action_stop(self) -> None:
+        self._job_action("stop")
+
+    def action_resume(self) -> None:
+        self._job_action("resume")
+
+    def action_retry(self) -> None:
+        self._job_action("retry")
+
+    def action_kill(self) -> None:
+        self._job_action("kill")
+
+    def action_clean(self) -> None:
+        self.notify(
+            "this jobcore has no jobcore.housekeeping.clean yet; finished jobs are kept",
+            title="clean",
+            severity="warning",
+        )
+
+    def action_toggle_log(self) -> None:
+        if not self.detail_open:
+            self.detail_open = True
+            self.show_log = True
+        else:
+            self.show_log = not self.show_log
+
+    def action_filter(self) -> None:
+        field = self.query_one("#filter", Input)
+        field.display = True
+        field.focus()
+        self.refresh_bindings()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value.strip()
+
+    def watch_filter_text(self) -> None:
+        self.request_refresh(force=True)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self) -> None:
+        field = self.query_one("#filter", Input)
+        field.display = bool(field.value)
+        self._focus_panels()
+
+    def _focus_panels(self) -> None:
+        holder = self.tables.values()
+        target = next((t for t in holder if self.selected_id in t.jobs), None)
+        target = target or next((t for t in holder if t.display and t.row_count), None)
+        if target is not None:
+            target.focus()
+        else:
+            self.set_focus(None)
+
+    def action_cycle_group(self) -> None:
+        # Groups arrive with the queue work; until then "all" is the only group there is.
+        self.notify("there are no job groups yet: all jobs are shown", title="group")
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_back(self) -> None:
+        field = self.query_one("#filter", Input)
+        if field.display and (self.focused is field or not self.detail_open):
+            field.value = ""
+            field.display = False
+            self._focus_panels()
+        elif self.detail_open:
+            self.detail_open = False
+        self.refresh_bindings()
+
+
+def run(home: Path | None = None) -> None:
+    """Open the dashboard on ``home`` (or the default state folder)."""
+    from jobcore.paths import resolve_home
+
+    state = resolve_home(home)
+    Store(state).close()  # creates and migrates the database before the reader opens it
+    JobApp(state).run()

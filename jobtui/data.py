@@ -1,0 +1,141 @@
+"""Async reads of the state database for the dashboard, through one long-lived connection.
+
+One connection for the app's lifetime: opening and closing connections churns ``-wal``/``-shm``
+and feeds back into the file watcher. ``PRAGMA data_version`` tells, for the price of one call,
+whether anyone committed since the last look, so a file event that changed nothing costs nothing.
+Finished jobs are read a page at a time (the newest ``page_size`` per status), and only when the
+set of finished jobs changed: their rows do not change in place.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from jobcore.models import Job, JobStatus
+from jobcore.store import BUSY_TIMEOUT_MS
+
+PAGE_SIZE = 200
+"""Rows per panel: 10,000 finished jobs must not mean 10,000 table rows."""
+
+FINAL_STATUSES = (JobStatus.COMPLETED, JobStatus.FAILED)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the dashboard shows: a page of jobs per status (newest first) and true counts."""
+
+    jobs: dict[JobStatus, list[Job]] = field(default_factory=dict)
+    """At most one page of jobs per status, newest first."""
+    counts: dict[JobStatus, int] = field(default_factory=dict)
+    """How many jobs each status really has (the panel titles)."""
+
+    def find(self, job_id: str) -> Job | None:
+        for jobs in self.jobs.values():
+            for job in jobs:
+                if job.id == job_id:
+                    return job
+        return None
+
+
+def _text_filter(text: str) -> tuple[str, list[Any]]:
+    """A WHERE clause matching ``text`` in the id, name, command or current item."""
+    if not text:
+        return "1", []
+    haystack = "lower(id || ' ' || coalesce(name, '') || ' ' || command || ' ' ||"
+    haystack += " coalesce(current_item, ''))"
+    return f"instr({haystack}, ?) > 0", [text.lower()]
+
+
+class JobReader:
+    """Reads snapshots of the jobs table without blocking the UI thread."""
+
+    def __init__(self, db_path: Path, page_size: int = PAGE_SIZE) -> None:
+        self.db_path = db_path
+        """The state database (created by jobcore before the app starts)."""
+        self.page_size = page_size
+        """Newest jobs shown per status."""
+        self._conn: aiosqlite.Connection | None = None
+        self._finished: dict[tuple[JobStatus, str], tuple[tuple[int, int], list[Job]]] = {}
+
+    async def open(self) -> None:
+        self._conn = await aiosqlite.connect(self.db_path, isolation_level=None)
+        self._conn.row_factory = sqlite3.Row
+        await self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        await self._conn.execute("PRAGMA query_only=ON")
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    @property
+    def conn(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            raise RuntimeError("JobReader.open() was not awaited")
+        return self._conn
+
+    async def data_version(self) -> int:
+        """Changes whenever another connection committed: the cheap "anything new?" probe."""
+        async with self.conn.execute("PRAGMA data_version") as cursor:
+            row = await cursor.fetchone()
+        assert row is not None
+        return int(row[0])
+
+    async def read(self, text: str = "") -> Snapshot:
+        """One consistent snapshot (a single read transaction) of every panel."""
+        where, args = _text_filter(text)
+        await self.conn.execute("BEGIN")
+        try:
+            membership: dict[JobStatus, tuple[int, int]] = {}
+            sql = f"SELECT status, COUNT(*), SUM(seq) FROM jobs WHERE {where} GROUP BY status"
+            async with self.conn.execute(sql, args) as cursor:
+                async for status, count, seq_sum in cursor:
+                    membership[JobStatus(status)] = (count, seq_sum)
+            jobs: dict[JobStatus, list[Job]] = {}
+            for status in JobStatus:
+                members = membership.get(status, (0, 0))
+                if members[0] == 0:
+                    jobs[status] = []
+                elif status in FINAL_STATUSES:
+                    jobs[status] = await self._finished_page(status, members, where, args, text)
+                else:
+                    jobs[status] = await self._page(status, where, args)
+        finally:
+            await self.conn.execute("COMMIT")
+        counts = {status: membership.get(status, (0, 0))[0] for status in JobStatus}
+        return Snapshot(jobs, counts)
+
+    async def _page(self, status: JobStatus, where: str, args: list[Any]) -> list[Job]:
+        sql = f"SELECT * FROM jobs WHERE status = ? AND {where} ORDER BY seq DESC LIMIT ?"
+        async with self.conn.execute(sql, [status.value, *args, self.page_size]) as cursor:
+            return [Job.from_row(row) for row in await cursor.fetchall()]
+
+    async def _finished_page(
+        self,
+        status: JobStatus,
+        members: tuple[int, int],
+        where: str,
+        args: list[Any],
+        text: str,
+    ) -> list[Job]:
+        """Finished rows are final: re-read them only when jobs joined or left the status."""
+        cached = self._finished.get((status, text))
+        if cached is not None and cached[0] == members:
+            return cached[1]
+        jobs = await self._page(status, where, args)
+        self._finished = {
+            key: value for key, value in self._finished.items() if key[0] is not status
+        }
+        self._finished[(status, text)] = (members, jobs)
+        return jobs
+
+    async def samples(self, job_id: str) -> list[tuple[float, int]]:
+        """A job's recent (time, done) samples, oldest first (the rate sparkline)."""
+        sql = "SELECT t, done FROM samples WHERE job_id = ? ORDER BY t"
+        async with self.conn.execute(sql, (job_id,)) as cursor:
+            return [(row[0], row[1]) for row in await cursor.fetchall()]

@@ -1,0 +1,61 @@
+"""CPU and memory of each running job's process tree (the worker and all its descendants).
+
+``cpu_percent`` measures since the previous call on the same ``psutil.Process`` object, so the
+objects are kept between measurements; a pid is trusted only while its start time matches the
+worker recorded in the job (pids are reused within a minute).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import psutil
+
+from jobcore.liveness import is_alive
+from jobcore.models import Job
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Resources one job's tree used at the last measurement."""
+
+    cpu_percent: float
+    """Sum over the tree, so 200 means two busy cores."""
+    rss: int
+    """Resident memory of the tree in bytes."""
+
+
+class TreeUsage:
+    """Measures process trees; call ``measure`` every second or two from a thread."""
+
+    def __init__(self) -> None:
+        self._procs: dict[int, psutil.Process] = {}
+
+    def measure(self, jobs: Iterable[Job]) -> dict[str, Usage]:
+        """Usage per job id, for the jobs whose worker is still alive."""
+        result: dict[str, Usage] = {}
+        kept: dict[int, psutil.Process] = {}
+        for job in jobs:
+            if job.worker is None or not is_alive(job.worker):
+                continue
+            try:
+                root = psutil.Process(job.worker.pid)
+                tree = [root, *root.children(recursive=True)]
+            except psutil.Error:
+                continue
+            cpu = 0.0
+            rss = 0
+            for fresh in tree:
+                proc = self._procs.get(fresh.pid)
+                if proc is None or proc.create_time() != fresh.create_time():
+                    proc = fresh
+                try:
+                    cpu += proc.cpu_percent(interval=None)
+                    rss += proc.memory_info().rss
+                except psutil.Error:
+                    continue
+                kept[proc.pid] = proc
+            result[job.id] = Usage(cpu, rss)
+        self._procs = kept
+        return result

@@ -1,0 +1,79 @@
+"""The selected job in full: command, folder, times, exit code, a rate sparkline, its log."""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Label, Sparkline, Static
+
+from jobcore import fmt
+from jobcore.models import Job, JobStatus
+from jobtui.widgets.job_table import one_line
+from jobtui.widgets.log_tail import LogTail
+from jobtui.widgets.palette import Palette
+
+
+def rates(samples: list[tuple[float, int]]) -> list[float]:
+    """Items per second between consecutive (time, done) samples."""
+    return [
+        max(0.0, (d1 - d0) / (t1 - t0))
+        for (t0, d0), (t1, d1) in itertools.pairwise(samples)
+        if t1 > t0
+    ]
+
+
+def clock_time(ts: float | None) -> str:
+    """Local wall-clock time of ``ts``."""
+    if ts is None:
+        return fmt.UNKNOWN
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+
+
+def describe(job: Job, now: float, palette: Palette) -> Table:
+    """The facts about a job as a two-column grid."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(style=palette.muted, justify="right", no_wrap=True)
+    grid.add_column(overflow="ellipsis", no_wrap=True)
+    head = Text.assemble(
+        (job.id, "bold"), "  ", (job.status.value, palette.status[job.status]), "  ",
+        fmt.progress(job.done, job.total),
+    )
+    if job.status is JobStatus.RUNNING:
+        head.append(f"  {fmt.rate(job.rate)}  ETA {fmt.duration(job.eta_s)}")
+    grid.add_row("job", head)
+    grid.add_row("command", Text(one_line(" ".join(job.command))))
+    grid.add_row("cwd", Text(job.cwd))
+    times = (
+        f"started {clock_time(job.started_at)}  finished {clock_time(job.finished_at)}  "
+        f"elapsed {fmt.duration(job.elapsed(now))}  "
+        f"exit {fmt.UNKNOWN if job.exit_code is None else job.exit_code}"
+    )
+    grid.add_row("times", times)
+    if job.reason:
+        grid.add_row("reason", Text(job.reason, style=palette.status[JobStatus.FAILED]))
+    elif job.current_item:
+        grid.add_row("item", Text(job.current_item))
+    return grid
+
+
+class DetailPane(Vertical):
+    """Shows one job; the app feeds it and tells its log tail what to follow."""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="detail-info")
+        with Horizontal(id="detail-rate-row"):
+            yield Label("rate", id="detail-rate-label")
+            yield Sparkline([], id="detail-rate")
+        yield LogTail(id="detail-log")
+
+    def show(
+        self, job: Job, now: float, samples: list[tuple[float, int]], palette: Palette
+    ) -> None:
+        self.border_title = f"{job.id} · {one_line(job.label)}"
+        self.query_one("#detail-info", Static).update(describe(job, now, palette))
+        self.query_one("#detail-rate", Sparkline).data = rates(samples)

@@ -1,0 +1,55 @@
+"""The ``?`` screen: every key, what it does, and how the panels work."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+KEYS: tuple[tuple[str, str], ...] = (
+    ("↑ ↓  j k", "move between jobs (and on into the next panel)"),
+    ("enter", "open the selected job's detail: command, times, rate, live log"),
+    ("escape", "close the detail, or the filter"),
+    ("s", "stop a running or queued job; it becomes paused"),
+    ("r", "resume a paused job"),
+    ("R", "retry a failed job"),
+    ("K", "kill a job's whole process tree now; it fails (asks first)"),
+    ("c", "clean finished jobs (asks first)"),
+    ("l", "show or hide the log in the detail"),
+    ("/", "filter jobs by id, name, command or current item"),
+    ("g", "cycle the group filter"),
+    ("?", "this help"),
+    ("q", "quit (jobs keep running)"),
+)
+
+ABOUT = (
+    "Panels list running, queued, paused, completed and failed jobs; empty ones are hidden "
+    "and finished ones show their newest jobs, with the full count in the title. The screen "
+    "follows the state folder live; keys that do not apply to the selected job are greyed "
+    "out in the footer."
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    """Keys and a short explanation; any of escape, ? or q closes it."""
+
+    BINDINGS = [  # noqa: RUF012 - Textual merges class-level BINDINGS
+        Binding("escape,question_mark,q", "dismiss", "Close", id="help-close"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column()
+        for key, what in KEYS:
+            table.add_row(key, what)
+        with VerticalScroll(id="help-box"):
+            yield Static(table, id="help-keys")
+            yield Static(Text(ABOUT), id="help-about")
+
+    def on_mount(self) -> None:
+        self.query_one("#help-box").border_title = "jobtui keys"

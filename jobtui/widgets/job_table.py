@@ -1,0 +1,275 @@
+"""One status panel of the dashboard: a DataTable of jobs, updated in place.
+
+Rows are keyed by job id and only changed cells are rewritten (``update_cell``), so the cursor
+and the scroll position survive every refresh; ``clear()`` happens only when the columns change
+because the panel was resized past a breakpoint. Columns drop by priority when the panel is
+narrow, and the progress bar shrinks before anything else goes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from rich.style import Style
+from rich.text import Text
+from textual.binding import Binding
+from textual.widgets import DataTable
+
+from jobcore import fmt
+from jobcore.models import Job, JobStatus
+from jobtui.usage import Usage
+from jobtui.widgets.palette import Palette
+from jobtui.widgets.progress_cell import COUNTS_WIDTH, progress_cell
+
+BAR_MAX = 12
+BAR_MIN = 5
+CELL_GAP = 2
+"""DataTable pads each cell by one column on both sides."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column a panel may show."""
+
+    key: str
+    label: str
+    width: int
+    """Width it needs to be worth showing."""
+    priority: int
+    """Lower survives longer when the panel is narrow."""
+    grow: int = 0
+    """Extra width it takes when there is room."""
+
+
+COLUMNS: dict[str, Column] = {
+    c.key: c
+    for c in (
+        Column("id", "ID", 5, 0),
+        Column("name", "NAME", 12, 1, grow=18),
+        Column("progress", "PROGRESS", COUNTS_WIDTH, 2),
+        Column("reason", "REASON", 16, 3, grow=60),
+        Column("eta", "ETA", 6, 4),
+        Column("rate", "RATE", 8, 5),
+        Column("elapsed", "ELAPSED", 7, 6),
+        Column("cpu", "CPU", 4, 8),
+        Column("mem", "MEM", 6, 9),
+        Column("status", "STATUS", 9, 10),
+        Column("item", "ITEM", 10, 11, grow=40),
+    )
+}
+"""Every column. The status column goes early: the panel's title already says it."""
+
+BAR = Column("bar", "", BAR_MIN + 1 - CELL_GAP, 7, grow=BAR_MAX - BAR_MIN)
+"""The progress bar, as if it were a column: kept by priority, then merged into progress."""
+
+PANEL_COLUMNS: dict[JobStatus, tuple[str, ...]] = {
+    JobStatus.RUNNING: (
+        "id", "name", "status", "progress", "rate", "eta", "elapsed", "item", "cpu", "mem",
+    ),
+    JobStatus.QUEUED: ("id", "name", "status", "progress", "item"),
+    JobStatus.PAUSED: ("id", "name", "status", "progress", "elapsed", "item", "reason"),
+    JobStatus.COMPLETED: ("id", "name", "status", "progress", "elapsed", "item"),
+    JobStatus.FAILED: ("id", "name", "status", "progress", "elapsed", "reason"),
+}
+"""What each panel shows, in display order (finished jobs have no rate, ETA or process)."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Which columns fit, how wide each is, and how wide the progress bar is."""
+
+    widths: tuple[tuple[str, int], ...]
+    bar: int
+
+
+def fit_columns(keys: Sequence[str], width: int) -> Layout:
+    """Keep columns by priority while they fit in ``width``, then share out the rest by priority.
+
+    The progress bar competes like a column (so it outlives CPU and memory) and is drawn inside
+    the progress column.
+    """
+    candidates = [COLUMNS[k] for k in keys] + ([BAR] if "progress" in keys else [])
+    chosen: dict[str, int] = {}
+    used = 0
+    for column in sorted(candidates, key=lambda c: c.priority):
+        if used + column.width + CELL_GAP <= width or not chosen:
+            chosen[column.key] = column.width
+            used += column.width + CELL_GAP
+    spare = max(0, width - used)
+    # The name and the bar grow first, so every panel's bar is as wide as the others'.
+    for column in sorted(candidates, key=lambda c: (c.key not in ("name", "bar"), c.priority)):
+        if column.key in chosen:
+            extra = min(column.grow, spare)
+            chosen[column.key] += extra
+            spare -= extra
+    bar = chosen.pop(BAR.key, -1) + CELL_GAP - 1
+    if bar > 0:
+        chosen["progress"] += bar + 1
+    return Layout(tuple((k, chosen[k]) for k in keys if k in chosen), max(0, bar))
+
+
+def _size(rss: int) -> str:
+    value = float(rss)
+    for unit in ("B", "K", "M", "G"):
+        if value < 1024 or unit == "G":
+            return f"{value:.0f}{unit}" if unit in ("B", "K") else f"{value:.1f}{unit}"
+        value /= 1024
+    return fmt.UNKNOWN
+
+
+def one_line(value: str) -> str:
+    """Newlines and runs of spaces (``sh -c`` scripts) as single spaces: rows stay one line."""
+    return " ".join(value.split())
+
+
+def _text(value: str | None, style: Style | str = "") -> Text:
+    """User data as plain text: a name with ``[brackets]`` is not Rich markup."""
+    return Text(one_line(value or fmt.UNKNOWN), style=style, no_wrap=True, overflow="ellipsis")
+
+
+class JobTable(DataTable[object]):
+    """The jobs of one status, newest first, at most one page of them."""
+
+    BINDINGS = [  # noqa: RUF012 - Textual merges class-level BINDINGS
+        Binding("enter", "select_cursor", "Detail", id="detail", tooltip="Show this job's log"),
+        Binding("j", "cursor_down", "Down", show=False, id="down"),
+        Binding("k", "cursor_up", "Up", show=False, id="up"),
+    ]
+
+    def __init__(self, status: JobStatus, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=False, show_cursor=True)
+        self.status = status
+        """The status this panel lists."""
+        self.jobs: dict[str, Job] = {}
+        """The jobs shown, by id."""
+        self.palette = Palette.plain()
+        """Colours for the cells (set by the app from its theme)."""
+        self._order: list[Job] = []
+        self._rows: dict[str, dict[str, object]] = {}
+        self._layout: Layout | None = None
+        self._usage: Mapping[str, Usage] = {}
+        self._now = 0.0
+
+    # -- content --------------------------------------------------------------------------
+
+    def sync(self, jobs: list[Job], now: float, usage: Mapping[str, Usage]) -> None:
+        """Show ``jobs`` (newest first): add, remove and rewrite only what changed."""
+        self._order, self._now, self._usage = jobs, now, usage
+        if self._layout is None:
+            return
+        wanted = {job.id: job for job in jobs}
+        for job_id in [k for k in self._rows if k not in wanted]:
+            self.remove_row(job_id)
+            del self._rows[job_id]
+        added = False
+        for job in jobs:
+            cells = self._cells(job)
+            old = self._rows.get(job.id)
+            if old is None:
+                self.add_row(*cells.values(), key=job.id)
+                added = True
+            else:
+                for key, value in cells.items():
+                    if old[key] != value:
+                        self.update_cell(job.id, key, value)
+            self._rows[job.id] = cells
+        self.jobs = wanted
+        if added:
+            self._restore_order([job.id for job in jobs])
+
+    def _restore_order(self, ids: list[str]) -> None:
+        """New rows are appended; sort them into place and keep the cursor on its job."""
+        if [row.key.value for row in self.ordered_rows] == ids:
+            return
+        current = self.cursor_job_id
+        rank = {job_id: index for index, job_id in enumerate(ids)}
+        self.sort("id", key=lambda job_id: rank[str(job_id)])
+        if current is not None and current in rank:
+            self.move_cursor(row=self.get_row_index(current), scroll=False)
+
+    def _cells(self, job: Job) -> dict[str, object]:
+        assert self._layout is not None
+        running = job.status is JobStatus.RUNNING
+        usage = self._usage.get(job.id) if running else None
+        values: dict[str, object] = {}
+        for key, _ in self._layout.widths:
+            value: object
+            if key == "id":
+                value = job.id
+            elif key == "name":
+                value = _text(job.label)
+            elif key == "status":
+                value = Text(job.status.value, style=self.palette.status[job.status])
+            elif key == "progress":
+                value = progress_cell(job.done, job.total, self._layout.bar, self.palette)
+            elif key == "rate":
+                value = fmt.rate(job.rate) if running else fmt.UNKNOWN
+            elif key == "eta":
+                value = fmt.duration(job.eta_s if running else None)
+            elif key == "elapsed":
+                value = fmt.duration(job.elapsed(self._now))
+            elif key == "item":
+                value = _text(job.current_item)
+            elif key == "cpu":
+                value = f"{usage.cpu_percent:.0f}%" if usage else fmt.UNKNOWN
+            elif key == "mem":
+                value = _size(usage.rss) if usage else fmt.UNKNOWN
+            else:
+                value = _text(job.reason, self.palette.muted)
+            values[key] = value
+        return values
+
+    @property
+    def cursor_job_id(self) -> str | None:
+        """The id of the job under the cursor, if any."""
+        if not self.row_count:
+            return None
+        key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
+        return key.value
+
+    # -- layout ---------------------------------------------------------------------------
+
+    def on_resize(self) -> None:
+        self.relayout()
+
+    def relayout(self, force: bool = False) -> None:
+        """Pick the columns for the current width; rebuild the table only if they changed."""
+        width = self.size.width - 1  # room for the vertical scrollbar
+        if width <= 0:
+            return
+        layout = fit_columns(PANEL_COLUMNS[self.status], width)
+        if layout == self._layout and not force:
+            return
+        current = self.cursor_job_id
+        self._layout = layout
+        self.clear(columns=True)
+        self._rows = {}
+        for key, col_width in layout.widths:
+            self.add_column(COLUMNS[key].label, width=col_width, key=key)
+        self.sync(self._order, self._now, self._usage)
+        if current is not None and current in self.jobs:
+            self.move_cursor(row=self.get_row_index(current), scroll=False)
+
+    # -- navigation across panels -----------------------------------------------------------
+
+    def action_cursor_down(self) -> None:
+        if self.row_count and self.cursor_row >= self.row_count - 1:
+            self._move_to_panel(+1)
+        else:
+            super().action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        if self.cursor_row <= 0:
+            self._move_to_panel(-1)
+        else:
+            super().action_cursor_up()
+
+    def _move_to_panel(self, step: int) -> None:
+        """Up/down past the edge of a panel continues in the next visible one."""
+        panels = [t for t in self.screen.query(JobTable) if t.display and t.row_count]
+        index = panels.index(self) + step if self in panels else -1
+        if 0 <= index < len(panels):
+            target = panels[index]
+            target.move_cursor(row=0 if step > 0 else target.row_count - 1)
+            target.focus()

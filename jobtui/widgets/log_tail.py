@@ -1,0 +1,54 @@
+"""A live tail of one job's log: the last lines first, then whatever is appended.
+
+Reading starts from the end of the file (``jobcore.logs.tail``), so a gigabyte log opens as fast
+as a small one, then follows from a byte offset (``Follower``); a log that shrank was truncated
+and is shown afresh. File reads run in a thread, never on the UI thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+from pathlib import Path
+
+from textual.widgets import Log
+
+from jobcore.logs import Follower, tail
+
+TAIL_LINES = 200
+MAX_LINES = 2000
+"""Lines kept in memory; older ones scroll away."""
+
+
+class LogTail(Log):
+    """Follows one log file; ``follow`` switches files, ``poll`` reads what is new."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(max_lines=MAX_LINES, highlight=False, auto_scroll=True, id=id)
+        self.path: Path | None = None
+        """The log being followed."""
+        self._follower: Follower | None = None
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    async def follow(self, path: Path) -> None:
+        """Show the end of ``path`` and follow it from there."""
+        data, offset = await asyncio.to_thread(tail, path, TAIL_LINES)
+        self.path = path
+        self._follower = Follower(path, offset)
+        self._decoder.reset()
+        self.clear()
+        self.write(self._decoder.decode(data))
+
+    async def poll(self) -> None:
+        """Append what was written since the last look."""
+        follower = self._follower
+        if follower is None:
+            return
+        before = follower.offset
+        data = await asyncio.to_thread(follower.read_new)
+        if follower is not self._follower or not data:
+            return
+        if follower.offset - len(data) < before:
+            self._decoder.reset()
+            self.clear()
+        self.write(self._decoder.decode(data))
