@@ -8,6 +8,7 @@ items back to pending, so a resume runs exactly what was not finished.
 
 from __future__ import annotations
 
+import os
 import time
 
 from jobcore.errors import Pause
@@ -31,11 +32,16 @@ class BatchRun:
         self.spec = BatchSpec.of(job)
         self.book = ItemBook(store, job.id)
         self.grace = grace
-        self.runner: CommandRunner | CallRunner = (
-            CallRunner(self.spec.call, job.cwd, self.spec.parallel, self.spec.processes)
-            if self.spec.call
-            else CommandRunner(job.command, job.cwd, env, log_fd)
-        )
+        self.runner: CommandRunner | CallRunner
+        if self.spec.call:
+            # The function runs in this process (or its pool): give it the job's world.
+            os.environ.update(env)
+            os.chdir(job.cwd)
+            self.runner = CallRunner(
+                self.spec.call, job.cwd, self.spec.parallel, self.spec.processes
+            )
+        else:
+            self.runner = CommandRunner(job.command, job.cwd, env, log_fd)
 
     def _stop_request(self) -> str | None:
         row = self.store.conn.execute(

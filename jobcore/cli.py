@@ -18,7 +18,7 @@ from typing import Any
 
 from jobcore import fmt
 from jobcore.errors import JobcoreError, UsageError
-from jobcore.models import BatchSpec, Job, JobStatus
+from jobcore.models import BatchSpec, Job, JobStatus, iso
 from jobcore.paths import ENV_HOME, ENV_JOB_ID, StateDir, resolve_home
 from jobcore.store import Store
 
@@ -183,6 +183,16 @@ def _estimated_remaining(store: Store, job: Job, now: float) -> float | None:
     return None if estimate is None else expected_remaining(job, estimate, now)
 
 
+def _note(job: Job) -> str | None:
+    """Why a job is where it is: its reason, and when a self-paused job resumes."""
+    if job.status.is_active:
+        return None
+    if job.paused_until is not None:
+        until = time.strftime("%H:%M", time.localtime(job.paused_until))
+        return f"{job.reason}; paused until {until}"
+    return job.reason
+
+
 def cmd_ls(args: argparse.Namespace, ctx: Context) -> int:
     jobs = _select_jobs(_reconciled(ctx), args)
     if args.json:
@@ -196,8 +206,9 @@ def cmd_ls(args: argparse.Namespace, ctx: Context) -> int:
     rows = []
     for job in jobs:
         row = fmt.job_row(job, now, _estimated_remaining(ctx.store, job, now))
-        if job.reason and not job.status.is_active:
-            row[-1] = f"{row[-1]}  ({job.reason})"
+        note = _note(job)
+        if note:
+            row[-1] = f"{row[-1]}  ({note})"
         rows.append(row)
     color = fmt.use_color()
     width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
@@ -210,6 +221,13 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
     job = store.resolve(args.id)
     data = job.to_json()
     data["log"] = str(ctx.state.log_path(job.id))
+    failed = []
+    if job.is_batch:
+        from jobcore.items import ItemBook, failures
+
+        data["items"] = {s.value: n for s, n in ItemBook(store, job.id).counts().items()}
+        failed = failures(store, job.id)
+        data["failed_items"] = [r.to_json() for r in failed]
     if args.json:
         data["samples"] = store.samples(job.id)
         _emit_json(data)
@@ -237,8 +255,14 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
         ("worker pid", str(job.worker.pid) if job.worker else fmt.UNKNOWN),
         ("log", data["log"]),
     ]
+    if job.is_batch:
+        fields.insert(8, ("items", ", ".join(f"{n} {s}" for s, n in data["items"].items())))
     for key, value in fields:
         print(f"{key:>12}  {value}")
+    if failed:
+        print("\nfailed items:")
+        for record in failed:
+            print(f"  {record.item}  ({record.attempts} attempts): {record.error}")
     return 0
 
 
@@ -257,6 +281,13 @@ def cmd_logs(args: argparse.Namespace, ctx: Context) -> int:
     if args.lines < 0:
         raise UsageError("-n expects a number of lines >= 0")
     path = ctx.state.log_path(job.id)
+    if args.item is not None:
+        from jobcore.logs import item_lines
+        from jobcore.runners import item_prefix
+
+        lines = item_lines(path, item_prefix(args.item).encode(), args.lines)
+        _write_text(b"".join(lines))
+        return 0
     data, offset = tail(path, args.lines)
     if data:
         _write_text(data if data.endswith(b"\n") else data + b"\n")
@@ -342,6 +373,49 @@ def cmd_progress(args: argparse.Namespace, ctx: Context) -> int:
     if args.error is not None:
         with open(ctx.state.log_path(job_id), "a", encoding="utf-8") as log:
             log.write(f"jobcore: error: {args.error}\n")
+    return 0
+
+
+def cmd_retry(args: argparse.Namespace, ctx: Context) -> int:
+    from jobcore.control import retry
+
+    job = ctx.store.resolve(args.id)
+    changed = retry(ctx.state, ctx.store, job.id, args.item)
+    what = f"{changed} item(s)" if job.is_batch else "the job"
+    print(f"retrying {what} of job {job.id}", file=sys.stderr)
+    return 0
+
+
+def cmd_failures(args: argparse.Namespace, ctx: Context) -> int:
+    from jobcore.items import failures, forget_failures
+
+    store = _reconciled(ctx)
+    if args.forget or args.forget_all:
+        job_id = store.resolve(args.forget).id if args.forget else None
+        forgotten = forget_failures(store, job_id)
+        print(f"forgot {forgotten} failed item(s)", file=sys.stderr)
+        return 0
+    job_id = store.resolve(args.id).id if args.id else None
+    records = failures(store, job_id)
+    if args.json:
+        _emit_json([r.to_json() for r in records])
+        return 0
+    if not records:
+        print("no failed items", file=sys.stderr)
+        return 0
+    rows = [
+        [
+            iso(r.finished_at) or fmt.UNKNOWN,
+            r.job_id,
+            r.item,
+            str(r.attempts),
+            r.error or fmt.UNKNOWN,
+        ]
+        for r in records
+    ]
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+    headers = ["TIME", "JOB", "ITEM", "ATTEMPTS", "ERROR"]
+    print(fmt.table(headers, rows, color=fmt.use_color(), width=width))
     return 0
 
 
@@ -507,6 +581,7 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
     p.add_argument(
         "-f", "--follow", action="store_true", help="follow new output until the job ends"
     )
+    p.add_argument("--item", metavar="ITEM", help="only the lines of one item of a batch")
 
     p = add(
         "attach",
@@ -542,6 +617,32 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
 
     p = add("resume", cmd_resume, "start a paused or failed job again", "  jobcore resume k3x9q")
     job_id_arg(p)
+
+    p = add(
+        "retry",
+        cmd_retry,
+        "run the failed items of a batch again (or a failed job)",
+        "  jobcore retry k3x9q                 # every failed item\n"
+        "  jobcore retry k3x9q --item a.mp4 --item b.mp4",
+    )
+    job_id_arg(p)
+    p.add_argument(
+        "--item", action="append", default=[], metavar="ITEM", help="only this item (repeatable)"
+    )
+
+    p = add(
+        "failures",
+        cmd_failures,
+        "list failed items across jobs, newest first",
+        "  jobcore failures\n  jobcore failures k3x9q --json\n"
+        "  jobcore failures --forget k3x9q     # hide this job's failures\n"
+        "  jobcore failures --forget-all",
+    )
+    action = p.add_argument("id", metavar="ID", nargs="?", help="only this job")
+    action.completer = _complete_job_ids  # type: ignore[attr-defined]
+    p.add_argument("--json", action="store_true", help="print a JSON array")
+    p.add_argument("--forget", metavar="ID", help="forget the failures of this job")
+    p.add_argument("--forget-all", action="store_true", help="forget every failure")
 
     p = add(
         "progress",

@@ -9,11 +9,15 @@ killed too, and the row finished here, conditionally, so nothing is written twic
 from __future__ import annotations
 
 import contextlib
+import json
+import sqlite3
 import time
+from collections.abc import Sequence
 
 import psutil
 
 from jobcore.errors import JobcoreError
+from jobcore.items import ItemBook, ItemStatus, counts
 from jobcore.launcher import spawn_worker
 from jobcore.liveness import is_alive, reconcile
 from jobcore.models import Job, JobStatus
@@ -42,6 +46,8 @@ def stop(store: Store, job_id: str, grace: float = DEFAULT_GRACE_S, *, kill: boo
     """
     reconcile(store)
     job = store.get(job_id)
+    if job.status is JobStatus.PAUSED and job.paused_until is not None:
+        return _cancel_auto_resume(store, job)
     if not job.status.is_active:
         raise JobcoreError(f"job {job.id} is {job.status.value}; there is nothing to stop")
     request = "kill" if kill else "pause"
@@ -59,6 +65,37 @@ def stop(store: Store, job_id: str, grace: float = DEFAULT_GRACE_S, *, kill: boo
     return store.get(job.id)
 
 
+def _cancel_auto_resume(store: Store, job: Job) -> Job:
+    """A self-paused job waiting to resume by itself: it stays paused, and its waiting
+    worker (proven to be ours by pid and start time) is let go."""
+    store.update(job.id, paused_until=None)
+    if job.worker is not None and is_alive(job.worker):
+        with contextlib.suppress(psutil.Error):
+            terminate([psutil.Process(job.worker.pid)], 1.0)
+    return store.get(job.id)
+
+
+def _check_resumable(conn: sqlite3.Connection, job_id: str) -> None:
+    """Refuse a resume that would do nothing or run a job twice, with the reason why."""
+    row = conn.execute("SELECT status, spec FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    if row is None:
+        raise JobcoreError(f"no job with id {job_id!r}")
+    status = JobStatus(row["status"])
+    if status.is_active:
+        raise JobcoreError(f"job {job_id} is already {status.value}")
+    if status is JobStatus.COMPLETED:
+        raise JobcoreError(f"job {job_id} has completed; there is nothing to resume")
+    if "each" in json.loads(row["spec"]):
+        n = counts(conn, job_id)
+        if not n[ItemStatus.PENDING] and not n[ItemStatus.RUNNING]:
+            if n[ItemStatus.FAILED]:
+                raise JobcoreError(
+                    f"job {job_id} has no pending items ({n[ItemStatus.FAILED]} failed); "
+                    f"`jobcore retry {job_id}` runs the failed ones again"
+                )
+            raise JobcoreError(f"job {job_id} has no items left to run")
+
+
 def resume(state: StateDir, store: Store, job_id: str) -> Job:
     """Start a new worker for a paused or failed job; refused while it runs or once completed.
 
@@ -67,19 +104,38 @@ def resume(state: StateDir, store: Store, job_id: str) -> Job:
     """
     reconcile(store)
     with store.write() as conn:
-        row = conn.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        status = JobStatus(row["status"]) if row else None
-        if status is None:
-            raise JobcoreError(f"no job with id {job_id!r}")
-        if status.is_active:
-            raise JobcoreError(f"job {job_id} is already {status.value}")
-        if status is JobStatus.COMPLETED:
-            raise JobcoreError(f"job {job_id} has completed; there is nothing to resume")
+        _check_resumable(conn, job_id)
         conn.execute(
             "UPDATE jobs SET status = 'queued', queued_at = ?, reason = NULL,"
             " stop_request = NULL, finished_at = NULL, exit_code = NULL, worker_pid = NULL,"
+            " paused_until = NULL,"
             " worker_start = NULL, cmd_pid = NULL, cmd_start = NULL WHERE id = ?",
             (time.time(), job_id),
         )
     spawn_worker(state, store, job_id)
     return store.get(job_id)
+
+
+def retry(state: StateDir, store: Store, job_id: str, items: Sequence[str] = ()) -> int:
+    """Run failed items again (all, or those named) with a fresh retry budget, and resume.
+
+    For a one-command job this is a resume of the failed job. Returns how many items were
+    put back to pending (1 for a one-command job).
+    """
+    reconcile(store)
+    job = store.get(job_id)
+    if job.status.is_active:
+        raise JobcoreError(f"job {job.id} is {job.status.value}; retry it once it has ended")
+    if not job.is_batch:
+        if items:
+            raise JobcoreError(f"job {job.id} is not a batch; it has no items to name")
+        if job.status is not JobStatus.FAILED:
+            raise JobcoreError(f"job {job.id} is {job.status.value}; only failed jobs are retried")
+        resume(state, store, job.id)
+        return 1
+    changed = ItemBook(store, job.id).retry_failed(list(items) or None)
+    if not changed:
+        what = "none of the named items has failed" if items else "it has no failed items"
+        raise JobcoreError(f"nothing to retry in job {job.id}: {what}")
+    resume(state, store, job.id)
+    return changed

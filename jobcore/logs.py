@@ -8,6 +8,7 @@ Bytes are returned as they are; decoding (with replacement of invalid UTF-8) is 
 from __future__ import annotations
 
 import os
+from collections import deque
 from pathlib import Path
 
 BLOCK = 64 * 1024
@@ -71,3 +72,19 @@ class Follower:
             return data
         finally:
             os.close(fd)
+
+
+def item_lines(path: Path, prefix: bytes, limit: int) -> list[bytes]:
+    """The last ``limit`` lines of one batch item (lines starting with ``prefix``).
+
+    Reads the log forward once: an item's lines are spread through the whole file.
+    """
+    found: deque[bytes] = deque(maxlen=max(0, limit))
+    try:
+        with open(path, "rb") as fh:
+            for line in fh:
+                if line.startswith(prefix):
+                    found.append(line[len(prefix) :])
+    except FileNotFoundError:
+        return []
+    return list(found)

@@ -1,0 +1,24 @@
+"""Functions that Python batch tests call per item (`--call tests.examples.batchfuncs:...`)."""
+
+import os
+from pathlib import Path
+
+import jobcore
+
+
+def record(item: str) -> dict[str, object]:
+    """Append the item to $RECORD and return something JSON-able."""
+    with open(os.environ["RECORD"], "a", encoding="utf-8") as fh:
+        fh.write(item + "\n")
+    if "bad" in item:
+        raise ValueError(f"cannot handle {item}")
+    return {"item": item, "length": len(item)}
+
+
+def pause_once(item: str) -> None:
+    """The first call pauses the job for a second (a rate limit); later calls just record."""
+    marker = Path(os.environ["RECORD"] + ".paused")
+    if item == "3" and not marker.exists():
+        marker.write_text("x")
+        raise jobcore.Pause("rate limited", retry_after=1)
+    record(item)
