@@ -132,8 +132,8 @@ def _num(value: Any) -> str:
     if value is None:
         return "-"
     value = float(value)
-    if value == 0:
-        return "0"
+    if value.is_integer() and abs(value) < 1e15:
+        return f"{int(value):,}"
     if abs(value) >= 1000:
         return f"{value:,.0f}"
     if abs(value) >= 100:
