@@ -73,7 +73,11 @@ class BatchRun:
                 if idle and (pause is not None or self.book.next_ready_at() is None):
                     break
                 for record, outcome in self.runner.wait(TICK_S):
-                    if outcome.pause is not None:
+                    if not outcome.ok and self._stop_request():
+                        # Killed by `jobcore stop`, which writes its request before signalling:
+                        # an interrupted attempt, not a failure.
+                        self.book.requeue(record)
+                    elif outcome.pause is not None:
                         pause = pause or outcome.pause
                         self.book.requeue(record)
                         self._requeue_running()

@@ -45,8 +45,18 @@ class LogWriter:
         """The current line has been rewritten with \\r: only snapshots reach the disk."""
         self._last_segment = b""
         self._last_snapshot = 0.0
+        self._pending_cr = False
+        """The last chunk ended with \\r: it may be the first half of a \\r\\n."""
 
     def feed(self, data: bytes) -> None:
+        if not data:
+            return
+        if self._pending_cr:
+            self._pending_cr = False
+            data = b"\r" + data
+        if data.endswith(b"\r"):
+            self._pending_cr = True
+            data = data[:-1]
         for token in _SPLIT.split(data):
             if token in (b"\n", b"\r\n"):
                 self._end_line()
@@ -54,17 +64,27 @@ class LogWriter:
                 self._carriage_return()
             elif token:
                 self._line += token
-                if len(self._line) > MAX_LINE:
+                while len(self._line) > MAX_LINE:  # split at MAX_LINE, whatever the chunks
+                    rest = self._line[MAX_LINE:]
+                    del self._line[MAX_LINE:]
                     self._end_line()
+                    self._line = rest
+
+    def _take_pending_cr(self) -> None:
+        if self._pending_cr:
+            self._pending_cr = False
+            self._carriage_return()
 
     def idle(self) -> None:
         """The command is quiet: show a pending partial line (not a \\r bar)."""
+        self._take_pending_cr()
         if not self.prefix and not self._rewritten and len(self._line) > self._flushed:
             self._write(bytes(self._line[self._flushed :]))
             self._flushed = len(self._line)
 
     def close(self) -> None:
         """End of output: write whatever the last line was."""
+        self._take_pending_cr()
         if self._line or self._rewritten:
             self._end_line()
 

@@ -18,11 +18,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+MAX_COUNT = 2**63 - 1
+"""Counts beyond SQLite's INTEGER range are not progress (and would crash the store)."""
 _SI = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15}
 _NUM = r"\d+(?:\.\d+)?[kMGTP]?"
 
 _MARKER = re.compile(r"^::(?P<verb>progress|total|item|error)(?:[ \t]+(?P<rest>.*))?$")
 _PROGRESS_ARGS = re.compile(r"^(?P<sign>\+)?(?P<n>\d+)(?:/(?P<total>\d+))?(?:[ \t]+(?P<item>.*))?$")
+_ASCII_INT = re.compile(r"[0-9]+")
 _TQDM_TOTAL = re.compile(
     rf"^(?:(?P<desc>.*?):\s*)?(?P<pct>\d{{1,3}})%\|[^|]*\|\s*(?P<n>{_NUM})/(?P<total>{_NUM})"
     r"\s*(?:[a-zA-Z/]*\s*)?\["
@@ -42,10 +45,11 @@ class ProgressUpdate:
     is_marker: bool = False
 
 
-def _si(text: str) -> int:
+def _si(text: str) -> int | None:
     suffix = text[-1] if text[-1] in _SI else ""
     number = text[:-1] if suffix else text
-    return round(float(number) * _SI[suffix])
+    value = float(number) * _SI[suffix]
+    return round(value) if value <= MAX_COUNT else None
 
 
 def parse_marker(line: str) -> ProgressUpdate | None:
@@ -59,12 +63,18 @@ def parse_marker(line: str) -> ProgressUpdate | None:
             return None
         n = int(args["n"])
         total = int(args["total"]) if args["total"] else None
+        if n > MAX_COUNT or (total is not None and total > MAX_COUNT):
+            return None
+        if total is not None and not args["sign"]:
+            total = max(total, n)  # "12/5": the total grew (as the store treats it)
         item = args["item"] or None
         if args["sign"]:
             return ProgressUpdate(advance=n, total=total, item=item, is_marker=True)
         return ProgressUpdate(done=n, total=total, item=item, is_marker=True)
     if verb == "total":
-        return ProgressUpdate(total=int(rest), is_marker=True) if rest.isdigit() else None
+        if not _ASCII_INT.fullmatch(rest) or int(rest) > MAX_COUNT:
+            return None  # "²".isdigit() is True, but int("²") raises
+        return ProgressUpdate(total=int(rest), is_marker=True)
     if verb == "item":
         return ProgressUpdate(item=rest or None, is_marker=True)
     return ProgressUpdate(error=rest or "error", is_marker=True)
@@ -74,12 +84,15 @@ def parse_tqdm(line: str) -> ProgressUpdate | None:
     text = line.strip()
     match = _TQDM_TOTAL.match(text)
     if match:
-        total = _si(match["total"])
-        done = min(_si(match["n"]), total)
+        total, n = _si(match["total"]), _si(match["n"])
+        if total is None or n is None:
+            return None
+        done = min(n, total)
         return ProgressUpdate(done=done, total=total, item=(match["desc"] or None))
     match = _TQDM_NO_TOTAL.match(text)
     if match:
-        return ProgressUpdate(done=_si(match["n"]), item=(match["desc"] or None))
+        n = _si(match["n"])
+        return None if n is None else ProgressUpdate(done=n, item=(match["desc"] or None))
     return None
 
 

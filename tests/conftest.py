@@ -6,6 +6,7 @@ environment (commands), so teardown can find and kill all of them even when the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -48,10 +49,8 @@ def kill_all_of(home: Path) -> None:
         if not procs:
             return
         for proc in procs:
-            try:
+            with contextlib.suppress(psutil.Error):
                 proc.send_signal(signal.SIGKILL)
-            except psutil.Error:
-                pass
         psutil.wait_procs(procs, timeout=2)
 
 
@@ -112,9 +111,7 @@ class CLI:
     def ls(self, *args: str) -> list[dict[str, Any]]:
         return json.loads(self("ls", "--json", *args).stdout)
 
-    def wait_status(
-        self, job_id: str, statuses: set[str], timeout: float = 30
-    ) -> dict[str, Any]:
+    def wait_status(self, job_id: str, statuses: set[str], timeout: float = 30) -> dict[str, Any]:
         """Poll ``show`` until the job reaches one of ``statuses``."""
         deadline = time.monotonic() + timeout
         while True:
