@@ -180,8 +180,13 @@ def test_tqdm_like_lines_never_crash_nor_overshoot(
 
 
 @settings(max_examples=200, deadline=None)
-@given(done=st.integers(0, 10**9), total=st.integers(0, 10**9), item=st.text(
-    alphabet=st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), max_size=20))
+@given(
+    done=st.integers(0, 10**9),
+    total=st.integers(0, 10**9),
+    item=st.text(
+        alphabet=st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), max_size=20
+    ),
+)
 def test_marker_round_trip(done: int, total: int, item: str) -> None:
     change = parse_line(f"::progress {done}/{total} {item}".encode())
     assert change is not None
