@@ -158,14 +158,19 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
+def _statuses(values: Sequence[str]) -> list[str]:
+    """``--status a,b --status c`` as a checked list of status names."""
+    wanted = [s.strip() for value in values for s in value.split(",") if s.strip()]
+    for status in wanted:
+        if status not in JobStatus.__members__.values():
+            choices = ", ".join(s.value for s in JobStatus)
+            raise UsageError(f"unknown status {status!r} (choose from {choices})")
+    return wanted
+
+
 def _select_jobs(store: Store, args: argparse.Namespace) -> list[Job]:
     if args.status:
-        wanted = [s.strip() for value in args.status for s in value.split(",") if s.strip()]
-        for status in wanted:
-            if status not in JobStatus.__members__.values():
-                choices = ", ".join(s.value for s in JobStatus)
-                raise UsageError(f"unknown status {status!r} (choose from {choices})")
-        return store.list_jobs(wanted)
+        return store.list_jobs(_statuses(args.status))
     if args.all:
         return store.list_jobs()
     live = store.list_jobs([*(s.value for s in JobStatus if not s.is_final)])
@@ -419,6 +424,30 @@ def cmd_failures(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
+def cmd_clean(args: argparse.Namespace, ctx: Context) -> int:
+    from jobcore.durations import parse_duration
+    from jobcore.housekeeping import DEFAULT_STATUSES, clean
+
+    statuses = [JobStatus(s) for s in _statuses(args.status)] if args.status else DEFAULT_STATUSES
+    older = parse_duration(args.older_than) if args.older_than else None
+    removed = clean(
+        ctx.state,
+        ctx.store,
+        statuses=statuses,
+        keep=args.keep,
+        older_than=older,
+        dry_run=args.dry_run,
+    )
+    if args.json:
+        _emit_json([job.to_json() for job in removed])
+        return 0
+    verb = "would remove" if args.dry_run else "removed"
+    for job in removed:
+        print(f"{verb} {job.id}  {job.status.value:<9}  {job.label}", file=sys.stderr)
+    print(f"{verb} {len(removed)} job(s)", file=sys.stderr)
+    return 0
+
+
 def cmd_completion(args: argparse.Namespace, ctx: Context) -> int:
     import argcomplete
 
@@ -643,6 +672,26 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
     p.add_argument("--json", action="store_true", help="print a JSON array")
     p.add_argument("--forget", metavar="ID", help="forget the failures of this job")
     p.add_argument("--forget-all", action="store_true", help="forget every failure")
+
+    p = add(
+        "clean",
+        cmd_clean,
+        "remove finished jobs with their logs (never running or queued ones)",
+        "  jobcore clean                        # every completed and failed job\n"
+        "  jobcore clean --keep 10              # all but the newest 10\n"
+        "  jobcore clean --older-than 7d --status failed\n"
+        "  jobcore clean --status paused --dry-run",
+    )
+    p.add_argument("--keep", type=int, metavar="N", help="keep the newest N of them")
+    p.add_argument("--older-than", metavar="AGE", help="only jobs that ended before AGE ago (7d)")
+    p.add_argument(
+        "--status",
+        action="append",
+        metavar="S",
+        help="completed, failed and/or paused (default: completed,failed)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="only say what would be removed")
+    p.add_argument("--json", action="store_true", help="print the removed jobs as JSON")
 
     p = add(
         "progress",

@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from jobcore.errors import JobcoreError
 from jobcore.liveness import identity_of, self_identity
 from jobcore.logwriter import LogWriter
 from jobcore.models import Ending, Job, JobStatus, ProcessIdentity, iso
@@ -272,7 +273,10 @@ class Worker:
         return True
 
     def _still_paused_by_me(self, until: float) -> bool:
-        job = self.store.get(self.job_id)
+        try:
+            job = self.store.get(self.job_id)
+        except JobcoreError:
+            return False  # cleaned away while waiting
         return (
             job.status is JobStatus.PAUSED
             and job.paused_until == until

@@ -1,0 +1,74 @@
+"""Cleaning finished jobs away: rows, items and folders, never anything still alive.
+
+The row goes first, then the folder: a crash in between leaves an orphan folder (which
+``doctor`` finds and removes), never a job whose log has vanished under a reader.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Sequence
+
+from jobcore.errors import UsageError
+from jobcore.liveness import reconcile
+from jobcore.models import Job, JobStatus
+from jobcore.paths import StateDir
+from jobcore.store import Store
+
+CLEANABLE = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.PAUSED)
+DEFAULT_STATUSES = (JobStatus.COMPLETED, JobStatus.FAILED)
+
+
+def select_for_clean(
+    store: Store,
+    *,
+    statuses: Sequence[JobStatus] = DEFAULT_STATUSES,
+    keep: int | None = None,
+    older_than: float | None = None,
+    now: float | None = None,
+) -> list[Job]:
+    """The jobs ``clean`` would remove: of ``statuses``, beyond the newest ``keep``, and
+    finished more than ``older_than`` seconds ago. Queued and running jobs never qualify."""
+    wanted = [JobStatus(s) for s in statuses]
+    for status in wanted:
+        if status not in CLEANABLE:
+            raise UsageError(f"clean never removes {status.value} jobs")
+    if keep is not None and keep < 0:
+        raise UsageError("--keep expects a number >= 0")
+    now = time.time() if now is None else now
+    jobs = store.list_jobs([s.value for s in wanted])
+    if keep:
+        jobs = jobs[keep:]
+    if older_than is not None:
+        jobs = [j for j in jobs if (j.finished_at or j.created_at) <= now - older_than]
+    return jobs
+
+
+def clean(
+    state: StateDir,
+    store: Store,
+    *,
+    statuses: Sequence[JobStatus] = DEFAULT_STATUSES,
+    keep: int | None = None,
+    older_than: float | None = None,
+    dry_run: bool = False,
+) -> list[Job]:
+    """Remove the selected jobs with their folders and logs; returns what was removed."""
+    reconcile(store)
+    jobs = select_for_clean(store, statuses=statuses, keep=keep, older_than=older_than)
+    if dry_run:
+        return jobs
+    removed = []
+    for job in jobs:
+        with store.write() as conn:
+            deleted = conn.execute(
+                "DELETE FROM jobs WHERE id = ? AND status = ?", (job.id, job.status.value)
+            ).rowcount
+            if not deleted:
+                continue  # resumed in the meantime: not ours to remove any more
+            conn.execute("DELETE FROM items WHERE job_id = ?", (job.id,))
+            conn.execute("DELETE FROM samples WHERE job_id = ?", (job.id,))
+        shutil.rmtree(state.job_dir(job.id), ignore_errors=True)
+        removed.append(job)
+    return removed
