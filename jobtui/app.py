@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -82,11 +83,11 @@ class JobApp(App[None]):
         Binding("q", "quit", "Quit", id="quit", tooltip="Quit; jobs keep running"),
     ]
 
-    detail_open: reactive[bool] = reactive(False)
+    detail_open: reactive[bool] = reactive(False, init=False)
     """The detail pane of the selected job is shown."""
-    show_log: reactive[bool] = reactive(True)
+    show_log: reactive[bool] = reactive(True, init=False)
     """The detail pane includes the live log tail."""
-    filter_text: reactive[str] = reactive("")
+    filter_text: reactive[str] = reactive("", init=False)
     """Only jobs whose id, name, command or current item contain this are listed."""
 
     def __init__(
@@ -124,13 +125,25 @@ class JobApp(App[None]):
         self.reads = 0
         """Snapshots read so far (tests and the benchmark count re-reads)."""
         self._meter = TreeUsage()
-        self._poll_store: Store | None = None
+        self._store: Store | None = None
+        self._store_lock = threading.Lock()
+        """One thread at a time uses the shared store (poll and actions run in threads)."""
         self._refresh_wanted = asyncio.Event()
         self._force_read = True
         self._version: int | None = None
         self._detail_shown: tuple[object, ...] | None = None
         self._data_poll: Timer | None = None
         self._refresher: Worker[None] | None = None
+        self.tables: dict[JobStatus, JobTable] = {}
+        """The status panels, by status."""
+        self.filter_input: Input
+        """The text filter (hidden until ``/``)."""
+        self.detail: DetailPane
+        """The selected job's detail (hidden until enter)."""
+        self.log_tail: LogTail
+        """The detail's live log."""
+        self.empty_hint: Static
+        """What an empty state folder shows."""
 
     # -- layout -------------------------------------------------------------------------------
 
@@ -150,14 +163,20 @@ class JobApp(App[None]):
         yield DetailPane(id="detail")
         yield Footer()
 
-    @property
-    def tables(self) -> dict[JobStatus, JobTable]:
-        return {table.status: table for table in self.query(JobTable)}
-
     async def on_mount(self) -> None:
-        self.query_one("#filter", Input).cursor_blink = self.blink
+        # Kept, not queried: while a modal is open, query() would search the modal's screen.
+        self.tables = {table.status: table for table in self.query(JobTable)}
+        self.filter_input = self.query_one("#filter", Input)
+        self.detail = self.query_one("#detail", DetailPane)
+        self.log_tail = self.query_one("#detail-log", LogTail)
+        self.empty_hint = self.query_one("#empty", Static)
+        self.filter_input.cursor_blink = self.blink
         self._apply_theme()
         self.watch(self, "theme", self._apply_theme, init=False)
+        # Every Store is opened before the reader: Store() opens and closes a raw descriptor of
+        # the database, and closing any descriptor drops all of this process's SQLite locks on
+        # the file, so another process may then delete the WAL under the reader's feet.
+        self._store = await asyncio.to_thread(Store, self.state)
         await self.reader.open()
         self._refresher = self._refresh_loop()
         if self.live:
@@ -176,8 +195,9 @@ class JobApp(App[None]):
             with contextlib.suppress(WorkerCancelled, WorkerFailed):
                 await self._refresher.wait()
         await self.reader.close()
-        if self._poll_store is not None:
-            self._poll_store.close()
+        if self._store is not None:
+            with self._store_lock:
+                self._store.close()
 
     def _apply_theme(self) -> None:
         self.palette = Palette.from_app(self)
@@ -210,7 +230,10 @@ class JobApp(App[None]):
                 self._force_read = False
                 self._version = version
                 self.reads += 1
-                self._apply(await self.reader.read(self.filter_text))
+                snapshot = await self.reader.read(self.filter_text)
+                if not self.is_running:  # screens close before this worker is cancelled
+                    return
+                self._apply(snapshot)
             await self._refresh_detail()
             await asyncio.sleep(MIN_REFRESH_S)
 
@@ -229,7 +252,7 @@ class JobApp(App[None]):
             if count > len(jobs):
                 title = f"{status.value.title()} ({count:,}, newest {len(jobs):,} shown)"
             table.border_title = title
-        self.query_one("#empty").display = not any(snapshot.jobs.values())
+        self.empty_hint.display = not any(snapshot.jobs.values())
         self._follow_selection()
         self.refresh_bindings()
 
@@ -287,9 +310,9 @@ class JobApp(App[None]):
         """Liveness and resource use, in a thread; the next poll is scheduled after this one."""
         usage: Mapping[str, Usage] = self.usage
         try:
-            if self._poll_store is None:
-                self._poll_store = Store(self.state)
-            changed = reconcile(self._poll_store)
+            with self._store_lock:
+                assert self._store is not None
+                changed = reconcile(self._store)
             usage = self._meter.measure(self.snapshot.jobs.get(JobStatus.RUNNING, []))
         except JobcoreError as exc:
             self._from_thread(self.notify, str(exc), title="liveness check", severity="error")
@@ -297,6 +320,8 @@ class JobApp(App[None]):
         self._from_thread(self._after_poll, usage, bool(changed))
 
     def _after_poll(self, usage: Mapping[str, Usage], changed: bool) -> None:
+        if not self.is_running:
+            return
         self.usage = usage
         running = self.snapshot.jobs.get(JobStatus.RUNNING, [])
         self.tables[JobStatus.RUNNING].sync(running, self.clock(), usage)
@@ -317,12 +342,16 @@ class JobApp(App[None]):
 
     @on(DataTable.RowHighlighted)
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if not self.is_running:
+            return
         if event.data_table is self.focused and event.row_key.value != self.selected_id:
             self.selected_id = event.row_key.value
             self.refresh_bindings()
             self.request_refresh()
 
     def on_descendant_focus(self, event: DescendantFocus) -> None:
+        if not self.is_running:
+            return
         if isinstance(event.widget, JobTable) and event.widget.cursor_job_id:
             self.selected_id = event.widget.cursor_job_id
             self.refresh_bindings()
@@ -334,21 +363,21 @@ class JobApp(App[None]):
         self.detail_open = True
 
     def watch_detail_open(self, open_: bool) -> None:
-        self.query_one("#detail", DetailPane).display = open_
+        self.detail.display = open_
         self._detail_shown = None
         self.refresh_bindings()
         self.request_refresh()
 
     def watch_show_log(self, show: bool) -> None:
-        self.query_one("#detail-log", LogTail).display = show
-        self.query_one("#detail", DetailPane).set_class(not show, "-no-log")
+        self.log_tail.display = show
+        self.detail.set_class(not show, "-no-log")
 
     async def _refresh_detail(self) -> None:
         """Keep the detail pane on the selected job: facts, rate sparkline and new log lines."""
         job = self.selected_job
-        if not self.detail_open or job is None:
+        if not self.detail_open or job is None or not self.is_running:
             return
-        log = self.query_one("#detail-log", LogTail)
+        log = self.log_tail
         path = self.state.log_path(job.id)
         if log.path != path:
             await log.follow(path)
@@ -359,8 +388,7 @@ class JobApp(App[None]):
         if key != self._detail_shown:
             self._detail_shown = key
             samples = await self.reader.samples(job.id)
-            detail = self.query_one("#detail", DetailPane)
-            detail.show(job, self.clock(), samples, self.palette)
+            self.detail.show(job, self.clock(), samples, self.palette)
 
     # -- keys -----------------------------------------------------------------------------------
 
@@ -369,7 +397,7 @@ class JobApp(App[None]):
         if action in JOB_ACTIONS:
             return True if JOB_ACTIONS[action].applies(self.selected_job) else None
         if action == "back":
-            return self.detail_open or self.query_one("#filter", Input).display
+            return self.detail_open or self.filter_input.display
         return True
 
     def _job_action(self, name: str) -> None:
@@ -391,11 +419,12 @@ class JobApp(App[None]):
 
     @work(thread=True, group="actions", exit_on_error=False)
     def _run_action(self, action: JobAction, job_id: str) -> None:
-        """The jobcore call, in a thread with its own store; failures become notifications."""
+        """The jobcore call, in a thread; failures become notifications."""
         title = f"{action.name} failed"
         try:
-            with Store(self.state) as store:
-                job = action.run(self.state, store, job_id)
+            with self._store_lock:
+                assert self._store is not None
+                job = action.run(self.state, self._store, job_id)
         except JobcoreError as exc:
             self._from_thread(self.notify, str(exc), title=title, severity="error")
         except Exception as exc:  # a failed action must never take the dashboard down
@@ -432,7 +461,7 @@ class JobApp(App[None]):
             self.show_log = not self.show_log
 
     def action_filter(self) -> None:
-        field = self.query_one("#filter", Input)
+        field = self.filter_input
         field.display = True
         field.focus()
         self.refresh_bindings()
@@ -446,7 +475,7 @@ class JobApp(App[None]):
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self) -> None:
-        field = self.query_one("#filter", Input)
+        field = self.filter_input
         field.display = bool(field.value)
         self._focus_panels()
 
@@ -467,7 +496,7 @@ class JobApp(App[None]):
         self.push_screen(HelpScreen())
 
     def action_back(self) -> None:
-        field = self.query_one("#filter", Input)
+        field = self.filter_input
         if field.display and (self.focused is field or not self.detail_open):
             field.value = ""
             field.display = False
@@ -482,5 +511,4 @@ def run(home: Path | None = None) -> None:
     from jobcore.paths import resolve_home
 
     state = resolve_home(home)
-    Store(state).close()  # creates and migrates the database before the reader opens it
     JobApp(state).run()

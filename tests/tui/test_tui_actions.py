@@ -1,0 +1,186 @@
+"""Every key that acts on a job, against real workers: the row shows the outcome."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from jobcore.models import JobStatus
+from jobcore.paths import StateDir
+from jobtui.actions import JOB_ACTIONS
+from jobtui.app import JobApp
+from jobtui.widgets.confirm import ConfirmDialog
+from jobtui.widgets.help_screen import HelpScreen
+from tests.conftest import CLI
+from tests.tui.conftest import cell, panel_of, select, wait_until
+
+SIZE = (120, 30)
+
+
+def notified(app: JobApp, text: str) -> bool:
+    return any(text in str(n.message) for n in app._notifications)
+
+
+async def test_stop_pauses_a_running_job(cli: CLI, state: StateDir) -> None:
+    job_id = cli.run("sleep", "60")
+    cli.wait_status(job_id, {"running"})
+    app = JobApp(state)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, job_id)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: panel_of(app, job_id) is JobStatus.PAUSED, 10)
+        assert app.selected_id == job_id  # the cursor followed the job into its new panel
+    assert cli.show(job_id)["status"] == "paused"
+
+
+async def test_resume_restarts_a_paused_job(cli: CLI, state: StateDir) -> None:
+    job_id = cli.run("sleep", "60")
+    cli.wait_status(job_id, {"running"})
+    cli("stop", job_id)
+    app = JobApp(state)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, job_id)
+        await pilot.press("r")
+        await wait_until(pilot, lambda: panel_of(app, job_id) is JobStatus.RUNNING, 10)
+
+
+async def test_retry_runs_a_failed_job_again(cli: CLI, state: StateDir, tmp_path: Path) -> None:
+    script = "test -f again && exec sleep 60; touch again; exit 3"
+    job_id = cli.run("sh", "-c", script, opts=("--cwd", str(tmp_path)))
+    cli.wait_status(job_id, {"failed"})
+    app = JobApp(state)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, job_id)
+        assert cell(app, job_id, "reason") == "exited with code 3"
+        await pilot.press("R")
+        await wait_until(pilot, lambda: panel_of(app, job_id) is JobStatus.RUNNING, 10)
+
+
+async def test_kill_asks_first_and_kills_on_yes(cli: CLI, state: StateDir) -> None:
+    job_id = cli.run("sleep", "60")
+    cli.wait_status(job_id, {"running"})
+    app = JobApp(state)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, job_id)
+        await pilot.press("K")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        await wait_until(pilot, lambda: panel_of(app, job_id) is JobStatus.FAILED, 10)
+        assert cell(app, job_id, "reason") == "killed"
+
+
+async def test_kill_cancelled_leaves_the_job_running(cli: CLI, state: StateDir) -> None:
+    job_id = cli.run("sleep", "60")
+    cli.wait_status(job_id, {"running"})
+    app = JobApp(state)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, job_id)
+        await pilot.press("K")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("enter")  # No has the focus: a reflex Enter changes nothing
+        await wait_until(pilot, lambda: not isinstance(app.screen, ConfirmDialog))
+        await pilot.press("K", "n")
+        await pilot.pause(0.3)
+        assert panel_of(app, job_id) is JobStatus.RUNNING
+    assert cli.show(job_id)["status"] == "running"
+
+
+async def test_keys_that_do_not_apply_are_disabled(cli: CLI, state: StateDir) -> None:
+    job_id = cli.run("true")
+    cli.wait_status(job_id, {"completed"})
+    app = JobApp(state)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, job_id)
+        for action in JOB_ACTIONS:
+            assert app.check_action(action, ()) is None
+        await pilot.press("s", "K")
+        assert not isinstance(app.screen, ConfirmDialog)
+
+
+async def test_a_failing_action_notifies_and_the_app_survives(
+    cli: CLI, state: StateDir
+) -> None:
+    job_id = cli.run("true")
+    cli.wait_status(job_id, {"completed"})
+    app = JobApp(state)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, job_id)
+        app._run_action(JOB_ACTIONS["resume"], job_id)  # as if the job finished meanwhile
+        await wait_until(pilot, lambda: notified(app, "nothing to resume"))
+        assert app.is_running
+
+
+async def test_clean_reports_that_this_jobcore_cannot_clean(cli: CLI, state: StateDir) -> None:
+    job_id = cli.run("true")
+    cli.wait_status(job_id, {"completed"})
+    app = JobApp(state)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, job_id)
+        await pilot.press("c")
+        await wait_until(pilot, lambda: notified(app, "housekeeping"))
+        assert panel_of(app, job_id) is JobStatus.COMPLETED
+
+
+async def test_filter_by_text_and_clear_with_escape(cli: CLI, state: StateDir) -> None:
+    alpha = cli.run("true", opts=("--name", "alpha-import"))
+    beta = cli.run("true", opts=("--name", "beta-export"))
+    cli.wait_status(beta, {"completed"})
+    cli.wait_status(alpha, {"completed"})
+    app = JobApp(state)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: panel_of(app, alpha) and panel_of(app, beta))
+        await pilot.press("slash", *"alpha")
+        await wait_until(pilot, lambda: panel_of(app, beta) is None)
+        assert panel_of(app, alpha) is JobStatus.COMPLETED
+        await pilot.press("enter")  # keeps the filter, back to the panels
+        assert app.filter_text == "alpha"
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: panel_of(app, beta) is JobStatus.COMPLETED)
+
+
+async def test_group_key_says_there_are_no_groups_yet(cli: CLI, state: StateDir) -> None:
+    app = JobApp(state)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("g")
+        await wait_until(pilot, lambda: notified(app, "no job groups"))
+
+
+async def test_help_opens_and_closes(state: StateDir) -> None:
+    app = JobApp(state)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, HelpScreen))
+
+
+async def test_detail_follows_the_log_live(cli: CLI, state: StateDir) -> None:
+    script = "echo first; for i in 1 2 3 4 5 6 7 8 9 10; do sleep 0.3; echo line-$i; done; sleep 60"
+    job_id = cli.run("sh", "-c", script)
+    cli.wait_status(job_id, {"running"})
+    app = JobApp(state)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, job_id)
+        await pilot.press("enter")
+        log = app.query_one("#detail-log")
+        await wait_until(pilot, lambda: "first" in log.lines)
+        await wait_until(pilot, lambda: "line-3" in log.lines, 10)
+        await pilot.press("l")
+        assert not log.display
+        await pilot.press("escape")
+        assert not app.query_one("#detail").display
+
+
+async def test_j_and_k_move_across_panels(cli: CLI, state: StateDir) -> None:
+    running = cli.run("sleep", "60")
+    done = cli.run("true")
+    cli.wait_status(done, {"completed"})
+    cli.wait_status(running, {"running"})
+    app = JobApp(state)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, running)
+        await pilot.press("j")
+        await wait_until(pilot, lambda: app.selected_id == done)
+        await pilot.press("k")
+        await wait_until(pilot, lambda: app.selected_id == running)
+        await asyncio.sleep(0)
