@@ -34,12 +34,15 @@ def rate_from_samples(samples: Sequence[tuple[float, int]], now: float) -> float
 
 
 def eta_seconds(done: int, total: int | None, rate: float | None) -> float | None:
-    """Seconds left at the current rate; None when total or rate is unknown."""
-    if total is None or rate is None:
+    """Seconds left at the current rate; None when total or rate is unknown.
+
+    Nothing left (done >= total, e.g. a total of 0) is 0 seconds whatever the rate.
+    """
+    if total is None:
         return None
     left = total - done
     if left <= 0:
         return 0.0
-    if rate <= 0:
+    if rate is None or rate <= 0:
         return None
     return left / rate
