@@ -51,7 +51,14 @@ def _jobcore_runner(home: Path, *extra: str) -> Any:
         job_id = proc.stdout.decode().strip()
         if not store_box:
             store_box.append(open_store(home))
-        wait_job_finished(store_box[0], job_id)
+        try:
+            wait_job_finished(store_box[0], job_id, timeout=20)
+        except TimeoutError as exc:
+            history = store_box[0].conn.execute("SELECT count(*) FROM jobs").fetchone()[0]
+            raise TimeoutError(
+                f"after `jobcore run {' '.join(extra)} -- true` ({history:,} jobs in the"
+                f" state folder): {exc}"
+            ) from exc
         return elapsed
 
     once.close = lambda: [s.close() for s in store_box]  # type: ignore[attr-defined]

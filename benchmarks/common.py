@@ -268,8 +268,10 @@ def wait_job_finished(store: Any, job_id: str, timeout: float = 30) -> None:
         job = store.get(job_id)
         log = store.state.log_path(job_id)
         tail = log.read_text(errors="replace")[-500:] if log.exists() else ""
+        alive = job.worker is not None and psutil.pid_exists(job.worker.pid)
         raise TimeoutError(
-            f"job {job_id} still {job.status.value} after {timeout}s; log: {tail!r}"
+            f"job {job_id} still {job.status.value} after {timeout}s (worker {job.worker},"
+            f" {'alive' if alive else 'gone'}); log: {tail!r}"
         ) from exc
     if job.worker is not None:
         wait_gone(job.worker.pid, timeout)
