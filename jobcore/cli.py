@@ -18,7 +18,7 @@ from typing import Any
 
 from jobcore import fmt
 from jobcore.errors import JobcoreError, UsageError
-from jobcore.models import BatchSpec, Job, JobStatus, iso
+from jobcore.models import BatchSpec, Job, JobStatus, QueueSpec, iso
 from jobcore.paths import ENV_HOME, ENV_JOB_ID, StateDir, resolve_home
 from jobcore.store import Store
 
@@ -122,6 +122,23 @@ def _batch_from_args(
     return spec, items
 
 
+def _queue_from_args(args: argparse.Namespace, store: Store) -> QueueSpec:
+    """``--group``, ``--priority``, ``--after``, ``--delay``/``--at`` checked and read."""
+    from jobcore.durations import parse_clock, parse_duration
+
+    if args.delay and args.at:
+        raise UsageError("give --delay or --at, not both")
+    not_before = None
+    if args.delay:
+        not_before = time.time() + parse_duration(args.delay)
+    elif args.at:
+        not_before = parse_clock(args.at)
+    after = tuple(
+        store.resolve(dep).id for value in args.after for dep in value.split(",") if dep.strip()
+    )
+    return QueueSpec(args.group, args.priority, after, not_before)
+
+
 def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
     from jobcore.launcher import launch
 
@@ -129,6 +146,7 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
     if command and command[0] == "--":
         command = command[1:]
     batch, items = _batch_from_args(args, command)
+    queue = _queue_from_args(args, ctx.store)
     job = launch(
         ctx.state,
         ctx.store,
@@ -138,6 +156,7 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
         name=args.name,
         batch=batch,
         items=items,
+        queue=queue,
     )
     print(job.id)
     if not args.quiet:
@@ -155,6 +174,15 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
                 f"(median of {estimate.runs})",
                 file=sys.stderr,
             )
+    if args.follow:
+        from jobcore.attach import attach
+
+        try:
+            status = attach(ctx.state, ctx.store, job)
+        except KeyboardInterrupt:
+            print(f"\ndetached; job {job.id} keeps running", file=sys.stderr)
+            return 130
+        return 0 if status is JobStatus.COMPLETED else 1
     return 0
 
 
@@ -188,8 +216,21 @@ def _estimated_remaining(store: Store, job: Job, now: float) -> float | None:
     return None if estimate is None else expected_remaining(job, estimate, now)
 
 
+def _waiting_note(job: Job) -> str | None:
+    """What a queued job waits for, in words."""
+    if job.waiting_on == "delay" and job.queue.not_before is not None:
+        return "starts at " + time.strftime("%H:%M:%S", time.localtime(job.queue.not_before))
+    if job.waiting_on == "deps":
+        return "waiting for " + ", ".join(job.queue.after)
+    if job.waiting_on == "slot":
+        return f"waiting for a slot in {job.queue.group}"
+    return None
+
+
 def _note(job: Job) -> str | None:
     """Why a job is where it is: its reason, and when a self-paused job resumes."""
+    if job.status is JobStatus.QUEUED:
+        return _waiting_note(job)
     if job.status.is_active:
         return None
     if job.paused_until is not None:
@@ -327,13 +368,29 @@ def cmd_attach(args: argparse.Namespace, ctx: Context) -> int:
     return 0 if status is JobStatus.COMPLETED else 1
 
 
+def _targets(args: argparse.Namespace, ctx: Context, statuses: Sequence[str]) -> list[Job]:
+    """The job named by ID, or every job of ``--group`` in one of ``statuses``."""
+    if (args.id is None) == (args.group is None):
+        raise UsageError("name a job ID or a --group, one of the two")
+    if args.id is not None:
+        return [ctx.store.resolve(args.id)]
+    from jobcore.queue import list_groups
+
+    if args.group not in {g.name for g in list_groups(ctx.store)}:
+        raise JobcoreError(f"no group {args.group!r}")
+    jobs = _reconciled(ctx).list_jobs(statuses)
+    return sorted((j for j in jobs if j.queue.group == args.group), key=lambda j: j.seq)
+
+
 def cmd_stop(args: argparse.Namespace, ctx: Context) -> int:
     from jobcore.control import stop
 
     if args.grace < 0:
         raise UsageError("--grace expects seconds >= 0")
-    job = stop(ctx.store, ctx.store.resolve(args.id).id, args.grace)
-    print(f"job {job.id} is {job.status.value}", file=sys.stderr)
+    # Queued jobs first, so none of them takes a slot freed by stopping a running one.
+    for job in sorted(_targets(args, ctx, ["queued", "running"]), key=lambda j: j.status.value):
+        job = stop(ctx.store, job.id, args.grace)
+        print(f"job {job.id} is {job.status.value}", file=sys.stderr)
     return 0
 
 
@@ -348,8 +405,51 @@ def cmd_kill(args: argparse.Namespace, ctx: Context) -> int:
 def cmd_resume(args: argparse.Namespace, ctx: Context) -> int:
     from jobcore.control import resume
 
-    job = resume(ctx.state, ctx.store, ctx.store.resolve(args.id).id)
-    print(f"job {job.id} resumed", file=sys.stderr)
+    for job in _targets(args, ctx, ["paused"]):
+        job = resume(ctx.state, ctx.store, job.id)
+        print(f"job {job.id} resumed", file=sys.stderr)
+    return 0
+
+
+def cmd_wait(args: argparse.Namespace, ctx: Context) -> int:
+    """Exit 0 when every job completed, 1 when any did not, 124 on timeout."""
+    store = _reconciled(ctx)
+    if args.ids:
+        ids = [store.resolve(i).id for i in args.ids]
+    else:
+        jobs = store.active_jobs()
+        ids = [j.id for j in jobs if args.group is None or j.queue.group == args.group]
+    deadline = None if args.timeout is None else time.monotonic() + args.timeout
+    try:
+        while True:
+            jobs = [store.get(i) for i in ids]
+            if not any(j.status.is_active for j in jobs):
+                return 0 if all(j.status is JobStatus.COMPLETED for j in jobs) else 1
+            if deadline is not None and time.monotonic() >= deadline:
+                return 124
+            time.sleep(0.1)
+            _reconciled(ctx)
+    except KeyboardInterrupt:
+        return 130
+
+
+def cmd_group(args: argparse.Namespace, ctx: Context) -> int:
+    from jobcore.queue import add_group, list_groups, set_group
+
+    if args.action != "ls" and not args.name:
+        raise UsageError(f"group {args.action} needs a NAME")
+    if args.action == "add":
+        add_group(ctx.store, args.name, args.parallel)
+        return 0
+    if args.action == "set":
+        set_group(ctx.store, args.name, args.parallel)
+        return 0
+    groups = list_groups(_reconciled(ctx))
+    if args.json:
+        _emit_json([g.to_json() for g in groups])
+        return 0
+    rows = [[g.name, str(g.parallel or "unlimited"), str(g.running), str(g.queued)] for g in groups]
+    print(fmt.table(["GROUP", "PARALLEL", "RUNNING", "QUEUED"], rows, color=fmt.use_color()))
     return 0
 
 
@@ -504,6 +604,11 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
         p.set_defaults(func=func)
         return p
 
+    def id_or_group_arg(p: argparse.ArgumentParser) -> None:
+        action = p.add_argument("id", metavar="ID", nargs="?", help="job id or unique prefix")
+        action.completer = _complete_job_ids  # type: ignore[attr-defined]
+        p.add_argument("--group", metavar="NAME", help="every job of this group instead")
+
     def job_id_arg(p: argparse.ArgumentParser) -> None:
         action = p.add_argument("id", metavar="ID", help="job id, or any unique prefix of it")
         action.completer = _complete_job_ids  # type: ignore[attr-defined]
@@ -554,6 +659,29 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
     p.add_argument(
         "--processes", action="store_true", help="with --call: a process pool instead of threads"
     )
+    p.add_argument(
+        "--group",
+        default="default",
+        metavar="NAME",
+        help="queue in this group; it runs when the group has a free slot",
+    )
+    p.add_argument(
+        "--priority",
+        type=int,
+        default=0,
+        metavar="N",
+        help="higher runs earlier among queued jobs of the group (default 0)",
+    )
+    p.add_argument(
+        "--after",
+        action="append",
+        default=[],
+        metavar="ID[,ID...]",
+        help="start only when these jobs completed (fail if one fails)",
+    )
+    p.add_argument("--delay", metavar="AGE", help="start no sooner than this from now (10m)")
+    p.add_argument("--at", metavar="HH:MM", help="start no sooner than this time")
+    p.add_argument("--follow", action="store_true", help="then attach until the job ends")
     p.add_argument(
         "command",
         nargs=argparse.REMAINDER,
@@ -625,9 +753,11 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
         "stop",
         cmd_stop,
         "stop a job's whole process tree; the job becomes paused (resumable)",
-        "  jobcore stop k3x9q\n  jobcore stop --grace 30 k3x9q   # time to clean up before SIGKILL",
+        "  jobcore stop k3x9q\n"
+        "  jobcore stop --grace 30 k3x9q   # time to clean up before SIGKILL\n"
+        "  jobcore stop --group renders      # the group's queued and running jobs",
     )
-    job_id_arg(p)
+    id_or_group_arg(p)
     p.add_argument(
         "--grace",
         type=float,
@@ -644,8 +774,13 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
     )
     job_id_arg(p)
 
-    p = add("resume", cmd_resume, "start a paused or failed job again", "  jobcore resume k3x9q")
-    job_id_arg(p)
+    p = add(
+        "resume",
+        cmd_resume,
+        "start a paused or failed job again",
+        "  jobcore resume k3x9q\n  jobcore resume --group renders   # every paused job of it",
+    )
+    id_or_group_arg(p)
 
     p = add(
         "retry",
@@ -706,6 +841,35 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
     p.add_argument("--advance", type=int, metavar="N", help="add N to done")
     p.add_argument("--item", metavar="TEXT", help="what is being worked on now")
     p.add_argument("--error", metavar="TEXT", help="count one failed item, with its error")
+
+    p = add(
+        "wait",
+        cmd_wait,
+        "block until jobs end: exit 0 if all completed, 1 if any did not, 124 on timeout",
+        "  jobcore wait k3x9q m2p4t\n  jobcore wait --group renders --timeout 3600\n"
+        "  jobcore wait                # every job active now",
+    )
+    action = p.add_argument("ids", metavar="ID", nargs="*", help="jobs to wait for")
+    action.completer = _complete_job_ids  # type: ignore[attr-defined]
+    p.add_argument("--group", metavar="NAME", help="the active jobs of this group")
+    p.add_argument("--timeout", type=float, metavar="SECONDS", help="give up (exit 124) after")
+
+    p = add(
+        "group",
+        cmd_group,
+        "queue groups and their parallel limits",
+        "  jobcore group add renders --parallel 2\n  jobcore group set renders --parallel 4\n"
+        "  jobcore group set default --parallel 8\n  jobcore group ls --json",
+    )
+    p.add_argument("action", choices=["add", "set", "ls"])
+    p.add_argument("name", nargs="?", metavar="NAME")
+    p.add_argument(
+        "--parallel",
+        type=int,
+        metavar="N",
+        help="at most N jobs of the group run at once (default: unlimited)",
+    )
+    p.add_argument("--json", action="store_true", help="with ls: print a JSON array")
 
     p = add(
         "completion",

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from jobcore.atomic import write_json
 from jobcore.errors import JobcoreError, UsageError
 from jobcore.liveness import identity_of
-from jobcore.models import BatchSpec, Job, JobStatus
+from jobcore.models import BatchSpec, Job, JobStatus, QueueSpec
 from jobcore.paths import StateDir, disk_error
 from jobcore.store import Store
 
@@ -54,6 +54,7 @@ def launch(
     name: str | None = None,
     batch: BatchSpec | None = None,
     items: Sequence[str] = (),
+    queue: QueueSpec | None = None,
 ) -> Job:
     """Create a job (one command, or a batch of ``items``) and start its worker; returns at once.
 
@@ -72,7 +73,7 @@ def launch(
     else:
         validate(command, cwd, {**os.environ, **overrides})
     spec = batch.to_spec() if batch is not None else None
-    job = store.create_job(list(command), cwd, overrides, name, spec=spec, items=items)
+    job = store.create_job(list(command), cwd, overrides, name, spec=spec, items=items, queue=queue)
     try:
         state.make_job_dir(job.id)
         write_json(

@@ -88,6 +88,16 @@ class BatchSpec:
 
 
 @dataclass(frozen=True)
+class QueueSpec:
+    """Where a job waits before it runs: its group, its place in line, what it waits for."""
+
+    group: str = "default"
+    priority: int = 0
+    after: tuple[str, ...] = ()
+    not_before: float | None = None
+
+
+@dataclass(frozen=True)
 class Ending:
     """How a worker's run of a job ended, as it will be recorded."""
 
@@ -128,6 +138,9 @@ class Job:
     """How a batch runs (items, parallelism, retries, call target); empty for one command."""
     paused_until: float | None
     """A self-paused job resumes by itself at this time."""
+    queue: QueueSpec
+    waiting_on: str | None
+    """What a queued job's worker waits for: ``delay``, ``deps`` or ``slot``."""
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Job:
@@ -168,6 +181,10 @@ class Job:
             progress_at=row["progress_at"],
             spec=json.loads(row["spec"]),
             paused_until=row["paused_until"],
+            queue=QueueSpec(
+                row["grp"], row["priority"], tuple(json.loads(row["after"])), row["not_before"]
+            ),
+            waiting_on=row["waiting_on"],
         )
 
     @property
@@ -219,4 +236,9 @@ class Job:
             "progress_updated_at": iso(self.progress_at),
             "paused_until": iso(self.paused_until),
             "batch": self.spec or None,
+            "group": self.queue.group,
+            "priority": self.queue.priority,
+            "after": list(self.queue.after),
+            "not_before": iso(self.queue.not_before),
+            "waiting_on": self.waiting_on,
         }

@@ -7,6 +7,7 @@ A runner starts items and reports how each attempt ended; what that means for th
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 import selectors
 import signal
@@ -179,7 +180,10 @@ class CallRunner:
         self.target = target
         self.cwd = cwd
         self.executor: Executor = (
-            ProcessPoolExecutor(parallel) if processes else ThreadPoolExecutor(parallel)
+            # spawn: pool processes must not inherit the worker's database or slot locks.
+            ProcessPoolExecutor(parallel, mp_context=multiprocessing.get_context("spawn"))
+            if processes
+            else ThreadPoolExecutor(parallel)
         )
         self.futures: dict[Future[str | None], ItemRecord] = {}
 

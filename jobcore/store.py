@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from jobcore.errors import JobcoreError, UsageError
-from jobcore.models import ACTIVE_STATUSES, Job, JobStatus, ProcessIdentity
+from jobcore.models import ACTIVE_STATUSES, Job, JobStatus, ProcessIdentity, QueueSpec
 from jobcore.paths import StateDir
 from jobcore.rate import eta_seconds, rate_from_samples
 
@@ -89,6 +89,16 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX items_by_status ON items(job_id, status, idx);
     CREATE INDEX items_failed ON items(status, finished_at);
+    """,
+    """
+    CREATE TABLE groups (name TEXT PRIMARY KEY, parallel INTEGER);
+    INSERT INTO groups (name, parallel) VALUES ('default', NULL);
+    ALTER TABLE jobs ADD COLUMN grp TEXT NOT NULL DEFAULT 'default';
+    ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN after TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE jobs ADD COLUMN not_before REAL;
+    ALTER TABLE jobs ADD COLUMN waiting_on TEXT;
+    CREATE INDEX jobs_group ON jobs(grp, status);
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -186,6 +196,7 @@ class Store:
         *,
         spec: dict[str, Any] | None = None,
         items: Sequence[str] = (),
+        queue: QueueSpec | None = None,
     ) -> Job:
         """Insert a new queued job with a fresh short id (retrying the rare collision).
 
@@ -193,13 +204,22 @@ class Store:
         without all of its items.
         """
         now = time.time()
+        queue = queue or QueueSpec()
         with self.write() as conn:
+            if (
+                conn.execute("SELECT 1 FROM groups WHERE name = ?", (queue.group,)).fetchone()
+                is None
+            ):
+                raise JobcoreError(
+                    f"no group {queue.group!r}; create it with `jobcore group add {queue.group}`"
+                )
             for _ in range(20):
                 job_id = "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
                 try:
                     conn.execute(
                         "INSERT INTO jobs (id, name, command, cwd, env, status, created_at,"
-                        " queued_at, spec) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+                        " queued_at, spec, grp, priority, after, not_before)"
+                        " VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)",
                         (
                             job_id,
                             name,
@@ -209,6 +229,10 @@ class Store:
                             now,
                             now,
                             json.dumps(spec or {}),
+                            queue.group,
+                            queue.priority,
+                            json.dumps(list(queue.after)),
+                            queue.not_before,
                         ),
                     )
                     break

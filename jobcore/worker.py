@@ -27,6 +27,7 @@ from jobcore.models import Ending, Job, JobStatus, ProcessIdentity, iso
 from jobcore.paths import ENV_HOME, ENV_JOB_ID, StateDir
 from jobcore.proctree import kill_job_tree
 from jobcore.progress_parse import parse_line
+from jobcore.queue import Turn
 from jobcore.reporter import Reporter
 from jobcore.store import Store
 
@@ -130,13 +131,27 @@ class Worker:
             if job.started_at is not None:
                 _log(log_fd, f"--- jobcore: resumed at {iso(time.time())} ---")
             while True:
-                ending = self.run_once(job, log_fd)
+                ending = self.take_turn_and_run(job, log_fd)
                 self.finish(ending)
                 if ending.paused_until is None or not self.wait_to_resume(ending, log_fd):
                     return 0
                 job = self.store.get(job.id)
         finally:
             os.close(log_fd)
+
+    def take_turn_and_run(self, job: Job, log_fd: int) -> Ending:
+        """Wait for the job's turn in the queue, then run it, holding its group slot."""
+        turn = Turn(self.state, self.store, job, self.me)
+        try:
+            ending = turn.wait()
+        except _Terminated:
+            return Ending(JobStatus.FAILED, "worker was terminated (SIGTERM)")
+        if ending is not None:
+            return ending
+        try:
+            return self.run_once(job, log_fd)
+        finally:
+            turn.release()
 
     def run_once(self, job: Job, log_fd: int) -> Ending:
         """Run the job once; a SIGTERM to the worker ends it as failed (and resumable)."""

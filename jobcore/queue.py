@@ -1,0 +1,196 @@
+"""A queue without a daemon: each queued job's own worker waits for its turn.
+
+A turn needs three things: the job's start time has come (``--delay``/``--at``), every job
+it runs ``--after`` has completed, and its group has a free slot. Slots are ``flock`` locks
+on files in the state folder, held by the running worker for as long as its job runs: the
+kernel releases them the moment a worker dies, so a crashed job can never keep a slot.
+Within a group, jobs take slots in line: highest priority first, then first come first.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from jobcore.errors import JobcoreError, UsageError
+from jobcore.liveness import reconcile
+from jobcore.models import Ending, Job, JobStatus, ProcessIdentity
+from jobcore.paths import StateDir
+from jobcore.store import Store
+
+TICK_S = 0.05
+RECONCILE_S = 1.0
+"""How often a waiting worker checks that the jobs ahead of it are still alive."""
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    parallel: int | None
+    """At most this many of its jobs run at once; None is unlimited."""
+    running: int
+    queued: int
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "parallel": self.parallel,
+            "running": self.running,
+            "queued": self.queued,
+        }
+
+
+def _check_name(name: str) -> None:
+    if not name or not all(c.isalnum() or c in "-_." for c in name) or name.startswith("."):
+        raise UsageError(f"a group name is letters, digits, '-', '_' or '.', got {name!r}")
+
+
+def _check_parallel(parallel: int | None) -> None:
+    if parallel is not None and parallel < 1:
+        raise UsageError("--parallel expects a number >= 1 (leave it out for no limit)")
+
+
+def add_group(store: Store, name: str, parallel: int | None) -> None:
+    _check_name(name)
+    _check_parallel(parallel)
+    with store.write() as conn:
+        if conn.execute("SELECT 1 FROM groups WHERE name = ?", (name,)).fetchone():
+            raise JobcoreError(f"group {name!r} exists; change it with `jobcore group set`")
+        conn.execute("INSERT INTO groups (name, parallel) VALUES (?, ?)", (name, parallel))
+
+
+def set_group(store: Store, name: str, parallel: int | None) -> None:
+    """Change a group's limit. Raising it lets waiting jobs start at once; lowering it never
+    stops running jobs, it only holds new ones back until enough have ended."""
+    _check_parallel(parallel)
+    with store.write() as conn:
+        if not conn.execute(
+            "UPDATE groups SET parallel = ? WHERE name = ?", (parallel, name)
+        ).rowcount:
+            raise JobcoreError(f"no group {name!r}")
+
+
+def list_groups(store: Store) -> list[Group]:
+    rows = store.conn.execute(
+        "SELECT g.name, g.parallel,"
+        " (SELECT COUNT(*) FROM jobs WHERE grp = g.name AND status = 'running') AS running,"
+        " (SELECT COUNT(*) FROM jobs WHERE grp = g.name AND status = 'queued') AS queued"
+        " FROM groups g ORDER BY g.name"
+    ).fetchall()
+    return [Group(r["name"], r["parallel"], r["running"], r["queued"]) for r in rows]
+
+
+def group_limit(store: Store, name: str) -> int | None:
+    row = store.conn.execute("SELECT parallel FROM groups WHERE name = ?", (name,)).fetchone()
+    return row["parallel"] if row else None
+
+
+class SlotFiles:
+    """The ``flock``-ed slot files of a group, taken under a short group-wide mutex."""
+
+    def __init__(self, state: StateDir, group: str) -> None:
+        self.folder = state.root / "slots" / group
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    def _open(self, path: Path) -> int:
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+    def take(self, limit: int) -> int | None:
+        """Lock a free slot if fewer than ``limit`` are held; returns its fd (keep it open)."""
+        mutex = self._open(self.folder / "mutex")
+        try:
+            fcntl.flock(mutex, fcntl.LOCK_EX)
+            held, free = 0, None
+            indexes = {int(p.stem) for p in self.folder.glob("*.slot")} | set(range(limit))
+            for index in sorted(indexes):
+                fd = self._open(self.folder / f"{index}.slot")
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    held += 1
+                    os.close(fd)
+                    continue
+                if free is None and index < limit:
+                    free = fd
+                else:
+                    os.close(fd)
+            if held >= limit and free is not None:
+                os.close(free)
+                free = None
+            return free
+        finally:
+            os.close(mutex)
+
+
+class Turn:
+    """Waits, inside a queued job's worker, until the job may start."""
+
+    def __init__(self, state: StateDir, store: Store, job: Job, me: ProcessIdentity) -> None:
+        self.state = state
+        self.store = store
+        self.job = job
+        self.me = me
+        self.slot: int | None = None
+        """The fd whose lock is this job's slot; closing it frees the slot."""
+        self._waiting_on: str | None = None
+
+    def wait(self) -> Ending | None:
+        """Block until the job may run (None), or return how it ends without running."""
+        last_reconcile = 0.0
+        while True:
+            row = self.store.conn.execute(
+                "SELECT stop_request FROM jobs WHERE id = ?", (self.job.id,)
+            ).fetchone()
+            if row is None or row["stop_request"]:
+                return Ending(JobStatus.PAUSED, "stopped by user")
+            now = time.time()
+            if now - last_reconcile >= RECONCILE_S:
+                reconcile(self.store)
+                last_reconcile = now
+            ending = self._step(now)
+            if ending is not None or self._waiting_on is None:
+                return ending
+            time.sleep(TICK_S)
+
+    def _step(self, now: float) -> Ending | None:
+        """One look at what the job waits for; sets ``_waiting_on`` (None: may start)."""
+        if self.job.queue.not_before is not None and now < self.job.queue.not_before:
+            return self._wait_for("delay")
+        for dep in self.job.queue.after:
+            row = self.store.conn.execute("SELECT status FROM jobs WHERE id = ?", (dep,)).fetchone()
+            if row is None:
+                return Ending(JobStatus.FAILED, f"dependency {dep} is gone")
+            if row["status"] == JobStatus.FAILED.value:
+                return Ending(JobStatus.FAILED, f"dependency {dep} failed")
+            if row["status"] != JobStatus.COMPLETED.value:
+                return self._wait_for("deps")
+        limit = group_limit(self.store, self.job.queue.group)
+        if limit is None:
+            return self._wait_for(None)
+        self._wait_for("slot")
+        if self._first_in_line():
+            self.slot = SlotFiles(self.state, self.job.queue.group).take(limit)
+            if self.slot is not None:
+                return self._wait_for(None)
+        return None
+
+    def _first_in_line(self) -> bool:
+        row = self.store.conn.execute(
+            "SELECT id FROM jobs WHERE grp = ? AND status = 'queued' AND waiting_on = 'slot'"
+            " ORDER BY priority DESC, seq LIMIT 1",
+            (self.job.queue.group,),
+        ).fetchone()
+        return row is not None and row["id"] == self.job.id
+
+    def _wait_for(self, what: str | None) -> None:
+        if what != self._waiting_on:
+            self.store.update(self.job.id, waiting_on=what)
+            self._waiting_on = what
+
+    def release(self) -> None:
+        if self.slot is not None:
+            os.close(self.slot)
+            self.slot = None
