@@ -21,6 +21,9 @@ WALLCLOCK_TOLERANCE_S = 1.0
 STARTING_GRACE_S = 30.0
 """A queued job with no worker recorded this long after it was queued lost its launcher."""
 
+ORPHAN_GRACE_S = 1.0
+"""SIGTERM to SIGKILL for what a dead worker left running."""
+
 WORKER_DIED = "worker died unexpectedly"
 LAUNCHER_DIED = "launcher died before the worker started"
 
@@ -99,9 +102,16 @@ def reconcile(store: Store) -> list[Job]:
             ):
                 changed.append(store.get(job.id))
             continue
-        if not is_alive(job.worker) and store.finish_if_active(
-            job.id, JobStatus.FAILED, WORKER_DIED, expect_worker=job.worker
-        ):
+        if is_alive(job.worker):
+            continue
+        # The command outlives a worker killed with SIGKILL: stop what is left, or the job
+        # reads "failed" while it still runs (and a resume would run it twice). Snapshot
+        # before the row changes hands, so a worker started by a resume is never touched.
+        from jobcore.proctree import job_processes, terminate  # proctree imports this module
+
+        leftovers = job_processes(job.id, None)
+        if store.finish_if_active(job.id, JobStatus.FAILED, WORKER_DIED, expect_worker=job.worker):
+            terminate(leftovers, ORPHAN_GRACE_S)
             changed.append(store.get(job.id))
     return changed
 

@@ -1,0 +1,150 @@
+"""Helpers shared by the process-level tests: process identities, trees, jobs made by hand."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import psutil
+
+from jobcore.liveness import boot_id, identity_of
+from jobcore.models import Job, JobStatus
+from jobcore.paths import StateDir
+from jobcore.store import Store
+
+Ident = tuple[int, float]
+"""A process as psutil proves it: pid and create time."""
+
+
+def ident(proc: psutil.Process) -> Ident:
+    return proc.pid, proc.create_time()
+
+
+def is_running(pid_and_start: Ident) -> bool:
+    """The very process (same pid, same create time) still runs and is not a zombie."""
+    pid, start = pid_and_start
+    try:
+        proc = psutil.Process(pid)
+        return (
+            abs(proc.create_time() - start) < 0.01 and proc.status() != psutil.STATUS_ZOMBIE
+        )
+    except psutil.Error:
+        return False
+
+
+def descendants(pid: int) -> list[Ident]:
+    try:
+        return [ident(p) for p in psutil.Process(pid).children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def marked(job_id: str) -> list[Ident]:
+    """Processes whose environment says they belong to ``job_id`` (the job's whole tree)."""
+    marker = f"JOBCORE_JOB_ID={job_id}".encode()
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            with open(f"/proc/{proc.pid}/environ", "rb") as fh:
+                if marker in fh.read().split(b"\0"):
+                    found.append(ident(proc))
+        except (OSError, psutil.Error):
+            continue
+    return found
+
+
+def workers_of(job_id: str) -> list[psutil.Process]:
+    """Live worker processes running ``job_id``."""
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            cmd = proc.info["cmdline"] or []
+            ours = "jobcore.worker" in cmd and cmd[-1:] == [job_id]
+            if ours and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found
+
+
+@contextlib.contextmanager
+def foreign_process(argv: Sequence[str] = ("sleep", "300"), **kw) -> Iterator[subprocess.Popen]:
+    """A process that belongs to no job and carries no state folder: always killed after."""
+    proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, **kw)
+    try:
+        yield proc
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            if kw.get("start_new_session"):
+                os.killpg(proc.pid, signal.SIGKILL)
+            else:
+                proc.kill()
+        proc.wait(timeout=10)
+
+
+def job_by_hand(
+    state: StateDir,
+    store: Store,
+    command: Sequence[str],
+    cwd: str | os.PathLike[str] = "/",
+    **fields: object,
+) -> Job:
+    """A job row plus its folder, as the launcher would make them, but no worker started."""
+    job = store.create_job(list(command), str(cwd), {}, None)
+    state.make_job_dir(job.id)
+    if fields:
+        store.update(job.id, **fields)
+    return store.get(job.id)
+
+
+def fake_running(store: Store, job_id: str, pid: int, start: float, boot: str | None = None):
+    """Make a row claim that ``pid`` (started at ``start`` ticks) is its running worker."""
+    store.update(
+        job_id,
+        status=JobStatus.RUNNING.value,
+        started_at=time.time(),
+        worker_pid=pid,
+        worker_start=start,
+        boot_id=boot_id() if boot is None else boot,
+    )
+
+
+def real_start(pid: int) -> float:
+    identity = identity_of(pid)
+    assert identity is not None
+    return identity.start
+
+
+def run_worker_sync(
+    state: StateDir, job_id: str, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    """``python -m jobcore.worker STATE JOBID`` in the foreground, as the launcher would."""
+    return subprocess.run(
+        [sys.executable, "-m", "jobcore.worker", str(state.root), job_id],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def wait_gone(idents: Sequence[Ident], timeout: float) -> tuple[float, list[Ident]]:
+    """Seconds until none of ``idents`` runs (or ``timeout``), and the survivors."""
+    start = time.monotonic()
+    while True:
+        alive = [i for i in idents if is_running(i)]
+        elapsed = time.monotonic() - start
+        if not alive or elapsed > timeout:
+            return elapsed, alive
+        time.sleep(0.02)
+
+
+def read_log(state: StateDir, job_id: str) -> bytes:
+    path: Path = state.log_path(job_id)
+    return path.read_bytes() if path.exists() else b""

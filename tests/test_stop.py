@@ -1,0 +1,99 @@
+"""jobcore stop: the whole tree goes (setsid escapees and SIGTERM-ignoring processes too), in
+time, and the job becomes paused."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+from jobcore.paths import StateDir
+from tests.conftest import CLI, wait_for
+from tests.reliability.support import descendants, marked, wait_gone
+
+# A tree that killpg alone cannot stop: a setsid grandchild (own session), a subshell that
+# ignores SIGTERM (and so do its sleeps), and a plain sleep. It prints "ready" once all exist.
+HARD_TREE = r"""
+setsid sh -c 'trap "" TERM; sleep 300' &
+sh -c 'trap "" TERM; while :; do sleep 0.2; done' &
+sleep 300 &
+sleep 0.3
+echo ready
+wait
+"""
+
+
+def start_hard_tree(cli: CLI, state: StateDir) -> tuple[str, dict]:
+    job_id = cli.run("sh", "-c", HARD_TREE)
+    data = cli.wait_status(job_id, {"running"})
+    wait_for(lambda: b"ready" in state.log_path(job_id).read_bytes(), timeout=10)
+    # sh main, setsid sh + sleep, trap sh + its sleep, plain sleep: at least 5 descendants.
+    wait_for(lambda: len(descendants(data["pid"])) >= 5, timeout=10)
+    return job_id, data
+
+
+def test_stop_leaves_no_descendant_within_grace_plus_1s(cli: CLI, state: StateDir) -> None:
+    job_id, data = start_hard_tree(cli, state)
+    tree = descendants(data["pid"])
+    assert {pid for pid, _ in marked(job_id)} >= {pid for pid, _ in tree}
+    grace = 1.0
+    started = time.monotonic()
+    stopper = subprocess.Popen(
+        [sys.executable, "-m", "jobcore", "stop", "--grace", str(grace), job_id],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        elapsed, survivors = wait_gone(tree, timeout=grace + 5)
+        _, err = stopper.communicate(timeout=30)
+    finally:
+        stopper.kill()
+    total = time.monotonic() - started
+    print(f"stop: {len(tree)} descendants gone after {elapsed:.2f}s (grace {grace}s); "
+          f"stop returned after {total:.2f}s")
+    assert survivors == []
+    assert elapsed <= grace + 1.0
+    assert stopper.returncode == 0, err
+    assert f"job {job_id} is paused" in err
+    data = cli.show(job_id)
+    assert data["status"] == "paused" and data["reason"] == "stopped by user"
+    assert marked(job_id) == []  # nothing of the job is left anywhere, not just under the worker
+
+
+def test_stop_with_zero_grace_kills_at_once(cli: CLI, state: StateDir) -> None:
+    job_id, data = start_hard_tree(cli, state)
+    tree = descendants(data["pid"])
+    started = time.monotonic()
+    cli("stop", "--grace", "0", job_id)
+    elapsed = time.monotonic() - started
+    assert [i for i in tree if wait_gone([i], 0)[1]] == []
+    assert cli.show(job_id)["status"] == "paused"
+    assert elapsed < 4.0
+
+
+def test_stop_of_a_quick_cooperative_command_is_quick(cli: CLI) -> None:
+    """A command that exits on SIGTERM does not make stop wait for the grace period."""
+    job_id = cli.run("sleep", "300")
+    cli.wait_status(job_id, {"running"})
+    started = time.monotonic()
+    cli("stop", "--grace", "20", job_id)
+    assert time.monotonic() - started < 5.0
+    assert cli.show(job_id)["status"] == "paused"
+
+
+def test_stop_of_a_finished_job_is_refused(cli: CLI) -> None:
+    job_id = cli.run("true")
+    cli.wait_status(job_id, {"completed"})
+    proc = cli("stop", job_id, check=False)
+    assert proc.returncode == 1
+    assert proc.stderr == f"jobcore: error: job {job_id} is completed; there is nothing to stop\n"
+    assert cli.show(job_id)["status"] == "completed"
+
+
+def test_stop_with_negative_grace_is_a_usage_error(cli: CLI) -> None:
+    job_id = cli.run("sleep", "300")
+    proc = cli("stop", "--grace", "-1", job_id, check=False)
+    assert proc.returncode == 2 and "--grace" in proc.stderr
+    assert cli.show(job_id)["status"] in {"queued", "running"}
+    cli("kill", job_id)
