@@ -1,0 +1,84 @@
+"""How the dashboard looks, from fixed rows and a fixed clock (update: --snapshot-update)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from jobcore.paths import StateDir
+from jobcore.store import Store
+from jobtui.widgets.confirm import ConfirmDialog
+from tests.tui.conftest import cell, fixed_jobs, snapshot_app, wait_until
+
+pytestmark = pytest.mark.usefixtures("utc")
+
+
+@pytest.fixture
+def app(state: StateDir, store: Store):  # type: ignore[no-untyped-def]
+    fixed_jobs(state, store)
+    return snapshot_app(state)
+
+
+async def loaded(pilot: Pilot[Any]) -> None:
+    """Wait for the rows; name the state folder the same way in every run."""
+    await wait_until(pilot, lambda: cell(pilot.app, "k3x9q", "id"))  # type: ignore[arg-type]
+    pilot.app.sub_title = "~/.local/share/jobcore · snapshot"
+    await pilot.pause()
+
+
+def test_dashboard(app, snap_compare) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(app, terminal_size=(110, 32), run_before=loaded)
+
+
+def test_dashboard_at_80x24(app, snap_compare) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(app, terminal_size=(80, 24), run_before=loaded)
+
+
+def test_dashboard_60_columns(app, snap_compare) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(app, terminal_size=(60, 24), run_before=loaded)
+
+
+def test_dashboard_light_theme(app, snap_compare) -> None:  # type: ignore[no-untyped-def]
+    async def light(pilot: Pilot[Any]) -> None:
+        pilot.app.theme = "textual-light"
+        await loaded(pilot)
+
+    assert snap_compare(app, terminal_size=(110, 32), run_before=light)
+
+
+def test_detail_with_log_tail(app, snap_compare) -> None:  # type: ignore[no-untyped-def]
+    async def detail(pilot: Pilot[Any]) -> None:
+        await loaded(pilot)
+        await pilot.press("j", "enter")  # the second running job is the one with a log
+        log = pilot.app.query_one("#detail-log")
+        await wait_until(pilot, lambda: len(log.lines) > 10)
+        await wait_until(pilot, lambda: pilot.app.query_one("#detail").border_title)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(110, 36), run_before=detail)
+
+
+def test_kill_confirmation(app, snap_compare) -> None:  # type: ignore[no-untyped-def]
+    async def kill(pilot: Pilot[Any]) -> None:
+        await loaded(pilot)
+        await pilot.press("K")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog))
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(100, 30), run_before=kill)
+
+
+def test_help_screen(app, snap_compare) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(app, terminal_size=(100, 30), press=["question_mark"], run_before=loaded)
+
+
+def test_filtered(app, snap_compare) -> None:  # type: ignore[no-untyped-def]
+    async def filtered(pilot: Pilot[Any]) -> None:
+        await loaded(pilot)
+        await pilot.press("slash", *"check", "enter")
+        await wait_until(pilot, lambda: cell(pilot.app, "k3x9q", "id") is None)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(100, 24), run_before=filtered)
