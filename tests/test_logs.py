@@ -1,0 +1,198 @@
+"""jobcore logs: tails from the end, odd bytes, follow until the end (or the worker's death),
+and private files."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jobcore import logs
+from jobcore.logs import Follower, tail
+from jobcore.paths import StateDir
+from jobcore.store import Store
+from tests.conftest import CLI, wait_for
+from tests.reliability.support import job_by_hand
+
+
+def _logs(home: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "jobcore", "logs", *args],
+        capture_output=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_invalid_utf8_is_shown_as_replacement_characters(cli: CLI, home: Path) -> None:
+    job_id = cli.run("printf", "ok \\377\\376 caf\\303\\251 \\303\\n")
+    cli.wait_status(job_id, {"completed"})
+    proc = _logs(home, job_id)
+    assert proc.returncode == 0 and proc.stderr == b""
+    assert proc.stdout.decode("utf-8") == "ok \ufffd\ufffd café \ufffd\n"
+    follow = _logs(home, "-f", job_id)
+    assert follow.returncode == 0 and follow.stdout == proc.stdout
+
+
+def test_last_n_of_many_lines_and_a_missing_final_newline(
+    cli: CLI, state: StateDir, store: Store
+) -> None:
+    many = job_by_hand(state, store, ["true"])
+    lines = [f"line {i} " + "x" * (i % 50) for i in range(200_000)]  # ~9 MB, many blocks
+    state.log_path(many.id).write_text("\n".join(lines) + "\n")
+    assert cli("logs", "-n", "3", many.id).stdout.splitlines() == lines[-3:]
+    assert cli("logs", "-n", "1", many.id).stdout == lines[-1] + "\n"
+    assert cli("logs", "-n", "0", many.id).stdout == ""
+    assert cli("logs", many.id).stdout.splitlines() == lines[-50:]  # default 50
+    big = cli("logs", "-n", "150000", many.id).stdout.splitlines()
+    assert big == lines[-150_000:]
+
+    partial = job_by_hand(state, store, ["true"])
+    state.log_path(partial.id).write_bytes(b"a\nb\nlast without newline")
+    assert cli("logs", partial.id).stdout == "a\nb\nlast without newline\n"
+    assert cli("logs", "-n", "1", partial.id).stdout == "last without newline\n"
+    assert cli("logs", "-n", "2", partial.id).stdout == "b\nlast without newline\n"
+
+    empty = job_by_hand(state, store, ["true"])
+    proc = cli("logs", empty.id)
+    assert proc.stdout == "" and proc.stderr == ""
+    assert cli("logs", "-n", "-1", empty.id, check=False).returncode == 2
+
+
+def test_logs_n_is_fast_on_a_big_file(cli: CLI, state: StateDir, store: Store) -> None:
+    """The cost of the last lines does not grow with the file (read from the end)."""
+    job = job_by_hand(state, store, ["true"])
+    with open(state.log_path(job.id), "wb") as fh:
+        block = b"".join(b"%07d some output\n" % i for i in range(100_000))  # ~2 MB
+        for _ in range(25):  # ~50 MB
+            fh.write(block)
+    started = time.perf_counter()
+    data, size = tail(state.log_path(job.id), 10)
+    took = time.perf_counter() - started
+    print(f"tail -n 10 of {size / 1e6:.0f} MB: {took * 1000:.1f} ms")
+    assert data.splitlines()[-1] == b"0099999 some output" and len(data.splitlines()) == 10
+    assert took < 0.5
+
+
+def expected_tail(data: bytes, n: int) -> bytes:
+    if n <= 0 or not data:
+        return b""
+    body = data[:-1] if data.endswith(b"\n") else data
+    return b"\n".join(body.split(b"\n")[-n:]) + (b"\n" if data.endswith(b"\n") else b"")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([b"a", b"bc", b"\n", b"\n\n", b"\xff", b"long line " * 3]), max_size=60
+    ),
+    st.integers(0, 30),
+    st.integers(1, 16),
+)
+def test_tail_property(
+    tmp_path_factory: pytest.TempPathFactory, parts: list[bytes], n: int, block: int
+) -> None:
+    """The last n lines, for any content and any block size (block boundaries everywhere)."""
+    data = b"".join(parts)
+    path = tmp_path_factory.mktemp("tail") / "log"
+    path.write_bytes(data)
+    saved = logs.BLOCK
+    logs.BLOCK = block
+    try:
+        got, size = tail(path, n)
+    finally:
+        logs.BLOCK = saved
+    assert size == len(data)
+    assert got == expected_tail(data, n)
+
+
+def test_follower_reads_appends_and_restarts_after_truncation(tmp_path: Path) -> None:
+    path = tmp_path / "log"
+    assert Follower(path, 0).read_new() == b""  # no file yet
+    path.write_bytes(b"one\n")
+    follower = Follower(path, 0)
+    assert follower.read_new() == b"one\n"
+    assert follower.read_new() == b""
+    with open(path, "ab") as fh:
+        fh.write(b"two\n")
+    assert follower.read_new() == b"two\n"
+    path.write_bytes(b"3\n")  # truncated (rotated): start again from the top
+    assert follower.read_new() == b"3\n"
+
+
+def test_follow_prints_everything_until_the_job_ends(cli: CLI, home: Path) -> None:
+    script = "for i in 1 2 3 4 5; do echo step $i; sleep 0.2; done; printf 'no newline'"
+    job_id = cli.run("sh", "-c", script)
+    started = time.monotonic()
+    proc = _logs(home, "-f", job_id)
+    took = time.monotonic() - started
+    assert proc.returncode == 0
+    assert proc.stdout.decode().splitlines() == [f"step {i}" for i in range(1, 6)] + ["no newline"]
+    assert cli.show(job_id)["status"] == "completed"
+    assert took < 15
+
+
+def test_follow_ends_when_the_worker_is_killed(cli: CLI, home: Path, state: StateDir) -> None:
+    job_id = cli.run("sh", "-c", "echo before; sleep 300")
+    data = cli.wait_status(job_id, {"running"})
+    wait_for(lambda: b"before" in state.log_path(job_id).read_bytes())
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "jobcore", "logs", "-f", job_id],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        time.sleep(0.5)
+        assert follower.poll() is None  # following
+        os.kill(data["pid"], signal.SIGKILL)
+        killed = time.monotonic()
+        out, err = follower.communicate(timeout=15)
+        took = time.monotonic() - killed
+    finally:
+        follower.kill()
+    print(f"logs -f ended {took:.2f}s after the worker's SIGKILL")
+    assert follower.returncode == 0, err
+    assert out == b"before\n"
+    assert took < 5
+    assert cli.show(job_id)["error"] == "worker died unexpectedly"
+
+
+def test_state_folder_is_private_even_with_umask_000(tmp_path: Path, home: Path) -> None:
+    proc = subprocess.run(
+        ["sh", "-c", f'umask 000; exec "{sys.executable}" -m jobcore run -q -- echo hi'],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    job_id = proc.stdout.strip()
+    cli = CLI(home)
+    cli.wait_status(job_id, {"completed"})
+
+    def mode(path: Path) -> int:
+        return stat.S_IMODE(path.stat().st_mode)
+
+    assert mode(home) == 0o700
+    assert mode(home / "jobs") == 0o700
+    assert mode(home / "jobs" / job_id) == 0o700
+    assert mode(home / "jobs" / job_id / "output.log") == 0o600
+    assert mode(home / "jobs" / job_id / "job.json") == 0o600
+    assert mode(home / "jobcore.db") == 0o600
+    for extra in ("jobcore.db-wal", "jobcore.db-shm"):
+        if (home / extra).exists():
+            assert mode(home / extra) & 0o077 == 0
+
+
+def test_an_open_state_folder_is_made_private(cli: CLI, home: Path) -> None:
+    home.mkdir(mode=0o755)
+    os.chmod(home, 0o755)
+    cli("ls")
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
