@@ -64,11 +64,10 @@ class StateDir:
         """Create the folder (0700) if needed and refuse one that is not ours or not writable."""
         try:
             self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self.jobs_root.mkdir(mode=0o700, exist_ok=True)
         except OSError as exc:
             raise JobcoreError(f"cannot create state folder {self.root}: {exc.strerror}") from exc
         st = self.root.stat()
-        if st.st_uid != os.getuid():
+        if st.st_uid != os.getuid():  # checked before anything is created in it
             raise JobcoreError(
                 f"state folder {self.root} belongs to uid {st.st_uid}, not to you; "
                 f"use --home or {ENV_HOME} to pick your own"
@@ -77,6 +76,10 @@ class StateDir:
             os.chmod(self.root, 0o700)
         if not os.access(self.root, os.W_OK | os.X_OK):
             raise JobcoreError(f"state folder {self.root} is not writable")
+        try:
+            self.jobs_root.mkdir(mode=0o700, exist_ok=True)
+        except OSError as exc:
+            raise JobcoreError(f"cannot create state folder {self.root}: {exc.strerror}") from exc
         return self
 
     def make_job_dir(self, job_id: str) -> Path:

@@ -148,3 +148,23 @@ def wait_gone(idents: Sequence[Ident], timeout: float) -> tuple[float, list[Iden
 def read_log(state: StateDir, job_id: str) -> bytes:
     path: Path = state.log_path(job_id)
     return path.read_bytes() if path.exists() else b""
+
+
+@contextlib.contextmanager
+def mounted(target: Path, *mount_args: str) -> Iterator[Path]:
+    """``mount <args> target`` for the test, unmounted after; skips where mounting fails."""
+    import pytest
+
+    target.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(["mount", *mount_args, str(target)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount here ({proc.stderr.strip() or proc.returncode})")
+    try:
+        yield target
+    finally:
+        for _ in range(50):
+            if subprocess.run(["umount", str(target)], capture_output=True).returncode == 0:
+                break
+            time.sleep(0.1)
+        else:
+            subprocess.run(["umount", "-l", str(target)], capture_output=True)
