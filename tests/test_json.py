@@ -1,0 +1,107 @@
+"""The --json shapes scripts rely on: ls is an array, show an object, with stable keys/types."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from jobcore.paths import StateDir
+from jobcore.store import Store
+from tests.conftest import CLI
+from tests.reliability.support import job_by_hand
+
+REQUIRED = {
+    "id": str,
+    "name": (str, type(None)),
+    "status": str,
+    "pid": (int, type(None)),
+    "command": list,
+    "cwd": str,
+    "created_at": str,
+    "started_at": (str, type(None)),
+    "finished_at": (str, type(None)),
+    "exit_code": (int, type(None)),
+    "error": (str, type(None)),
+    "total": (int, type(None)),
+    "done": int,
+    "errors": int,
+    "current_item": (str, type(None)),
+    "rate": (float, int, type(None)),
+    "eta_s": (float, int, type(None)),
+}
+TIMES = ("created_at", "started_at", "finished_at")
+
+
+def check_shape(job: dict[str, Any]) -> None:
+    missing = set(REQUIRED) - set(job)
+    assert not missing, missing
+    for key, kind in REQUIRED.items():
+        assert isinstance(job[key], kind), (key, job[key])
+    assert all(isinstance(part, str) for part in job["command"])
+    assert job["status"] in {"queued", "running", "paused", "completed", "failed"}
+    for key in TIMES:
+        if job[key] is not None:
+            parsed = datetime.fromisoformat(job[key])
+            assert parsed.tzinfo is not None, job[key]  # an offset, never a naive time
+    if job["started_at"] and job["finished_at"]:
+        assert datetime.fromisoformat(job["started_at"]) <= datetime.fromisoformat(
+            job["finished_at"]
+        )
+    if job["total"] is not None:
+        assert 0 <= job["done"] <= job["total"]
+
+
+def test_ls_json_is_an_array_of_job_objects(cli: CLI, tmp_path) -> None:
+    proc = cli("ls", "--json")
+    assert json.loads(proc.stdout) == [] and proc.stderr == ""
+    ok = cli.run(
+        "sh",
+        "-c",
+        "echo ::total 4; echo ::progress 3/4 c.txt; echo done",
+        opts=("--name", "json-ok"),
+    )
+    bad = cli.run("sh", "-c", "exit 7")
+    running = cli.run("sleep", "300", opts=("--cwd", str(tmp_path)))
+    cli.wait_status(ok, {"completed"})
+    cli.wait_status(bad, {"failed"})
+    cli.wait_status(running, {"running"})
+    jobs = cli.ls()
+    assert isinstance(jobs, list) and [j["id"] for j in jobs] == [running, bad, ok]
+    for job in jobs:
+        check_shape(job)
+    by_id = {j["id"]: j for j in jobs}
+    assert by_id[ok]["name"] == "json-ok" and by_id[ok]["command"][:2] == ["sh", "-c"]
+    assert (by_id[ok]["total"], by_id[ok]["done"], by_id[ok]["current_item"]) == (4, 3, "c.txt")
+    assert by_id[ok]["exit_code"] == 0 and by_id[ok]["error"] is None
+    assert by_id[bad]["error"] == "exited with code 7" and by_id[bad]["exit_code"] == 7
+    assert by_id[running]["pid"] > 0 and by_id[running]["finished_at"] is None
+    assert by_id[running]["cwd"] == str(tmp_path)
+    assert by_id[running]["command"] == ["sleep", "300"]
+    # Filters keep the shape.
+    only = json.loads(cli("ls", "--json", "--status", "failed").stdout)
+    assert [j["id"] for j in only] == [bad]
+    cli("kill", running)
+
+
+def test_show_json_is_one_object(cli: CLI, state: StateDir, store: Store) -> None:
+    job_id = cli.run("sh", "-c", "printf 'x\\n'", opts=("--env", "A=1"))
+    data = cli.wait_status(job_id, {"completed"})
+    assert isinstance(data, dict)
+    check_shape(data)
+    assert data["id"] == job_id and data["env"] == {"A": "1"}
+    assert data["log"] == str(state.log_path(job_id))
+    assert datetime.fromisoformat(data["created_at"]) <= datetime.fromisoformat(data["started_at"])
+    # A queued job that never started: the nulls are there, not missing.
+    queued = job_by_hand(state, store, ["true"])
+    data = cli.show(queued.id)
+    check_shape(data)
+    assert data["status"] == "queued"
+    assert data["pid"] is None and data["started_at"] is None and data["exit_code"] is None
+    assert data["rate"] is None and data["eta_s"] is None and data["total"] is None
+
+
+def test_json_is_utf8_and_survives_odd_names(cli: CLI) -> None:
+    job_id = cli.run("true", opts=("--name", 'ü "quoted" \\ 日本'))
+    cli.wait_status(job_id, {"completed"})
+    assert cli.show(job_id)["name"] == 'ü "quoted" \\ 日本'
