@@ -31,9 +31,7 @@ def is_running(pid_and_start: Ident) -> bool:
     pid, start = pid_and_start
     try:
         proc = psutil.Process(pid)
-        return (
-            abs(proc.create_time() - start) < 0.01 and proc.status() != psutil.STATUS_ZOMBIE
-        )
+        return abs(proc.create_time() - start) < 0.01 and proc.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
 
@@ -168,3 +166,86 @@ def mounted(target: Path, *mount_args: str) -> Iterator[Path]:
             time.sleep(0.1)
         else:
             subprocess.run(["umount", "-l", str(target)], capture_output=True)
+
+
+WRITER = r"""
+import json, sqlite3, sys, time
+from pathlib import Path
+from jobcore.errors import JobcoreError
+from jobcore.paths import StateDir
+from jobcore.store import Store
+
+root, shared, jobs, seconds, go = sys.argv[1:6]
+jobs, seconds = int(jobs), float(seconds)
+while not Path(go).exists():
+    time.sleep(0.002)
+store = Store(StateDir(Path(root)))
+stats = {"created": 0, "progress": 0, "shared": 0, "locked": 0, "errors": [], "mine": []}
+def attempt(fn):
+    try:
+        fn()
+        return True
+    except (JobcoreError, sqlite3.Error) as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            stats["locked"] += 1
+        else:
+            stats["errors"].append(str(exc))
+        return False
+for _ in range(jobs):
+    box = []
+    if attempt(lambda: box.append(store.create_job(["true"], "/", {}, "writer"))):
+        stats["created"] += 1
+        stats["mine"].append(box[0].id)
+deadline = time.monotonic() + seconds
+i = 0
+while stats["mine"] and time.monotonic() < deadline:
+    job = stats["mine"][i % len(stats["mine"])]
+    if attempt(lambda: store.record_progress(job, advance=1, item=f"item {i}")):
+        stats["progress"] += 1
+    if attempt(lambda: store.record_progress(shared, advance=1)):
+        stats["shared"] += 1
+    i += 1
+print(json.dumps(stats))
+"""
+"""A writer process: creates jobs, then records progress on them and on a shared job."""
+
+
+def run_writers(
+    state: StateDir, store: Store, n: int, jobs_each: int, seconds: float, tmp: Path
+) -> tuple[list[dict], str, float]:
+    """Start ``n`` writer processes at the same instant; their stats, the shared job, time."""
+    import json
+
+    shared = job_by_hand(state, store, ["true"]).id
+    go = tmp / "go"
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                WRITER,
+                str(state.root),
+                shared,
+                str(jobs_each),
+                str(seconds),
+                str(go),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(n)
+    ]
+    try:
+        time.sleep(0.3)  # let every interpreter start and wait at the line
+        started = time.monotonic()
+        go.write_text("go")
+        results = []
+        for proc in procs:
+            out, err = proc.communicate(timeout=seconds + 60)
+            assert proc.returncode == 0, err
+            results.append(json.loads(out))
+        return results, shared, time.monotonic() - started
+    finally:
+        for proc in procs:
+            proc.kill()
