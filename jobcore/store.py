@@ -8,6 +8,7 @@ BEGIN that upgrades from read to write gets SQLITE_BUSY at once, bypassing the b
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -15,6 +16,7 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from jobcore.errors import JobcoreError, UsageError
@@ -125,8 +127,7 @@ class Store:
         self.state = state
         path = state.db_path
         try:
-            fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-            os.close(fd)
+            _create_private(path)
             self.conn = sqlite3.connect(
                 path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
             )
@@ -447,6 +448,19 @@ def update_in(conn: sqlite3.Connection, job_id: str, fields: dict[str, Any]) -> 
         return
     cols = ", ".join(f"{key} = ?" for key in fields)
     conn.execute(f"UPDATE jobs SET {cols} WHERE id = ?", [*fields.values(), job_id])
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file 0600 before SQLite does (it would follow the umask).
+
+    Only when it does not exist yet: closing any descriptor of an SQLite file drops every
+    POSIX lock this process holds on it, so an open/close next to a live connection would
+    let other processes checkpoint and reset the WAL under that connection's feet.
+    """
+    if path.exists():
+        return
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
 
 
 def _split_sql(script: str) -> list[str]:

@@ -102,10 +102,17 @@ class Worker:
                 "SELECT status, worker_pid, worker_start FROM jobs WHERE id = ?", (self.job_id,)
             ).fetchone()
             if row is None or row["status"] != JobStatus.QUEUED.value:
+                status = "gone" if row is None else row["status"]
+                print(f"jobcore: worker {self.me.pid} leaves: the job is {status}")
                 return None
             if row["worker_pid"] is not None and (
                 row["worker_pid"] != self.me.pid or row["worker_start"] != self.me.start
             ):
+                print(
+                    f"jobcore: worker {self.me.pid} leaves: worker "
+                    f"{row['worker_pid']} ({row['worker_start']}) owns the job, not "
+                    f"{self.me.pid} ({self.me.start})"
+                )
                 return None
             conn.execute(
                 "UPDATE jobs SET worker_pid = ?, worker_start = ?, boot_id = ? WHERE id = ?",
