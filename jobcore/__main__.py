@@ -1,7 +1,5 @@
 """``python -m jobcore`` is the ``jobcore`` command."""
 
-import sys
+from jobcore.cli import entry
 
-from jobcore.cli import main
-
-sys.exit(main())
+entry()

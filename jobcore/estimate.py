@@ -7,8 +7,8 @@ to take longer), else per run. The median is used so one odd run does not skew i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from statistics import median
+from typing import NamedTuple
 
 from jobcore.models import Job, JobStatus
 from jobcore.store import Store
@@ -16,8 +16,7 @@ from jobcore.store import Store
 HISTORY = 10
 
 
-@dataclass(frozen=True)
-class Estimate:
+class Estimate(NamedTuple):
     """What earlier runs of a name took."""
 
     duration_s: float

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import shlex
 import sqlite3
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class JobStatus(StrEnum):
@@ -41,8 +40,7 @@ def iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).astimezone().isoformat(timespec="milliseconds")
 
 
-@dataclass(frozen=True)
-class ProcessIdentity:
+class ProcessIdentity(NamedTuple):
     """A process as it can be proven to be the same one later: pid plus start time.
 
     ``start`` is the kernel's start time in clock ticks since boot on Linux (exact, immune to
@@ -55,8 +53,7 @@ class ProcessIdentity:
     boot_id: str = ""
 
 
-@dataclass(frozen=True)
-class BatchSpec:
+class BatchSpec(NamedTuple):
     """How a batch runs, as stored in the job's ``spec`` column."""
 
     parallel: int = 1
@@ -87,8 +84,7 @@ class BatchSpec:
         }
 
 
-@dataclass(frozen=True)
-class QueueSpec:
+class QueueSpec(NamedTuple):
     """Where a job waits before it runs: its group, its place in line, what it waits for."""
 
     group: str = "default"
@@ -97,8 +93,7 @@ class QueueSpec:
     not_before: float | None = None
 
 
-@dataclass(frozen=True)
-class Ending:
+class Ending(NamedTuple):
     """How a worker's run of a job ended, as it will be recorded."""
 
     status: JobStatus
@@ -107,8 +102,7 @@ class Ending:
     paused_until: float | None = None
 
 
-@dataclass(frozen=True)
-class Job:
+class Job(NamedTuple):
     """One row of the ``jobs`` table, decoded."""
 
     id: str

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import errno
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from jobcore.errors import JobcoreError
 
@@ -34,8 +34,7 @@ def default_home() -> Path:
     return user_data_path("jobcore", appauthor=False)
 
 
-@dataclass(frozen=True)
-class StateDir:
+class StateDir(NamedTuple):
     """The state folder of one jobcore installation (one database, many job folders)."""
 
     root: Path

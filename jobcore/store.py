@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -27,6 +26,8 @@ from jobcore.rate import eta_seconds, rate_from_samples
 BUSY_TIMEOUT_MS = 30_000
 ID_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: ids are read aloud and typed
 ID_LENGTH = 5
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
+"""Checkpoints truncate the WAL back to this size, so a busy day does not leave it huge."""
 SAMPLES_KEPT = 120
 SAMPLE_SPACING_S = 0.5
 
@@ -106,6 +107,11 @@ MIGRATIONS: tuple[str, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+def new_id() -> str:
+    """A random short id from ID_ALPHABET (os.urandom: the secrets module is slow to import)."""
+    return "".join(ID_ALPHABET[b % len(ID_ALPHABET)] for b in os.urandom(ID_LENGTH))
+
+
 def _db_error(exc: sqlite3.Error, path: os.PathLike[str] | str) -> JobcoreError:
     """One line for the ways a database can be unusable, with what to do about it."""
     text = str(exc)
@@ -135,6 +141,7 @@ class Store:
             self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
             self.conn.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except sqlite3.Error as exc:
@@ -215,7 +222,7 @@ class Store:
                     f"no group {queue.group!r}; create it with `jobcore group add {queue.group}`"
                 )
             for _ in range(20):
-                job_id = "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
+                job_id = new_id()
                 try:
                     conn.execute(
                         "INSERT INTO jobs (id, name, command, cwd, env, status, created_at,"

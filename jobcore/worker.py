@@ -318,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m jobcore.worker STATE_DIR JOB_ID", file=sys.stderr)
         return 2
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    os.chdir(args[0])  # never keep the launcher's folder busy (an unmount, a deleted dir)
     _become_subreaper()
     worker = Worker(StateDir(Path(args[0]).absolute()), args[1])
     try:
