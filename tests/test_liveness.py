@@ -6,6 +6,7 @@ environment), so they are killed in ``finally`` blocks, not by the fixture.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -106,19 +107,26 @@ def test_proctree_never_signals_the_children_of_a_reused_pid(state: StateDir) ->
 def test_zombie_worker_is_dead(cli: CLI, state: StateDir, store: Store) -> None:
     """A worker that died but was not reaped (its parent is this test) still "exists" for
     kill(pid, 0); it must read as dead."""
-    job = launcher.launch(state, store, ["sleep", "300"])
-    popen = launcher._spawned[-1]
+    job = launcher.launch(state, store, ["sleep", "300"])  # the worker is our child
+    pid = store.get(job.id).worker.pid
     try:
         data = cli.wait_status(job.id, {"running"})
-        assert data["pid"] == popen.pid
-        os.kill(popen.pid, signal.SIGKILL)
-        wait_for(lambda: psutil.Process(popen.pid).status() == psutil.STATUS_ZOMBIE)
-        os.kill(popen.pid, 0)  # the zombie passes the naive check...
+        assert data["pid"] == pid and psutil.Process(pid).ppid() == os.getpid()
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+        os.kill(pid, 0)  # the zombie passes the naive check...
         data = cli.show(job.id)
         assert data["status"] == "failed" and data["error"] == WORKER_DIED  # ...not ours
     finally:
-        popen.kill()
-        popen.wait(timeout=10)
+        reap(pid)
+
+
+def reap(pid: int) -> None:
+    """Kill and reap a child of this process (whatever the launcher keeps about it)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
 
 
 def test_queued_job_without_worker_waits_for_the_grace_then_fails(

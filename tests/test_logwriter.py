@@ -127,11 +127,15 @@ def stream_and_cuts(draw: st.DrawFn) -> tuple[bytes, list[bytes]]:
     return data, chunks
 
 
-@settings(max_examples=300, deadline=None)
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("chunks")
+
+
+@settings(max_examples=200, deadline=None)
 @given(stream_and_cuts())
-def test_any_chunking_gives_the_same_log(tmp_path_factory: pytest.TempPathFactory, case) -> None:
+def test_any_chunking_gives_the_same_log(folder: Path, case) -> None:
     data, chunks = case
-    folder = tmp_path_factory.mktemp("chunks", numbered=True)
     whole, seen_whole = render([data], folder / "whole.log")
     split, seen_split = render(chunks, folder / "split.log")
     assert split == whole
@@ -145,10 +149,11 @@ def test_any_chunking_gives_the_same_log(tmp_path_factory: pytest.TempPathFactor
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.integers(1, 400), min_size=1, max_size=30), st.integers(0, 3))
 def test_bar_redraws_leave_few_lines_for_any_timing(
-    tmp_path_factory: pytest.TempPathFactory, steps: list[int], extra_lines: int
+    folder: Path, steps: list[int], extra_lines: int
 ) -> None:
     """However fast the bar moves, at most one snapshot per interval reaches the log."""
-    path = tmp_path_factory.mktemp("bar") / "bar.log"
+    path = folder / "bar.log"
+    path.unlink(missing_ok=True)
     fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
     clock = FakeClock()
     try:

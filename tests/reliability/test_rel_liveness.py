@@ -28,6 +28,7 @@ from tests.reliability.support import (
     job_by_hand,
     real_start,
 )
+from tests.test_liveness import reap
 
 
 def test_zombie_and_reused_pid_are_dead_and_the_foreign_process_untouched(
@@ -35,13 +36,14 @@ def test_zombie_and_reused_pid_are_dead_and_the_foreign_process_untouched(
 ) -> None:
     # 1. A zombie worker: killed, never reaped (its parent is this test process).
     zombie_job = launcher.launch(state, store, ["sleep", "300"])
-    popen = launcher._spawned[-1]
+    worker_pid = store.get(zombie_job.id).worker.pid
     # 2. A reused pid: a live process of ours that is not the recorded one.
     with foreign_process(["sh", "-c", "sleep 300 & wait"], start_new_session=True) as foreign:
         try:
             cli.wait_status(zombie_job.id, {"running"})
-            os.kill(popen.pid, signal.SIGKILL)
-            wait_for(lambda: psutil.Process(popen.pid).status() == psutil.STATUS_ZOMBIE)
+            assert psutil.Process(worker_pid).ppid() == os.getpid()
+            os.kill(worker_pid, signal.SIGKILL)
+            wait_for(lambda: psutil.Process(worker_pid).status() == psutil.STATUS_ZOMBIE)
             wait_for(lambda: descendants(foreign.pid))
             foreign_tree = [psutil.Process(foreign.pid), *psutil.Process(foreign.pid).children()]
             reused = job_by_hand(state, store, ["sleep", "300"])
@@ -64,8 +66,7 @@ def test_zombie_and_reused_pid_are_dead_and_the_foreign_process_untouched(
             )
             assert untouched == len(foreign_tree)
         finally:
-            popen.kill()
-            popen.wait(timeout=10)
+            reap(worker_pid)
 
 
 def test_stored_identity_survives_a_wall_clock_step(monkeypatch) -> None:
