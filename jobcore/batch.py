@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 
 from jobcore.errors import Pause
 from jobcore.items import ItemBook, ItemRecord, ItemStatus
@@ -25,7 +26,13 @@ class BatchRun:
     """One worker's pass over a batch's pending items."""
 
     def __init__(
-        self, store: Store, job: Job, env: dict[str, str], log_fd: int, grace: float
+        self,
+        store: Store,
+        job: Job,
+        env: dict[str, str],
+        log_fd: int,
+        grace: float,
+        redact: Callable[[bytes], bytes] | None = None,
     ) -> None:
         self.store = store
         self.job = job
@@ -41,7 +48,7 @@ class BatchRun:
                 self.spec.call, job.cwd, self.spec.parallel, self.spec.processes
             )
         else:
-            self.runner = CommandRunner(job.command, job.cwd, env, log_fd)
+            self.runner = CommandRunner(job.command, job.cwd, env, log_fd, redact)
 
     def _stop_request(self) -> str | None:
         row = self.store.conn.execute(

@@ -158,6 +158,8 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
         batch=batch,
         items=items,
         queue=queue,
+        on_done=args.on_done,
+        redact=[n for value in args.redact_env for n in value.split(",") if n],
     )
     print(job.id)
     if not args.quiet:
@@ -288,7 +290,7 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
         ("reason", job.reason or fmt.UNKNOWN),
         ("command", job.command_line),
         ("cwd", job.cwd),
-        ("env", " ".join(f"{k}={v}" for k, v in job.env.items()) or fmt.UNKNOWN),
+        ("env", " ".join(f"{k}={v}" for k, v in job.masked_env.items()) or fmt.UNKNOWN),
         ("progress", fmt.progress(job.done, job.total)),
         ("errors", str(job.errors)),
         ("current item", job.current_item or fmt.UNKNOWN),
@@ -386,6 +388,10 @@ def _targets(args: argparse.Namespace, ctx: Context, statuses: Sequence[str]) ->
 def cmd_stop(args: argparse.Namespace, ctx: Context) -> int:
     from jobcore.control import stop
 
+    if args.grace is None:
+        from jobcore import config
+
+        args.grace = config.load(ctx.state)["grace"]
     if args.grace < 0:
         raise UsageError("--grace expects seconds >= 0")
     # Queued jobs first, so none of them takes a slot freed by stopping a running one.
@@ -549,6 +555,60 @@ def cmd_clean(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
+def cmd_events(args: argparse.Namespace, ctx: Context) -> int:
+    from jobcore.events import history
+
+    store = _reconciled(ctx)
+    job_id = None
+    if args.id:
+        try:
+            job_id = store.resolve(args.id).id
+        except JobcoreError:
+            job_id = args.id  # a cleaned job keeps its history
+    events = history(store, job_id)
+    if job_id is not None and not events:
+        raise JobcoreError(f"no job with id {args.id!r} and no history for it")
+    if args.json:
+        _emit_json([e.to_json() for e in events])
+        return 0
+    rows = [[iso(e.t) or "", e.job_id, e.kind, e.actor, e.reason or ""] for e in events]
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+    print(
+        fmt.table(
+            ["TIME", "JOB", "EVENT", "BY", "REASON"], rows, color=fmt.use_color(), width=width
+        )
+    )
+    return 0
+
+
+def cmd_config(args: argparse.Namespace, ctx: Context) -> int:
+    from jobcore import config
+
+    if args.action == "set":
+        if not args.key or args.value is None:
+            raise UsageError("config set needs a KEY and a VALUE")
+        config.set_value(ctx.state, args.key, args.value)
+        return 0
+    if args.action == "unset":
+        if not args.key:
+            raise UsageError("config unset needs a KEY")
+        config.set_value(ctx.state, args.key, None)
+        return 0
+    values = config.load(ctx.state)
+    if args.action == "get":
+        if args.key not in config.KEYS:
+            raise UsageError(f"unknown config key {args.key!r} (known: {', '.join(config.KEYS)})")
+        value = values[args.key]
+        print(json.dumps(value) if args.json else ("" if value is None else value))
+        return 0
+    if args.json:
+        _emit_json(values)
+        return 0
+    for name, key in config.KEYS.items():
+        print(f"{name} = {json.dumps(values[name])}    # {key.help}")
+    return 0
+
+
 def cmd_completion(args: argparse.Namespace, ctx: Context) -> int:
     import argcomplete
 
@@ -684,6 +744,18 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
     p.add_argument("--at", metavar="HH:MM", help="start no sooner than this time")
     p.add_argument("--follow", action="store_true", help="then attach until the job ends")
     p.add_argument(
+        "--on-done",
+        metavar="CMD",
+        help="shell command run when the job ends ($JOBCORE_JOB_STATUS etc.)",
+    )
+    p.add_argument(
+        "--redact-env",
+        action="append",
+        default=[],
+        metavar="NAME[,NAME]",
+        help="mask the values of these environment variables in the log",
+    )
+    p.add_argument(
         "command",
         nargs=argparse.REMAINDER,
         metavar="-- CMD [ARG...]",
@@ -762,9 +834,8 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
     p.add_argument(
         "--grace",
         type=float,
-        default=5.0,
         metavar="SECONDS",
-        help="wait this long after SIGTERM before SIGKILL (default 5)",
+        help="wait this long after SIGTERM before SIGKILL (default: config grace, 5)",
     )
 
     p = add(
@@ -871,6 +942,29 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
         help="at most N jobs of the group run at once (default: unlimited)",
     )
     p.add_argument("--json", action="store_true", help="with ls: print a JSON array")
+
+    p = add(
+        "events",
+        cmd_events,
+        "the history of a job (or of all jobs): what happened, when, and who did it",
+        "  jobcore events k3x9q\n  jobcore events --json | jq '.[] | select(.kind==\"failed\")'",
+    )
+    action = p.add_argument("id", metavar="ID", nargs="?", help="only this job")
+    action.completer = _complete_job_ids  # type: ignore[attr-defined]
+    p.add_argument("--json", action="store_true", help="print a JSON array")
+
+    p = add(
+        "config",
+        cmd_config,
+        "defaults kept in the state folder: grace, keep, on_done, redact_env",
+        "  jobcore config ls\n  jobcore config set grace 30\n"
+        "  jobcore config set keep 10         # auto-clean: keep the newest 10 finished\n"
+        "  jobcore config set redact_env API_KEY,DB_PASSWORD\n  jobcore config unset keep",
+    )
+    p.add_argument("action", choices=["ls", "get", "set", "unset"])
+    p.add_argument("key", nargs="?", metavar="KEY")
+    p.add_argument("value", nargs="?", metavar="VALUE")
+    p.add_argument("--json", action="store_true", help="print JSON")
 
     p = add(
         "completion",

@@ -23,7 +23,7 @@ from jobcore.liveness import is_alive, reconcile
 from jobcore.models import Job, JobStatus
 from jobcore.paths import StateDir
 from jobcore.proctree import kill_job_tree, terminate
-from jobcore.store import Store
+from jobcore.store import Store, record_event
 
 DEFAULT_GRACE_S = 5.0
 WORKER_FINISH_S = 3.0
@@ -61,7 +61,7 @@ def stop(store: Store, job_id: str, grace: float = DEFAULT_GRACE_S, *, kill: boo
         with contextlib.suppress(psutil.Error):
             terminate([psutil.Process(job.worker.pid)], 0.0 if kill else 1.0)
     status, reason = (JobStatus.FAILED, "killed") if kill else (JobStatus.PAUSED, "stopped by user")
-    store.finish_if_active(job.id, status, reason, expect_worker=job.worker)
+    store.finish_if_active(job.id, status, reason, expect_worker=job.worker, actor="user")
     return store.get(job.id)
 
 
@@ -112,6 +112,7 @@ def resume(state: StateDir, store: Store, job_id: str) -> Job:
             " worker_start = NULL, cmd_pid = NULL, cmd_start = NULL WHERE id = ?",
             (time.time(), job_id),
         )
+        record_event(conn, job_id, "resumed", "user")
     spawn_worker(state, store, job_id)
     return store.get(job_id)
 
@@ -137,5 +138,7 @@ def retry(state: StateDir, store: Store, job_id: str, items: Sequence[str] = ())
     if not changed:
         what = "none of the named items has failed" if items else "it has no failed items"
         raise JobcoreError(f"nothing to retry in job {job.id}: {what}")
+    with store.write() as conn:
+        record_event(conn, job.id, "retried", "user", f"{changed} failed item(s)")
     resume(state, store, job.id)
     return changed

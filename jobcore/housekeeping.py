@@ -14,7 +14,7 @@ from jobcore.errors import UsageError
 from jobcore.liveness import reconcile
 from jobcore.models import Job, JobStatus
 from jobcore.paths import StateDir
-from jobcore.store import Store
+from jobcore.store import Store, record_event
 
 CLEANABLE = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.PAUSED)
 DEFAULT_STATUSES = (JobStatus.COMPLETED, JobStatus.FAILED)
@@ -53,6 +53,7 @@ def clean(
     keep: int | None = None,
     older_than: float | None = None,
     dry_run: bool = False,
+    actor: str = "user",
 ) -> list[Job]:
     """Remove the selected jobs with their folders and logs; returns what was removed."""
     reconcile(store)
@@ -69,6 +70,7 @@ def clean(
                 continue  # resumed in the meantime: not ours to remove any more
             conn.execute("DELETE FROM items WHERE job_id = ?", (job.id,))
             conn.execute("DELETE FROM samples WHERE job_id = ?", (job.id,))
+            record_event(conn, job.id, "cleaned", actor, f"was {job.status.value}")
         shutil.rmtree(state.job_dir(job.id), ignore_errors=True)
         removed.append(job)
     return removed

@@ -19,6 +19,7 @@ from jobcore.errors import JobcoreError, UsageError
 from jobcore.liveness import identity_of
 from jobcore.models import BatchSpec, Job, JobStatus, QueueSpec
 from jobcore.paths import StateDir, disk_error
+from jobcore.redact import mask_env
 from jobcore.store import Store
 
 _spawned: list[int] = []
@@ -54,6 +55,8 @@ def launch(
     batch: BatchSpec | None = None,
     items: Sequence[str] = (),
     queue: QueueSpec | None = None,
+    on_done: str | None = None,
+    redact: Sequence[str] = (),
 ) -> Job:
     """Create a job (one command, or a batch of ``items``) and start its worker; returns at once.
 
@@ -72,7 +75,17 @@ def launch(
     else:
         validate(command, cwd, {**os.environ, **overrides})
     spec = batch.to_spec() if batch is not None else None
-    job = store.create_job(list(command), cwd, overrides, name, spec=spec, items=items, queue=queue)
+    job = store.create_job(
+        list(command),
+        cwd,
+        overrides,
+        name,
+        spec=spec,
+        items=items,
+        queue=queue,
+        on_done=on_done,
+        redact=redact,
+    )
     try:
         state.make_job_dir(job.id)
         write_json(
@@ -82,8 +95,9 @@ def launch(
                 "name": name,
                 "command": list(command),
                 "cwd": cwd,
-                "env": overrides,
+                "env": mask_env(overrides, redact),
                 "batch": spec,
+                "on_done": on_done,
                 "created_at": job.created_at,
             },
         )

@@ -98,7 +98,7 @@ def reconcile(store: Store) -> list[Job]:
     for job in store.active_jobs():
         if job.worker is None:
             if now - job.queued_at > STARTING_GRACE_S and store.finish_if_active(
-                job.id, JobStatus.FAILED, LAUNCHER_DIED, expect_worker=None
+                job.id, JobStatus.FAILED, LAUNCHER_DIED, expect_worker=None, actor="liveness"
             ):
                 changed.append(store.get(job.id))
             continue
@@ -110,7 +110,9 @@ def reconcile(store: Store) -> list[Job]:
         from jobcore.proctree import job_processes, terminate  # proctree imports this module
 
         leftovers = job_processes(job.id, None)
-        if store.finish_if_active(job.id, JobStatus.FAILED, WORKER_DIED, expect_worker=job.worker):
+        if store.finish_if_active(
+            job.id, JobStatus.FAILED, WORKER_DIED, expect_worker=job.worker, actor="liveness"
+        ):
             terminate(leftovers, ORPHAN_GRACE_S)
             changed.append(store.get(job.id))
     return changed

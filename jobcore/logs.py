@@ -68,10 +68,27 @@ class Follower:
             if size == self.offset:
                 return b""
             data = os.pread(fd, min(limit, size - self.offset), self.offset)
+            if self.offset + len(data) < size:  # cut by the limit: end on a line, or a char
+                data = data[: data.rfind(b"\n") + 1] or data[: _utf8_boundary(data)] or data
             self.offset += len(data)
             return data
         finally:
             os.close(fd)
+
+
+_UTF8_LEADS = ((2, (0xE0, 0xC0)), (3, (0xF0, 0xE0)), (4, (0xF8, 0xF0)))
+"""(sequence length, (mask, value)) of UTF-8 lead bytes."""
+
+
+def _utf8_boundary(data: bytes) -> int:
+    """Length of ``data`` without a UTF-8 sequence cut short at its end (readers decode each
+    chunk on its own: a character split across two chunks would show as two U+FFFD)."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte & 0xC0 != 0x80:  # the last lead (or ASCII) byte
+            need = next((n for n, lead in _UTF8_LEADS if byte & lead[0] == lead[1]), 1)
+            return len(data) - back if need > back else len(data)
+    return len(data)
 
 
 def item_lines(path: Path, prefix: bytes, limit: int) -> list[bytes]:

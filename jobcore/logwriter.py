@@ -31,10 +31,13 @@ class LogWriter:
         on_line: LineHandler | None = None,
         clock: Callable[[], float] = time.monotonic,
         prefix: bytes = b"",
+        redact: Callable[[bytes], bytes] | None = None,
     ) -> None:
         self.fd = fd
         self.on_line = on_line
         self.clock = clock
+        self.redact = redact
+        """Masks credentials in each piece of output before it is written."""
         self.prefix = prefix
         """Put before every line (a batch item's name), so lines of parallel items interleave
         readably; with a prefix, partial lines wait for their newline."""
@@ -125,6 +128,8 @@ class LogWriter:
             self._last_segment = b""
 
     def _write(self, data: bytes) -> None:
+        if self.redact is not None:
+            data = self.redact(data)
         if self.prefix:
             data = self.prefix + data
         view = memoryview(data)

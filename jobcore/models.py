@@ -100,6 +100,8 @@ class Ending(NamedTuple):
     reason: str | None
     exit_code: int | None = None
     paused_until: float | None = None
+    actor: str = "worker"
+    """Who ended it: ``user`` when a stop or kill asked for it."""
 
 
 class Job(NamedTuple):
@@ -135,6 +137,10 @@ class Job(NamedTuple):
     queue: QueueSpec
     waiting_on: str | None
     """What a queued job's worker waits for: ``delay``, ``deps`` or ``slot``."""
+    on_done: str | None
+    """A shell command run when the job ends (pueue's callback)."""
+    redact: tuple[str, ...]
+    """Names of environment variables whose values are masked in the log."""
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Job:
@@ -179,7 +185,16 @@ class Job(NamedTuple):
                 row["grp"], row["priority"], tuple(json.loads(row["after"])), row["not_before"]
             ),
             waiting_on=row["waiting_on"],
+            on_done=row["on_done"],
+            redact=tuple(json.loads(row["redact"])),
         )
+
+    @property
+    def masked_env(self) -> dict[str, str]:
+        """The environment overrides as shown to people: secret values masked."""
+        from jobcore.redact import mask_env
+
+        return mask_env(self.env, self.redact)
 
     @property
     def is_batch(self) -> bool:
@@ -214,7 +229,7 @@ class Job(NamedTuple):
             "command_pid": self.command_proc.pid if self.command_proc else None,
             "command": self.command,
             "cwd": self.cwd,
-            "env": self.env,
+            "env": self.masked_env,
             "created_at": iso(self.created_at),
             "started_at": iso(self.started_at),
             "finished_at": iso(self.finished_at),
@@ -235,4 +250,5 @@ class Job(NamedTuple):
             "after": list(self.queue.after),
             "not_before": iso(self.queue.not_before),
             "waiting_on": self.waiting_on,
+            "on_done": self.on_done,
         }

@@ -13,7 +13,7 @@ import selectors
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, field
 
@@ -70,7 +70,15 @@ class _Running:
 class CommandRunner:
     """Items as processes, their output prefixed with the item into the job log."""
 
-    def __init__(self, template: Sequence[str], cwd: str, env: dict[str, str], log_fd: int):
+    def __init__(
+        self,
+        template: Sequence[str],
+        cwd: str,
+        env: dict[str, str],
+        log_fd: int,
+        redact: Callable[[bytes], bytes] | None = None,
+    ):
+        self.redact = redact
         self.template = list(template)
         self.cwd = cwd
         self.env = env
@@ -110,7 +118,9 @@ class CommandRunner:
                 last[:] = [line]
             return False
 
-        writer = LogWriter(self.log_fd, remember, prefix=item_prefix(record.item).encode())
+        writer = LogWriter(
+            self.log_fd, remember, prefix=item_prefix(record.item).encode(), redact=self.redact
+        )
         entry = _Running(record, proc, read_fd, writer, last)
         self.items[read_fd] = entry
         self.selector.register(read_fd, selectors.EVENT_READ, entry)

@@ -103,6 +103,19 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE jobs ADD COLUMN waiting_on TEXT;
     CREATE INDEX jobs_group ON jobs(grp, status);
     """,
+    """
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id TEXT NOT NULL,
+        t REAL NOT NULL,
+        kind TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        reason TEXT
+    );
+    CREATE INDEX events_job ON events(job_id, seq);
+    ALTER TABLE jobs ADD COLUMN on_done TEXT;
+    ALTER TABLE jobs ADD COLUMN redact TEXT NOT NULL DEFAULT '[]';
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -205,6 +218,8 @@ class Store:
         spec: dict[str, Any] | None = None,
         items: Sequence[str] = (),
         queue: QueueSpec | None = None,
+        on_done: str | None = None,
+        redact: Sequence[str] = (),
     ) -> Job:
         """Insert a new queued job with a fresh short id (retrying the rare collision).
 
@@ -226,8 +241,8 @@ class Store:
                 try:
                     conn.execute(
                         "INSERT INTO jobs (id, name, command, cwd, env, status, created_at,"
-                        " queued_at, spec, grp, priority, after, not_before)"
-                        " VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)",
+                        " queued_at, spec, grp, priority, after, not_before, on_done, redact)"
+                        " VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (
                             job_id,
                             name,
@@ -241,6 +256,8 @@ class Store:
                             queue.priority,
                             json.dumps(list(queue.after)),
                             queue.not_before,
+                            on_done,
+                            json.dumps(list(redact)),
                         ),
                     )
                     break
@@ -248,6 +265,7 @@ class Store:
                     continue
             else:  # pragma: no cover - 20 collisions in a row means the id space is exhausted
                 raise JobcoreError("could not allocate a job id")
+            record_event(conn, job_id, "created", "user")
             if spec and "each" in spec:
                 conn.executemany(
                     "INSERT INTO items (job_id, idx, item) VALUES (?, ?, ?)",
@@ -325,6 +343,7 @@ class Store:
         with self.write() as conn:
             conn.execute("DELETE FROM samples WHERE job_id = ?", (job_id,))
             conn.execute("DELETE FROM items WHERE job_id = ?", (job_id,))
+            conn.execute("DELETE FROM events WHERE job_id = ?", (job_id,))
             conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
 
     def finish_if_active(
@@ -336,6 +355,7 @@ class Store:
         expect_worker: ProcessIdentity | None,
         exit_code: int | None = None,
         paused_until: float | None = None,
+        actor: str = "worker",
     ) -> bool:
         """Move an active job to ``status`` unless someone already moved it.
 
@@ -362,7 +382,11 @@ class Store:
             sql += " AND worker_pid = ? AND worker_start = ?"
             args += [expect_worker.pid, expect_worker.start]
         with self.write() as conn:
-            return conn.execute(sql, args).rowcount == 1
+            changed = conn.execute(sql, args).rowcount == 1
+            if changed:
+                kind = "killed" if reason == "killed" else status.value
+                record_event(conn, job_id, kind, actor, reason)
+            return changed
 
     def record_progress(
         self,
@@ -390,6 +414,20 @@ class Store:
     def data_version(self) -> int:
         """Changes when another connection commits: a cheap "did anything change?" probe."""
         return self.conn.execute("PRAGMA data_version").fetchone()[0]
+
+
+def record_event(
+    conn: sqlite3.Connection, job_id: str, kind: str, actor: str, reason: str | None = None
+) -> None:
+    """One line of a job's history (inside the transaction that made the change).
+
+    ``actor`` is who acted: ``user`` (a command or the dashboard), ``worker``, ``liveness``
+    (a reader that found the worker dead) or ``doctor``. Events outlive ``clean``.
+    """
+    conn.execute(
+        "INSERT INTO events (job_id, t, kind, actor, reason) VALUES (?, ?, ?, ?, ?)",
+        (job_id, time.time(), kind, actor, reason),
+    )
 
 
 def apply_progress(

@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from jobcore import config
 from jobcore.errors import JobcoreError
 from jobcore.liveness import identity_of, self_identity
 from jobcore.logwriter import LogWriter
@@ -28,8 +29,9 @@ from jobcore.paths import ENV_HOME, ENV_JOB_ID, StateDir
 from jobcore.proctree import kill_job_tree
 from jobcore.progress_parse import parse_line
 from jobcore.queue import Turn
+from jobcore.redact import Redactor
 from jobcore.reporter import Reporter
-from jobcore.store import Store
+from jobcore.store import Store, record_event, update_in
 
 READ_SIZE = 64 * 1024
 POLL_S = 0.25
@@ -37,6 +39,7 @@ LEFTOVER_GRACE_S = 2.0
 ITEM_GRACE_S = 5.0
 DRAIN_S = 0.5
 PR_SET_CHILD_SUBREAPER = 36
+CALLBACK_TIMEOUT_S = 60.0
 
 
 class _Terminated(Exception):
@@ -77,9 +80,9 @@ def command_ending(returncode: int) -> Ending:
 def requested_ending(stop_request: str | None) -> Ending | None:
     """The ending a user's stop or kill asked for, if any: it wins over the exit code."""
     if stop_request == "pause":
-        return Ending(JobStatus.PAUSED, "stopped by user")
+        return Ending(JobStatus.PAUSED, "stopped by user", actor="user")
     if stop_request == "kill":
-        return Ending(JobStatus.FAILED, "killed")
+        return Ending(JobStatus.FAILED, "killed", actor="user")
     return None
 
 
@@ -91,6 +94,11 @@ class Worker:
         self.store = Store(state)
         self.job_id = job_id
         self.me: ProcessIdentity = self_identity()
+        try:
+            self.config = config.load(state)
+        except JobcoreError as exc:
+            print(f"jobcore: {exc}; using the defaults")
+            self.config = {name: key.default for name, key in config.KEYS.items()}
 
     def _on_sigterm(self, _signum: int, _frame: object) -> None:
         raise _Terminated
@@ -120,6 +128,11 @@ class Worker:
             )
         return self.store.get(self.job_id)
 
+    def redactor(self, job: Job) -> Redactor:
+        """What to mask in this job's output: known token shapes and secret env values."""
+        listed = [*job.redact, *self.config["redact_env"]]
+        return Redactor.for_env(self.command_env(job), listed)
+
     def command_env(self, job: Job) -> dict[str, str]:
         env = dict(os.environ)
         env.update(job.env)
@@ -140,6 +153,8 @@ class Worker:
             while True:
                 ending = self.take_turn_and_run(job, log_fd)
                 self.finish(ending)
+                if ending.status.is_final:
+                    self.after_end(job, ending, log_fd)
                 if ending.paused_until is None or not self.wait_to_resume(ending, log_fd):
                     return 0
                 job = self.store.get(job.id)
@@ -162,14 +177,25 @@ class Worker:
 
     def run_once(self, job: Job, log_fd: int) -> Ending:
         """Run the job once; a SIGTERM to the worker ends it as failed (and resumable)."""
-        self.store.update(
-            job.id, status=JobStatus.RUNNING.value, started_at=time.time(), reason=None
-        )
+        with self.store.write() as conn:
+            update_in(
+                conn,
+                job.id,
+                {"status": JobStatus.RUNNING.value, "started_at": time.time(), "reason": None},
+            )
+            record_event(conn, job.id, "started", "worker")
         try:
             if job.is_batch:
                 from jobcore.batch import BatchRun
 
-                run = BatchRun(self.store, job, self.command_env(job), log_fd, ITEM_GRACE_S)
+                run = BatchRun(
+                    self.store,
+                    job,
+                    self.command_env(job),
+                    log_fd,
+                    ITEM_GRACE_S,
+                    self.redactor(job),
+                )
                 ending = run.run()
             else:
                 ending = self.run_command(job, log_fd)
@@ -191,7 +217,7 @@ class Worker:
             reporter.update(change)
             return change.is_marker and change.error is None
 
-        writer = LogWriter(log_fd, on_line)
+        writer = LogWriter(log_fd, on_line, redact=self.redactor(job))
         read_fd, write_fd = os.pipe()
         try:
             proc = self.start(job, write_fd)
@@ -268,7 +294,46 @@ class Worker:
             expect_worker=self.me,
             exit_code=ending.exit_code,
             paused_until=ending.paused_until,
+            actor=ending.actor,
         )
+
+    def after_end(self, job: Job, ending: Ending, log_fd: int) -> None:
+        """The job is over: run its callback, then apply the retention policy."""
+        command = job.on_done or self.config["on_done"]
+        if command:
+            self.run_callback(job, ending, command, log_fd)
+        if self.config["keep"] is not None:
+            from jobcore.housekeeping import clean
+
+            clean(self.state, self.store, keep=self.config["keep"], actor="worker")
+
+    def run_callback(self, job: Job, ending: Ending, command: str, log_fd: int) -> None:
+        """pueue's callback: a shell command told about the job through its environment."""
+        env = self.command_env(job)
+        env.update(
+            {
+                "JOBCORE_JOB_NAME": job.name or "",
+                "JOBCORE_JOB_STATUS": ending.status.value,
+                "JOBCORE_JOB_EXIT_CODE": "" if ending.exit_code is None else str(ending.exit_code),
+                "JOBCORE_JOB_REASON": ending.reason or "",
+                "JOBCORE_JOB_LOG": str(self.state.log_path(job.id)),
+            }
+        )
+        try:
+            done = subprocess.run(
+                ["/bin/sh", "-c", command],
+                env=env,
+                cwd=job.cwd if os.path.isdir(job.cwd) else "/",
+                stdin=subprocess.DEVNULL,
+                stdout=log_fd,
+                stderr=log_fd,
+                timeout=CALLBACK_TIMEOUT_S,
+            )
+            outcome = f"exit code {done.returncode}"
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            outcome = f"could not run: {exc}"
+        with self.store.write() as conn:
+            record_event(conn, job.id, "callback", "worker", f"{command!r}: {outcome}")
 
     def wait_to_resume(self, ending: Ending, log_fd: int) -> bool:
         """Sleep until a self-pause's ``paused_until``; resume unless someone else acted.
@@ -290,6 +355,7 @@ class Worker:
                 " finished_at = NULL, stop_request = NULL WHERE id = ?",
                 (self.job_id,),
             )
+            record_event(conn, self.job_id, "resumed", "worker", "retry_after passed")
         signal.signal(signal.SIGTERM, self._on_sigterm)
         _log(log_fd, f"--- jobcore: resumed by itself at {iso(time.time())} ---")
         return True

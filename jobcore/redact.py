@@ -1,0 +1,65 @@
+"""Keep credentials out of job logs: mask them in output before it reaches the disk.
+
+Masked: passwords in URLs (``scheme://user:PASS@host``), ``Authorization``/``Bearer``
+tokens, GitHub, GitLab, Slack and AWS-style tokens, and the values of environment variables
+that are secrets by name (``*TOKEN*``, ``*SECRET*``, ``*PASSWORD*``, ``*API_KEY*``, …) or
+named with ``--redact-env`` / the ``redact_env`` config key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+MASK = b"***"
+MIN_SECRET_LEN = 6
+"""Shorter values are not masked: masking "1" or "yes" would ruin a log for nothing."""
+
+SECRET_NAME = re.compile(
+    r"(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE_KEY|CREDENTIAL|ACCESS_KEY)", re.I
+)
+
+_PATTERNS: tuple[tuple[re.Pattern[bytes], bytes], ...] = (
+    (re.compile(rb"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+:)[^@\s/]+@"), rb"\1***@"),
+    (re.compile(rb"(?i)(authorization\s*[:=]\s*(?:bearer|basic|token)?\s*)[^\s'\",]+"), rb"\1***"),
+    (re.compile(rb"(?i)\b(bearer\s+)[A-Za-z0-9._~+/-]{8,}=*"), rb"\1***"),
+    (re.compile(rb"\b(gh[pousr]_)[A-Za-z0-9]{20,}"), rb"\1***"),
+    (re.compile(rb"\b(github_pat_)[A-Za-z0-9_]{20,}"), rb"\1***"),
+    (re.compile(rb"\b(glpat-)[A-Za-z0-9_-]{20,}"), rb"\1***"),
+    (re.compile(rb"\b(xox[abposr]-)[A-Za-z0-9-]{10,}"), rb"\1***"),
+    (re.compile(rb"\b((?:AKIA|ASIA)[0-9A-Z]{4})[0-9A-Z]{12}\b"), rb"\1***"),
+    (re.compile(rb"(?i)(aws_secret_access_key\s*[=:]\s*)[A-Za-z0-9/+=]{40}"), rb"\1***"),
+)
+
+
+def secret_names(env: Mapping[str, str], listed: Iterable[str]) -> set[str]:
+    """Names in ``env`` whose values are secrets: listed explicitly, or secret by name."""
+    wanted = set(listed)
+    return {name for name in env if name in wanted or SECRET_NAME.search(name)}
+
+
+def mask_env(env: Mapping[str, str], listed: Iterable[str]) -> dict[str, str]:
+    """``env`` with secret values replaced, for records and displays."""
+    hidden = secret_names(env, listed)
+    return {k: ("***" if k in hidden else v) for k, v in env.items()}
+
+
+class Redactor:
+    """Masks known patterns and the given secret values in a line of output."""
+
+    def __init__(self, values: Iterable[str] = ()) -> None:
+        secrets = sorted(
+            {v.encode() for v in values if len(v) >= MIN_SECRET_LEN}, key=len, reverse=True
+        )
+        self.values = re.compile(b"|".join(re.escape(s) for s in secrets)) if secrets else None
+
+    @classmethod
+    def for_env(cls, env: Mapping[str, str], listed: Iterable[str]) -> Redactor:
+        return cls(env[name] for name in secret_names(env, listed))
+
+    def __call__(self, data: bytes) -> bytes:
+        if self.values is not None:
+            data = self.values.sub(MASK, data)
+        for pattern, replacement in _PATTERNS:
+            data = pattern.sub(replacement, data)
+        return data
