@@ -20,7 +20,7 @@ from jobcore.logs import Follower, tail
 from jobcore.paths import StateDir
 from jobcore.store import Store
 from tests.conftest import CLI, wait_for
-from tests.reliability.support import job_by_hand
+from tests.reliability.support import fake_running, foreign_process, job_by_hand, real_start
 
 
 def _logs(home: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
@@ -196,3 +196,51 @@ def test_an_open_state_folder_is_made_private(cli: CLI, home: Path) -> None:
     os.chmod(home, 0o755)
     cli("ls")
     assert stat.S_IMODE(home.stat().st_mode) == 0o700
+
+
+def test_follower_never_cuts_a_character_or_line_at_its_read_limit(tmp_path: Path) -> None:
+    """Regression: with more than ``limit`` bytes pending, a chunk ended wherever the limit
+    fell, so `logs -f` (which decodes chunk by chunk) printed U+FFFD U+FFFD for one valid
+    character split across two reads."""
+    path = tmp_path / "log"
+    path.write_bytes(b"a" * 9 + "é€😀".encode() + b"\n" + b"b" * 30 + b"\n")
+    follower = Follower(path, 0)
+    chunks = []
+    while chunk := follower.read_new(limit=10):
+        chunks.append(chunk)
+    assert b"".join(chunks) == path.read_bytes()
+    for chunk in chunks:
+        chunk.decode("utf-8")  # every chunk decodes on its own
+    lines = Follower(path, 0)
+    assert lines.read_new(limit=30) == b"a" * 9 + "é€😀".encode() + b"\n"  # whole lines
+
+
+def test_follow_prints_a_character_at_the_read_limit_intact(
+    cli: CLI, state: StateDir, store: Store
+) -> None:
+    with foreign_process() as stand_in:  # a live "worker", so the job reads as running
+        job = job_by_hand(state, store, ["true"])
+        fake_running(store, job.id, stand_in.pid, real_start(stand_in.pid))
+        log = state.log_path(job.id)
+        log.write_bytes(b"start\n")
+        follower = subprocess.Popen(
+            [sys.executable, "-m", "jobcore", "logs", "-f", "-n", "1", job.id],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            assert follower.stdout is not None
+            assert follower.stdout.readline() == b"start\n"  # now following from the end
+            # Appear at once (rename) with "é" straddling the 256 KiB read limit.
+            bigger = log.with_name("next")
+            bigger.write_bytes(b"start\n" + b"a" * (4 * logs.BLOCK - 1) + "é\n".encode())
+            os.replace(bigger, log)
+            time.sleep(0.5)
+            store.update(job.id, status="completed", finished_at=time.time())
+            out, err = follower.communicate(timeout=30)
+        finally:
+            follower.kill()
+    assert follower.returncode == 0, err
+    text = out.decode("utf-8")
+    assert "\ufffd" not in text
+    assert text == "a" * (4 * logs.BLOCK - 1) + "é\n"
