@@ -609,6 +609,24 @@ def cmd_config(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace, ctx: Context) -> int:
+    """Exit 0 when all is well (or all was fixed), 1 when something is (still) wrong."""
+    from jobcore.doctor import examine
+
+    findings = examine(ctx.state, ctx.store, fix=args.fix)
+    if args.json:
+        _emit_json([f.to_json() for f in findings])
+    else:
+        for f in findings:
+            mark = "fixed" if f.fixed else "found"
+            print(f"{mark:>5}  {f.kind:<14} {f.detail}", file=sys.stderr)
+        if not findings:
+            print("all is well", file=sys.stderr)
+        elif not args.fix:
+            print("run `jobcore doctor --fix` to repair", file=sys.stderr)
+    return 1 if any(not f.fixed for f in findings) else 0
+
+
 def cmd_completion(args: argparse.Namespace, ctx: Context) -> int:
     import argcomplete
 
@@ -965,6 +983,15 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
     p.add_argument("key", nargs="?", metavar="KEY")
     p.add_argument("value", nargs="?", metavar="VALUE")
     p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = add(
+        "doctor",
+        cmd_doctor,
+        "check the state folder against the database and processes; --fix repairs",
+        "  jobcore doctor\n  jobcore doctor --fix\n  jobcore doctor --json",
+    )
+    p.add_argument("--fix", action="store_true", help="repair what was found")
+    p.add_argument("--json", action="store_true", help="print the findings as JSON")
 
     p = add(
         "completion",

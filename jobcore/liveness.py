@@ -86,7 +86,7 @@ def is_alive(recorded: ProcessIdentity) -> bool:
         return False
 
 
-def reconcile(store: Store) -> list[Job]:
+def reconcile(store: Store, actor: str = "liveness") -> list[Job]:
     """Mark active jobs whose worker is gone as failed; return the jobs it changed.
 
     Called by every reading command, so a dead worker is reported without any daemon. The
@@ -98,7 +98,7 @@ def reconcile(store: Store) -> list[Job]:
     for job in store.active_jobs():
         if job.worker is None:
             if now - job.queued_at > STARTING_GRACE_S and store.finish_if_active(
-                job.id, JobStatus.FAILED, LAUNCHER_DIED, expect_worker=None, actor="liveness"
+                job.id, JobStatus.FAILED, LAUNCHER_DIED, expect_worker=None, actor=actor
             ):
                 changed.append(store.get(job.id))
             continue
@@ -111,7 +111,7 @@ def reconcile(store: Store) -> list[Job]:
 
         leftovers = job_processes(job.id, None)
         if store.finish_if_active(
-            job.id, JobStatus.FAILED, WORKER_DIED, expect_worker=job.worker, actor="liveness"
+            job.id, JobStatus.FAILED, WORKER_DIED, expect_worker=job.worker, actor=actor
         ):
             terminate(leftovers, ORPHAN_GRACE_S)
             changed.append(store.get(job.id))
