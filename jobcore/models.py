@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 import sqlite3
-from datetime import UTC, datetime
+import time
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -34,10 +34,21 @@ ACTIVE_STATUSES: tuple[str, ...] = (JobStatus.QUEUED.value, JobStatus.RUNNING.va
 
 
 def iso(ts: float | None) -> str | None:
-    """Epoch seconds as ISO-8601 with the local offset, or None."""
+    """Epoch seconds as ISO-8601 with the local offset, or None.
+
+    Formatted by hand from ``time.localtime``: datetime's astimezone + isoformat cost ten
+    times more, which a 10,000-job ``ls --json`` feels.
+    """
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, UTC).astimezone().isoformat(timespec="milliseconds")
+    local = time.localtime(ts)
+    offset = local.tm_gmtoff
+    sign = "+" if offset >= 0 else "-"
+    hours, minutes = divmod(abs(offset) // 60, 60)
+    millis = int(ts * 1000) % 1000
+    return (
+        time.strftime("%Y-%m-%dT%H:%M:%S", local) + f".{millis:03d}{sign}{hours:02d}:{minutes:02d}"
+    )
 
 
 class ProcessIdentity(NamedTuple):
