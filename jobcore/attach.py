@@ -42,6 +42,19 @@ def status_line(job: Job, now: float, color: bool) -> str:
     return "  ".join(p for p in parts if p and p != fmt.UNKNOWN)
 
 
+def _long_enough(state: StateDir, job: Job) -> bool:
+    """Whether the job ran long enough (config ``notify_after``) to deserve a bell."""
+    from jobcore import config
+    from jobcore.errors import JobcoreError
+
+    try:
+        threshold = config.load(state)["notify_after"]
+    except JobcoreError:
+        return False
+    elapsed = job.elapsed(time.time())
+    return threshold is not None and elapsed is not None and elapsed >= threshold
+
+
 def attach(state: StateDir, store: Store, job: Job, out: TextIO = sys.stdout) -> JobStatus:
     """Show the job until it ends; returns its final status (raises KeyboardInterrupt)."""
     live = out.isatty()
@@ -71,5 +84,8 @@ def attach(state: StateDir, store: Store, job: Job, out: TextIO = sys.stdout) ->
         shown = line
         out.flush()
         if finished:
+            if live and _long_enough(state, job):
+                out.write("\a")  # ring the terminal bell: the long job is over
+                out.flush()
             return job.status
         time.sleep(TICK_S)

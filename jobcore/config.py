@@ -71,6 +71,13 @@ KEYS: dict[str, Key] = {
         None,
         "shell command run when a job ends (for jobs without --on-done)",
     ),
+    "notify_after": Key(
+        _nonneg_float,
+        lambda v: isinstance(v, int | float) and v >= 0,
+        None,
+        "desktop notification (notify-send) when a job that ran this many "
+        "seconds ends; attach and wait also ring the terminal bell",
+    ),
     "redact_env": Key(
         _names,
         lambda v: isinstance(v, list) and all(isinstance(n, str) for n in v),

@@ -11,6 +11,7 @@ so even a crash of the worker itself is visible to ``jobcore logs``.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import select
@@ -302,10 +303,32 @@ class Worker:
         command = job.on_done or self.config["on_done"]
         if command:
             self.run_callback(job, ending, command, log_fd)
+        self.notify_desktop(self.store.get(job.id))
         if self.config["keep"] is not None:
             from jobcore.housekeeping import clean
 
             clean(self.state, self.store, keep=self.config["keep"], actor="worker")
+
+    def notify_desktop(self, job: Job) -> None:
+        """A desktop notification for a long job, where ``notify-send`` exists."""
+        threshold = self.config["notify_after"]
+        elapsed = job.elapsed(time.time())
+        if threshold is None or elapsed is None or elapsed < threshold:
+            return
+        import shutil
+
+        program = shutil.which("notify-send")
+        if program is None:
+            return
+        text = f"{job.label[:80]} {job.status.value}" + (f": {job.reason}" if job.reason else "")
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+            subprocess.run(
+                [program, f"jobcore: job {job.id}", text],
+                timeout=10,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
 
     def run_callback(self, job: Job, ending: Ending, command: str, log_fd: int) -> None:
         """pueue's callback: a shell command told about the job through its environment."""

@@ -173,3 +173,25 @@ def test_a_state_folder_owned_by_someone_else_is_refused(tmp_path: Path) -> None
     )
     assert proc.returncode == 1
     assert "belongs to uid 65534" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_long_jobs_send_a_desktop_notification(
+    cli: CLI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    record = tmp_path / "notified.txt"
+    fake = bin_dir / "notify-send"
+    fake.write_text(f'#!/bin/sh\nprintf "%s|%s\\n" "$1" "$2" >> {record}\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    cli("config", "set", "notify_after", "0.2")
+    quick = cli.run("true")
+    cli.wait_status(quick, {"completed"})
+    slow = cli.run("sh", "-c", "sleep 0.5; exit 2", opts=("--name", "nightly"))
+    cli.wait_status(slow, {"failed"})
+    wait_for(lambda: record.exists())
+    time.sleep(0.3)
+    assert record.read_text().splitlines() == [
+        f"jobcore: job {slow}|nightly failed: exited with code 2"
+    ]
