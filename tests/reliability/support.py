@@ -249,3 +249,32 @@ def run_writers(
     finally:
         for proc in procs:
             proc.kill()
+
+
+def wait_stopped(
+    db: Path, job_id: str, idents: Sequence[Ident], timeout: float
+) -> tuple[float | None, float, list[Ident]]:
+    """Poll until none of ``idents`` runs. Returns (seconds from the moment the stop request
+    reached the job's row to the last one gone, or None if never seen; seconds from the call;
+    survivors). Timing from the request leaves out the CLI's own start-up on a busy machine."""
+    import sqlite3
+
+    start = time.monotonic()
+    requested: float | None = None
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        while True:
+            now = time.monotonic()
+            if requested is None:
+                row = conn.execute(
+                    "SELECT stop_request, status FROM jobs WHERE id = ?", (job_id,)
+                ).fetchone()
+                if row is not None and (row[0] is not None or row[1] not in ("queued", "running")):
+                    requested = now
+            alive = [i for i in idents if is_running(i)]
+            if not alive or now - start > timeout:
+                since = None if requested is None else now - requested
+                return since, now - start, alive
+            time.sleep(0.01)
+    finally:
+        conn.close()
