@@ -74,7 +74,7 @@ def test_stop_with_zero_grace_kills_at_once(cli: CLI, state: StateDir) -> None:
     elapsed = time.monotonic() - started
     assert [i for i in tree if wait_gone([i], 0)[1]] == []
     assert cli.show(job_id)["status"] == "paused"
-    assert elapsed < 4.0
+    assert elapsed < 8.0  # no grace wait (generous: CLI start-up on a loaded machine)
 
 
 def test_stop_of_a_quick_cooperative_command_is_quick(cli: CLI) -> None:
@@ -83,7 +83,7 @@ def test_stop_of_a_quick_cooperative_command_is_quick(cli: CLI) -> None:
     cli.wait_status(job_id, {"running"})
     started = time.monotonic()
     cli("stop", "--grace", "20", job_id)
-    assert time.monotonic() - started < 5.0
+    assert time.monotonic() - started < 10.0  # far below the 20 s grace
     assert cli.show(job_id)["status"] == "paused"
 
 
