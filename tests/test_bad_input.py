@@ -295,3 +295,20 @@ def test_job_ids_use_the_unambiguous_alphabet(cli: CLI) -> None:
     ids = {cli.run("true") for _ in range(3)}
     assert len(ids) == 3
     assert all(set(i) <= set(string.ascii_lowercase + string.digits) - set("0o1li") for i in ids)
+
+
+@pytest.mark.xfail(
+    reason="BUG: cli.py: `jobcore progress --total/--done/--advance` accept counts beyond "
+    "SQLite's INTEGER range and fail with 'internal error: OverflowError' (exit 1) "
+    "instead of a usage error (exit 2)",
+    strict=True,
+)
+def test_progress_counts_beyond_sqlite_integers_are_usage_errors(
+    cli: CLI, state: StateDir, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = job_by_hand(state, store, ["true"])
+    monkeypatch.setenv("JOBCORE_JOB_ID", job.id)
+    for flag in ("--total", "--done", "--advance"):
+        proc = cli("progress", flag, str(2**63), check=False)
+        one_line_error(proc, 2, flag)
+    assert store.get(job.id).done == 0
