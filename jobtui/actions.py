@@ -32,6 +32,12 @@ class JobAction:
         return job is not None and job.status in self.applies_to
 
 
+def _retry(state: StateDir, store: Store, job_id: str) -> Job:
+    """Batch-aware retry: failed items of a batch run again; a plain job is resumed."""
+    control.retry(state, store, job_id)
+    return store.get(job_id)
+
+
 ACTIVE = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
 
 JOB_ACTIONS: dict[str, JobAction] = {
@@ -39,8 +45,7 @@ JOB_ACTIONS: dict[str, JobAction] = {
     for action in (
         JobAction("stop", ACTIVE, lambda state, store, job_id: control.stop(store, job_id)),
         JobAction("resume", frozenset({JobStatus.PAUSED}), control.resume),
-        # jobcore has no batch-aware retry yet: for plain jobs, resuming a failed job retries it.
-        JobAction("retry", frozenset({JobStatus.FAILED}), control.resume),
+        JobAction("retry", frozenset({JobStatus.FAILED}), _retry),
         JobAction(
             "kill",
             ACTIVE,

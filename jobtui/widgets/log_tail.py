@@ -52,3 +52,7 @@ class LogTail(Log):
             self._decoder.reset()
             self.clear()
         self.write(self._decoder.decode(data))
+
+    def on_resize(self) -> None:
+        """A tail stays at its end when the pane around it changes height."""
+        self.scroll_end(animate=False, immediate=True)

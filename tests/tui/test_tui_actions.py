@@ -110,15 +110,20 @@ async def test_a_failing_action_notifies_and_the_app_survives(
         assert app.is_running
 
 
-async def test_clean_reports_that_this_jobcore_cannot_clean(cli: CLI, state: StateDir) -> None:
-    job_id = cli.run("true")
-    cli.wait_status(job_id, {"completed"})
+async def test_clean_asks_then_removes_finished_jobs(cli: CLI, state: StateDir) -> None:
+    done = cli.run("true")
+    running = cli.run("sleep", "60")
+    cli.wait_status(done, {"completed"})
+    cli.wait_status(running, {"running"})
     app = JobApp(state)
     async with app.run_test(size=SIZE) as pilot:
-        await select(pilot, app, job_id)
+        await select(pilot, app, done)
         await pilot.press("c")
-        await wait_until(pilot, lambda: notified(app, "housekeeping"))
-        assert panel_of(app, job_id) is JobStatus.COMPLETED
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        await wait_until(pilot, lambda: panel_of(app, done) is None, 10)
+        assert panel_of(app, running) is JobStatus.RUNNING
+    assert [job["id"] for job in cli.ls("--all")] == [running]
 
 
 async def test_filter_by_text_and_clear_with_escape(cli: CLI, state: StateDir) -> None:

@@ -55,7 +55,8 @@ def test_detail_with_log_tail(app, snap_compare) -> None:  # type: ignore[no-unt
         log = pilot.app.query_one("#detail-log")
         await wait_until(pilot, lambda: len(log.lines) > 10)
         await wait_until(pilot, lambda: pilot.app.query_one("#detail").border_title)
-        await pilot.pause()
+        await wait_until(pilot, lambda: log.is_vertical_scroll_end)
+        await pilot.pause(0.2)
 
     assert snap_compare(app, terminal_size=(110, 36), run_before=detail)
 
