@@ -126,7 +126,10 @@ def test_stop_and_resume_a_queued_job(cli: CLI, store: Store) -> None:
     cli("stop", "--group", "hold")
     assert {cli.show(i)["status"] for i in (blocker, waiting)} == {"paused"}
     cli("resume", "--group", "hold")
-    assert cli.wait_status(waiting, {"completed"}, timeout=60)["status"] == "completed"
+    assert cli.wait_status(blocker, {"running"})["status"] == "running"
+    assert cli.show(waiting)["status"] == "queued"  # back in line behind the blocker
+    cli("kill", blocker)
+    assert cli.wait_status(waiting, {"completed"})["status"] == "completed"
 
 
 def test_a_dead_waiting_worker_is_detected_and_resumable(cli: CLI, tmp_path: Path) -> None:
