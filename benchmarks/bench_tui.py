@@ -115,7 +115,14 @@ async def _latency(watch: bool) -> list[float]:
             while len(app.seen) <= LATENCY_COMMITS and time.monotonic() < deadline:
                 await pilot.pause(0.05)
         commits = {int(i): float(t) for i, t in (line.split() for line in out.splitlines())}
-        return [app.seen[i] - t for i, t in commits.items() if i in app.seen]
+        # A commit is on screen once any later count is (polling skips intermediate ones).
+        shown = sorted(app.seen.items())
+        latencies = []
+        for done, committed in commits.items():
+            seen = [t for value, t in shown if value >= done]
+            if seen:
+                latencies.append(min(seen) - committed)
+        return latencies
 
 
 async def _cpu() -> tuple[float, float]:

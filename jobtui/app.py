@@ -51,7 +51,7 @@ FALLBACK_POLL_S = 0.5
 """data_version checks when file watching is unavailable."""
 TICK_S = 1.0
 """Elapsed times of running jobs move on this often."""
-MIN_REFRESH_S = 0.15
+MIN_REFRESH_S = 0.05
 """Bursts of commits are re-read at most this often (a lone commit is read at once)."""
 
 PANEL_ORDER = (
