@@ -23,6 +23,8 @@ from jobcore.models import BatchSpec, Job, JobStatus, QueueSpec, iso
 from jobcore.paths import ENV_HOME, ENV_JOB_ID, StateDir, resolve_home
 from jobcore.store import Store
 
+MAX_COUNT = 2**63 - 1
+"""The largest count SQLite stores (a signed 64-bit integer)."""
 RECENT_FINISHED = 20
 """``ls`` without ``--all`` shows every active or paused job and this many finished ones."""
 
@@ -470,8 +472,8 @@ def cmd_progress(args: argparse.Namespace, ctx: Context) -> int:
         raise UsageError("give --done or --advance, not both")
     for flag in ("total", "done", "advance"):
         value = getattr(args, flag)
-        if value is not None and value < 0:
-            raise UsageError(f"--{flag} expects a number >= 0")
+        if value is not None and not 0 <= value <= MAX_COUNT:
+            raise UsageError(f"--{flag} expects a number from 0 to {MAX_COUNT}")
     store = ctx.store
     store.get(job_id)
     store.record_progress(

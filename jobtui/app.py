@@ -41,7 +41,7 @@ from jobtui.watcher import ChangeSource, StateWatcher
 from jobtui.widgets.confirm import ConfirmDialog
 from jobtui.widgets.detail import DetailPane
 from jobtui.widgets.help_screen import HelpScreen
-from jobtui.widgets.job_table import JobTable
+from jobtui.widgets.job_table import JobTable, one_line
 from jobtui.widgets.log_tail import LogTail
 from jobtui.widgets.palette import Palette
 
@@ -91,6 +91,8 @@ class JobApp(App[None]):
     """The detail pane includes the live log tail."""
     filter_text: reactive[str] = reactive("", init=False)
     """Only jobs whose id, name, command or current item contain this are listed."""
+    group: reactive[str | None] = reactive(None, init=False)
+    """Only jobs of this queue group are listed (None: every group)."""
 
     def __init__(
         self,
@@ -152,9 +154,7 @@ class JobApp(App[None]):
 
     def compose(self) -> ComposeResult:
         yield Header(icon="▶")
-        yield Input(
-            placeholder="filter: id, name, command or item (escape clears)", id="filter"
-        )
+        yield Input(placeholder="filter: id, name, command or item (escape clears)", id="filter")
         with VerticalScroll(id="panels"):
             yield Static(
                 "No jobs yet. Start one with [b]jobcore run -- COMMAND[/b]"
@@ -213,7 +213,8 @@ class JobApp(App[None]):
         mode = "live" if self.watching else f"polling every {FALLBACK_POLL_S}s"
         if not self.live:
             mode = "snapshot"
-        self.sub_title = f"{self.state.root} · {mode}" + (f" ({reason})" if reason else "")
+        group = "" if self.group is None else f" · group {self.group}"
+        self.sub_title = f"{self.state.root}{group} · {mode}" + (f" ({reason})" if reason else "")
 
     # -- live data ------------------------------------------------------------------------------
 
@@ -233,7 +234,7 @@ class JobApp(App[None]):
                 self._force_read = False
                 self._version = version
                 self.reads += 1
-                snapshot = await self.reader.read(self.filter_text)
+                snapshot = await self.reader.read(self.filter_text, self.group)
                 if not self.is_running:  # screens close before this worker is cancelled
                     return
                 self._apply(snapshot)
@@ -248,6 +249,7 @@ class JobApp(App[None]):
         """
         previous = self.snapshot
         self.snapshot = snapshot
+        self._announce_endings(previous, snapshot)
         now = self.clock()
         for status, table in self.tables.items():
             jobs = snapshot.jobs.get(status, [])
@@ -266,6 +268,25 @@ class JobApp(App[None]):
             self.empty_hint.display = empty
         self._follow_selection()
         self._refresh_keys()
+
+    def _announce_endings(self, previous: Snapshot, snapshot: Snapshot) -> None:
+        """A toast for each job seen active before and finished now."""
+        active = {
+            job.id
+            for status in (JobStatus.RUNNING, JobStatus.QUEUED)
+            for job in previous.jobs.get(status, [])
+        }
+        if not active:
+            return
+        for status, severity in ((JobStatus.COMPLETED, "information"), (JobStatus.FAILED, "error")):
+            for job in snapshot.jobs.get(status, []):
+                if job.id in active:
+                    reason = f": {job.reason}" if job.reason else ""
+                    self.notify(
+                        f"{one_line(job.label)[:60]}{reason}",
+                        title=f"job {job.id} {status.value}",
+                        severity=severity,
+                    )
 
     def _refresh_keys(self) -> None:
         """Re-check which keys apply, when the selected job or its status changed."""
@@ -401,7 +422,8 @@ class JobApp(App[None]):
         if key != self._detail_shown:
             self._detail_shown = key
             samples = await self.reader.samples(job.id)
-            self.detail.show(job, self.clock(), samples, self.palette)
+            failed = await self.reader.failed_items(job.id) if job.is_batch else []
+            self.detail.show(job, self.clock(), samples, self.palette, failed)
         # The facts first: they set the log's height, and the log then scrolls to its end.
         log = self.log_tail
         path = self.state.log_path(job.id)
@@ -529,9 +551,17 @@ class JobApp(App[None]):
         else:
             self.set_focus(None)
 
-    def action_cycle_group(self) -> None:
-        # Groups arrive with the queue work; until then "all" is the only group there is.
-        self.notify("there are no job groups yet: all jobs are shown", title="group")
+    async def action_cycle_group(self) -> None:
+        """Show every group in turn, then all of them again."""
+        choices: list[str | None] = [None, *await self.reader.groups()]
+        index = choices.index(self.group) if self.group in choices else 0
+        self.group = choices[(index + 1) % len(choices)]
+        shown = "all groups" if self.group is None else f"group {self.group}"
+        self.notify(f"showing {shown}", title="group")
+
+    def watch_group(self) -> None:
+        self._show_mode()
+        self.request_refresh(force=True)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

@@ -42,13 +42,18 @@ class Snapshot:
         return None
 
 
-def _text_filter(text: str) -> tuple[str, list[Any]]:
-    """A WHERE clause matching ``text`` in the id, name, command or current item."""
-    if not text:
-        return "1", []
-    haystack = "lower(id || ' ' || coalesce(name, '') || ' ' || command || ' ' ||"
-    haystack += " coalesce(current_item, ''))"
-    return f"instr({haystack}, ?) > 0", [text.lower()]
+def _filter(text: str, group: str | None) -> tuple[str, list[Any]]:
+    """A WHERE clause: ``text`` in the id, name, command or current item; only ``group``."""
+    clauses, args = ["1"], []
+    if text:
+        haystack = "lower(id || ' ' || coalesce(name, '') || ' ' || command || ' ' ||"
+        haystack += " coalesce(current_item, ''))"
+        clauses.append(f"instr({haystack}, ?) > 0")
+        args.append(text.lower())
+    if group is not None:
+        clauses.append("grp = ?")
+        args.append(group)
+    return " AND ".join(clauses), args
 
 
 class JobReader:
@@ -86,9 +91,10 @@ class JobReader:
         assert row is not None
         return int(row[0])
 
-    async def read(self, text: str = "") -> Snapshot:
+    async def read(self, text: str = "", group: str | None = None) -> Snapshot:
         """One consistent snapshot (a single read transaction) of every panel."""
-        where, args = _text_filter(text)
+        where, args = _filter(text, group)
+        text = f"{text}\0{group}"  # the cache key of finished pages
         await self.conn.execute("BEGIN")
         try:
             membership: dict[JobStatus, tuple[int, int]] = {}
@@ -133,6 +139,20 @@ class JobReader:
         }
         self._finished[(status, text)] = (members, jobs)
         return jobs
+
+    async def groups(self) -> list[str]:
+        """The queue groups, by name."""
+        async with self.conn.execute("SELECT name FROM groups ORDER BY name") as cursor:
+            return [row[0] for row in await cursor.fetchall()]
+
+    async def failed_items(self, job_id: str, limit: int = 20) -> list[tuple[str, int, str]]:
+        """A batch's failed items, newest first: (item, attempts, error)."""
+        sql = (
+            "SELECT item, attempts, coalesce(error, '') FROM items WHERE job_id = ?"
+            " AND status = 'failed' ORDER BY finished_at DESC LIMIT ?"
+        )
+        async with self.conn.execute(sql, (job_id, limit)) as cursor:
+            return [(row[0], row[1], row[2]) for row in await cursor.fetchall()]
 
     async def samples(self, job_id: str) -> list[tuple[float, int]]:
         """A job's recent (time, done) samples, oldest first (the rate sparkline)."""

@@ -297,12 +297,6 @@ def test_job_ids_use_the_unambiguous_alphabet(cli: CLI) -> None:
     assert all(set(i) <= set(string.ascii_lowercase + string.digits) - set("0o1li") for i in ids)
 
 
-@pytest.mark.xfail(
-    reason="BUG: cli.py: `jobcore progress --total/--done/--advance` accept counts beyond "
-    "SQLite's INTEGER range and fail with 'internal error: OverflowError' (exit 1) "
-    "instead of a usage error (exit 2)",
-    strict=True,
-)
 def test_progress_counts_beyond_sqlite_integers_are_usage_errors(
     cli: CLI, state: StateDir, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Sequence
 
 from rich.table import Table
 from rich.text import Text
@@ -34,13 +35,18 @@ def clock_time(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
 
 
-def describe(job: Job, now: float, palette: Palette) -> Table:
-    """The facts about a job as a two-column grid."""
+def describe(
+    job: Job, now: float, palette: Palette, failed: Sequence[tuple[str, int, str]] = ()
+) -> Table:
+    """The facts about a job as a two-column grid, with a batch's failed items last."""
     grid = Table.grid(padding=(0, 1))
     grid.add_column(style=palette.muted, justify="right", no_wrap=True)
     grid.add_column(overflow="ellipsis", no_wrap=True)
     head = Text.assemble(
-        (job.id, "bold"), "  ", (job.status.value, palette.status[job.status]), "  ",
+        (job.id, "bold"),
+        "  ",
+        (job.status.value, palette.status[job.status]),
+        "  ",
         fmt.progress(job.done, job.total),
     )
     if job.status is JobStatus.RUNNING:
@@ -58,6 +64,9 @@ def describe(job: Job, now: float, palette: Palette) -> Table:
         grid.add_row("reason", Text(job.reason, style=palette.status[JobStatus.FAILED]))
     elif job.current_item:
         grid.add_row("item", Text(job.current_item))
+    for index, (item, attempts, error) in enumerate(failed):
+        line = Text.assemble((one_line(item), "bold"), f" ({attempts}×) ", one_line(error))
+        grid.add_row("failed" if index == 0 else "", line)
     return grid
 
 
@@ -72,8 +81,14 @@ class DetailPane(Vertical):
         yield LogTail(id="detail-log")
 
     def show(
-        self, job: Job, now: float, samples: list[tuple[float, int]], palette: Palette
+        self,
+        job: Job,
+        now: float,
+        samples: list[tuple[float, int]],
+        palette: Palette,
+        failed: list[tuple[str, int, str]] | None = None,
     ) -> None:
         self.border_title = f"{job.id} · {one_line(job.label)}"
-        self.query_one("#detail-info", Static).update(describe(job, now, palette))
+        info = describe(job, now, palette, failed or [])
+        self.query_one("#detail-info", Static).update(info)
         self.query_one("#detail-rate", Sparkline).data = rates(samples)

@@ -65,7 +65,16 @@ BAR = Column("bar", "", BAR_MIN + 1 - CELL_GAP, 7, grow=BAR_MAX - BAR_MIN)
 
 PANEL_COLUMNS: dict[JobStatus, tuple[str, ...]] = {
     JobStatus.RUNNING: (
-        "id", "name", "status", "progress", "rate", "eta", "elapsed", "item", "cpu", "mem",
+        "id",
+        "name",
+        "status",
+        "progress",
+        "rate",
+        "eta",
+        "elapsed",
+        "item",
+        "cpu",
+        "mem",
     ),
     JobStatus.QUEUED: ("id", "name", "status", "progress", "item"),
     JobStatus.PAUSED: ("id", "name", "status", "progress", "elapsed", "item", "reason"),

@@ -64,31 +64,77 @@ def fixed_jobs(state: StateDir, store: Store) -> None:
     """A dashboard's worth of jobs in every status, with a log and rate samples."""
     start = FIXED_NOW - 300
     insert_job(
-        store, "k3x9q", "render-frames", JobStatus.RUNNING, started_at=start, total=500,
-        done=212, rate=3.4, eta_s=85, current_item="frame-0212.exr", progress_at=FIXED_NOW,
+        store,
+        "k3x9q",
+        "render-frames",
+        JobStatus.RUNNING,
+        started_at=start,
+        total=500,
+        done=212,
+        rate=3.4,
+        eta_s=85,
+        current_item="frame-0212.exr",
+        progress_at=FIXED_NOW,
         command=("blender", "-b", "scene.blend", "-a"),
     )
     insert_job(
-        store, "m7tpa", None, JobStatus.RUNNING, started_at=FIXED_NOW - 45, done=1840,
-        rate=41.0, current_item="row 1840", command=("python", "import_rows.py", "--all"),
+        store,
+        "m7tpa",
+        None,
+        JobStatus.RUNNING,
+        started_at=FIXED_NOW - 45,
+        done=1840,
+        rate=41.0,
+        current_item="row 1840",
+        command=("python", "import_rows.py", "--all"),
     )
     insert_job(store, "q2wer", "nightly-report", JobStatus.QUEUED, command=("make", "report"))
     insert_job(
-        store, "p8dfh", "export-tables", JobStatus.PAUSED, started_at=start, finished_at=start + 90,
-        total=1000, done=340, current_item="table-340", reason="stopped by user",
+        store,
+        "p8dfh",
+        "export-tables",
+        JobStatus.PAUSED,
+        started_at=start,
+        finished_at=start + 90,
+        total=1000,
+        done=340,
+        current_item="table-340",
+        reason="stopped by user",
     )
     insert_job(
-        store, "f4hhz", "upload-backup", JobStatus.FAILED, started_at=start, total=50, done=17,
-        finished_at=start + 12, exit_code=3, reason="exited with code 3",
+        store,
+        "f4hhz",
+        "upload-backup",
+        JobStatus.FAILED,
+        started_at=start,
+        total=50,
+        done=17,
+        finished_at=start + 12,
+        exit_code=3,
+        reason="exited with code 3",
     )
     insert_job(
-        store, "w9nnb", "fetch-mirrors", JobStatus.FAILED, started_at=start - 900, done=3,
-        finished_at=start - 880, reason="worker died unexpectedly",
+        store,
+        "w9nnb",
+        "fetch-mirrors",
+        JobStatus.FAILED,
+        started_at=start - 900,
+        done=3,
+        finished_at=start - 880,
+        reason="worker died unexpectedly",
     )
     for index, job_id in enumerate(("c5aaa", "c5bbb", "c5ccc")):
         insert_job(
-            store, job_id, f"checksum-{index}", JobStatus.COMPLETED, started_at=start - 3600,
-            finished_at=start - 3500 + index, total=8, done=8, exit_code=0, current_item="h.iso",
+            store,
+            job_id,
+            f"checksum-{index}",
+            JobStatus.COMPLETED,
+            started_at=start - 3600,
+            finished_at=start - 3500 + index,
+            total=8,
+            done=8,
+            exit_code=0,
+            current_item="h.iso",
         )
     with store.write() as conn:
         conn.executemany(
@@ -106,9 +152,7 @@ def snapshot_app(state: StateDir, **kw: Any) -> JobApp:
     return JobApp(state, clock=lambda: FIXED_NOW, live=False, blink=False, **kw)
 
 
-async def wait_until(
-    pilot: Pilot[Any], predicate: Callable[[], Any], timeout: float = 15.0
-) -> Any:
+async def wait_until(pilot: Pilot[Any], predicate: Callable[[], Any], timeout: float = 15.0) -> Any:
     """Let the app run until ``predicate()`` is truthy; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from pathlib import Path
+
+from rich.console import Console
+from textual.widgets import Static
 
 from jobcore.models import JobStatus
 from jobcore.paths import StateDir
@@ -15,6 +19,13 @@ from tests.conftest import CLI
 from tests.tui.conftest import cell, panel_of, select, wait_until
 
 SIZE = (120, 30)
+
+
+def detail_text(app: JobApp) -> str:
+    """The detail pane's facts as plain text (what a person reads there)."""
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(app.query_one("#detail-info", Static).content)
+    return console.export_text()
 
 
 def notified(app: JobApp, text: str) -> bool:
@@ -97,9 +108,7 @@ async def test_keys_that_do_not_apply_are_disabled(cli: CLI, state: StateDir) ->
         assert not isinstance(app.screen, ConfirmDialog)
 
 
-async def test_a_failing_action_notifies_and_the_app_survives(
-    cli: CLI, state: StateDir
-) -> None:
+async def test_a_failing_action_notifies_and_the_app_survives(cli: CLI, state: StateDir) -> None:
     job_id = cli.run("true")
     cli.wait_status(job_id, {"completed"})
     app = JobApp(state)
@@ -143,11 +152,55 @@ async def test_filter_by_text_and_clear_with_escape(cli: CLI, state: StateDir) -
         await wait_until(pilot, lambda: panel_of(app, beta) is JobStatus.COMPLETED)
 
 
-async def test_group_key_says_there_are_no_groups_yet(cli: CLI, state: StateDir) -> None:
+async def test_group_key_cycles_through_the_groups(cli: CLI, state: StateDir) -> None:
+    cli("group", "add", "renders")
+    plain = cli.run("sleep", "60")
+    render = cli.run("sleep", "60", opts=("--group", "renders"))
+    for job_id in (plain, render):
+        cli.wait_status(job_id, {"running"})
     app = JobApp(state)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("g")
-        await wait_until(pilot, lambda: notified(app, "no job groups"))
+        await wait_until(pilot, lambda: panel_of(app, plain) and panel_of(app, render))
+        await pilot.press("g")  # all → default
+        await wait_until(pilot, lambda: panel_of(app, render) is None)
+        assert panel_of(app, plain) is JobStatus.RUNNING and app.group == "default"
+        await pilot.press("g")  # default → renders
+        await wait_until(pilot, lambda: panel_of(app, plain) is None)
+        assert panel_of(app, render) is JobStatus.RUNNING and "group renders" in app.sub_title
+        await pilot.press("g")  # renders → all
+        await wait_until(pilot, lambda: panel_of(app, plain) and panel_of(app, render))
+
+
+async def test_a_toast_says_when_a_job_ends(cli: CLI, state: StateDir) -> None:
+    job_id = cli.run("sh", "-c", "sleep 1; exit 5", opts=("--name", "nightly"))
+    cli.wait_status(job_id, {"running"})
+    app = JobApp(state)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: panel_of(app, job_id) is JobStatus.RUNNING)
+        await wait_until(pilot, lambda: notified(app, "nightly: exited with code 5"))
+        titles = [n.title for n in app._notifications]
+        assert f"job {job_id} failed" in titles
+
+
+async def test_detail_lists_a_batchs_failed_items(
+    cli: CLI, state: StateDir, tmp_path: Path
+) -> None:
+    items = tmp_path / "items.txt"
+    items.write_text("good\nbad-one\n")
+    job_id = cli.run(
+        "sh",
+        "-c",
+        'case "$0" in bad*) echo "no such file"; exit 2;; esac',
+        "{}",
+        opts=("--each", str(items)),
+    )
+    cli.wait_status(job_id, {"failed"})
+    app = JobApp(state)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, job_id)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "bad-one" in detail_text(app))
+        assert "bad-one (1×) exit code 2: no such file" in detail_text(app)
 
 
 async def test_help_opens_and_closes(state: StateDir) -> None:

@@ -72,9 +72,7 @@ async def test_falls_back_to_polling_when_watching_cannot_start(
         await wait_until(pilot, lambda: "3/4" in (cell(app, job_id, "progress") or ""), 5)
 
 
-async def test_a_new_job_appears_and_a_finished_one_moves_panel(
-    cli: CLI, state: StateDir
-) -> None:
+async def test_a_new_job_appears_and_a_finished_one_moves_panel(cli: CLI, state: StateDir) -> None:
     app = JobApp(state)
     async with app.run_test(size=(120, 30)) as pilot:
         await pilot.pause(0.2)
