@@ -97,8 +97,11 @@ def counts(conn: sqlite3.Connection, job_id: str) -> dict[ItemStatus, int]:
     return {status: found.get(status, 0) for status in ItemStatus}
 
 
-def _refresh_job(conn: sqlite3.Connection, job_id: str, item: str | None = None) -> None:
-    """The job's done/total/errors from its items (plus rate and ETA)."""
+def _recount_job(conn: sqlite3.Connection, job_id: str) -> None:
+    """The job's done/total/errors counted afresh from its items (plus rate and ETA).
+
+    Used when a worker starts and on retry, so the counts heal whatever happened before.
+    """
     n = counts(conn, job_id)
     apply_progress(
         conn,
@@ -106,7 +109,6 @@ def _refresh_job(conn: sqlite3.Connection, job_id: str, item: str | None = None)
         done=n[ItemStatus.DONE],
         total=sum(n.values()),
         errors_total=n[ItemStatus.FAILED],
-        item=item,
     )
 
 
@@ -128,7 +130,7 @@ class ItemBook:
                 " started_at = NULL WHERE job_id = ? AND status = 'running'",
                 (self.job_id,),
             ).rowcount
-            _refresh_job(conn, self.job_id)
+            _recount_job(conn, self.job_id)
         return changed
 
     def claim_next(self, now: float | None = None) -> ItemRecord | None:
@@ -199,7 +201,9 @@ class ItemBook:
                     record.idx,
                 ),
             )
-            _refresh_job(conn, self.job_id)
+            # Counted incrementally: a recount per item would make a batch quadratic.
+            done, failed = status is ItemStatus.DONE, status is ItemStatus.FAILED
+            apply_progress(conn, self.job_id, advance=int(done), errors=int(failed), now=now)
         return status
 
     def requeue(self, record: ItemRecord) -> None:
@@ -210,16 +214,9 @@ class ItemBook:
                 " started_at = NULL WHERE job_id = ? AND idx = ? AND status = 'running'",
                 (self.job_id, record.idx),
             )
-            _refresh_job(conn, self.job_id)
 
     def counts(self) -> dict[ItemStatus, int]:
         return counts(self.store.conn, self.job_id)
-
-    def all(self) -> list[ItemRecord]:
-        rows = self.store.conn.execute(
-            "SELECT * FROM items WHERE job_id = ? ORDER BY idx", (self.job_id,)
-        )
-        return [ItemRecord.from_row(r) for r in rows]
 
     def retry_failed(self, names: Sequence[str] | None = None) -> int:
         """Failed items (all, or those named) back to pending with a fresh retry budget."""
@@ -233,7 +230,7 @@ class ItemBook:
             args.extend(names)
         with self.store.write() as conn:
             changed = conn.execute(sql, args).rowcount
-            _refresh_job(conn, self.job_id)
+            _recount_job(conn, self.job_id)
         return changed
 
     def _get(self, conn: sqlite3.Connection, idx: int) -> ItemRecord:

@@ -22,6 +22,7 @@ import psutil
 from jobcore.calls import call_item
 from jobcore.errors import Pause
 from jobcore.items import ItemRecord
+from jobcore.launcher import find_executable
 from jobcore.logwriter import LogWriter
 from jobcore.proctree import terminate
 
@@ -80,6 +81,8 @@ class CommandRunner:
     ):
         self.redact = redact
         self.template = list(template)
+        self.executable = None if "{}" in template[0] else find_executable(template[0], cwd, env)
+        """The program, looked up in PATH once rather than once per item."""
         self.cwd = cwd
         self.env = env
         self.log_fd = log_fd
@@ -97,6 +100,7 @@ class CommandRunner:
         try:
             proc = subprocess.Popen(
                 argv,
+                executable=self.executable,
                 cwd=self.cwd,
                 env=self.env,
                 stdin=subprocess.DEVNULL,
