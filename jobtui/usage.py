@@ -26,6 +26,30 @@ class Usage:
     """Resident memory of the tree in bytes."""
 
 
+def _children_map() -> dict[int, list[psutil.Process]]:
+    """Every process's children, from one pass over the process table.
+
+    ``Process.children()`` scans the whole table on each call; with many running jobs one
+    shared scan is what keeps the dashboard's polling cheap.
+    """
+    children: dict[int, list[psutil.Process]] = {}
+    for proc in psutil.process_iter(["ppid"]):
+        ppid = proc.info["ppid"]
+        if ppid is not None:
+            children.setdefault(ppid, []).append(proc)
+    return children
+
+
+def _descendants(pid: int, children: dict[int, list[psutil.Process]]) -> list[psutil.Process]:
+    found: list[psutil.Process] = []
+    stack = [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child.pid)
+    return found
+
+
 class TreeUsage:
     """Measures process trees; call ``measure`` every second or two from a thread."""
 
@@ -36,14 +60,15 @@ class TreeUsage:
         """Usage per job id, for the jobs whose worker is still alive."""
         result: dict[str, Usage] = {}
         kept: dict[int, psutil.Process] = {}
-        for job in jobs:
-            if job.worker is None or not is_alive(job.worker):
-                continue
+        live = [j for j in jobs if j.worker is not None and is_alive(j.worker)]
+        children = _children_map() if live else {}
+        for job in live:
+            assert job.worker is not None
             try:
-                root = psutil.Process(job.worker.pid)
-                tree = [root, *root.children(recursive=True)]
+                tree = [psutil.Process(job.worker.pid)]
             except psutil.Error:
                 continue
+            tree += _descendants(job.worker.pid, children)
             cpu = 0.0
             rss = 0
             for fresh in tree:
