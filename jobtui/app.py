@@ -49,7 +49,7 @@ POLL_S = 1.5
 """Safety-net poll while watching: liveness, CPU/memory, and a data_version check."""
 FALLBACK_POLL_S = 0.5
 """data_version checks when file watching is unavailable."""
-TICK_S = 1.0
+TICK_S = 2.0
 """Elapsed times of running jobs move on this often."""
 MIN_REFRESH_S = 0.05
 """Bursts of commits are re-read at most this often (a lone commit is read at once)."""
