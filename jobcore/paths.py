@@ -21,7 +21,6 @@ DB_NAME = "jobcore.db"
 JOBS_DIR = "jobs"
 LOG_NAME = "output.log"
 RECORD_NAME = "job.json"
-RESULT_NAME = "result.json"
 
 
 def default_home() -> Path:
@@ -55,9 +54,6 @@ class StateDir(NamedTuple):
 
     def record_path(self, job_id: str) -> Path:
         return self.job_dir(job_id) / RECORD_NAME
-
-    def result_path(self, job_id: str) -> Path:
-        return self.job_dir(job_id) / RESULT_NAME
 
     def ensure(self) -> StateDir:
         """Create the folder (0700) if needed and refuse one that is not ours or not writable."""

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobcore.cli import _parse_env
+from jobcore.commands import _parse_env
 from jobcore.errors import UsageError
 from jobcore.paths import StateDir
 from jobcore.store import Store
