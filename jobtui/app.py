@@ -53,6 +53,11 @@ TICK_S = 2.0
 """Elapsed times of running jobs move on this often."""
 MIN_REFRESH_S = 0.05
 """Bursts of commits are re-read at most this often (a lone commit is read at once)."""
+MAX_REFRESH_S = 1.0
+"""However busy the jobs are, the screen is at most this far behind."""
+CPU_BUDGET = 0.15
+"""Share of a core the refreshes may use on average: a cheap refresh (a few rows) comes
+almost at once, an expensive one (many rows changing) waits so the app stays calm."""
 
 PANEL_ORDER = (
     JobStatus.RUNNING,
@@ -225,10 +230,18 @@ class JobApp(App[None]):
 
     @work(exclusive=True, group="refresh")
     async def _refresh_loop(self) -> None:
-        """The only reader: one refresh at a time, and never more often than MIN_REFRESH_S."""
+        """The only reader: one refresh at a time, paced to stay within CPU_BUDGET."""
+        cpu_mark, wall_mark = time.process_time(), time.monotonic()
         while True:
             await self._refresh_wanted.wait()
             self._refresh_wanted.clear()
+            # CPU spent since the last refresh began (reading, drawing, polling threads)
+            # decides how long this one waits: rest = spent / budget - time already passed.
+            spent = time.process_time() - cpu_mark
+            rest = spent / CPU_BUDGET - (time.monotonic() - wall_mark)
+            await asyncio.sleep(min(MAX_REFRESH_S, max(0.0, rest)))
+            self._refresh_wanted.clear()
+            cpu_mark, wall_mark = time.process_time(), time.monotonic()
             version = await self.reader.data_version()
             if self._force_read or version != self._version:
                 self._force_read = False
