@@ -40,7 +40,7 @@ def describe(
 ) -> Table:
     """The facts about a job as a two-column grid, with a batch's failed items last."""
     grid = Table.grid(padding=(0, 1))
-    grid.add_column(style=palette.muted, justify="right", no_wrap=True)
+    grid.add_column(style=palette.muted, justify="right", no_wrap=True, min_width=7)
     grid.add_column(overflow="ellipsis", no_wrap=True)
     head = Text.assemble(
         (job.id, "bold"),
