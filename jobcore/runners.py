@@ -31,6 +31,7 @@ EX_TEMPFAIL = 75
 
 PREFIX_MAX = 60
 LEFTOVER_WAIT_S = 1.0
+EXIT_AFTER_EOF_S = 0.002
 
 
 def item_prefix(item: str) -> str:
@@ -132,6 +133,10 @@ class CommandRunner:
 
     def wait(self, timeout: float) -> list[tuple[ItemRecord, Outcome]]:
         """Copy output for up to ``timeout`` seconds; return the attempts that ended."""
+        if any(entry.eof for entry in self.items.values()):
+            # An item closed its output: its exit follows within moments, and waiting a
+            # whole tick for it would idle a slot (a -j 1 batch would crawl).
+            timeout = min(timeout, EXIT_AFTER_EOF_S)
         if self.items:
             for key, _ in self.selector.select(timeout):
                 entry: _Running = key.data
