@@ -132,6 +132,30 @@ def _overhead_rows() -> list[dict[str, Any]]:
     ]
 
 
+def _serial_rows() -> list[dict[str, Any]]:
+    """-j 1: every item waits for the previous one, so any idle wait per item shows here."""
+    count = 300
+    with temp_home() as home:
+        items = _item_file(home.parent, count)
+        jobcore = _BatchRunner(home, "--each", str(items), "-j", "1", "--", "true")
+        argv = ["xargs", "-a", str(items), "-P", "1", "-I{}", "true", "{}"]
+        try:
+            times = interleaved(
+                {"jobcore": jobcore, "xargs": lambda: time_once(argv, env=env_for(home))[0]},
+                ROUNDS,
+                warmup=0,
+            )
+        finally:
+            jobcore.close()
+    per = 1000.0 / count
+    return [
+        row(f"batch of {count} x true -j 1: in-worker per item (median)",
+            median(jobcore.in_worker) * per, "ms/item", peer_name="xargs -P 1 -I{} true {}",
+            peer=median(times["xargs"]) * per, target="-",
+            note="serial items: an idle tick per item would show as ~200 ms/item"),
+    ]
+
+
 def _call_rows() -> list[dict[str, Any]]:
     rows = []
     with temp_home() as home:
@@ -158,7 +182,7 @@ def _call_rows() -> list[dict[str, Any]]:
 
 
 def run() -> list[dict[str, Any]]:
-    return sections(_overhead_rows, _call_rows)
+    return sections(_overhead_rows, _serial_rows, _call_rows)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ EX_TEMPFAIL = 75
 
 PREFIX_MAX = 60
 LEFTOVER_WAIT_S = 1.0
-EXIT_AFTER_EOF_S = 0.002
+EXIT_AFTER_EOF_S = 0.05
 
 
 def item_prefix(item: str) -> str:
@@ -133,10 +133,6 @@ class CommandRunner:
 
     def wait(self, timeout: float) -> list[tuple[ItemRecord, Outcome]]:
         """Copy output for up to ``timeout`` seconds; return the attempts that ended."""
-        if any(entry.eof for entry in self.items.values()):
-            # An item closed its output: its exit follows within moments, and waiting a
-            # whole tick for it would idle a slot (a -j 1 batch would crawl).
-            timeout = min(timeout, EXIT_AFTER_EOF_S)
         if self.items:
             for key, _ in self.selector.select(timeout):
                 entry: _Running = key.data
@@ -146,6 +142,10 @@ class CommandRunner:
                 else:
                     entry.eof = True
                     self.selector.unregister(entry.fd)
+                    # Its exit follows within moments: wait for it here rather than a whole
+                    # tick (which would idle the slot; a -j 1 batch would crawl).
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        entry.proc.wait(timeout=EXIT_AFTER_EOF_S)
         else:
             time.sleep(timeout)
         ended = []
