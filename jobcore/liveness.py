@@ -87,7 +87,8 @@ def is_alive(recorded: ProcessIdentity) -> bool:
 
 
 def reconcile(store: Store, actor: str = "liveness") -> list[Job]:
-    """Mark active jobs whose worker is gone as failed; return the jobs it changed.
+    """Mark active jobs whose worker is gone as failed (and drop the promised automatic resume
+    of a self-paused job whose waiting worker is gone); return the jobs it changed.
 
     Called by every reading command, so a dead worker is reported without any daemon. The
     update is conditional on the row still naming the dead worker, so a worker that finished
@@ -114,6 +115,14 @@ def reconcile(store: Store, actor: str = "liveness") -> list[Job]:
             job.id, JobStatus.FAILED, WORKER_DIED, expect_worker=job.worker, actor=actor
         ):
             terminate(leftovers, ORPHAN_GRACE_S)
+            changed.append(store.get(job.id))
+    for job in store.list_jobs([JobStatus.PAUSED.value]):
+        # A self-paused job waits in its worker to resume by itself: if that worker is gone,
+        # say so instead of promising a resume that will never come.
+        worker = job.worker
+        if job.paused_until is None or worker is None or is_alive(worker):
+            continue
+        if store.drop_auto_resume(job.id, worker, actor):
             changed.append(store.get(job.id))
     return changed
 

@@ -404,6 +404,23 @@ class Store:
                 conn, job_id, done=done, advance=advance, total=total, item=item, errors=errors
             )
 
+    def drop_auto_resume(self, job_id: str, worker: ProcessIdentity, actor: str) -> bool:
+        """Cancel a self-paused job's automatic resume whose waiting worker died."""
+        with self.write() as conn:
+            changed = (
+                conn.execute(
+                    "UPDATE jobs SET paused_until = NULL,"
+                    " reason = reason || ' (automatic resume lost: its worker died)'"
+                    " WHERE id = ? AND status = 'paused' AND paused_until IS NOT NULL"
+                    " AND worker_pid = ? AND worker_start = ?",
+                    (job_id, worker.pid, worker.start),
+                ).rowcount
+                == 1
+            )
+            if changed:
+                record_event(conn, job_id, "resume-lost", actor, "the waiting worker died")
+            return changed
+
     def samples(self, job_id: str) -> list[tuple[float, int]]:
         """The recent (time, done) samples of a job, oldest first (for rate sparklines)."""
         rows = self.conn.execute(

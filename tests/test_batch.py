@@ -317,3 +317,21 @@ def test_failures_list_and_forget(cli: CLI, tmp_path: Path) -> None:
     cli("failures", "--forget", job_id)
     assert cli("failures", "--json").stdout.strip() == "[]"
     assert os.path.exists(cli.home / "jobcore.db")
+
+
+def test_a_lost_automatic_resume_is_reported(cli: CLI, tmp_path: Path) -> None:
+    record = tmp_path / "record.txt"
+    each = _items_file(tmp_path, ["1", "2", "3"])
+    job_id = cli.run(opts=(
+        "--each", str(each), "--call", "tests.examples.batchfuncs:pause_once",
+        "--cwd", str(ROOT), "--env", f"RECORD={record}",
+    ))
+    paused = cli.wait_status(job_id, {"paused", "completed", "failed"})
+    assert paused["paused_until"] is not None
+    os.kill(paused["pid"], signal.SIGKILL)
+    wait_for(lambda: cli.show(job_id)["paused_until"] is None)
+    data = cli.show(job_id)
+    assert data["status"] == "paused"
+    assert data["reason"] == "rate limited (automatic resume lost: its worker died)"
+    cli("resume", job_id)
+    assert cli.wait_status(job_id, {"completed", "failed"})["status"] == "completed"
