@@ -224,7 +224,9 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
         cmd_logs,
         "print the last lines of a job's output, or follow it",
         "  jobcore logs k3x9q\n  jobcore logs -n 500 k3x9q\n"
-        "  jobcore logs -f k3x9q    # until the job ends; Ctrl-C leaves it running",
+        "  jobcore logs -f k3x9q    # until the job ends; Ctrl-C leaves it running\n"
+        "  jobcore logs --item clip-7.mov k3x9q   # one item of a batch\n"
+        "  jobcore logs --json -n 20 k3x9q | jq -r '.lines[]'",
     )
     job_id_arg(p)
     p.add_argument(
@@ -239,6 +241,7 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
         "-f", "--follow", action="store_true", help="follow new output until the job ends"
     )
     p.add_argument("--item", metavar="ITEM", help="only the lines of one item of a batch")
+    p.add_argument("--json", action="store_true", help="print {id, item, lines} (not with -f)")
 
     p = add(
         "attach",

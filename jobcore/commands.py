@@ -316,6 +316,11 @@ def _write_text(data: bytes) -> None:
     sys.stdout.flush()
 
 
+def _lines_json(job_id: str, data: bytes, item: str | None) -> dict[str, Any]:
+    text = data.decode("utf-8", "replace")
+    return {"id": job_id, "item": item, "lines": text.splitlines()}
+
+
 def cmd_logs(args: argparse.Namespace, ctx: Context) -> int:
     from jobcore.liveness import reconcile
     from jobcore.logs import Follower, tail
@@ -324,15 +329,22 @@ def cmd_logs(args: argparse.Namespace, ctx: Context) -> int:
     job = store.resolve(args.id)
     if args.lines < 0:
         raise UsageError("-n expects a number of lines >= 0")
+    if args.json and args.follow:
+        raise UsageError("--json prints what is there now; it does not go with -f")
     path = ctx.state.log_path(job.id)
     if args.item is not None:
-        from jobcore.logs import item_lines
-        from jobcore.runners import item_prefix
+        from jobcore.logs import item_lines, item_prefix
 
         lines = item_lines(path, item_prefix(args.item).encode(), args.lines)
-        _write_text(b"".join(lines))
+        if args.json:
+            _emit_json(_lines_json(job.id, b"".join(lines), args.item))
+        else:
+            _write_text(b"".join(lines))
         return 0
     data, offset = tail(path, args.lines)
+    if args.json:
+        _emit_json(_lines_json(job.id, data, None))
+        return 0
     if data:
         _write_text(data if data.endswith(b"\n") else data + b"\n")
     if not args.follow:

@@ -91,6 +91,15 @@ def _utf8_boundary(data: bytes) -> int:
     return len(data)
 
 
+PREFIX_MAX = 60
+
+
+def item_prefix(item: str) -> str:
+    """The prefix of a batch item's lines in the job log: ``[item] `` (long items shortened)."""
+    text = item if len(item) <= PREFIX_MAX else item[: PREFIX_MAX - 1] + "…"
+    return f"[{text}] "
+
+
 def item_lines(path: Path, prefix: bytes, limit: int) -> list[bytes]:
     """The last ``limit`` lines of one batch item (lines starting with ``prefix``).
 

@@ -23,21 +23,15 @@ from jobcore.calls import call_item
 from jobcore.errors import Pause
 from jobcore.items import ItemRecord
 from jobcore.launcher import find_executable
+from jobcore.logs import item_prefix
 from jobcore.logwriter import LogWriter
 from jobcore.proctree import terminate
 
 EX_TEMPFAIL = 75
 """An item exiting with this code asks to pause the whole job (sysexits.h: try again later)."""
 
-PREFIX_MAX = 60
 LEFTOVER_WAIT_S = 1.0
 EXIT_AFTER_EOF_S = 0.05
-
-
-def item_prefix(item: str) -> str:
-    """The log prefix of an item's lines: ``[item] `` (long items shortened)."""
-    text = item if len(item) <= PREFIX_MAX else item[: PREFIX_MAX - 1] + "…"
-    return f"[{text}] "
 
 
 def fill_argv(template: Sequence[str], item: str) -> list[str]:

@@ -14,8 +14,9 @@ from jobcore import config
 from jobcore.durations import parse_duration
 from jobcore.errors import JobcoreError, UsageError
 from jobcore.items import read_items
+from jobcore.logs import item_prefix
 from jobcore.paths import StateDir
-from jobcore.runners import fill_argv, item_prefix
+from jobcore.runners import fill_argv
 
 line_text = st.text(
     st.characters(blacklist_characters="\r\n", blacklist_categories=("Cs",)), max_size=3000

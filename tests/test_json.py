@@ -105,3 +105,18 @@ def test_json_is_utf8_and_survives_odd_names(cli: CLI) -> None:
     job_id = cli.run("true", opts=("--name", 'ü "quoted" \\ 日本'))
     cli.wait_status(job_id, {"completed"})
     assert cli.show(job_id)["name"] == 'ü "quoted" \\ 日本'
+
+
+def test_logs_json_gives_the_lines_and_items(cli: CLI, tmp_path) -> None:
+    job_id = cli.run("sh", "-c", "printf 'one\\ntwo\\n\\377bad\\n'")
+    cli.wait_status(job_id, {"completed"})
+    data = json.loads(cli("logs", "--json", "-n", "2", job_id).stdout)
+    assert data == {"id": job_id, "item": None, "lines": ["two", "\ufffdbad"]}
+    items = tmp_path / "items.txt"
+    items.write_text("a b\nc\n")
+    batch = cli.run("sh", "-c", 'echo "hello $0"', "{}", opts=("--each", str(items)))
+    cli.wait_status(batch, {"completed"})
+    data = json.loads(cli("logs", "--json", "--item", "a b", batch).stdout)
+    assert data == {"id": batch, "item": "a b", "lines": ["hello a b"]}
+    proc = cli("logs", "--json", "-f", job_id, check=False)
+    assert proc.returncode == 2 and "does not go with -f" in proc.stderr
