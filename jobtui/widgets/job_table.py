@@ -15,6 +15,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey, RowKey
 
 from jobcore import fmt
 from jobcore.models import Job, JobStatus
@@ -179,13 +180,30 @@ class JobTable(DataTable[object]):
                 self.add_row(*cells.values(), key=job.id)
                 added = True
             else:
-                for key, value in cells.items():
-                    if old[key] != value:
-                        self.update_cell(job.id, key, value)
+                changes = {key: value for key, value in cells.items() if old[key] != value}
+                if changes:
+                    self._update_row(job.id, changes)
             self._rows[job.id] = cells
         self.jobs = wanted
         if added:
             self._restore_order([job.id for job in jobs])
+
+    def _update_row(self, job_id: str, changes: Mapping[str, object]) -> None:
+        """Rewrite cells of one row and re-render that row only.
+
+        ``DataTable.update_cell`` bumps a table-wide counter that is part of every render
+        cache key, so one changed cell re-renders every visible cell; with ten jobs reporting
+        that was most of the dashboard's CPU. Here only the row's cache entries are dropped.
+        (This leans on DataTable internals; textual is pinned to a major version for it.)
+        """
+        row_key = RowKey(job_id)
+        for key, value in changes.items():
+            self._data[row_key][ColumnKey(key)] = value
+        for cache in (self._cell_render_cache, self._row_render_cache):
+            for cache_key in [k for k in cache.keys() if k[0] == row_key]:  # noqa: SIM118
+                cache.discard(cache_key)
+        self._line_cache.clear()  # keyed by screen line: cheap to rebuild from the row caches
+        self.refresh_row(self.get_row_index(job_id))
 
     def _restore_order(self, ids: list[str]) -> None:
         """New rows are appended; sort them into place and keep the cursor on its job."""
