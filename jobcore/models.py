@@ -263,3 +263,12 @@ class Job(NamedTuple):
             "waiting_on": self.waiting_on,
             "on_done": self.on_done,
         }
+
+
+def requested_ending(stop_request: str | None) -> Ending | None:
+    """The ending a user's stop or kill asked for, if any: it wins over the exit code."""
+    if stop_request == "pause":
+        return Ending(JobStatus.PAUSED, "stopped by user", actor="user")
+    if stop_request == "kill":
+        return Ending(JobStatus.FAILED, "killed", actor="user")
+    return None

@@ -17,11 +17,13 @@ from pathlib import Path
 
 from jobcore.errors import JobcoreError, UsageError
 from jobcore.liveness import reconcile
-from jobcore.models import Ending, Job, JobStatus, ProcessIdentity
+from jobcore.models import Ending, Job, JobStatus, ProcessIdentity, requested_ending
 from jobcore.paths import StateDir
 from jobcore.store import Store
 
 TICK_S = 0.05
+JOIN_LINE_S = 3.0
+"""How long a just-queued job keeps its place in line before its worker reports."""
 RECONCILE_S = 1.0
 """How often a waiting worker checks that the jobs ahead of it are still alive."""
 
@@ -144,8 +146,11 @@ class Turn:
             row = self.store.conn.execute(
                 "SELECT stop_request FROM jobs WHERE id = ?", (self.job.id,)
             ).fetchone()
-            if row is None or row["stop_request"]:
-                return Ending(JobStatus.PAUSED, "stopped by user")
+            if row is None:
+                return Ending(JobStatus.FAILED, "the job was removed while it waited")
+            requested = requested_ending(row["stop_request"])
+            if requested is not None:
+                return requested
             now = time.time()
             if now - last_reconcile >= RECONCILE_S:
                 reconcile(self.store)
@@ -178,10 +183,16 @@ class Turn:
         return None
 
     def _first_in_line(self) -> bool:
+        """Whether no job ahead of this one waits for a slot of the group.
+
+        A job queued a moment ago whose worker has not reported yet counts as waiting too,
+        so jobs launched (or resumed) together keep their order however fast their workers
+        start; one whose worker never reports stops counting after ``JOIN_LINE_S``.
+        """
         row = self.store.conn.execute(
-            "SELECT id FROM jobs WHERE grp = ? AND status = 'queued' AND waiting_on = 'slot'"
-            " ORDER BY priority DESC, seq LIMIT 1",
-            (self.job.queue.group,),
+            "SELECT id FROM jobs WHERE grp = ? AND status = 'queued' AND (waiting_on = 'slot'"
+            " OR (waiting_on IS NULL AND queued_at > ?)) ORDER BY priority DESC, seq LIMIT 1",
+            (self.job.queue.group, time.time() - JOIN_LINE_S),
         ).fetchone()
         return row is not None and row["id"] == self.job.id
 

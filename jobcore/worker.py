@@ -25,7 +25,7 @@ from jobcore import config
 from jobcore.errors import JobcoreError
 from jobcore.liveness import identity_of, self_identity
 from jobcore.logwriter import LogWriter
-from jobcore.models import Ending, Job, JobStatus, ProcessIdentity, iso
+from jobcore.models import Ending, Job, JobStatus, ProcessIdentity, iso, requested_ending
 from jobcore.paths import ENV_HOME, ENV_JOB_ID, StateDir
 from jobcore.proctree import kill_job_tree
 from jobcore.progress_parse import parse_line
@@ -76,15 +76,6 @@ def command_ending(returncode: int) -> Ending:
             name = f"signal {-returncode}"
         return Ending(JobStatus.FAILED, f"killed by {name}", returncode)
     return Ending(JobStatus.FAILED, f"exited with code {returncode}", returncode)
-
-
-def requested_ending(stop_request: str | None) -> Ending | None:
-    """The ending a user's stop or kill asked for, if any: it wins over the exit code."""
-    if stop_request == "pause":
-        return Ending(JobStatus.PAUSED, "stopped by user", actor="user")
-    if stop_request == "kill":
-        return Ending(JobStatus.FAILED, "killed", actor="user")
-    return None
 
 
 class Worker:

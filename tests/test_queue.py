@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -153,3 +154,16 @@ def test_unknown_group_is_refused(cli: CLI) -> None:
     assert proc.returncode == 1 and "jobcore group add nope" in proc.stderr
     proc = cli("group", "add", "bad name", check=False)
     assert proc.returncode == 2
+
+
+def test_kill_of_a_queued_job_fails_it(cli: CLI) -> None:
+    cli("group", "add", "gate", "--parallel", "1")
+    blocker = cli.run("sleep", "30", opts=("--group", "gate"))
+    waiting = cli.run("true", opts=("--group", "gate"))
+    cli.wait_status(blocker, {"running"})
+    wait_for(lambda: cli.show(waiting)["waiting_on"] == "slot")
+    cli("kill", waiting)
+    data = cli.show(waiting)
+    assert (data["status"], data["error"]) == ("failed", "killed")
+    events = json.loads(cli("events", "--json", waiting).stdout)
+    assert [(e["kind"], e["actor"]) for e in events][-1] == ("killed", "user")
