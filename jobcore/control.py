@@ -8,18 +8,15 @@ killed too, and the row finished here, conditionally, so nothing is written twic
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sqlite3
 import time
 from collections.abc import Sequence
 
-import psutil
-
 from jobcore.errors import JobcoreError
 from jobcore.items import ItemBook, ItemStatus, counts
 from jobcore.launcher import spawn_worker
-from jobcore.liveness import is_alive, reconcile
+from jobcore.liveness import is_alive, process_of, reconcile
 from jobcore.models import Job, JobStatus
 from jobcore.paths import StateDir
 from jobcore.proctree import kill_job_tree, terminate
@@ -58,8 +55,9 @@ def stop(store: Store, job_id: str, grace: float = DEFAULT_GRACE_S, *, kill: boo
         )
     kill_job_tree(job.id, job.worker, 0.0 if kill else grace)
     if not _wait_worker_gone(job, WORKER_FINISH_S) and job.worker is not None:
-        with contextlib.suppress(psutil.Error):
-            terminate([psutil.Process(job.worker.pid)], 0.0 if kill else 1.0)
+        worker = process_of(job.worker)
+        if worker is not None:
+            terminate([worker], 0.0 if kill else 1.0)
     status, reason = (JobStatus.FAILED, "killed") if kill else (JobStatus.PAUSED, "stopped by user")
     store.finish_if_active(job.id, status, reason, expect_worker=job.worker, actor="user")
     return store.get(job.id)
@@ -69,9 +67,9 @@ def _cancel_auto_resume(store: Store, job: Job) -> Job:
     """A self-paused job waiting to resume by itself: it stays paused, and its waiting
     worker (proven to be ours by pid and start time) is let go."""
     store.update(job.id, paused_until=None)
-    if job.worker is not None and is_alive(job.worker):
-        with contextlib.suppress(psutil.Error):
-            terminate([psutil.Process(job.worker.pid)], 1.0)
+    worker = process_of(job.worker) if job.worker is not None else None
+    if worker is not None:
+        terminate([worker], 1.0)
     return store.get(job.id)
 
 

@@ -13,9 +13,13 @@ import os
 import sys
 import time
 from functools import cache
+from typing import TYPE_CHECKING
 
 from jobcore.models import Job, JobStatus, ProcessIdentity
 from jobcore.store import Store
+
+if TYPE_CHECKING:
+    import psutil
 
 WALLCLOCK_TOLERANCE_S = 1.0
 STARTING_GRACE_S = 30.0
@@ -84,6 +88,22 @@ def is_alive(recorded: ProcessIdentity) -> bool:
         return psutil.Process(recorded.pid).status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
+
+
+def process_of(recorded: ProcessIdentity) -> psutil.Process | None:
+    """A psutil handle on the recorded process, only if it provably is that process.
+
+    The handle is taken first and the identity checked after: a process proven alive then
+    cannot have handed its pid to another, and psutil refuses to signal the handle should
+    the pid be reused later.
+    """
+    import psutil
+
+    try:
+        proc = psutil.Process(recorded.pid)
+    except psutil.Error:
+        return None
+    return proc if is_alive(recorded) else None
 
 
 def reconcile(store: Store, actor: str = "liveness") -> list[Job]:

@@ -16,7 +16,7 @@ import signal
 
 import psutil
 
-from jobcore.liveness import is_alive
+from jobcore.liveness import process_of
 from jobcore.models import ProcessIdentity
 from jobcore.paths import ENV_JOB_ID
 
@@ -43,12 +43,11 @@ def _marked_processes(job_id: str) -> list[psutil.Process]:
 def job_processes(job_id: str, worker: ProcessIdentity | None) -> list[psutil.Process]:
     """A snapshot of the job's processes, the worker itself excluded."""
     procs: dict[int, psutil.Process] = {}
-    if worker is not None and is_alive(worker):
-        try:
-            for child in psutil.Process(worker.pid).children(recursive=True):
+    root = process_of(worker) if worker is not None else None
+    if root is not None:
+        with contextlib.suppress(psutil.Error):
+            for child in root.children(recursive=True):
                 procs[child.pid] = child
-        except psutil.Error:
-            pass
     if os.path.isdir("/proc"):
         for proc in _marked_processes(job_id):
             procs.setdefault(proc.pid, proc)
