@@ -137,19 +137,16 @@ class ItemBook:
         """Mark the next ready pending item running (attempt + 1) and return it."""
         now = time.time() if now is None else now
         with self.store.write() as conn:
-            row = conn.execute(
-                "SELECT idx FROM items WHERE job_id = ? AND status = 'pending'"
-                " AND (not_before IS NULL OR not_before <= ?) ORDER BY idx LIMIT 1",
-                (self.job_id, now),
-            ).fetchone()
-            if row is None:
-                return None
-            conn.execute(
+            rows = conn.execute(
                 "UPDATE items SET status = 'running', attempts = attempts + 1, started_at = ?,"
-                " finished_at = NULL, duration = NULL WHERE job_id = ? AND idx = ?",
-                (now, self.job_id, row["idx"]),
-            )
-            record = self._get(conn, row["idx"])
+                " finished_at = NULL, duration = NULL WHERE job_id = ? AND idx = ("
+                " SELECT idx FROM items WHERE job_id = ? AND status = 'pending'"
+                " AND (not_before IS NULL OR not_before <= ?) ORDER BY idx LIMIT 1) RETURNING *",
+                (now, self.job_id, self.job_id, now),
+            ).fetchall()
+            if not rows:
+                return None
+            record = ItemRecord.from_row(rows[0])
             conn.execute(
                 "UPDATE jobs SET current_item = ? WHERE id = ?", (record.item[:500], self.job_id)
             )
@@ -233,11 +230,6 @@ class ItemBook:
             _recount_job(conn, self.job_id)
         return changed
 
-    def _get(self, conn: sqlite3.Connection, idx: int) -> ItemRecord:
-        row = conn.execute(
-            "SELECT * FROM items WHERE job_id = ? AND idx = ?", (self.job_id, idx)
-        ).fetchone()
-        return ItemRecord.from_row(row)
 
 
 def failures(store: Store, job_id: str | None = None, limit: int = 1000) -> list[ItemRecord]:

@@ -466,7 +466,9 @@ def apply_progress(
     exceeds a known total). A (time, done) sample is kept at most every SAMPLE_SPACING_S.
     """
     now = time.time() if now is None else now
-    row = conn.execute("SELECT done, total, errors FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    row = conn.execute(
+        "SELECT done, total, errors, rate FROM jobs WHERE id = ?", (job_id,)
+    ).fetchone()
     if row is None:
         raise JobcoreError(f"no job with id {job_id!r}")
     new_done = max(0, (row["done"] if done is None else done) + advance)
@@ -476,7 +478,16 @@ def apply_progress(
     last = conn.execute(
         "SELECT t FROM samples WHERE job_id = ? ORDER BY t DESC LIMIT 1", (job_id,)
     ).fetchone()
+    rate = row["rate"]
     if last is None or now - last[0] >= SAMPLE_SPACING_S:
+        # The rate is measured when a sample is taken; in between (a fast batch records many
+        # items per sample) the last rate stands and only the counts and the ETA move.
+        recent = conn.execute(
+            "SELECT t, done FROM samples WHERE job_id = ? AND t < ? ORDER BY t DESC LIMIT 30",
+            (job_id, now),
+        ).fetchall()
+        points = [(r[0], r[1]) for r in reversed(recent)] + [(now, new_done)]
+        rate = rate_from_samples(points, now)
         conn.execute(
             "INSERT INTO samples (job_id, t, done) VALUES (?, ?, ?)", (job_id, now, new_done)
         )
@@ -485,12 +496,6 @@ def apply_progress(
             " WHERE job_id = ? ORDER BY t DESC LIMIT 1 OFFSET ?)",
             (job_id, job_id, SAMPLES_KEPT - 1),
         )
-    recent = conn.execute(
-        "SELECT t, done FROM samples WHERE job_id = ? AND t < ? ORDER BY t DESC LIMIT 30",
-        (job_id, now),
-    ).fetchall()
-    points = [(r[0], r[1]) for r in reversed(recent)] + [(now, new_done)]
-    rate = rate_from_samples(points, now)
     fields: dict[str, Any] = {
         "done": new_done,
         "total": new_total,
