@@ -231,7 +231,6 @@ class ItemBook:
         return changed
 
 
-
 def failures(store: Store, job_id: str | None = None, limit: int = 1000) -> list[ItemRecord]:
     """Failed items across jobs (or of one), newest first; forgotten ones left out."""
     sql = "SELECT * FROM items WHERE status = 'failed' AND forgotten = 0"
