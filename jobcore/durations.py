@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timedelta
 
 from jobcore.errors import UsageError
 
@@ -29,6 +28,8 @@ def parse_duration(text: str) -> float:
 
 def parse_clock(text: str, now: float | None = None) -> float:
     """The next time it is ``HH:MM`` (today, else tomorrow), as epoch seconds."""
+    from datetime import datetime, timedelta
+
     match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", text)
     if not match or int(match[1]) > 23 or int(match[2]) > 59:
         raise UsageError(f"cannot read time {text!r} (expected HH:MM, e.g. 14:30)")

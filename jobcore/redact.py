@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from functools import cache
 
 MASK = b"***"
 MIN_SECRET_LEN = 6
@@ -19,17 +20,24 @@ SECRET_NAME = re.compile(
     r"(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE_KEY|CREDENTIAL|ACCESS_KEY)", re.I
 )
 
-_PATTERNS: tuple[tuple[re.Pattern[bytes], bytes], ...] = (
-    (re.compile(rb"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+:)[^@\s/]+@"), rb"\1***@"),
-    (re.compile(rb"(?i)(authorization\s*[:=]\s*(?:bearer|basic|token)?\s*)[^\s'\",]+"), rb"\1***"),
-    (re.compile(rb"(?i)\b(bearer\s+)[A-Za-z0-9._~+/-]{8,}=*"), rb"\1***"),
-    (re.compile(rb"\b(gh[pousr]_)[A-Za-z0-9]{20,}"), rb"\1***"),
-    (re.compile(rb"\b(github_pat_)[A-Za-z0-9_]{20,}"), rb"\1***"),
-    (re.compile(rb"\b(glpat-)[A-Za-z0-9_-]{20,}"), rb"\1***"),
-    (re.compile(rb"\b(xox[abposr]-)[A-Za-z0-9-]{10,}"), rb"\1***"),
-    (re.compile(rb"\b((?:AKIA|ASIA)[0-9A-Z]{4})[0-9A-Z]{12}\b"), rb"\1***"),
-    (re.compile(rb"(?i)(aws_secret_access_key\s*[=:]\s*)[A-Za-z0-9/+=]{40}"), rb"\1***"),
-)
+
+@cache
+def _patterns() -> tuple[tuple[re.Pattern[bytes], bytes], ...]:
+    """The token shapes, compiled on first use (the launch path only masks the record)."""
+    return (
+        (re.compile(rb"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+:)[^@\s/]+@"), rb"\1***@"),
+        (
+            re.compile(rb"(?i)(authorization\s*[:=]\s*(?:bearer|basic|token)?\s*)[^\s'\",]+"),
+            rb"\1***",
+        ),
+        (re.compile(rb"(?i)\b(bearer\s+)[A-Za-z0-9._~+/-]{8,}=*"), rb"\1***"),
+        (re.compile(rb"\b(gh[pousr]_)[A-Za-z0-9]{20,}"), rb"\1***"),
+        (re.compile(rb"\b(github_pat_)[A-Za-z0-9_]{20,}"), rb"\1***"),
+        (re.compile(rb"\b(glpat-)[A-Za-z0-9_-]{20,}"), rb"\1***"),
+        (re.compile(rb"\b(xox[abposr]-)[A-Za-z0-9-]{10,}"), rb"\1***"),
+        (re.compile(rb"\b((?:AKIA|ASIA)[0-9A-Z]{4})[0-9A-Z]{12}\b"), rb"\1***"),
+        (re.compile(rb"(?i)(aws_secret_access_key\s*[=:]\s*)[A-Za-z0-9/+=]{40}"), rb"\1***"),
+    )
 
 
 def secret_names(env: Mapping[str, str], listed: Iterable[str]) -> set[str]:
@@ -60,6 +68,6 @@ class Redactor:
     def __call__(self, data: bytes) -> bytes:
         if self.values is not None:
             data = self.values.sub(MASK, data)
-        for pattern, replacement in _PATTERNS:
+        for pattern, replacement in _patterns():
             data = pattern.sub(replacement, data)
         return data
