@@ -9,6 +9,7 @@ goes quiet (``idle``), so prompts and slow output still appear promptly.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import time
@@ -48,6 +49,8 @@ class LogWriter:
         """The current line has been rewritten with \\r: only snapshots reach the disk."""
         self._last_segment = b""
         self._last_snapshot = 0.0
+        self.lost = 0
+        """Bytes of output that could not be written (disk full) since the last write."""
         self._pending_cr = False
         """The last chunk ended with \\r: it may be the first half of a \\r\\n."""
 
@@ -132,6 +135,21 @@ class LogWriter:
             data = self.redact(data)
         if self.prefix:
             data = self.prefix + data
+        note = (
+            f"jobcore: {self.lost} bytes of output lost: the disk was full\n" if self.lost else ""
+        )
+        try:
+            self._write_all(note.encode() + data)
+        except OSError as exc:
+            # A full disk must not kill the job: its output is counted, not written, and a
+            # line says how much was lost once there is room again.
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            self.lost += len(data)
+        else:
+            self.lost = 0
+
+    def _write_all(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
             written = os.write(self.fd, view)

@@ -170,3 +170,22 @@ def test_bar_redraws_leave_few_lines_for_any_timing(
     assert len(lines) <= bound
     last = len(steps) - 1
     assert f"{last}/{len(steps)} |{'#' * (last % 20)}".encode() in lines  # the final state
+
+
+def test_a_full_disk_loses_output_but_not_the_job(tmp_path) -> None:
+    """Writes to /dev/full fail with ENOSPC: the writer counts, then reports, the loss."""
+    full = os.open("/dev/full", os.O_WRONLY)
+    try:
+        writer = LogWriter(full)
+        writer.feed(b"first line\nsecond line\n")
+        assert writer.lost == len(b"first line\nsecond line\n")
+    finally:
+        os.close(full)
+    log = tmp_path / "log"
+    writer.fd = os.open(log, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        writer.feed(b"after\n")
+    finally:
+        os.close(writer.fd)
+    assert log.read_bytes() == b"jobcore: 23 bytes of output lost: the disk was full\nafter\n"
+    assert writer.lost == 0
