@@ -172,16 +172,7 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
                 f"(median of {estimate.runs})",
                 file=sys.stderr,
             )
-    if args.follow:
-        from jobcore.attach import attach
-
-        try:
-            status = attach(ctx.state, ctx.store, job)
-        except KeyboardInterrupt:
-            print(f"\ndetached; job {job.id} keeps running", file=sys.stderr)
-            return 130
-        return 0 if status is JobStatus.COMPLETED else 1
-    return 0
+    return _attach_until_end(ctx, job) if args.follow else 0
 
 
 def _statuses(values: Sequence[str]) -> list[str]:
@@ -366,16 +357,20 @@ def cmd_logs(args: argparse.Namespace, ctx: Context) -> int:
         return 130
 
 
-def cmd_attach(args: argparse.Namespace, ctx: Context) -> int:
+def _attach_until_end(ctx: Context, job: Job) -> int:
+    """Show the job live: 0 if it completed, 1 if not, 130 when the user detaches."""
     from jobcore.attach import attach
 
-    job = _reconciled(ctx).resolve(args.id)
     try:
         status = attach(ctx.state, ctx.store, job)
     except KeyboardInterrupt:
         print(f"\ndetached; job {job.id} keeps running", file=sys.stderr)
         return 130
     return 0 if status is JobStatus.COMPLETED else 1
+
+
+def cmd_attach(args: argparse.Namespace, ctx: Context) -> int:
+    return _attach_until_end(ctx, _reconciled(ctx).resolve(args.id))
 
 
 def _targets(args: argparse.Namespace, ctx: Context, statuses: Sequence[str]) -> list[Job]:

@@ -9,16 +9,16 @@ otherwise. The loop itself pays for a counter increment: the clock is read only 
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from pathlib import Path
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from jobcore import fmt
-from jobcore.paths import ENV_HOME, ENV_JOB_ID, StateDir
 from jobcore.progress_parse import ProgressUpdate
+
+if TYPE_CHECKING:
+    from jobcore.reporter import Reporter
 
 T = TypeVar("T")
 
@@ -39,12 +39,8 @@ class _Sink:
 
 
 class _JobSink(_Sink):
-    def __init__(self, job_id: str, home: str) -> None:
-        from jobcore.reporter import Reporter
-        from jobcore.store import Store
-
-        self.store = Store(StateDir(Path(home).absolute()))
-        self.reporter = Reporter(self.store, job_id, interval=0.0)
+    def __init__(self, reporter: Reporter) -> None:
+        self.reporter = reporter
         self._errors_sent = 0
 
     def show(self, bar: Progress[object], final: bool) -> None:
@@ -56,7 +52,7 @@ class _JobSink(_Sink):
 
     def close(self) -> None:
         self.reporter.close()
-        self.store.close()
+        self.reporter.store.close()
 
 
 class _TerminalSink(_Sink):
@@ -84,9 +80,12 @@ class _TerminalSink(_Sink):
 
 
 def _sink_for_here() -> _Sink | None:
-    job_id, home = os.environ.get(ENV_JOB_ID), os.environ.get(ENV_HOME)
-    if job_id and home:
-        return _JobSink(job_id, home)
+    from jobcore.reporter import for_current_job
+
+    # Progress throttles by itself: the reporter writes whenever it is shown something.
+    reporter = for_current_job(interval=0.0)
+    if reporter is not None:
+        return _JobSink(reporter)
     if sys.stderr is not None and sys.stderr.isatty():
         return _TerminalSink()
     return None

@@ -7,9 +7,12 @@ every ``interval`` seconds, plus always the final state on ``close``.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+from jobcore.paths import ENV_HOME, ENV_JOB_ID, StateDir
 from jobcore.progress_parse import ProgressUpdate
 from jobcore.store import Store
 
@@ -77,3 +80,12 @@ class Reporter:
 
     def close(self) -> None:
         self.flush(force=True)
+
+
+def for_current_job(interval: float = DEFAULT_INTERVAL_S) -> Reporter | None:
+    """A Reporter for the job this process runs in (``JOBCORE_JOB_ID``/``JOBCORE_HOME``,
+    set by the worker), or None outside a job. Close its ``store`` when done."""
+    job_id, home = os.environ.get(ENV_JOB_ID), os.environ.get(ENV_HOME)
+    if not job_id or not home:
+        return None
+    return Reporter(Store(StateDir(Path(home).absolute())), job_id, interval=interval)

@@ -9,14 +9,12 @@ job it is plain tqdm. tqdm itself is not a jobcore dependency; this module needs
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm as _tqdm
 
-from jobcore.paths import ENV_HOME, ENV_JOB_ID, StateDir
 from jobcore.progress_parse import ProgressUpdate
+from jobcore.reporter import for_current_job
 
 __all__ = ["tqdm"]
 
@@ -25,13 +23,7 @@ class tqdm(_tqdm):
     """tqdm.tqdm, plus a Reporter that writes n/total/desc to the job on each refresh."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._job_reporter = None
-        job_id, home = os.environ.get(ENV_JOB_ID), os.environ.get(ENV_HOME)
-        if job_id and home:
-            from jobcore.reporter import Reporter
-            from jobcore.store import Store
-
-            self._job_reporter = Reporter(Store(StateDir(Path(home).absolute())), job_id)
+        self._job_reporter = for_current_job()
         super().__init__(*args, **kwargs)
 
     def _report(self, force: bool) -> None:
