@@ -93,13 +93,13 @@ def test_config_set_get_and_refusals(cli: CLI) -> None:
 def test_config_keep_cleans_after_each_job(cli: CLI) -> None:
     cli("config", "set", "keep", "2")
     ids = [cli.run("true") for _ in range(4)]
-    for job_id in ids:
-        wait_for(
-            lambda job_id=job_id: (
-                job_id not in {j["id"] for j in cli.ls("--all")}
-                or cli.show(job_id)["status"] == "completed"
-            )
-        )
+
+    def ended_or_cleaned() -> bool:
+        # One listing per check: `keep` may clean a job between two separate reads.
+        statuses = {j["id"]: j["status"] for j in cli.ls("--all")}
+        return all(statuses.get(job_id, "completed") == "completed" for job_id in ids)
+
+    wait_for(ended_or_cleaned)
     wait_for(lambda: len(cli.ls("--all")) == 2)
 
 
