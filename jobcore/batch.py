@@ -11,12 +11,17 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from jobcore.errors import Pause
-from jobcore.items import ItemBook, ItemRecord, ItemStatus
+from jobcore.items import ItemBook, ItemStatus
+from jobcore.ledger import Ledger
 from jobcore.models import BatchSpec, Ending, Job, JobStatus
-from jobcore.runners import CallRunner, CommandRunner, Outcome
+from jobcore.runners import CommandRunner
 from jobcore.store import Store
+
+if TYPE_CHECKING:
+    from jobcore.call_runner import CallRunner
 
 TICK_S = 0.2
 """How often the loop looks at the stop request and at items due after a backoff."""
@@ -39,16 +44,20 @@ class BatchRun:
         self.spec = BatchSpec.of(job)
         self.book = ItemBook(store, job.id)
         self.grace = grace
-        self.runner: CommandRunner | CallRunner
+        self.env = env
+        self.log_fd = log_fd
+        self.redact = redact
+
+    def _runner(self) -> CommandRunner | CallRunner:
+        """The runner for this batch, started in the job's folder with the job's world."""
+        os.chdir(self.job.cwd)
         if self.spec.call:
-            # The function runs in this process (or its pool): give it the job's world.
-            os.environ.update(env)
-            os.chdir(job.cwd)
-            self.runner = CallRunner(
-                self.spec.call, job.cwd, self.spec.parallel, self.spec.processes
-            )
-        else:
-            self.runner = CommandRunner(job.command, job.cwd, env, log_fd, redact)
+            # The function runs in this process (or its pool): give it the job's environment.
+            os.environ.update(self.env)
+            from jobcore.call_runner import CallRunner
+
+            return CallRunner(self.spec.call, self.job.cwd, self.spec.parallel, self.spec.processes)
+        return CommandRunner(self.job.command, self.env, self.log_fd, self.redact)
 
     def _stop_request(self) -> str | None:
         row = self.store.conn.execute(
@@ -57,39 +66,50 @@ class BatchRun:
         return row["stop_request"] if row else None
 
     def run(self) -> Ending:
+        if not os.path.isdir(self.job.cwd):
+            return Ending(JobStatus.FAILED, f"cwd does not exist: {self.job.cwd}")
         self.book.reset_in_flight()
+        self.runner = self._runner()
+        self.ledger = Ledger(self.store, self.job.id, self.spec.retries, self.spec.backoff)
         pause: Pause | None = None
         request: str | None = None
         last_check = 0.0
         try:
             while True:
-                now = time.monotonic()
-                if now - last_check >= TICK_S:
-                    request, last_check = self._stop_request(), now
-                    if request:
-                        self._requeue_running()
-                        break
                 while pause is None and self.runner.running < self.spec.parallel:
-                    record = self.book.claim_next()
+                    record = self.ledger.take()
                     if record is None:
                         break
                     failed_to_start = self.runner.start(record)
                     if failed_to_start is not None:
-                        self._record(record, failed_to_start)
-                idle = self.runner.running == 0
-                if idle and (pause is not None or self.book.next_ready_at() is None):
+                        self.ledger.ended([(record, failed_to_start)])
+                if self.runner.running == 0 and (
+                    pause is not None or self.ledger.next_ready_at() is None
+                ):
                     break
-                for record, outcome in self.runner.wait(TICK_S):
-                    if not outcome.ok and self._stop_request():
+                now = time.monotonic()
+                if now - last_check >= TICK_S:
+                    request, last_check = self._stop_request(), now
+                    if request:
+                        break
+                ended = []
+                for record, outcome in self.runner.wait(self.ledger.flush_in(TICK_S)):
+                    if not outcome.ok:
+                        request = request or self._stop_request()
+                    if request and not outcome.ok:
                         # Killed by `jobcore stop`, which writes its request before signalling:
                         # an interrupted attempt, not a failure.
-                        self.book.requeue(record)
+                        self.ledger.requeue([record])
                     elif outcome.pause is not None:
                         pause = pause or outcome.pause
-                        self.book.requeue(record)
+                        self.ledger.requeue([record])
                         self._requeue_running()
                     else:
-                        self._record(record, outcome)
+                        ended.append((record, outcome))
+                self.ledger.ended(ended)
+                if request:
+                    break  # no new item starts once a stop is seen
+                self.ledger.flush_if_due()
         finally:
             self.interrupt()
         return self._end(request, pause)
@@ -100,19 +120,7 @@ class BatchRun:
         self.runner.close()
 
     def _requeue_running(self) -> None:
-        for record in self.runner.interrupt_all(self.grace):
-            self.book.requeue(record)
-
-    def _record(self, record: ItemRecord, outcome: Outcome) -> None:
-        self.book.finish(
-            record,
-            ok=outcome.ok,
-            exit_code=outcome.exit_code,
-            error=outcome.error,
-            result=outcome.result,
-            retries=self.spec.retries,
-            backoff=self.spec.backoff,
-        )
+        self.ledger.requeue(self.runner.interrupt_all(self.grace))
 
     def _end(self, request: str | None, pause: Pause | None) -> Ending:
         if request == "kill":

@@ -11,7 +11,6 @@ reported with the key and what was expected, never half-applied.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -95,10 +94,14 @@ def load(state: StateDir) -> dict[str, Any]:
     """Every key with its value (the file's, else the default); refuses an invalid file."""
     values = {name: key.default for name, key in KEYS.items()}
     try:
-        with open(path(state), "rb") as fh:
-            data = tomllib.load(fh)
+        fh = open(path(state), "rb")  # noqa: SIM115 (closed below; tomllib only if it exists)
     except FileNotFoundError:
         return values
+    import tomllib  # ~10 ms: paid only by those who have a config file
+
+    try:
+        with fh:
+            data = tomllib.load(fh)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise JobcoreError(f"config file {path(state)} is not valid TOML: {exc}") from exc
     for name, value in data.items():

@@ -1,21 +1,19 @@
-"""Items of a batch and their checkpoints: the unit people care about.
+"""Items of a batch as stored, and what commands do to them: the unit people care about.
 
-Every state change of an item is one write transaction that also refreshes the job's
-counts, so the job's done/total/errors always follow from its items. An item is recorded
-done only after it finished, in the same transaction that records its result: after a stop
-or a crash, the only items that run again are those that were in flight.
+Every change here is one write transaction that also moves the job's counts, so its
+done/total/errors always follow from its items. The running worker's own checkpoints are
+the ledger's (``jobcore.ledger``).
 """
 
 from __future__ import annotations
 
 import random
 import sqlite3
-import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
+from jobcore.errors import Pause
 from jobcore.models import iso
 from jobcore.store import Store, apply_progress
 
@@ -27,8 +25,7 @@ class ItemStatus(StrEnum):
     FAILED = "failed"
 
 
-@dataclass(frozen=True)
-class ItemRecord:
+class ItemRecord(NamedTuple):
     """One item of a batch as stored."""
 
     job_id: str
@@ -70,6 +67,16 @@ class ItemRecord:
             "finished_at": iso(self.finished_at),
             "duration_s": self.duration,
         }
+
+
+class Outcome(NamedTuple):
+    """How one attempt of an item ended."""
+
+    ok: bool
+    exit_code: int | None = None
+    error: str | None = None
+    result: str | None = None
+    pause: Pause | None = None
 
 
 def read_items(lines: Iterable[str]) -> list[str]:
@@ -132,76 +139,6 @@ class ItemBook:
             ).rowcount
             _recount_job(conn, self.job_id)
         return changed
-
-    def claim_next(self, now: float | None = None) -> ItemRecord | None:
-        """Mark the next ready pending item running (attempt + 1) and return it."""
-        now = time.time() if now is None else now
-        with self.store.write() as conn:
-            rows = conn.execute(
-                "UPDATE items SET status = 'running', attempts = attempts + 1, started_at = ?,"
-                " finished_at = NULL, duration = NULL WHERE job_id = ? AND idx = ("
-                " SELECT idx FROM items WHERE job_id = ? AND status = 'pending'"
-                " AND (not_before IS NULL OR not_before <= ?) ORDER BY idx LIMIT 1) RETURNING *",
-                (now, self.job_id, self.job_id, now),
-            ).fetchall()
-            if not rows:
-                return None
-            record = ItemRecord.from_row(rows[0])
-            conn.execute(
-                "UPDATE jobs SET current_item = ? WHERE id = ?", (record.item[:500], self.job_id)
-            )
-        return record
-
-    def next_ready_at(self) -> float | None:
-        """When the earliest pending item may start (None: nothing pending)."""
-        row = self.store.conn.execute(
-            "SELECT MIN(COALESCE(not_before, 0)) FROM items"
-            " WHERE job_id = ? AND status = 'pending'",
-            (self.job_id,),
-        ).fetchone()
-        return row[0]
-
-    def finish(
-        self,
-        record: ItemRecord,
-        *,
-        ok: bool,
-        exit_code: int | None = None,
-        error: str | None = None,
-        result: str | None = None,
-        retries: int = 0,
-        backoff: float = 0.0,
-    ) -> ItemStatus:
-        """Record how one attempt ended: done, failed for good, or pending again for a retry."""
-        now = time.time()
-        duration = now - record.started_at if record.started_at else None
-        if ok:
-            status, not_before = ItemStatus.DONE, None
-        elif record.attempts <= retries:
-            status, not_before = ItemStatus.PENDING, now + backoff_delay(backoff, record.attempts)
-        else:
-            status, not_before = ItemStatus.FAILED, None
-        with self.store.write() as conn:
-            conn.execute(
-                "UPDATE items SET status = ?, exit_code = ?, error = ?, result = ?,"
-                " finished_at = ?, duration = ?, not_before = ?, forgotten = 0"
-                " WHERE job_id = ? AND idx = ?",
-                (
-                    status.value,
-                    exit_code,
-                    None if ok else error,
-                    result,
-                    now,
-                    duration,
-                    not_before,
-                    self.job_id,
-                    record.idx,
-                ),
-            )
-            # Counted incrementally: a recount per item would make a batch quadratic.
-            done, failed = status is ItemStatus.DONE, status is ItemStatus.FAILED
-            apply_progress(conn, self.job_id, advance=int(done), errors=int(failed), now=now)
-        return status
 
     def requeue(self, record: ItemRecord) -> None:
         """An attempt was interrupted (stop, pause): pending again, attempt not counted."""

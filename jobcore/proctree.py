@@ -21,6 +21,9 @@ from jobcore.models import ProcessIdentity
 from jobcore.paths import ENV_JOB_ID
 
 MAX_ROUNDS = 5
+LEFTOVER_GRACE_S = 2.0
+"""Grace given to what a job left running (a daemonised grandchild) or to its tree when its
+worker is terminated."""
 
 
 def _marked_processes(job_id: str) -> list[psutil.Process]:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from jobcore.errors import JobcoreError, UsageError
 from jobcore.liveness import reconcile
@@ -28,8 +28,7 @@ RECONCILE_S = 1.0
 """How often a waiting worker checks that the jobs ahead of it are still alive."""
 
 
-@dataclass(frozen=True)
-class Group:
+class Group(NamedTuple):
     name: str
     parallel: int | None
     """At most this many of its jobs run at once; None is unlimited."""

@@ -1,4 +1,4 @@
-"""Run the items of a batch: as commands (``{}`` filled in) or as Python calls.
+"""Run the items of a shell batch: one process per item, ``{}`` in its argv filled in.
 
 A runner starts items and reports how each attempt ended; what that means for the item
 (done, retry, failed, requeued) is the batch scheduler's business, not the runner's.
@@ -7,31 +7,23 @@ A runner starts items and reports how each attempt ended; what that means for th
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
-import selectors
+import select
 import signal
-import subprocess
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
-from dataclasses import dataclass, field
 
-import psutil
-
-from jobcore.calls import call_item
 from jobcore.errors import Pause
-from jobcore.items import ItemRecord
+from jobcore.items import ItemRecord, Outcome
 from jobcore.launcher import find_executable
 from jobcore.logs import item_prefix
 from jobcore.logwriter import LogWriter
-from jobcore.proctree import terminate
 
 EX_TEMPFAIL = 75
 """An item exiting with this code asks to pause the whole job (sysexits.h: try again later)."""
 
 LEFTOVER_WAIT_S = 1.0
-EXIT_AFTER_EOF_S = 0.05
+"""How long output may still arrive after an item exited (a grandchild holding its pipe)."""
 
 
 def fill_argv(template: Sequence[str], item: str) -> list[str]:
@@ -41,73 +33,98 @@ def fill_argv(template: Sequence[str], item: str) -> list[str]:
     return [*template, item]
 
 
-@dataclass
-class Outcome:
-    """How one attempt of an item ended."""
-
-    ok: bool
-    exit_code: int | None = None
-    error: str | None = None
-    result: str | None = None
-    pause: Pause | None = None
-
-
-@dataclass
 class _Running:
-    record: ItemRecord
-    proc: subprocess.Popen[bytes]
-    fd: int
-    writer: LogWriter
-    last_line: list[bytes] = field(default_factory=list)
-    eof: bool = False
-    exited_at: float | None = None
+    """An item's process while it runs (a plain class: dataclasses cost a worker 14 ms)."""
+
+    __slots__ = (
+        "eof",
+        "exited_at",
+        "fd",
+        "last_line",
+        "pid",
+        "pidfd",
+        "record",
+        "returncode",
+        "writer",
+    )
+
+    def __init__(
+        self, record: ItemRecord, pid: int, fd: int, writer: LogWriter, last_line: list[bytes]
+    ) -> None:
+        self.record = record
+        self.pid = pid
+        self.fd = fd
+        """The read end of the pipe the item writes its output to."""
+        self.writer = writer
+        self.last_line = last_line
+        self.eof = False
+        self.pidfd: int | None = None
+        """Watched only when the output ended before the exit could be collected."""
+        self.returncode: int | None = None
+        self.exited_at: float | None = None
 
 
 class CommandRunner:
-    """Items as processes, their output prefixed with the item into the job log."""
+    """Items as processes, their output prefixed with the item into the job log.
+
+    Items start with ``posix_spawn`` (vfork and exec, no Python in between) in the worker's
+    own folder, which the batch sets to the job's cwd. Every descriptor the worker opens is
+    close-on-exec (Python's and SQLite's default), so an item inherits only its stdin
+    (/dev/null) and its pipe. An item's exit is collected when its output ends, which is
+    almost always the moment it exits; if it has not quite exited yet, its pidfd is watched
+    in the same poll. An item that exits while something it left behind holds its pipe is
+    found by the non-blocking reap of each pass.
+    """
 
     def __init__(
         self,
         template: Sequence[str],
-        cwd: str,
         env: dict[str, str],
         log_fd: int,
         redact: Callable[[bytes], bytes] | None = None,
     ):
         self.redact = redact
         self.template = list(template)
-        self.executable = None if "{}" in template[0] else find_executable(template[0], cwd, env)
-        """The program, looked up in PATH once rather than once per item."""
-        self.cwd = cwd
         self.env = env
+        self.cwd = os.getcwd()
+        self.executable = None if "{}" in template[0] else self._find(template[0])
+        """The program, looked up in PATH once rather than once per item."""
         self.log_fd = log_fd
-        self.selector = selectors.DefaultSelector()
+        self.poller = select.poll()
+        self.watched: dict[int, _Running] = {}
+        """Pipe and pidfd descriptors being polled, to their item."""
         self.items: dict[int, _Running] = {}
+        """Running items by pid."""
 
     @property
     def running(self) -> int:
         return len(self.items)
 
+    def _find(self, command: str) -> str | None:
+        return find_executable(command, self.cwd, self.env)
+
     def start(self, record: ItemRecord) -> Outcome | None:
         """Start an item; returns an Outcome at once if it could not even start."""
         argv = fill_argv(self.template, record.item)
+        path = self.executable or self._find(argv[0])
+        if path is None:
+            return Outcome(ok=False, error=f"command not found: {argv[0]}")
         read_fd, write_fd = os.pipe()
         try:
-            proc = subprocess.Popen(
+            pid = os.posix_spawn(
+                path,
                 argv,
-                executable=self.executable,
-                cwd=self.cwd,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=write_fd,
-                stderr=write_fd,
-                close_fds=True,
-                process_group=0,
+                self.env,
+                file_actions=[
+                    (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                    (os.POSIX_SPAWN_DUP2, write_fd, 1),
+                    (os.POSIX_SPAWN_DUP2, write_fd, 2),
+                ],
+                setpgroup=0,
             )
         except OSError as exc:
             os.close(read_fd)
-            reason = "command not found" if isinstance(exc, FileNotFoundError) else exc.strerror
-            return Outcome(ok=False, error=f"{reason}: {argv[0]}")
+            return Outcome(ok=False, error=f"{exc.strerror}: {argv[0]}")
         finally:
             os.close(write_fd)
         last: list[bytes] = []
@@ -120,120 +137,104 @@ class CommandRunner:
         writer = LogWriter(
             self.log_fd, remember, prefix=item_prefix(record.item).encode(), redact=self.redact
         )
-        entry = _Running(record, proc, read_fd, writer, last)
-        self.items[read_fd] = entry
-        self.selector.register(read_fd, selectors.EVENT_READ, entry)
+        entry = _Running(record, pid, read_fd, writer, last)
+        self.items[pid] = entry
+        self._watch(read_fd, entry)
         return None
 
     def wait(self, timeout: float) -> list[tuple[ItemRecord, Outcome]]:
         """Copy output for up to ``timeout`` seconds; return the attempts that ended."""
-        if self.items:
-            for key, _ in self.selector.select(timeout):
-                entry: _Running = key.data
-                data = os.read(entry.fd, 65536)
-                if data:
-                    entry.writer.feed(data)
-                else:
-                    entry.eof = True
-                    self.selector.unregister(entry.fd)
-                    # Its exit follows within moments: wait for it here rather than a whole
-                    # tick (which would idle the slot; a -j 1 batch would crawl).
-                    with contextlib.suppress(subprocess.TimeoutExpired):
-                        entry.proc.wait(timeout=EXIT_AFTER_EOF_S)
-        else:
+        if not self.items:
             time.sleep(timeout)
+            return []
+        for fd, _ in self.poller.poll(timeout * 1000):
+            entry = self.watched[fd]
+            if fd == entry.pidfd:
+                self._reap(entry, block=True)
+                continue
+            data = os.read(fd, 65536)
+            if data:
+                entry.writer.feed(data)
+            else:
+                entry.eof = True
+                self._unwatch(fd)
         ended = []
         now = time.monotonic()
         for entry in list(self.items.values()):
-            if entry.proc.poll() is None:
+            if entry.returncode is None and entry.pidfd is None:
+                self._reap(entry, block=False)
+                if entry.returncode is None and entry.eof:
+                    self._watch_exit(entry)
+            if entry.returncode is None:
                 continue
-            if entry.exited_at is None:
-                entry.exited_at = now
-            if not entry.eof and now - entry.exited_at < LEFTOVER_WAIT_S:
+            if not entry.eof and now - (entry.exited_at or now) < LEFTOVER_WAIT_S:
                 continue  # give the pipe a moment to drain
             ended.append((entry.record, self._close(entry)))
         return ended
+
+    def _watch(self, fd: int, entry: _Running) -> None:
+        self.watched[fd] = entry
+        self.poller.register(fd, select.POLLIN)
+
+    def _unwatch(self, fd: int) -> None:
+        self.poller.unregister(fd)
+        del self.watched[fd]
+
+    def _watch_exit(self, entry: _Running) -> None:
+        """Poll the item's pidfd (Linux 5.3+); elsewhere each pass's reap finds the exit."""
+        with contextlib.suppress(AttributeError, OSError):
+            entry.pidfd = os.pidfd_open(entry.pid)
+            self._watch(entry.pidfd, entry)
+
+    def _reap(self, entry: _Running, block: bool) -> None:
+        """Collect the item's exit status (``block``: it is known to have exited)."""
+        try:
+            pid, status = os.waitpid(entry.pid, 0 if block else os.WNOHANG)
+        except ChildProcessError:  # reaped elsewhere (psutil, when it was terminated)
+            pid, status = entry.pid, None
+        if pid == 0:
+            return
+        entry.returncode = -signal.SIGKILL if status is None else os.waitstatus_to_exitcode(status)
+        entry.exited_at = time.monotonic()
+        if entry.pidfd is not None:
+            self._unwatch(entry.pidfd)
+            os.close(entry.pidfd)
+            entry.pidfd = None
 
     def _close(self, entry: _Running) -> Outcome:
         if not entry.eof:
             # Something the item left behind still holds the pipe: its group goes with it.
             with contextlib.suppress(OSError):
-                os.killpg(entry.proc.pid, signal.SIGKILL)
-            self.selector.unregister(entry.fd)
+                os.killpg(entry.pid, signal.SIGKILL)
+            self._unwatch(entry.fd)
             entry.eof = True
         entry.writer.close()
         os.close(entry.fd)
-        del self.items[entry.fd]
-        return _outcome(entry.record, entry.proc.returncode, entry.last_line)
+        del self.items[entry.pid]
+        assert entry.returncode is not None
+        return _outcome(entry.record, entry.returncode, entry.last_line)
 
     def interrupt_all(self, grace: float) -> list[ItemRecord]:
         """Terminate every running item (SIGTERM, grace, SIGKILL); returns their records."""
+        import psutil
+
+        from jobcore.proctree import terminate
+
         procs = []
         for entry in self.items.values():
             with contextlib.suppress(psutil.Error):
-                procs.append(psutil.Process(entry.proc.pid))
+                procs.append(psutil.Process(entry.pid))
         terminate(procs, grace)
         records = []
         for entry in list(self.items.values()):
-            entry.proc.wait()
+            if entry.returncode is None:
+                self._reap(entry, block=True)
             self._close(entry)
             records.append(entry.record)
         return records
 
     def close(self) -> None:
-        self.selector.close()
-
-
-class CallRunner:
-    """Items as calls of a Python function in a thread or process pool."""
-
-    def __init__(self, target: str, cwd: str, parallel: int, processes: bool) -> None:
-        from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-
-        self.target = target
-        self.cwd = cwd
-        self.executor: Executor = (
-            # spawn: pool processes must not inherit the worker's database or slot locks.
-            ProcessPoolExecutor(parallel, mp_context=multiprocessing.get_context("spawn"))
-            if processes
-            else ThreadPoolExecutor(parallel)
-        )
-        self.futures: dict[Future[str | None], ItemRecord] = {}
-
-    @property
-    def running(self) -> int:
-        return len(self.futures)
-
-    def start(self, record: ItemRecord) -> Outcome | None:
-        self.futures[self.executor.submit(call_item, self.target, self.cwd, record.item)] = record
-        return None
-
-    def wait(self, timeout: float) -> list[tuple[ItemRecord, Outcome]]:
-        if not self.futures:
-            time.sleep(timeout)
-            return []
-        done, _ = wait(list(self.futures), timeout=timeout, return_when=FIRST_COMPLETED)
-        ended = []
-        for future in done:
-            record = self.futures.pop(future)
-            exc = future.exception()
-            if exc is None:
-                ended.append((record, Outcome(ok=True, result=future.result())))
-            elif isinstance(exc, Pause):
-                ended.append((record, Outcome(ok=False, error=exc.reason, pause=exc)))
-            else:
-                error = f"{type(exc).__name__}: {exc}".strip()
-                ended.append((record, Outcome(ok=False, error=error[:500])))
-        return ended
-
-    def interrupt_all(self, grace: float) -> list[ItemRecord]:
-        """Give up on running calls (threads cannot be interrupted: their results are dropped)."""
-        records = list(self.futures.values())
-        self.futures.clear()
-        return records
-
-    def close(self) -> None:
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        """Nothing to release: the poll object holds no descriptor of its own."""
 
 
 def _outcome(record: ItemRecord, code: int, last_line: list[bytes]) -> Outcome:

@@ -14,31 +14,21 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import select
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 from jobcore import config
 from jobcore.errors import JobcoreError
-from jobcore.liveness import identity_of, self_identity
-from jobcore.logwriter import LogWriter
+from jobcore.liveness import self_identity
 from jobcore.models import Ending, Job, JobStatus, ProcessIdentity, iso, requested_ending
 from jobcore.paths import ENV_HOME, ENV_JOB_ID, StateDir
-from jobcore.proctree import kill_job_tree
-from jobcore.progress_parse import parse_line
 from jobcore.queue import Turn
 from jobcore.redact import Redactor
-from jobcore.reporter import Reporter
 from jobcore.store import Store, record_event, update_in
 
-READ_SIZE = 64 * 1024
-POLL_S = 0.25
-LEFTOVER_GRACE_S = 2.0
 ITEM_GRACE_S = 5.0
-DRAIN_S = 0.5
 PR_SET_CHILD_SUBREAPER = 36
 CALLBACK_TIMEOUT_S = 60.0
 
@@ -51,31 +41,6 @@ def _become_subreaper() -> None:
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-
-
-def _reap_adopted(main_pid: int) -> None:
-    """Reap exited orphans re-parented to us, never the main child (Popen reaps that)."""
-    while True:
-        try:
-            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-        except ChildProcessError:
-            return
-        if info is None or info.si_pid == main_pid:
-            return
-        os.waitpid(info.si_pid, 0)
-
-
-def command_ending(returncode: int) -> Ending:
-    """How a one-command job ends, given its exit code (negative: killed by a signal)."""
-    if returncode == 0:
-        return Ending(JobStatus.COMPLETED, None, returncode)
-    if returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name
-        except ValueError:
-            name = f"signal {-returncode}"
-        return Ending(JobStatus.FAILED, f"killed by {name}", returncode)
-    return Ending(JobStatus.FAILED, f"exited with code {returncode}", returncode)
 
 
 class Worker:
@@ -190,93 +155,20 @@ class Worker:
                 )
                 ending = run.run()
             else:
-                ending = self.run_command(job, log_fd)
+                from jobcore.command_job import CommandJob
+
+                ending = CommandJob(
+                    self.store, job, self.me, self.command_env(job), log_fd, self.redactor(job)
+                ).run()
         except _Terminated:
+            from jobcore.proctree import LEFTOVER_GRACE_S, kill_job_tree
+
             kill_job_tree(job.id, self.me, grace=LEFTOVER_GRACE_S)
             ending = Ending(JobStatus.FAILED, "worker was terminated (SIGTERM)")
         finally:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
         requested = requested_ending(self.store.get(job.id).stop_request)
         return requested or ending
-
-    def run_command(self, job: Job, log_fd: int) -> Ending:
-        reporter = Reporter(self.store, job.id)
-
-        def on_line(line: bytes) -> bool:
-            change = parse_line(line)
-            if change is None:
-                return False
-            reporter.update(change)
-            return change.is_marker and change.error is None
-
-        writer = LogWriter(log_fd, on_line, redact=self.redactor(job))
-        read_fd, write_fd = os.pipe()
-        try:
-            proc = self.start(job, write_fd)
-            os.close(write_fd)
-            if isinstance(proc, str):
-                writer.feed(f"jobcore: {proc}\n".encode())
-                return Ending(JobStatus.FAILED, proc)
-            identity = identity_of(proc.pid)
-            self.store.update(
-                job.id, cmd_pid=proc.pid, cmd_start=identity.start if identity else None
-            )
-            return command_ending(self.pump(proc, read_fd, writer, reporter))
-        finally:
-            writer.close()
-            reporter.close()
-            os.close(read_fd)
-
-    def start(self, job: Job, out_fd: int) -> subprocess.Popen[bytes] | str:
-        """Start the command; on failure return the one-line reason instead."""
-        if not os.path.isdir(job.cwd):
-            return f"cwd does not exist: {job.cwd}"
-        try:
-            return subprocess.Popen(
-                job.command,
-                cwd=job.cwd,
-                env=self.command_env(job),
-                stdin=subprocess.DEVNULL,
-                stdout=out_fd,
-                stderr=out_fd,
-                close_fds=True,
-            )
-        except FileNotFoundError:
-            return f"command not found: {job.command[0]}"
-        except PermissionError:
-            return f"permission denied: {job.command[0]}"
-        except OSError as exc:
-            return f"cannot start {job.command[0]}: {exc.strerror or exc}"
-
-    def pump(
-        self, proc: subprocess.Popen[bytes], read_fd: int, writer: LogWriter, reporter: Reporter
-    ) -> int:
-        """Copy output until the command exits, then stop what it left behind and drain."""
-        while proc.poll() is None:
-            self._read_some(read_fd, writer, reporter, POLL_S)
-            _reap_adopted(proc.pid)
-        leftovers = kill_job_tree(self.job_id, self.me, grace=LEFTOVER_GRACE_S)
-        if leftovers:
-            writer.feed(f"jobcore: stopped {leftovers} leftover process(es)\n".encode())
-        deadline = time.monotonic() + DRAIN_S
-        while time.monotonic() < deadline and self._read_some(read_fd, writer, reporter, 0.05):
-            pass
-        _reap_adopted(proc.pid)
-        return proc.returncode
-
-    def _read_some(self, fd: int, writer: LogWriter, reporter: Reporter, timeout: float) -> bool:
-        """Read what is available within ``timeout``; False at end of output or when idle."""
-        ready, _, _ = select.select([fd], [], [], timeout)
-        if not ready:
-            writer.idle()
-            reporter.flush()
-            return False
-        data = os.read(fd, READ_SIZE)
-        if not data:
-            return False
-        writer.feed(data)
-        reporter.flush()
-        return True
 
     def finish(self, ending: Ending) -> None:
         self.store.finish_if_active(
@@ -312,6 +204,8 @@ class Worker:
         if program is None:
             return
         text = f"{job.label[:80]} {job.status.value}" + (f": {job.reason}" if job.reason else "")
+        import subprocess
+
         with contextlib.suppress(OSError, subprocess.TimeoutExpired):
             subprocess.run(
                 [program, f"jobcore: job {job.id}", text],
@@ -333,6 +227,8 @@ class Worker:
                 "JOBCORE_JOB_LOG": str(self.state.log_path(job.id)),
             }
         )
+        import subprocess
+
         try:
             done = subprocess.run(
                 ["/bin/sh", "-c", command],

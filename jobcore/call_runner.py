@@ -1,0 +1,67 @@
+"""Run the items of a Python batch: calls of ``package.module:function`` in a pool.
+
+Kept apart from the command runner so a shell batch's worker never imports
+concurrent.futures and multiprocessing (tens of milliseconds at every start).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+
+from jobcore.calls import call_item
+from jobcore.errors import Pause
+from jobcore.items import ItemRecord, Outcome
+
+
+class CallRunner:
+    """Items as calls of a Python function in a thread or process pool."""
+
+    def __init__(self, target: str, cwd: str, parallel: int, processes: bool) -> None:
+        from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+        self.target = target
+        self.cwd = cwd
+        self.executor: Executor = (
+            # spawn: pool processes must not inherit the worker's database or slot locks.
+            ProcessPoolExecutor(parallel, mp_context=multiprocessing.get_context("spawn"))
+            if processes
+            else ThreadPoolExecutor(parallel)
+        )
+        self.futures: dict[Future[str | None], ItemRecord] = {}
+
+    @property
+    def running(self) -> int:
+        return len(self.futures)
+
+    def start(self, record: ItemRecord) -> Outcome | None:
+        self.futures[self.executor.submit(call_item, self.target, self.cwd, record.item)] = record
+        return None
+
+    def wait(self, timeout: float) -> list[tuple[ItemRecord, Outcome]]:
+        if not self.futures:
+            time.sleep(timeout)
+            return []
+        done, _ = wait(list(self.futures), timeout=timeout, return_when=FIRST_COMPLETED)
+        ended = []
+        for future in done:
+            record = self.futures.pop(future)
+            exc = future.exception()
+            if exc is None:
+                ended.append((record, Outcome(ok=True, result=future.result())))
+            elif isinstance(exc, Pause):
+                ended.append((record, Outcome(ok=False, error=exc.reason, pause=exc)))
+            else:
+                error = f"{type(exc).__name__}: {exc}".strip()
+                ended.append((record, Outcome(ok=False, error=error[:500])))
+        return ended
+
+    def interrupt_all(self, grace: float) -> list[ItemRecord]:
+        """Give up on running calls (threads cannot be interrupted: their results are dropped)."""
+        records = list(self.futures.values())
+        self.futures.clear()
+        return records
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)

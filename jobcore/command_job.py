@@ -1,0 +1,151 @@
+"""Run a one-command job: start the command, stream its output, collect its exit.
+
+The worker's other kind of job is a batch (``jobcore.batch``). Kept in its own module so a
+batch's worker never imports subprocess and the progress parser at start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+
+from jobcore.liveness import identity_of
+from jobcore.logwriter import LogWriter
+from jobcore.models import Ending, Job, JobStatus, ProcessIdentity
+from jobcore.proctree import LEFTOVER_GRACE_S, kill_job_tree
+from jobcore.progress_parse import parse_line
+from jobcore.reporter import Reporter
+from jobcore.store import Store
+
+READ_SIZE = 64 * 1024
+POLL_S = 0.25
+DRAIN_S = 0.5
+
+
+def _reap_adopted(main_pid: int) -> None:
+    """Reap exited orphans re-parented to us, never the main child (Popen reaps that)."""
+    while True:
+        try:
+            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return
+        if info is None or info.si_pid == main_pid:
+            return
+        os.waitpid(info.si_pid, 0)
+
+
+def command_ending(returncode: int) -> Ending:
+    """How a one-command job ends, given its exit code (negative: killed by a signal)."""
+    if returncode == 0:
+        return Ending(JobStatus.COMPLETED, None, returncode)
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return Ending(JobStatus.FAILED, f"killed by {name}", returncode)
+    return Ending(JobStatus.FAILED, f"exited with code {returncode}", returncode)
+
+
+class CommandJob:
+    """One command run to its end, its output in the log and its progress lines reported."""
+
+    def __init__(
+        self,
+        store: Store,
+        job: Job,
+        me: ProcessIdentity,
+        env: dict[str, str],
+        log_fd: int,
+        redact: Callable[[bytes], bytes] | None,
+    ) -> None:
+        self.store = store
+        self.job = job
+        self.me = me
+        self.env = env
+        self.log_fd = log_fd
+        self.redact = redact
+
+    def run(self) -> Ending:
+        job, log_fd = self.job, self.log_fd
+        reporter = Reporter(self.store, job.id)
+
+        def on_line(line: bytes) -> bool:
+            change = parse_line(line)
+            if change is None:
+                return False
+            reporter.update(change)
+            return change.is_marker and change.error is None
+
+        writer = LogWriter(log_fd, on_line, redact=self.redact)
+        read_fd, write_fd = os.pipe()
+        try:
+            proc = self.start(job, write_fd)
+            os.close(write_fd)
+            if isinstance(proc, str):
+                writer.feed(f"jobcore: {proc}\n".encode())
+                return Ending(JobStatus.FAILED, proc)
+            identity = identity_of(proc.pid)
+            self.store.update(
+                job.id, cmd_pid=proc.pid, cmd_start=identity.start if identity else None
+            )
+            return command_ending(self.pump(proc, read_fd, writer, reporter))
+        finally:
+            writer.close()
+            reporter.close()
+            os.close(read_fd)
+
+    def start(self, job: Job, out_fd: int) -> subprocess.Popen[bytes] | str:
+        """Start the command; on failure return the one-line reason instead."""
+        if not os.path.isdir(job.cwd):
+            return f"cwd does not exist: {job.cwd}"
+        try:
+            return subprocess.Popen(
+                job.command,
+                cwd=job.cwd,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=out_fd,
+                stderr=out_fd,
+                close_fds=True,
+            )
+        except FileNotFoundError:
+            return f"command not found: {job.command[0]}"
+        except PermissionError:
+            return f"permission denied: {job.command[0]}"
+        except OSError as exc:
+            return f"cannot start {job.command[0]}: {exc.strerror or exc}"
+
+    def pump(
+        self, proc: subprocess.Popen[bytes], read_fd: int, writer: LogWriter, reporter: Reporter
+    ) -> int:
+        """Copy output until the command exits, then stop what it left behind and drain."""
+        while proc.poll() is None:
+            self._read_some(read_fd, writer, reporter, POLL_S)
+            _reap_adopted(proc.pid)
+        leftovers = kill_job_tree(self.job.id, self.me, grace=LEFTOVER_GRACE_S)
+        if leftovers:
+            writer.feed(f"jobcore: stopped {leftovers} leftover process(es)\n".encode())
+        deadline = time.monotonic() + DRAIN_S
+        while time.monotonic() < deadline and self._read_some(read_fd, writer, reporter, 0.05):
+            pass
+        _reap_adopted(proc.pid)
+        return proc.returncode
+
+    def _read_some(self, fd: int, writer: LogWriter, reporter: Reporter, timeout: float) -> bool:
+        """Read what is available within ``timeout``; False at end of output or when idle."""
+        ready, _, _ = select.select([fd], [], [], timeout)
+        if not ready:
+            writer.idle()
+            reporter.flush()
+            return False
+        data = os.read(fd, READ_SIZE)
+        if not data:
+            return False
+        writer.feed(data)
+        reporter.flush()
+        return True
