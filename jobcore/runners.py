@@ -216,6 +216,8 @@ class CommandRunner:
 
     def interrupt_all(self, grace: float) -> list[ItemRecord]:
         """Terminate every running item (SIGTERM, grace, SIGKILL); returns their records."""
+        if not self.items:
+            return []
         import psutil
 
         from jobcore.proctree import terminate
