@@ -335,3 +335,17 @@ def test_a_lost_automatic_resume_is_reported(cli: CLI, tmp_path: Path) -> None:
     assert data["reason"] == "rate limited (automatic resume lost: its worker died)"
     cli("resume", job_id)
     assert cli.wait_status(job_id, {"completed", "failed"})["status"] == "completed"
+
+
+def test_items_inherit_only_their_stdin_and_output_pipe(cli: CLI, tmp_path: Path) -> None:
+    """Items are spawned without closing descriptors one by one: the worker's own (the
+    database, the log, slot locks) must all be close-on-exec, or an item would hold them."""
+    script = (
+        "import os; fds = [int(f) for f in os.listdir('/proc/self/fd')];"
+        " print(sorted(f for f in fds if os.path.exists(f'/proc/self/fd/{f}')),"
+        " os.readlink('/proc/self/fd/0'))"
+    )
+    each = _items_file(tmp_path, ["a"])
+    job_id = cli.run(sys.executable, "-c", script, opts=("--each", str(each)))
+    assert cli.wait_status(job_id, {"completed", "failed"})["status"] == "completed"
+    assert cli("logs", "--item", "a", job_id).stdout == "[0, 1, 2] /dev/null\n"
