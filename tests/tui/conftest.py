@@ -165,11 +165,21 @@ async def wait_until(pilot: Pilot[Any], predicate: Callable[[], Any], timeout: f
 
 
 def cell(app: JobApp, job_id: str, column: str) -> str | None:
-    """The plain text of one cell of a job's row, wherever the job is shown."""
+    """The text of one cell of a job's row as drawn, wherever the job is shown.
+
+    Read from the rendered line, not the table's data: a stale render cache once showed old
+    progress while the data underneath was right.
+    """
     for table in app.query(JobTable):
         if job_id in table.jobs:
-            value = table.get_cell(job_id, column)
-            return str(getattr(value, "plain", value))
+            y = table.get_row_index(job_id) + table.header_height - round(table.scroll_y)
+            line = table.render_line(y).text
+            x = 0
+            for col in table.ordered_columns:
+                width = col.get_render_width(table)
+                if col.key.value == column:
+                    return line[x : x + width].strip()
+                x += width
     return None
 
 
