@@ -1,5 +1,8 @@
 """Async reads of the state database for the dashboard, through one long-lived connection.
 
+Each query is one ``execute_fetchall``: every aiosqlite call is a round trip to its thread
+and back through the event loop, and a cursor's execute, fetch and close are three.
+
 One connection for the app's lifetime: opening and closing connections churns ``-wal``/``-shm``
 and feeds back into the file watcher. ``PRAGMA data_version`` tells, for the price of one call,
 whether anyone committed since the last look, so a file event that changed nothing costs nothing.
@@ -86,10 +89,8 @@ class JobReader:
 
     async def data_version(self) -> int:
         """Changes whenever another connection committed: the cheap "anything new?" probe."""
-        async with self.conn.execute("PRAGMA data_version") as cursor:
-            row = await cursor.fetchone()
-        assert row is not None
-        return int(row[0])
+        rows = await self.conn.execute_fetchall("PRAGMA data_version")
+        return int(next(iter(rows))[0])
 
     async def read(self, text: str = "", group: str | None = None) -> Snapshot:
         """One consistent snapshot (a single read transaction) of every panel."""
@@ -99,9 +100,8 @@ class JobReader:
         try:
             membership: dict[JobStatus, tuple[int, int]] = {}
             sql = f"SELECT status, COUNT(*), SUM(seq) FROM jobs WHERE {where} GROUP BY status"
-            async with self.conn.execute(sql, args) as cursor:
-                async for status, count, seq_sum in cursor:
-                    membership[JobStatus(status)] = (count, seq_sum)
+            for status, count, seq_sum in await self.conn.execute_fetchall(sql, args):
+                membership[JobStatus(status)] = (count, seq_sum)
             jobs: dict[JobStatus, list[Job]] = {}
             for status in JobStatus:
                 members = membership.get(status, (0, 0))
@@ -118,8 +118,8 @@ class JobReader:
 
     async def _page(self, status: JobStatus, where: str, args: list[Any]) -> list[Job]:
         sql = f"SELECT * FROM jobs WHERE status = ? AND {where} ORDER BY seq DESC LIMIT ?"
-        async with self.conn.execute(sql, [status.value, *args, self.page_size]) as cursor:
-            return [Job.from_row(row) for row in await cursor.fetchall()]
+        rows = await self.conn.execute_fetchall(sql, [status.value, *args, self.page_size])
+        return [Job.from_row(row) for row in rows]
 
     async def _finished_page(
         self,
