@@ -18,6 +18,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jobcore import config
 from jobcore.errors import JobcoreError
@@ -27,6 +28,10 @@ from jobcore.paths import ENV_HOME, ENV_JOB_ID, StateDir
 from jobcore.queue import Turn
 from jobcore.redact import Redactor
 from jobcore.store import Store, record_event, update_in
+
+if TYPE_CHECKING:
+    from jobcore.batch import BatchRun
+    from jobcore.command_job import CommandJob
 
 ITEM_GRACE_S = 5.0
 PR_SET_CHILD_SUBREAPER = 36
@@ -134,6 +139,7 @@ class Worker:
 
     def run_once(self, job: Job, log_fd: int) -> Ending:
         """Run the job once; a SIGTERM to the worker ends it as failed (and resumable)."""
+        runner = self.runner(job, log_fd)
         with self.store.write() as conn:
             update_in(
                 conn,
@@ -142,24 +148,7 @@ class Worker:
             )
             record_event(conn, job.id, "started", "worker")
         try:
-            if job.is_batch:
-                from jobcore.batch import BatchRun
-
-                run = BatchRun(
-                    self.store,
-                    job,
-                    self.command_env(job),
-                    log_fd,
-                    ITEM_GRACE_S,
-                    self.redactor(job),
-                )
-                ending = run.run()
-            else:
-                from jobcore.command_job import CommandJob
-
-                ending = CommandJob(
-                    self.store, job, self.me, self.command_env(job), log_fd, self.redactor(job)
-                ).run()
+            ending = runner.run()
         except _Terminated:
             from jobcore.proctree import LEFTOVER_GRACE_S, kill_job_tree
 
@@ -169,6 +158,18 @@ class Worker:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
         requested = requested_ending(self.store.get(job.id).stop_request)
         return requested or ending
+
+    def runner(self, job: Job, log_fd: int) -> BatchRun | CommandJob:
+        """What runs the job, imported before the job is marked running: the import takes
+        tens of milliseconds, in which ``show`` would see a running job with no process."""
+        env, redact = self.command_env(job), self.redactor(job)
+        if job.is_batch:
+            from jobcore.batch import BatchRun
+
+            return BatchRun(self.store, job, env, log_fd, ITEM_GRACE_S, redact)
+        from jobcore.command_job import CommandJob
+
+        return CommandJob(self.store, job, self.me, env, log_fd, redact)
 
     def finish(self, ending: Ending) -> None:
         self.store.finish_if_active(
