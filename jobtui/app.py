@@ -1,6 +1,6 @@
 """The dashboard app: status panels, the detail of the selected job, and the keys.
 
-Data flows one way. A background watcher turns file events into ``StateChanged`` hints; one
+Data flows one way. A background watcher turns file events into refresh requests; one
 refresh loop re-reads the database only when ``PRAGMA data_version`` moved (through one
 long-lived aiosqlite connection, off the UI thread) and updates rows in place. A slow poll is
 the safety net: it re-checks the version, measures CPU and memory, and runs
@@ -35,7 +35,7 @@ from jobcore.paths import StateDir
 from jobcore.store import Store
 from jobtui.actions import JOB_ACTIONS, JobAction
 from jobtui.data import FINAL_STATUSES, PAGE_SIZE, JobReader, Snapshot
-from jobtui.messages import StateChanged, WatchUnavailable
+from jobtui.messages import WatchUnavailable
 from jobtui.usage import TreeUsage, Usage
 from jobtui.watcher import ChangeSource, StateWatcher
 from jobtui.widgets.confirm import ConfirmDialog
@@ -45,19 +45,21 @@ from jobtui.widgets.job_table import JobTable, one_line
 from jobtui.widgets.log_tail import LogTail
 from jobtui.widgets.palette import Palette
 
-POLL_S = 1.5
-"""Safety-net poll while watching: liveness, CPU/memory, and a data_version check."""
+POLL_S = 2.0
+"""Liveness, CPU/memory and elapsed times of running jobs, and the safety-net look at
+``data_version`` (file events are hints and may be missed)."""
 FALLBACK_POLL_S = 0.5
 """data_version checks when file watching is unavailable."""
-TICK_S = 2.0
-"""Elapsed times of running jobs move on this often."""
 MIN_REFRESH_S = 0.05
 """Bursts of commits are re-read at most this often (a lone commit is read at once)."""
 MAX_REFRESH_S = 1.0
 """However busy the jobs are, the screen is at most this far behind."""
-CPU_BUDGET = 0.15
-"""Share of a core the refreshes may use on average: a cheap refresh (a few rows) comes
-almost at once, an expensive one (many rows changing) waits so the app stays calm."""
+CPU_BUDGET = 0.03
+"""Share of a core refreshing may use on average. A refresh's cost is what it does itself
+(reading, applying) plus the drawing of the panels it changed: a cheap one (a row or two)
+comes almost at once, an expensive one (many rows changing) waits so the app stays calm.
+What every commit costs anyway (file events, the event loop) is not counted: holding back
+the next refresh would not save it."""
 
 PANEL_ORDER = (
     JobStatus.RUNNING,
@@ -138,6 +140,8 @@ class JobApp(App[None]):
         self._store_lock = threading.Lock()
         """One thread at a time uses the shared store (poll and actions run in threads)."""
         self._refresh_wanted = asyncio.Event()
+        self._refresh_taken = asyncio.Event()
+        """Set when the refresh loop starts reading: what changes after needs another look."""
         self._force_read = True
         self._version: int | None = None
         self._detail_shown: tuple[object, ...] | None = None
@@ -190,8 +194,6 @@ class JobApp(App[None]):
         if self.live:
             self.watching = True
             self._watch()
-            self._data_poll = self.set_interval(POLL_S, self.request_refresh)
-            self.set_interval(TICK_S, self._tick)
             self.set_timer(0.05, self._poll)
         self._show_mode()
         self.request_refresh()
@@ -226,22 +228,29 @@ class JobApp(App[None]):
     def request_refresh(self, force: bool = False) -> None:
         """Ask the refresh loop for a look; requests made while it works merge into one."""
         self._force_read = self._force_read or force
+        self._refresh_taken.clear()
         self._refresh_wanted.set()
 
     @work(exclusive=True, group="refresh")
     async def _refresh_loop(self) -> None:
-        """The only reader: one refresh at a time, paced to stay within CPU_BUDGET."""
-        cpu_mark, wall_mark = time.process_time(), time.monotonic()
+        """The only reader: one refresh at a time, paced to stay within CPU_BUDGET.
+
+        It runs on the UI thread, so ``thread_time`` here measures the UI thread's work.
+        """
+        cost, wall_mark = 0.0, time.monotonic()
         while True:
             await self._refresh_wanted.wait()
             self._refresh_wanted.clear()
-            # CPU spent since the last refresh began (reading, drawing, polling threads)
-            # decides how long this one waits: rest = spent / budget - time already passed.
-            spent = time.process_time() - cpu_mark
-            rest = spent / CPU_BUDGET - (time.monotonic() - wall_mark)
+            # The last refresh's cost decides how long this one waits: rest = cost / budget -
+            # time already passed. Drawing happens after a refresh, so it is collected here.
+            drawn = sum(table.take_render_time() for table in self.tables.values())
+            if self.reads > 1:  # the first load and paint are paid once, not paced
+                cost += drawn
+            rest = cost / CPU_BUDGET - (time.monotonic() - wall_mark)
             await asyncio.sleep(min(MAX_REFRESH_S, max(0.0, rest)))
             self._refresh_wanted.clear()
-            cpu_mark, wall_mark = time.process_time(), time.monotonic()
+            self._refresh_taken.set()
+            wall_mark, started = time.monotonic(), time.thread_time()
             version = await self.reader.data_version()
             if self._force_read or version != self._version:
                 self._force_read = False
@@ -252,6 +261,7 @@ class JobApp(App[None]):
                     return
                 self._apply(snapshot)
             await self._refresh_detail()
+            cost = time.thread_time() - started if self.reads > 1 else 0.0
             await asyncio.sleep(MIN_REFRESH_S)
 
     def _apply(self, snapshot: Snapshot) -> None:
@@ -276,6 +286,11 @@ class JobApp(App[None]):
                 title = f"{status.value.title()} ({count:,}, newest {len(jobs):,} shown)"
             if table.border_title != title:
                 table.border_title = title
+        self.watcher.pace(
+            live=bool(
+                snapshot.counts.get(JobStatus.RUNNING) or snapshot.counts.get(JobStatus.QUEUED)
+            )
+        )
         empty = not any(snapshot.jobs.values())
         if self.empty_hint.display != empty:
             self.empty_hint.display = empty
@@ -332,30 +347,24 @@ class JobApp(App[None]):
         if holder.cursor_row != row:
             holder.move_cursor(row=row, scroll=True)
 
-    def _tick(self) -> None:
-        """Elapsed times move on: rewrite the running panel's changed cells only."""
-        running = self.snapshot.jobs.get(JobStatus.RUNNING, [])
-        if running:
-            self.tables[JobStatus.RUNNING].sync(running, self.clock(), self.usage)
-            if self.detail_open:
-                self.request_refresh()
-
     @work(exclusive=True, group="watch", exit_on_error=False)
     async def _watch(self) -> None:
         try:
             async for _ in self.watcher.changes():
-                self.post_message(StateChanged())
+                # Called directly (this worker runs on the UI's event loop): a message per
+                # burst of commits cost more than the refresh it asked for, at 40 commits/s.
+                self.request_refresh()
+                # Then wait for the refresh loop to take the request: meanwhile watchfiles
+                # gathers further changes into one batch, instead of waking us per commit
+                # while a paced refresh is pending anyway.
+                await self._refresh_taken.wait()
         except (OSError, RuntimeError) as exc:  # watchfiles' internal errors are RuntimeErrors
             self.post_message(WatchUnavailable(f"{type(exc).__name__}: {exc}"))
 
-    def on_state_changed(self, _: StateChanged) -> None:
-        self.request_refresh()
-
     def on_watch_unavailable(self, message: WatchUnavailable) -> None:
         self.watching = False
-        if self._data_poll is not None:
-            self._data_poll.stop()
-        self._data_poll = self.set_interval(FALLBACK_POLL_S, self.request_refresh)
+        if self._data_poll is None:
+            self._data_poll = self.set_interval(FALLBACK_POLL_S, self.request_refresh)
         self._show_mode(f"watching unavailable: {message.reason}")
 
     @work(thread=True, exclusive=True, group="poll", exit_on_error=False)

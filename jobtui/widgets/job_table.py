@@ -8,6 +8,7 @@ narrow, and the progress bar shrinks before anything else goes.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -16,6 +17,8 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
+from textual.geometry import Region
+from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
 
@@ -179,6 +182,7 @@ class JobTable(DataTable[object]):
         """Colours for the cells (set by the app from its theme)."""
         self._cell_lines: dict[tuple[RowKey, ColumnKey], dict[tuple[object, ...], CellLines]] = {}
         """Rendered body cells: (row, column) -> render variant (style, cursor...) -> lines."""
+        self._render_time = 0.0
         self._order: list[Job] = []
         self._rows: dict[str, dict[str, object]] = {}
         self._layout: Layout | None = None
@@ -234,6 +238,18 @@ class JobTable(DataTable[object]):
         self._row_renderable_cache.discard((self._update_count, index))
         self._line_cache.clear()  # keyed by screen line: cheap to rebuild from the row caches
         self.refresh_row(index)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        started = time.thread_time()
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._render_time += time.thread_time() - started
+
+    def take_render_time(self) -> float:
+        """UI-thread seconds spent drawing this panel since the last call (the app's pacing)."""
+        spent, self._render_time = self._render_time, 0.0
+        return spent
 
     def _clear_caches(self) -> None:
         super()._clear_caches()

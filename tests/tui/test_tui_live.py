@@ -22,6 +22,9 @@ class BrokenWatcher:
         raise OSError(24, "Too many open files")
         yield
 
+    def pace(self, live: bool) -> None:
+        pass
+
     def stop(self) -> None:
         pass
 
