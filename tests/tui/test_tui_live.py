@@ -11,6 +11,7 @@ import pytest
 from jobcore.models import JobStatus
 from jobcore.paths import StateDir
 from jobtui.app import JobApp
+from jobtui.watcher import CALM_STEP_MS, LIVE_STEP_MS, StateWatcher
 from tests.conftest import CLI
 from tests.tui.conftest import cell, panel_of, wait_until
 
@@ -95,3 +96,32 @@ async def test_nothing_is_re_read_while_nothing_changes(cli: CLI, state: StateDi
         reads = app.reads
         await pilot.pause(2.0)  # longer than the safety-net poll
         assert app.reads == reads
+
+
+async def test_the_watcher_is_quick_while_jobs_run_and_cheap_when_none_do(
+    cli: CLI, state: StateDir
+) -> None:
+    app = JobApp(state)
+    assert isinstance(app.watcher, StateWatcher)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause(0.3)
+        assert app.watcher.step_ms == CALM_STEP_MS
+        job_id = await asyncio.to_thread(cli.run, "sleep", "60")
+        await wait_until(pilot, lambda: panel_of(app, job_id) is JobStatus.RUNNING)
+        assert app.watcher.step_ms == LIVE_STEP_MS
+        await asyncio.to_thread(cli, "kill", job_id)
+        await wait_until(pilot, lambda: panel_of(app, job_id) is JobStatus.FAILED)
+        assert app.watcher.step_ms == CALM_STEP_MS
+        # The watch restarted with each step and still delivers changes.
+        done = await asyncio.to_thread(cli.run, "true")
+        await wait_until(pilot, lambda: panel_of(app, done) is JobStatus.COMPLETED, 5)
+
+
+async def test_elapsed_times_move_with_no_commit(cli: CLI, state: StateDir) -> None:
+    job_id = cli.run("sleep", "60")
+    cli.wait_status(job_id, {"running"})
+    app = JobApp(state)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda: panel_of(app, job_id) is JobStatus.RUNNING)
+        first = cell(app, job_id, "elapsed")
+        await wait_until(pilot, lambda: cell(app, job_id, "elapsed") != first, 6)
