@@ -124,7 +124,12 @@ class Worker:
             os.close(log_fd)
 
     def take_turn_and_run(self, job: Job, log_fd: int) -> Ending:
-        """Wait for the job's turn in the queue, then run it, holding its group slot."""
+        """Wait for the job's turn in the queue, then run it, holding its group slot.
+
+        The runner is built first: its imports take tens of milliseconds, which would
+        otherwise be paid after a slot frees (and while ``show`` says running with no process).
+        """
+        runner = self.runner(job, log_fd)
         turn = Turn(self.state, self.store, job, self.me)
         try:
             ending = turn.wait()
@@ -133,13 +138,12 @@ class Worker:
         if ending is not None:
             return ending
         try:
-            return self.run_once(job, log_fd)
+            return self.run_once(job, runner)
         finally:
             turn.release()
 
-    def run_once(self, job: Job, log_fd: int) -> Ending:
+    def run_once(self, job: Job, runner: BatchRun | CommandJob) -> Ending:
         """Run the job once; a SIGTERM to the worker ends it as failed (and resumable)."""
-        runner = self.runner(job, log_fd)
         with self.store.write() as conn:
             update_in(
                 conn,
@@ -160,8 +164,7 @@ class Worker:
         return requested or ending
 
     def runner(self, job: Job, log_fd: int) -> BatchRun | CommandJob:
-        """What runs the job, imported before the job is marked running: the import takes
-        tens of milliseconds, in which ``show`` would see a running job with no process."""
+        """What runs the job: a batch of items, or one command."""
         env, redact = self.command_env(job), self.redactor(job)
         if job.is_batch:
             from jobcore.batch import BatchRun
