@@ -26,7 +26,7 @@ from jobcore.paths import resolve_home
 from jobtui.app import JobApp
 from jobtui.data import Snapshot
 
-LATENCY_COMMITS = 30
+LATENCY_COMMITS = 60
 LOAD_JOBS = 10
 LOAD_RATE_HZ = 4.0
 LOAD_SECONDS = 5.0

@@ -54,12 +54,12 @@ MIN_REFRESH_S = 0.05
 """Bursts of commits are re-read at most this often (a lone commit is read at once)."""
 MAX_REFRESH_S = 1.0
 """However busy the jobs are, the screen is at most this far behind."""
-CPU_BUDGET = 0.03
-"""Share of a core refreshing may use on average. A refresh's cost is what it does itself
-(reading, applying) plus the drawing of the panels it changed: a cheap one (a row or two)
-comes almost at once, an expensive one (many rows changing) waits so the app stays calm.
-What every commit costs anyway (file events, the event loop) is not counted: holding back
-the next refresh would not save it."""
+CPU_BUDGET = 0.025
+"""Share of a core refreshing may use on average. A refresh's cost is the UI thread's time
+applying it and drawing the panels it changed: a cheap one (a row or two) comes almost at
+once, an expensive one (many rows changing) waits so the app stays calm. What every commit
+costs anyway (file events, the event loop) is not counted: holding back the next refresh
+would not save it."""
 
 PANEL_ORDER = (
     JobStatus.RUNNING,
@@ -235,22 +235,23 @@ class JobApp(App[None]):
     async def _refresh_loop(self) -> None:
         """The only reader: one refresh at a time, paced to stay within CPU_BUDGET.
 
-        It runs on the UI thread, so ``thread_time`` here measures the UI thread's work.
+        A refresh's cost is the UI thread's time applying it and drawing the panels it
+        changed (``thread_time``: this loop runs on the UI thread). Reading happens in
+        aiosqlite's thread, and what runs while the loop awaits is not its cost.
         """
         cost, wall_mark = 0.0, time.monotonic()
         while True:
             await self._refresh_wanted.wait()
             self._refresh_wanted.clear()
-            # The last refresh's cost decides how long this one waits: rest = cost / budget -
-            # time already passed. Drawing happens after a refresh, so it is collected here.
+            # Drawing follows a refresh, so its time is collected now; then rest = cost /
+            # budget - time already passed. The first load and paint are paid once.
             drawn = sum(table.take_render_time() for table in self.tables.values())
-            if self.reads > 1:  # the first load and paint are paid once, not paced
-                cost += drawn
+            cost = cost + drawn if self.reads > 1 else 0.0
             rest = cost / CPU_BUDGET - (time.monotonic() - wall_mark)
             await asyncio.sleep(min(MAX_REFRESH_S, max(0.0, rest)))
             self._refresh_wanted.clear()
             self._refresh_taken.set()
-            wall_mark, started = time.monotonic(), time.thread_time()
+            wall_mark, cost = time.monotonic(), 0.0
             version = await self.reader.data_version()
             if self._force_read or version != self._version:
                 self._force_read = False
@@ -259,9 +260,10 @@ class JobApp(App[None]):
                 snapshot = await self.reader.read(self.filter_text, self.group)
                 if not self.is_running:  # screens close before this worker is cancelled
                     return
+                started = time.thread_time()
                 self._apply(snapshot)
+                cost = time.thread_time() - started
             await self._refresh_detail()
-            cost = time.thread_time() - started if self.reads > 1 else 0.0
             await asyncio.sleep(MIN_REFRESH_S)
 
     def _apply(self, snapshot: Snapshot) -> None:
@@ -385,9 +387,9 @@ class JobApp(App[None]):
         if not self.is_running:
             return
         self.usage = usage
-        running = self.snapshot.jobs.get(JobStatus.RUNNING, [])
-        self.tables[JobStatus.RUNNING].sync(running, self.clock(), usage)
-        self.request_refresh(force=changed)
+        # Through the refresh loop, so moving elapsed times and usage is paced like any
+        # other change (not drawn behind its back, delaying the next progress update).
+        self.request_refresh(force=changed or bool(self.snapshot.jobs.get(JobStatus.RUNNING)))
         self.set_timer(POLL_S, self._poll)
 
     def _from_thread(self, callback: Callable[..., object], *args: object, **kw: object) -> None:
