@@ -94,9 +94,7 @@ class BatchRun:
                         break
                 ended = []
                 for record, outcome in self.runner.wait(self.ledger.flush_in(TICK_S)):
-                    if not outcome.ok:
-                        request = request or self._stop_request()
-                    if request and not outcome.ok:
+                    if not outcome.ok and (request := request or self._stop_request()):
                         # Killed by `jobcore stop`, which writes its request before signalling:
                         # an interrupted attempt, not a failure.
                         self.ledger.requeue([record])

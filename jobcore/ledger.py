@@ -25,7 +25,7 @@ from jobcore.items import ItemBook, ItemRecord, ItemStatus, Outcome, backoff_del
 from jobcore.store import Store, apply_progress
 
 FLUSH_S = 0.025
-"""The longest a checkpoint waits to be committed with the ones after it."""
+"""The longest what is only shown (running marks, the job's counts) waits to be committed."""
 READ_AHEAD = 64
 """Pending items read per query (a query per item would cost as much as a commit)."""
 REREAD_S = 0.2
