@@ -19,6 +19,9 @@ from jobcore.store import Store
 from tests.conftest import CLI, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
+ITEM_S = 0.4
+"""Items of the stop/kill tests: long enough that, once half are done, the rest outlasts a
+few slow ``jobcore show`` calls on a loaded machine (the job must still be running)."""
 
 
 def _items_file(tmp_path: Path, items: list[str]) -> Path:
@@ -86,7 +89,7 @@ def test_stop_is_a_checkpoint_and_resume_finishes(cli: CLI, tmp_path: Path) -> N
     items = [str(i) for i in range(60)]
     each = _items_file(tmp_path, items)
     job_id = cli.run(
-        *_recording_command(tmp_path, sleep=0.2), opts=("--each", str(each), "-j", "4")
+        *_recording_command(tmp_path, sleep=ITEM_S), opts=("--each", str(each), "-j", "4")
     )
     _run_until_half(cli, job_id, len(items))
     cli("stop", job_id)
@@ -103,10 +106,10 @@ def test_resume_after_kill_9_of_the_worker(cli: CLI, tmp_path: Path) -> None:
     items = [str(i) for i in range(60)]
     each = _items_file(tmp_path, items)
     job_id = cli.run(
-        *_recording_command(tmp_path, sleep=0.2), opts=("--each", str(each), "-j", "4")
+        *_recording_command(tmp_path, sleep=ITEM_S), opts=("--each", str(each), "-j", "4")
     )
+    worker = psutil.Process(cli.wait_status(job_id, {"running"})["pid"])
     _run_until_half(cli, job_id, len(items))
-    worker = psutil.Process(cli.show(job_id)["pid"])
     children = worker.children(recursive=True)
     worker.send_signal(signal.SIGKILL)
     for child in children:  # in-flight items die with their worker in real life (reboot)
