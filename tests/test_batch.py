@@ -19,9 +19,6 @@ from jobcore.store import Store
 from tests.conftest import CLI, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
-ITEM_S = 0.4
-"""Items of the stop/kill tests: long enough that, once half are done, the rest outlasts a
-few slow ``jobcore show`` calls on a loaded machine (the job must still be running)."""
 
 
 def _items_file(tmp_path: Path, items: list[str]) -> Path:
@@ -30,11 +27,23 @@ def _items_file(tmp_path: Path, items: list[str]) -> Path:
     return path
 
 
-def _recording_command(tmp_path: Path, sleep: float = 0.0, fail: str = "") -> list[str]:
-    """An item command appending 'start ITEM' and 'done ITEM' lines to a record file."""
+def _recording_command(
+    tmp_path: Path, sleep: float = 0.0, fail: str = "", gate_from: int | None = None
+) -> list[str]:
+    """An item command appending 'start ITEM' and 'done ITEM' lines to a record file.
+
+    With ``gate_from``, items numbered from there on wait for ``tmp_path/gate`` to exist: the
+    batch cannot finish before the test has stopped or killed it, however slow the machine.
+    """
     record = tmp_path / "record.txt"
+    gate = tmp_path / "gate"
+    wait = (
+        f'[ "$0" -lt {gate_from} ] || while [ ! -e {gate} ]; do sleep 0.05; done; '
+        if gate_from is not None
+        else ""
+    )
     script = (
-        f'echo "start $0" >> {record}; sleep {sleep}; '
+        f'echo "start $0" >> {record}; {wait}sleep {sleep}; '
         f'case "$0" in {fail or "NEVER"}) echo "failing $0"; exit 3;; esac; '
         f'echo "done $0" >> {record}'
     )
@@ -88,14 +97,14 @@ def _check_exactly_once(tmp_path: Path, items: list[str], max_reruns: int) -> No
 def test_stop_is_a_checkpoint_and_resume_finishes(cli: CLI, tmp_path: Path) -> None:
     items = [str(i) for i in range(60)]
     each = _items_file(tmp_path, items)
-    job_id = cli.run(
-        *_recording_command(tmp_path, sleep=ITEM_S), opts=("--each", str(each), "-j", "4")
-    )
+    command = _recording_command(tmp_path, sleep=0.1, gate_from=len(items) // 2)
+    job_id = cli.run(*command, opts=("--each", str(each), "-j", "4"))
     _run_until_half(cli, job_id, len(items))
     cli("stop", job_id)
     paused = cli.show(job_id)
     assert paused["status"] == "paused"
     assert paused["items"]["running"] == 0 and paused["items"]["pending"] > 0
+    (tmp_path / "gate").touch()
     cli("resume", job_id)
     data = cli.wait_status(job_id, {"completed", "failed"}, timeout=60)
     assert data["status"] == "completed" and data["done"] == 60
@@ -105,17 +114,17 @@ def test_stop_is_a_checkpoint_and_resume_finishes(cli: CLI, tmp_path: Path) -> N
 def test_resume_after_kill_9_of_the_worker(cli: CLI, tmp_path: Path) -> None:
     items = [str(i) for i in range(60)]
     each = _items_file(tmp_path, items)
-    job_id = cli.run(
-        *_recording_command(tmp_path, sleep=ITEM_S), opts=("--each", str(each), "-j", "4")
-    )
-    worker = psutil.Process(cli.wait_status(job_id, {"running"})["pid"])
+    command = _recording_command(tmp_path, sleep=0.1, gate_from=len(items) // 2)
+    job_id = cli.run(*command, opts=("--each", str(each), "-j", "4"))
     _run_until_half(cli, job_id, len(items))
+    worker = psutil.Process(cli.show(job_id)["pid"])
     children = worker.children(recursive=True)
     worker.send_signal(signal.SIGKILL)
     for child in children:  # in-flight items die with their worker in real life (reboot)
         with contextlib.suppress(psutil.Error):
             child.kill()
     assert cli.wait_status(job_id, {"failed"})["error"] == "worker died unexpectedly"
+    (tmp_path / "gate").touch()
     cli("resume", job_id)
     data = cli.wait_status(job_id, {"completed", "failed"}, timeout=60)
     assert data["status"] == "completed"
@@ -325,10 +334,18 @@ def test_failures_list_and_forget(cli: CLI, tmp_path: Path) -> None:
 def test_a_lost_automatic_resume_is_reported(cli: CLI, tmp_path: Path) -> None:
     record = tmp_path / "record.txt"
     each = _items_file(tmp_path, ["1", "2", "3"])
-    job_id = cli.run(opts=(
-        "--each", str(each), "--call", "tests.examples.batchfuncs:pause_once",
-        "--cwd", str(ROOT), "--env", f"RECORD={record}",
-    ))
+    job_id = cli.run(
+        opts=(
+            "--each",
+            str(each),
+            "--call",
+            "tests.examples.batchfuncs:pause_once",
+            "--cwd",
+            str(ROOT),
+            "--env",
+            f"RECORD={record}",
+        )
+    )
     paused = cli.wait_status(job_id, {"paused", "completed", "failed"})
     assert paused["paused_until"] is not None
     os.kill(paused["pid"], signal.SIGKILL)
