@@ -142,8 +142,8 @@ class JobReader:
 
     async def groups(self) -> list[str]:
         """The queue groups, by name."""
-        async with self.conn.execute("SELECT name FROM groups ORDER BY name") as cursor:
-            return [row[0] for row in await cursor.fetchall()]
+        rows = await self.conn.execute_fetchall("SELECT name FROM groups ORDER BY name")
+        return [row[0] for row in rows]
 
     async def failed_items(self, job_id: str, limit: int = 20) -> list[tuple[str, int, str]]:
         """A batch's failed items, newest first: (item, attempts, error)."""
@@ -151,11 +151,11 @@ class JobReader:
             "SELECT item, attempts, coalesce(error, '') FROM items WHERE job_id = ?"
             " AND status = 'failed' ORDER BY finished_at DESC LIMIT ?"
         )
-        async with self.conn.execute(sql, (job_id, limit)) as cursor:
-            return [(row[0], row[1], row[2]) for row in await cursor.fetchall()]
+        rows = await self.conn.execute_fetchall(sql, (job_id, limit))
+        return [(row[0], row[1], row[2]) for row in rows]
 
     async def samples(self, job_id: str) -> list[tuple[float, int]]:
         """A job's recent (time, done) samples, oldest first (the rate sparkline)."""
         sql = "SELECT t, done FROM samples WHERE job_id = ? ORDER BY t"
-        async with self.conn.execute(sql, (job_id,)) as cursor:
-            return [(row[0], row[1]) for row in await cursor.fetchall()]
+        rows = await self.conn.execute_fetchall(sql, (job_id,))
+        return [(row[0], row[1]) for row in rows]
