@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import time
 
 import psutil
 
@@ -21,6 +22,8 @@ from jobcore.models import ProcessIdentity
 from jobcore.paths import ENV_JOB_ID
 
 MAX_ROUNDS = 5
+WAIT_STEP_S = 0.02
+KILL_WAIT_S = 2.0
 LEFTOVER_GRACE_S = 2.0
 """Grace given to what a job left running (a daemonised grandchild) or to its tree when its
 worker is terminated."""
@@ -61,9 +64,24 @@ def job_processes(job_id: str, worker: ProcessIdentity | None) -> list[psutil.Pr
 def _running(proc: psutil.Process) -> bool:
     """Alive and not a zombie (a zombie is already dead; its parent just has not reaped it)."""
     try:
-        return proc.status() != psutil.STATUS_ZOMBIE
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
+
+
+def _wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait up to ``timeout`` seconds for ``procs`` to end; returns those still running.
+
+    Not ``psutil.wait_procs``: for a process that is not our child it waits until the pid
+    disappears, and an orphan's zombie stays until init reaps it, which an init that does
+    not reap (a container's) never does. A zombie has ended, whoever reaps it.
+    """
+    deadline = time.monotonic() + timeout
+    alive = [p for p in procs if _running(p)]
+    while alive and time.monotonic() < deadline:
+        time.sleep(WAIT_STEP_S)
+        alive = [p for p in alive if _running(p)]
+    return alive
 
 
 def _signal_all(procs: list[psutil.Process], sig: signal.Signals) -> None:
@@ -75,10 +93,10 @@ def _signal_all(procs: list[psutil.Process], sig: signal.Signals) -> None:
 def terminate(procs: list[psutil.Process], grace: float) -> list[psutil.Process]:
     """SIGTERM, wait up to ``grace`` seconds, SIGKILL what is left. Returns the survivors."""
     _signal_all(procs, signal.SIGTERM)
-    _gone, alive = psutil.wait_procs(procs, timeout=grace) if grace > 0 else ([], procs)
+    alive = _wait_gone(procs, grace) if grace > 0 else procs
     if alive:
         _signal_all(alive, signal.SIGKILL)
-        _gone, alive = psutil.wait_procs(alive, timeout=2.0)
+        alive = _wait_gone(alive, KILL_WAIT_S)
     return alive
 
 
