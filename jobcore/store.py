@@ -161,7 +161,7 @@ class Store:
             )
             self.conn.row_factory = sqlite3.Row
             self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            self.conn.execute("PRAGMA journal_mode=WAL")
+            self._use_wal()
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
             self.conn.execute("PRAGMA foreign_keys=ON")
@@ -198,6 +198,28 @@ class Store:
             if isinstance(exc, sqlite3.Error):
                 raise _db_error(exc, self.state.db_path) from exc
             raise
+
+    def _use_wal(self) -> None:
+        """Put the file in WAL mode, waiting for any other process doing the same.
+
+        Turning a new file from its rollback journal to WAL fails at once with SQLITE_BUSY, the
+        busy handler never called, while another connection holds a rollback-mode write lock:
+        exactly what every other process creating the state at that moment holds. So this waits
+        here as the busy timeout would. Once the file is WAL it stays WAL and this is one pragma.
+        """
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        pause = 0.001
+        while True:
+            try:
+                if self.conn.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal":
+                    return
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                    raise
+            if time.monotonic() > deadline:
+                raise sqlite3.OperationalError("database is locked (cannot switch it to WAL)")
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
 
     def _migrate(self) -> None:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]

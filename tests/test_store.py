@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -71,6 +72,25 @@ def test_corrupt_database_is_named_corrupt(state: StateDir) -> None:
     with pytest.raises(JobcoreError, match="is corrupt") as info:
         Store(state)
     assert "move it aside" in str(info.value)
+
+
+def test_first_open_waits_for_another_process_switching_the_journal(tmp_path: Path) -> None:
+    """Turning a new file to WAL fails at once, busy handler or not, while another connection
+    holds a write lock in rollback mode (two processes creating the state at the same moment):
+    the open must wait for it instead of failing with "database is locked"."""
+    root = tmp_path / "fresh"
+    state = resolve_home(root)
+    holder = sqlite3.connect(state.db_path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.3, holder.execute, ("ROLLBACK",))
+    release.start()
+    try:
+        with Store(state) as store:
+            assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    finally:
+        release.join()
+        holder.close()
 
 
 def test_many_processes_opening_a_fresh_database_at_once(tmp_path: Path) -> None:
