@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,11 @@ def write_text(path: Path, text: str) -> None:
     """Write through a temp file in the same folder, fsync, rename, fsync the folder.
 
     Measured: rewriting in place let readers see thousands of corrupt reads; this saw none.
+    The temp name is made here rather than by ``tempfile``, whose import (random, weakref)
+    cost ``jobcore run`` 3 ms.
     """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    tmp = path.parent / f".tmp-{os.urandom(8).hex()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
@@ -27,7 +29,7 @@ def write_text(path: Path, text: str) -> None:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
