@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from jobcore.errors import Pause
 from jobcore.items import ItemBook, ItemStatus
 from jobcore.ledger import Ledger
+from jobcore.live_line import LiveLine
 from jobcore.models import BatchSpec, Ending, Job, JobStatus
 from jobcore.runners import CommandRunner
 from jobcore.store import Store
@@ -57,7 +58,8 @@ class BatchRun:
             from jobcore.call_runner import CallRunner
 
             return CallRunner(self.spec.call, self.job.cwd, self.spec.parallel, self.spec.processes)
-        return CommandRunner(self.job.command, self.env, self.log_fd, self.redact)
+        live = LiveLine(self.store.state.live_path(self.job.id))
+        return CommandRunner(self.job.command, self.env, self.log_fd, self.redact, live)
 
     def _stop_request(self) -> str | None:
         row = self.store.conn.execute(

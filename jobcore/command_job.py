@@ -13,6 +13,7 @@ import subprocess
 import time
 from collections.abc import Callable
 
+from jobcore.live_line import LiveLine
 from jobcore.liveness import identity_of
 from jobcore.logwriter import LogWriter
 from jobcore.models import Ending, Job, JobStatus, ProcessIdentity
@@ -81,7 +82,8 @@ class CommandJob:
             reporter.update(change)
             return change.is_marker and change.error is None
 
-        writer = LogWriter(log_fd, on_line, redact=self.redact)
+        live = LiveLine(self.store.state.live_path(job.id))
+        writer = LogWriter(log_fd, on_line, redact=self.redact, live=live)
         read_fd, write_fd = os.pipe()
         try:
             proc = self.start(job, write_fd)

@@ -4,7 +4,8 @@ Complete lines go to disk as they come. A line rewritten in place with ``\\r`` (
 download counter) is kept in memory and written only as a snapshot every
 ``SNAPSHOT_INTERVAL_S`` and in its final state, so an hour-long bar leaves a few hundred lines,
 not hundreds of thousands. A partial line with no newline yet is written when the command
-goes quiet (``idle``), so prompts and slow output still appear promptly.
+goes quiet (``idle``), so prompts and slow output still appear promptly. The state of a
+rewritten line between snapshots goes to a ``LiveLine`` when one is given, for live views.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import os
 import re
 import time
 from collections.abc import Callable
+
+from jobcore.live_line import LiveLine
 
 SNAPSHOT_INTERVAL_S = 10.0
 MAX_LINE = 64 * 1024
@@ -33,8 +36,10 @@ class LogWriter:
         clock: Callable[[], float] = time.monotonic,
         prefix: bytes = b"",
         redact: Callable[[bytes], bytes] | None = None,
+        live: LiveLine | None = None,
     ) -> None:
         self.fd = fd
+        self.live = live
         self.on_line = on_line
         self.clock = clock
         self.redact = redact
@@ -75,6 +80,8 @@ class LogWriter:
                     del self._line[MAX_LINE:]
                     self._end_line()
                     self._line = rest
+        if self.live is not None and self._rewritten and self._line.strip():
+            self.live.show(self._shown(bytes(self._line)))
 
     def _take_pending_cr(self) -> None:
         if self._pending_cr:
@@ -84,6 +91,8 @@ class LogWriter:
     def idle(self) -> None:
         """The command is quiet: show a pending partial line (not a \\r bar)."""
         self._take_pending_cr()
+        if self.live is not None:
+            self.live.flush()
         if not self.prefix and not self._rewritten and len(self._line) > self._flushed:
             self._write(bytes(self._line[self._flushed :]))
             self._flushed = len(self._line)
@@ -104,6 +113,8 @@ class LogWriter:
             final = segment or self._last_segment
             if final.strip():
                 self._write(final + b"\n")
+            if self.live is not None:
+                self.live.clear()
         elif not consumed or self._flushed:
             self._write(segment[self._flushed :] + b"\n")
         self._reset(rewritten=False)
@@ -130,11 +141,14 @@ class LogWriter:
         if not rewritten:
             self._last_segment = b""
 
-    def _write(self, data: bytes) -> None:
+    def _shown(self, data: bytes) -> bytes:
+        """Output as a reader may see it: credentials masked, the item's prefix put before."""
         if self.redact is not None:
             data = self.redact(data)
-        if self.prefix:
-            data = self.prefix + data
+        return self.prefix + data
+
+    def _write(self, data: bytes) -> None:
+        data = self._shown(data)
         note = (
             f"jobcore: {self.lost} bytes of output lost: the disk was full\n" if self.lost else ""
         )

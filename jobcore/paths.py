@@ -21,6 +21,7 @@ DB_NAME = "jobcore.db"
 JOBS_DIR = "jobs"
 LOG_NAME = "output.log"
 RECORD_NAME = "job.json"
+LIVE_NAME = "live"
 
 
 def default_home() -> Path:
@@ -54,6 +55,10 @@ class StateDir(NamedTuple):
 
     def record_path(self, job_id: str) -> Path:
         return self.job_dir(job_id) / RECORD_NAME
+
+    def live_path(self, job_id: str) -> Path:
+        """The line the job's command is rewriting right now (see ``jobcore.live_line``)."""
+        return self.job_dir(job_id) / LIVE_NAME
 
     def ensure(self) -> StateDir:
         """Create the folder (0700) if needed and refuse one that is not ours or not writable."""

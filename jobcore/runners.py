@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from jobcore.errors import Pause
 from jobcore.items import ItemRecord, Outcome
 from jobcore.launcher import find_executable
+from jobcore.live_line import LiveLine
 from jobcore.logs import item_prefix
 from jobcore.logwriter import LogWriter
 
@@ -82,8 +83,11 @@ class CommandRunner:
         env: dict[str, str],
         log_fd: int,
         redact: Callable[[bytes], bytes] | None = None,
+        live: LiveLine | None = None,
     ):
         self.redact = redact
+        self.live = live
+        """Shared by every item: the newest rewritten line of any of them."""
         self.template = list(template)
         self.env = env
         self.cwd = os.getcwd()
@@ -135,7 +139,11 @@ class CommandRunner:
             return False
 
         writer = LogWriter(
-            self.log_fd, remember, prefix=item_prefix(record.item).encode(), redact=self.redact
+            self.log_fd,
+            remember,
+            prefix=item_prefix(record.item).encode(),
+            redact=self.redact,
+            live=self.live,
         )
         entry = _Running(record, pid, read_fd, writer, last)
         self.items[pid] = entry
@@ -147,7 +155,10 @@ class CommandRunner:
         if not self.items:
             time.sleep(timeout)
             return []
-        for fd, _ in self.poller.poll(timeout * 1000):
+        events = self.poller.poll(timeout * 1000)
+        if not events and self.live is not None:
+            self.live.flush()
+        for fd, _ in events:
             entry = self.watched[fd]
             if fd == entry.pidfd:
                 self._reap(entry, block=True)

@@ -29,6 +29,7 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from jobcore.errors import JobcoreError
 from jobcore.housekeeping import clean
+from jobcore.live_line import read_live
 from jobcore.liveness import reconcile
 from jobcore.models import Job, JobStatus
 from jobcore.paths import StateDir
@@ -435,6 +436,8 @@ class JobApp(App[None]):
     def watch_show_log(self, show: bool) -> None:
         self.log_tail.display = show
         self.detail.set_class(not show, "-no-log")
+        self.detail.show_live(None)
+        self.request_refresh()  # the live line comes back with the next look at the job
 
     async def _refresh_detail(self) -> None:
         """Keep the detail pane on the selected job: facts, rate sparkline and new log lines."""
@@ -455,6 +458,10 @@ class JobApp(App[None]):
             await log.follow(path)
         else:
             await log.poll()
+        live = None
+        if job.status is JobStatus.RUNNING and self.show_log:
+            live = await asyncio.to_thread(read_live, self.state.live_path(job.id))
+        self.detail.show_live(live)
 
     # -- keys -----------------------------------------------------------------------------------
 

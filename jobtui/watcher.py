@@ -14,7 +14,7 @@ from typing import Protocol
 
 from watchfiles import Change, awatch
 
-from jobcore.paths import DB_NAME, LOG_NAME
+from jobcore.paths import DB_NAME, LIVE_NAME, LOG_NAME
 
 DEBOUNCE_MS = 200
 LIVE_STEP_MS = 10
@@ -25,7 +25,7 @@ every step to look for changes, so 10 ms would cost half a percent of a core for
 RUST_TIMEOUT_MS = 5000
 """How long the watch thread may block before it hands control back (stops come by event)."""
 
-WATCHED_NAMES = frozenset({DB_NAME, f"{DB_NAME}-wal", LOG_NAME})
+WATCHED_NAMES = frozenset({DB_NAME, f"{DB_NAME}-wal", LOG_NAME, LIVE_NAME})
 
 
 class ChangeSource(Protocol):

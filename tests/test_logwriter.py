@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from jobcore.live_line import LiveLine, read_live
 from jobcore.logwriter import MAX_LINE, SNAPSHOT_INTERVAL_S, LogWriter
 
 
@@ -189,3 +190,39 @@ def test_a_full_disk_loses_output_but_not_the_job(tmp_path) -> None:
         os.close(writer.fd)
     assert log.read_bytes() == b"jobcore: 23 bytes of output lost: the disk was full\nafter\n"
     assert writer.lost == 0
+
+
+def test_live_line_follows_a_bar_between_snapshots(log_file: tuple[int, Path]) -> None:
+    """The log holds one snapshot per interval; the live file holds the bar as it is now,
+    at most every LIVE_INTERVAL_S, the newest state on idle, and is gone once the line ends."""
+    fd, path = log_file
+    live_path = path.with_name("live")
+    clock = FakeClock()
+    live = LiveLine(live_path, clock=clock)
+    writer = LogWriter(fd, None, clock=clock, prefix=b"[a] ", live=live)
+    for step in range(1, 6):
+        clock.now = step * 0.1
+        writer.feed(f"\rbar {step}/9".encode())
+    assert read_live(live_path) == "[a] bar 1/9"  # the first state at once, then throttled
+    clock.now = 1.0
+    writer.feed(b"\rbar 6/9")
+    assert read_live(live_path) == "[a] bar 6/9"
+    writer.feed(b"\rbar 7/9")
+    writer.idle()  # the command went quiet: its newest state is shown even within the interval
+    assert read_live(live_path) == "[a] bar 7/9"
+    assert b"bar 6" not in path.read_bytes()  # the log itself only gets snapshots
+    writer.feed(b"\rbar 9/9\n")
+    assert read_live(live_path) is None
+    assert not live_path.exists()
+    assert path.read_bytes().endswith(b"[a] bar 9/9\n")
+
+
+def test_live_line_stays_away_for_plain_lines(log_file: tuple[int, Path]) -> None:
+    fd, path = log_file
+    live_path = path.with_name("live")
+    writer = LogWriter(fd, None, clock=FakeClock(), live=LiveLine(live_path, clock=FakeClock()))
+    writer.feed(b"one\ntwo\npartial")
+    writer.idle()
+    writer.close()
+    assert not live_path.exists()
+    assert path.read_bytes() == b"one\ntwo\npartial\n"

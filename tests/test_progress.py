@@ -12,11 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from jobcore.live_line import read_live
 from jobcore.models import JobStatus
+from jobcore.paths import StateDir
 from jobcore.progress_api import Progress
 from jobcore.reporter import Reporter
 from jobcore.store import Store
-from tests.conftest import CLI
+from tests.conftest import CLI, wait_for
 
 EXAMPLES = Path(__file__).parent / "examples"
 
@@ -251,3 +253,21 @@ def test_background_flag_absent_runs_in_the_foreground() -> None:
         timeout=30,
     )
     assert proc.stdout == "hello You in job -\n"
+
+
+def test_a_rewritten_line_is_live_beside_the_log(cli: CLI, state: StateDir, tmp_path: Path) -> None:
+    """Between the log's snapshots of a \\r bar, ``<job>/live`` holds the bar as it is now;
+    it is gone when the line ends, and the log has the final bar."""
+    gate = tmp_path / "gate"
+    script = (
+        'printf "\\rstep 1/3"; sleep 0.1; printf "\\rstep 2/3";'
+        f' while [ ! -e {gate} ]; do sleep 0.02; done; printf "\\rstep 3/3\\n"; sleep 0.2'
+    )
+    job_id = cli.run("sh", "-c", script)
+    live = state.live_path(job_id)
+    wait_for(lambda: read_live(live) == "step 2/3", 30)
+    assert "step 2/3" not in cli("logs", job_id).stdout  # within the snapshot interval
+    gate.touch()
+    assert cli.wait_status(job_id, {"completed", "failed"})["status"] == "completed"
+    assert not live.exists()
+    assert cli("logs", job_id).stdout.splitlines()[-1] == "step 3/3"

@@ -73,12 +73,15 @@ def describe(
 class DetailPane(Vertical):
     """Shows one job; the app feeds it and tells its log tail what to follow."""
 
+    _live: str | None = None
+
     def compose(self) -> ComposeResult:
         yield Static(id="detail-info")
         with Horizontal(id="detail-rate-row"):
             yield Label("rate", id="detail-rate-label")
             yield Sparkline([], id="detail-rate")
         yield LogTail(id="detail-log")
+        yield Static(id="detail-live")
 
     def show(
         self,
@@ -92,3 +95,13 @@ class DetailPane(Vertical):
         info = describe(job, now, palette, failed or [])
         self.query_one("#detail-info", Static).update(info)
         self.query_one("#detail-rate", Sparkline).data = rates(samples)
+
+    def show_live(self, line: str | None) -> None:
+        """The line the command is rewriting now (a progress bar), below its log's last line."""
+        if line == self._live:
+            return  # an unchanged line is not redrawn (modest traffic over SSH)
+        self._live = line
+        live = self.query_one("#detail-live", Static)
+        live.display = line is not None
+        # As written, spaces kept: a bar's padding is part of its shape.
+        live.update(Text(line or "", no_wrap=True, overflow="ellipsis"))

@@ -229,6 +229,29 @@ async def test_detail_follows_the_log_live(cli: CLI, state: StateDir) -> None:
         assert not app.query_one("#detail").display
 
 
+async def test_detail_shows_the_bar_being_rewritten_under_the_log(
+    cli: CLI, state: StateDir, tmp_path: Path
+) -> None:
+    """A \r progress bar reaches the log only as snapshots; the pane shows it as it is now."""
+    gate = tmp_path / "gate"
+    script = (
+        'echo start; printf "\\rcopy 1/2"; sleep 0.1; printf "\\rcopy 2/2";'
+        f" while [ ! -e {gate} ]; do sleep 0.02; done; echo; sleep 60"
+    )
+    job_id = cli.run("sh", "-c", script)
+    cli.wait_status(job_id, {"running"})
+    app = JobApp(state)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, job_id)
+        await pilot.press("enter")
+        live = app.query_one("#detail-live", Static)
+        await wait_until(pilot, lambda: live.display and "copy 2/2" in str(live.render()), 10)
+        assert "copy 2/2" not in app.query_one("#detail-log").lines
+        gate.touch()  # the line ends: it goes to the log and the live line goes away
+        await wait_until(pilot, lambda: "copy 2/2" in app.query_one("#detail-log").lines, 10)
+        await wait_until(pilot, lambda: not live.display, 10)
+
+
 async def test_j_and_k_move_across_panels(cli: CLI, state: StateDir) -> None:
     running = cli.run("sleep", "60")
     done = cli.run("true")
