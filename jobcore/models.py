@@ -51,6 +51,16 @@ def iso(ts: float | None) -> str | None:
     )
 
 
+def _decoded(text: str) -> Any:
+    """A JSON column. The empty ``{}`` and ``[]`` most jobs hold are made without the decoder:
+    five ``json.loads`` per row were a third of reading 10,000 jobs."""
+    if text == "{}":
+        return {}
+    if text == "[]":
+        return []
+    return json.loads(text)
+
+
 class ProcessIdentity(NamedTuple):
     """A process as it can be proven to be the same one later: pid plus start time.
 
@@ -170,9 +180,9 @@ class Job(NamedTuple):
             id=row["id"],
             seq=row["seq"],
             name=row["name"],
-            command=json.loads(row["command"]),
+            command=_decoded(row["command"]),
             cwd=row["cwd"],
-            env=json.loads(row["env"]),
+            env=_decoded(row["env"]),
             status=JobStatus(row["status"]),
             reason=row["reason"],
             created_at=row["created_at"],
@@ -190,14 +200,14 @@ class Job(NamedTuple):
             rate=row["rate"],
             eta_s=row["eta_s"],
             progress_at=row["progress_at"],
-            spec=json.loads(row["spec"]),
+            spec=_decoded(row["spec"]),
             paused_until=row["paused_until"],
             queue=QueueSpec(
-                row["grp"], row["priority"], tuple(json.loads(row["after"])), row["not_before"]
+                row["grp"], row["priority"], tuple(_decoded(row["after"])), row["not_before"]
             ),
             waiting_on=row["waiting_on"],
             on_done=row["on_done"],
-            redact=tuple(json.loads(row["redact"])),
+            redact=tuple(_decoded(row["redact"])),
         )
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import pty
 import select
@@ -150,3 +151,14 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(cli: CLI) -> None:
         [sys.executable, "-m", "jobcore", "run", "--help"], {**base, "NO_COLOR": "1"}
     )
     assert "examples:" in helped and ESC not in helped
+
+
+def test_json_is_indented_for_a_terminal_and_one_line_for_a_program(cli: CLI) -> None:
+    job_id = cli.run("true")
+    cli.wait_status(job_id, {"completed"})
+    argv = [sys.executable, "-m", "jobcore", "ls", "--json"]
+    on_terminal = _on_a_pty(argv, dict(os.environ))
+    assert on_terminal.count("\n") > 20 and '\n    "id": ' in on_terminal.replace("\r\n", "\n")
+    piped = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=True).stdout
+    assert piped.count("\n") == 1
+    assert json.loads(piped) == json.loads(on_terminal)
