@@ -35,7 +35,8 @@ class LiveLine:
         self._pending: bytes | None = None
         """The newest line not yet on disk (it came within ``interval`` of the last write)."""
         self._written_at = float("-inf")
-        self._on_disk = False
+        self._on_disk = True
+        self.clear()  # a line left by a worker that died belongs to no run
 
     def show(self, line: bytes) -> None:
         """The line now reads ``line``; written now or at the next chance after the interval."""

@@ -226,3 +226,10 @@ def test_live_line_stays_away_for_plain_lines(log_file: tuple[int, Path]) -> Non
     writer.close()
     assert not live_path.exists()
     assert path.read_bytes() == b"one\ntwo\npartial\n"
+
+
+def test_a_live_line_left_by_a_dead_worker_is_dropped_by_the_next(tmp_path: Path) -> None:
+    live_path = tmp_path / "live"
+    live_path.write_bytes(b"bar 3/9 of a worker killed -9")
+    LiveLine(live_path)
+    assert read_live(live_path) is None
