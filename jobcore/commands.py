@@ -303,7 +303,8 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
     if failed:
         print("\nfailed items:")
         for record in failed:
-            print(f"  {record.item}  ({record.attempts} attempts): {record.error}")
+            tries = f"{record.attempts} attempt{'' if record.attempts == 1 else 's'}"
+            print(f"  {record.item}  ({tries}): {record.error}")
     return 0
 
 

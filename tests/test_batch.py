@@ -78,6 +78,7 @@ def test_200_items_with_some_failing(cli: CLI, tmp_path: Path) -> None:
     assert {r["item"] for r in show["failed_items"]} == failing
     assert all(r["error"] == f"exit code 3: failing {r['item']}" for r in show["failed_items"])
     assert cli("logs", "--item", "17", job_id).stdout == "failing 17\n"
+    assert "  17  (1 attempt): exit code 3: failing 17" in cli("show", job_id).stdout
 
 
 def _run_until_half(cli: CLI, job_id: str, total: int) -> None:
@@ -141,6 +142,7 @@ def test_retries_with_backoff_are_counted_per_item(cli: CLI, tmp_path: Path) -> 
     assert data["status"] == "failed"
     failed = cli.show(job_id)["failed_items"]
     assert [(r["item"], r["attempts"]) for r in failed] == [("bad", 3)]
+    assert "  bad  (3 attempts): exit code 3" in cli("show", job_id).stdout
     starts, _ = _record(tmp_path)
     assert starts == Counter({"ok": 1, "bad": 3})
     assert elapsed >= 0.2 * 0.5 + 0.4 * 0.5  # two backoffs of at least half their base
