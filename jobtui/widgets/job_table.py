@@ -63,11 +63,12 @@ COLUMNS: dict[str, Column] = {
         Column("elapsed", "ELAPSED", 7, 6),
         Column("cpu", "CPU", 4, 8),
         Column("mem", "MEM", 6, 9),
-        Column("status", "STATUS", 9, 10),
-        Column("item", "ITEM", 10, 11, grow=40),
+        Column("item", "ITEM", 10, 10, grow=40),
+        Column("status", "STATUS", 9, 11),
     )
 }
-"""Every column. The status column goes early: the panel's title already says it."""
+"""Every column. The status column goes first: the panel's title already says it, while the
+current item (which file, which repository) is what people look for in a batch."""
 
 BAR = Column("bar", "", BAR_MIN + 1 - CELL_GAP, 7, grow=BAR_MAX - BAR_MIN)
 """The progress bar, as if it were a column: kept by priority, then merged into progress."""
