@@ -49,7 +49,7 @@ class LiveLine:
         if self._pending is None:
             return
         line, self._pending = self._pending, None
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        tmp = self.path.with_name(f".tmp-{self.path.name}")  # the temp-file pattern doctor knows
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
