@@ -13,7 +13,7 @@ import shutil
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobcore import fmt
 from jobcore.errors import JobcoreError, UsageError
@@ -21,8 +21,15 @@ from jobcore.models import BatchSpec, Job, JobStatus, QueueSpec, iso
 from jobcore.paths import ENV_JOB_ID, StateDir, resolve_home
 from jobcore.store import Store
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from jobcore.logs import Follower
+
 MAX_COUNT = 2**63 - 1
 """The largest count SQLite stores (a signed 64-bit integer)."""
+ERASE_LINE = "\r\x1b[K"
+"""Back to the start of the line and clear it (every terminal jobcore runs in knows it)."""
 RECENT_FINISHED = 20
 """``ls`` without ``--all`` shows every active or paused job and this many finished ones."""
 
@@ -320,7 +327,6 @@ def _lines_json(job_id: str, data: bytes, item: str | None) -> dict[str, Any]:
 
 
 def cmd_logs(args: argparse.Namespace, ctx: Context) -> int:
-    from jobcore.liveness import reconcile
     from jobcore.logs import Follower, tail
 
     store = ctx.store
@@ -347,20 +353,53 @@ def cmd_logs(args: argparse.Namespace, ctx: Context) -> int:
         _write_text(data if data.endswith(b"\n") else data + b"\n")
     if not args.follow:
         return 0
-    follower = Follower(path, offset)
+    live = ctx.state.live_path(job.id) if sys.stdout.isatty() else None
+    return _follow(store, job.id, Follower(path, offset), live)
+
+
+def _follow(store: Store, job_id: str, follower: Follower, live: Path | None) -> int:
+    """Print what the job appends until it ends (0) or the user presses Ctrl-C (130).
+
+    With ``live`` (on a terminal), the line the command is rewriting, a progress bar, stays
+    drawn under the output as if the command ran in the foreground; the log itself only gets
+    a snapshot of it every few seconds.
+    """
+    from jobcore.live_line import read_live
+    from jobcore.liveness import reconcile
+
+    drawn: str | None = None
+
+    def erase() -> None:
+        nonlocal drawn
+        if drawn is not None:
+            sys.stdout.write(ERASE_LINE)
+            drawn = None
+
     try:
         while True:
             chunk = follower.read_new()
             if chunk:
+                erase()
                 _write_text(chunk)
                 continue
             reconcile(store)
-            if not store.get(job.id).status.is_active:
+            if not store.get(job_id).status.is_active:
+                erase()
                 while chunk := follower.read_new():
                     _write_text(chunk)
+                sys.stdout.flush()
                 return 0
+            line = read_live(live) if live is not None else None
+            if line != drawn:
+                erase()
+                if line is not None:  # cut to the width: a wrapped line cannot be erased
+                    sys.stdout.write(line[: shutil.get_terminal_size().columns - 1])
+                drawn = line
+                sys.stdout.flush()
             time.sleep(0.1)
     except KeyboardInterrupt:
+        if drawn is not None:
+            sys.stdout.write("\n")
         return 130
 
 

@@ -4,11 +4,14 @@ and private files."""
 from __future__ import annotations
 
 import os
+import pty
+import select
 import signal
 import stat
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -244,3 +247,50 @@ def test_follow_prints_a_character_at_the_read_limit_intact(
     text = out.decode("utf-8")
     assert "\ufffd" not in text
     assert text == "a" * (4 * logs.BLOCK - 1) + "é\n"
+
+
+def _read_pty_until(fd: int, done: Callable[[bytes], bool], timeout: float = 30) -> bytes:
+    """Read a pseudo-terminal until ``done(everything so far)`` or its other side closes."""
+    out = b""
+    deadline = time.monotonic() + timeout
+    while not done(out) and time.monotonic() < deadline:
+        if select.select([fd], [], [], 0.1)[0]:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:  # EIO: the other side closed
+                break
+            if not data:
+                break
+            out += data
+    return out
+
+
+def test_follow_on_a_terminal_draws_the_bar_being_rewritten(cli: CLI, tmp_path: Path) -> None:
+    """The log has only snapshots of a \\r bar; ``logs -f`` on a terminal draws it as it is
+    now under the output, then erases it for new output and at the end."""
+    gate = tmp_path / "gate"
+    script = (
+        'echo start; printf "\\rstep 1/3"; sleep 0.1; printf "\\rstep 2/3";'
+        f' while [ ! -e {gate} ]; do sleep 0.02; done; printf "\\rstep 3/3\\n"; echo end'
+    )
+    job_id = cli.run("sh", "-c", script)
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jobcore", "logs", "-f", job_id],
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=follower,
+    )
+    os.close(follower)
+    try:
+        seen = _read_pty_until(leader, lambda out: b"step 2/3" in out)
+        gate.touch()
+        rest = _read_pty_until(leader, lambda out: False)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+        os.close(leader)
+    assert seen.replace(b"\r\n", b"\n").startswith(b"start\n")
+    assert seen.endswith(b"step 2/3")  # drawn with no newline, like the command would
+    assert rest.startswith(b"\r\x1b[K")  # erased before what came next
+    assert rest.replace(b"\r\n", b"\n").endswith(b"step 3/3\nend\n")
