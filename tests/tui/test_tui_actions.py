@@ -171,12 +171,15 @@ async def test_group_key_cycles_through_the_groups(cli: CLI, state: StateDir) ->
         await wait_until(pilot, lambda: panel_of(app, plain) and panel_of(app, render))
 
 
-async def test_a_toast_says_when_a_job_ends(cli: CLI, state: StateDir) -> None:
-    job_id = cli.run("sh", "-c", "sleep 1; exit 5", opts=("--name", "nightly"))
+async def test_a_toast_says_when_a_job_ends(cli: CLI, state: StateDir, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"  # the job ends only once the app has seen it running
+    script = f"while [ ! -e {gate} ]; do sleep 0.02; done; exit 5"
+    job_id = cli.run("sh", "-c", script, opts=("--name", "nightly"))
     cli.wait_status(job_id, {"running"})
     app = JobApp(state)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: panel_of(app, job_id) is JobStatus.RUNNING)
+        gate.touch()
         await wait_until(pilot, lambda: notified(app, "nightly: exited with code 5"))
         titles = [n.title for n in app._notifications]
         assert f"job {job_id} failed" in titles
