@@ -62,7 +62,7 @@ async def test_retry_runs_a_failed_job_again(cli: CLI, state: StateDir, tmp_path
     app = JobApp(state)
     async with app.run_test(size=SIZE) as pilot:
         await select(pilot, app, job_id)
-        assert cell(app, job_id, "reason") == "exited with code 3"
+        await wait_until(pilot, lambda: cell(app, job_id, "reason") == "exited with code 3")
         await pilot.press("R")
         await wait_until(pilot, lambda: panel_of(app, job_id) is JobStatus.RUNNING, 10)
 
@@ -77,7 +77,7 @@ async def test_kill_asks_first_and_kills_on_yes(cli: CLI, state: StateDir) -> No
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("y")
         await wait_until(pilot, lambda: panel_of(app, job_id) is JobStatus.FAILED, 10)
-        assert cell(app, job_id, "reason") == "killed"
+        await wait_until(pilot, lambda: cell(app, job_id, "reason") == "killed")
 
 
 async def test_kill_cancelled_leaves_the_job_running(cli: CLI, state: StateDir) -> None:

@@ -60,7 +60,7 @@ async def test_a_killed_worker_turns_its_row_failed(cli: CLI, state: StateDir) -
         await wait_until(pilot, lambda: panel_of(app, job_id) is JobStatus.RUNNING)
         os.kill(worker_pid, signal.SIGKILL)
         await wait_until(pilot, lambda: panel_of(app, job_id) is JobStatus.FAILED, 10)
-        assert cell(app, job_id, "reason") == "worker died unexpectedly"
+        await wait_until(pilot, lambda: cell(app, job_id, "reason") == "worker died unexpectedly")
 
 
 async def test_falls_back_to_polling_when_watching_cannot_start(
