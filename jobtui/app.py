@@ -275,6 +275,7 @@ class JobApp(App[None]):
         """
         previous = self.snapshot
         self.snapshot = snapshot
+        self._take_cursor()
         self._announce_endings(previous, snapshot)
         now = self.clock()
         for status, table in self.tables.items():
@@ -326,6 +327,17 @@ class JobApp(App[None]):
         if state != self._keys_state:
             self._keys_state = state
             self.refresh_bindings()
+
+    def _take_cursor(self) -> None:
+        """The job under the focused panel's cursor is the selection, read before rows move.
+
+        A cursor move reaches ``selected_id`` by an event, and a move to the next panel also
+        waits for its focus: a refresh landing in between would put the cursor back on the
+        job the user had just left (j at a panel's edge "did nothing" while jobs reported).
+        """
+        focused = self.focused
+        if isinstance(focused, JobTable) and focused.cursor_job_id is not None:
+            self.selected_id = focused.cursor_job_id
 
     def _follow_selection(self) -> None:
         """Keep the cursor on the selected job when it moves panel (running → paused)."""

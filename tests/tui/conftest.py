@@ -197,4 +197,11 @@ async def select(pilot: Pilot[Any], app: JobApp, job_id: str) -> None:
     table = next(t for t in app.query(JobTable) if job_id in t.jobs)
     table.focus()
     table.move_cursor(row=table.get_row_index(job_id))
-    await wait_until(pilot, lambda: app.selected_id == job_id)
+    # The selection may already be this job (the first row is selected at start): wait for
+    # the focus and the cursor too, so the next key goes to this table at this row.
+    await wait_until(
+        pilot,
+        lambda: app.focused is table
+        and table.cursor_job_id == job_id
+        and app.selected_id == job_id,
+    )

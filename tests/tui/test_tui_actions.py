@@ -255,6 +255,32 @@ async def test_detail_shows_the_bar_being_rewritten_under_the_log(
         await wait_until(pilot, lambda: not live.display, 10)
 
 
+async def test_a_refresh_between_a_move_and_its_event_keeps_the_move(
+    cli: CLI, state: StateDir
+) -> None:
+    """Moves reach the app's selection by events; a refresh landing first (jobs reporting
+    several times a second) must not put the cursor back where it was."""
+    first = cli.run("sleep", "60")
+    second = cli.run("sleep", "60")
+    done = cli.run("true")
+    cli.wait_status(done, {"completed"})
+    cli.wait_status(second, {"running"})
+    app = JobApp(state)
+    async with app.run_test(size=SIZE) as pilot:
+        running, completed = app.tables[JobStatus.RUNNING], app.tables[JobStatus.COMPLETED]
+        await select(pilot, app, second)  # newest first: the running panel's top row
+        await pilot.pause()  # select's own focus call, if still pending, goes first
+        running.move_cursor(row=1)  # down within the panel...
+        app._apply(app.snapshot)  # ...and a refresh before the RowHighlighted event
+        assert running.cursor_job_id == first
+        completed.move_cursor(row=0)  # into the next panel...
+        app.screen.set_focus(completed)
+        app._apply(app.snapshot)  # ...and a refresh before the focus events
+        assert app.focused is completed and completed.cursor_job_id == done
+        await pilot.pause(0.2)
+        assert app.selected_id == done and app.focused is completed
+
+
 async def test_j_and_k_move_across_panels(cli: CLI, state: StateDir) -> None:
     running = cli.run("sleep", "60")
     done = cli.run("true")
