@@ -19,9 +19,15 @@ from typing import Any
 
 import psutil
 import pytest
+from hypothesis import settings
 
 from jobcore.paths import StateDir, resolve_home
 from jobcore.store import Store
+
+# CI is a gate, not a search: there the property tests try the same examples on every run
+# (HYPOTHESIS_PROFILE=ci, set by .ci/run); anywhere else each run draws new ones.
+settings.register_profile("ci", derandomize=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 def _processes_of(home: Path) -> list[psutil.Process]:
