@@ -128,6 +128,19 @@ class CLI:
                 raise AssertionError(f"job {job_id} stuck in {data['status']}: {data}")
             time.sleep(0.05)
 
+    def wait_command(self, job_id: str, timeout: float = 30) -> dict[str, Any]:
+        """Poll ``show`` until the job's command is running (its pid recorded).
+
+        The worker writes "running" just before it starts the command, so for a moment a
+        running job has no command pid yet.
+        """
+        return wait_for(
+            lambda: (data := self.show(job_id))["status"] == "running"
+            and data["command_pid"] is not None
+            and data,
+            timeout,
+        )
+
 
 @pytest.fixture
 def cli(home: Path) -> CLI:

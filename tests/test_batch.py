@@ -346,10 +346,12 @@ def test_a_lost_automatic_resume_is_reported(cli: CLI, tmp_path: Path) -> None:
             str(ROOT),
             "--env",
             f"RECORD={record}",
+            "--env",
+            "PAUSE_S=120",  # the worker is killed during the pause, however loaded the machine
         )
     )
     paused = cli.wait_status(job_id, {"paused", "completed", "failed"})
-    assert paused["paused_until"] is not None
+    assert paused["status"] == "paused" and paused["paused_until"] is not None
     os.kill(paused["pid"], signal.SIGKILL)
     wait_for(lambda: cli.show(job_id)["paused_until"] is None)
     data = cli.show(job_id)

@@ -42,7 +42,7 @@ def test_kill_of_a_finished_job_is_refused(cli: CLI) -> None:
 
 def test_sigkill_of_the_worker_is_reported_on_the_next_ls(cli: CLI) -> None:
     job_id = cli.run("sh", "-c", "echo started; sleep 300")
-    data = cli.wait_status(job_id, {"running"})
+    data = cli.wait_command(job_id)
     os.kill(data["pid"], signal.SIGKILL)
     wait_for(lambda: not psutil.pid_exists(data["pid"]), timeout=10)
     orphans = marked(job_id)
@@ -62,11 +62,11 @@ def test_resume_after_a_worker_sigkill_runs_one_copy(cli: CLI) -> None:
     """Regression: reconcile failed the job but left its command running, so a resume ran
     the command twice at once."""
     job_id = cli.run("sleep", "300")
-    data = cli.wait_status(job_id, {"running"})
+    data = cli.wait_command(job_id)
     os.kill(data["pid"], signal.SIGKILL)
     wait_for(lambda: not psutil.pid_exists(data["pid"]), timeout=10)
     cli("resume", job_id)
-    data = cli.wait_status(job_id, {"running"})
+    data = cli.wait_command(job_id)
     commands = [i for i in marked(job_id) if psutil.Process(i[0]).name() == "sleep"]
     assert len(commands) == 1, commands
     assert commands[0][0] == data["command_pid"]
@@ -75,7 +75,7 @@ def test_resume_after_a_worker_sigkill_runs_one_copy(cli: CLI) -> None:
 
 def test_sigkill_of_the_command_alone_fails_the_job_with_the_signal(cli: CLI) -> None:
     job_id = cli.run("sleep", "300")
-    data = cli.wait_status(job_id, {"running"})
+    data = cli.wait_command(job_id)
     os.kill(data["command_pid"], signal.SIGKILL)
     data = cli.wait_status(job_id, {"failed", "completed"})
     assert data["error"] == "killed by SIGKILL" and data["exit_code"] == -9

@@ -101,7 +101,7 @@ def test_two_resumes_at_once_start_exactly_one_worker(cli: CLI) -> None:
         assert codes == [0, 1], [r.stderr for r in results]
         loser = next(r for r in results if r.returncode == 1)
         assert "is already" in loser.stderr and "Traceback" not in loser.stderr
-        data = cli.wait_status(job_id, {"running"})
+        data = cli.wait_command(job_id)
         time.sleep(0.3)  # a second worker, if any, would have started by now
         workers = workers_of(job_id)
         assert [w.pid for w in workers] == [data["pid"]]

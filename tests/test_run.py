@@ -50,7 +50,7 @@ def test_job_gets_its_id_home_env_and_cwd(cli: CLI, tmp_path) -> None:
 
 def test_worker_runs_in_its_own_session(cli: CLI) -> None:
     job_id = cli.run("sleep", "30")
-    data = cli.wait_status(job_id, {"running"})
+    data = cli.wait_command(job_id)
     worker = psutil.Process(data["pid"])
     assert os.getsid(worker.pid) == worker.pid != os.getsid(0)
     command = psutil.Process(data["command_pid"])

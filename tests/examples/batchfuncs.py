@@ -16,9 +16,10 @@ def record(item: str) -> dict[str, object]:
 
 
 def pause_once(item: str) -> None:
-    """The first call pauses the job for a second (a rate limit); later calls just record."""
+    """The first call pauses the job for $PAUSE_S seconds (default 1: a rate limit); later
+    calls just record."""
     marker = Path(os.environ["RECORD"] + ".paused")
     if item == "3" and not marker.exists():
         marker.write_text("x")
-        raise jobcore.Pause("rate limited", retry_after=1)
+        raise jobcore.Pause("rate limited", retry_after=float(os.environ.get("PAUSE_S", "1")))
     record(item)
