@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import errno
-import shutil
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -36,22 +37,60 @@ def test_32_writers_for_3_seconds(state: StateDir, store: Store, tmp_path: Path)
     assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
+PIN = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+for line in sys.stdin:
+    if line.strip() == "pin":
+        conn.execute("BEGIN")
+        conn.execute("SELECT count(*) FROM jobs").fetchone()
+    else:
+        conn.execute("COMMIT")
+    print("ok", flush=True)
+"""
+"""Holds a read transaction on request: while it is open, no checkpoint can restart the WAL."""
+
+
 def test_database_copied_mid_write_opens_cleanly(
     state: StateDir, store: Store, tmp_path: Path
 ) -> None:
-    """cp of the db and its -wal while writers commit (a naive backup) opens and checks ok."""
+    """``cp`` of the db and then its -wal while writers commit opens and checks ok.
+
+    Each copy is taken while another process holds a read transaction, as a backup tool
+    holding the database open would. Without one, a checkpoint that restarts the WAL between
+    the two ``cp`` calls pairs an old db file with a new WAL, and no SQLite database survives
+    that (seen: "wrong # of entries in index"). With one, checkpoints may still write pages
+    into the db file mid-copy, but only pages the copied WAL holds newer versions of; commits
+    keep arriving in the WAL during the copy, and a torn last frame is dropped on open.
+    """
     copies: list[Path] = []
     stop = threading.Event()
+    pin = subprocess.Popen(
+        [sys.executable, "-c", PIN, str(state.db_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert pin.stdin is not None and pin.stdout is not None
+
+    def ask(word: str) -> None:
+        assert pin.stdin is not None and pin.stdout is not None
+        pin.stdin.write(word + "\n")
+        pin.stdin.flush()
+        assert pin.stdout.readline().strip() == "ok"
 
     def copier() -> None:
+        # cp runs in its own process: closing a descriptor of the database in this one would
+        # drop every SQLite lock this process holds on it (FIELD-NOTES).
         n = 0
+        wal = Path(str(state.db_path) + "-wal")
         while not stop.is_set():
             target = tmp_path / f"copy{n}"
             target.mkdir()
-            shutil.copyfile(state.db_path, target / "jobcore.db")
-            wal = Path(str(state.db_path) + "-wal")
-            if wal.exists():
-                shutil.copyfile(wal, target / "jobcore.db-wal")
+            ask("pin")
+            files = [state.db_path, *([wal] if wal.exists() else [])]
+            subprocess.run(["cp", *map(str, files), str(target)], check=True)
+            ask("unpin")
             copies.append(target)
             n += 1
             time.sleep(0.05)
@@ -65,6 +104,8 @@ def test_database_copied_mid_write_opens_cleanly(
     finally:
         stop.set()
         thread.join()
+        pin.kill()
+        pin.wait()
     assert sum(r["locked"] for r in results) == 0
     with_wal = sum((c / "jobcore.db-wal").exists() for c in copies)
     clean = 0
