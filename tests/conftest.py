@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -145,6 +146,30 @@ class CLI:
 @pytest.fixture
 def cli(home: Path) -> CLI:
     return CLI(home)
+
+
+def read_pty(
+    fd: int,
+    until: Callable[[bytes], bool] = lambda _: False,
+    proc: subprocess.Popen[Any] | None = None,
+    timeout: float = 30,
+) -> bytes:
+    """Read a pseudo-terminal's leader until ``until(everything so far)``, its other side
+    closes, or ``proc`` has exited with nothing left to read."""
+    out = b""
+    deadline = time.monotonic() + timeout
+    while not until(out) and time.monotonic() < deadline:
+        if select.select([fd], [], [], 0.1)[0]:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:  # EIO: the other side closed
+                break
+            if not data:
+                break
+            out += data
+        elif proc is not None and proc.poll() is not None:
+            break
+    return out
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 20, interval: float = 0.05) -> Any:

@@ -6,15 +6,13 @@ import argparse
 import json
 import os
 import pty
-import select
 import subprocess
 import sys
-import time
 
 import pytest
 
 from jobcore.cli import build_parser, main
-from tests.conftest import CLI
+from tests.conftest import CLI, read_pty
 
 ESC = "\x1b["
 
@@ -105,22 +103,9 @@ def _on_a_pty(argv: list[str], env: dict[str, str]) -> str:
         )
         os.close(follower)
         follower = -1
-        chunks = []
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([leader], [], [], 0.1)
-            if ready:
-                try:
-                    data = os.read(leader, 65536)
-                except OSError:  # EIO: the other side closed
-                    break
-                if not data:
-                    break
-                chunks.append(data)
-            elif proc.poll() is not None:
-                break
+        out = read_pty(leader, proc=proc)
         proc.wait(timeout=10)
-        return b"".join(chunks).decode("utf-8", "replace")
+        return out.decode("utf-8", "replace")
     finally:
         os.close(leader)
         if follower >= 0:

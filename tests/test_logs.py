@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import os
 import pty
-import select
 import signal
 import stat
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,7 +20,7 @@ from jobcore import logs
 from jobcore.logs import Follower, tail
 from jobcore.paths import StateDir
 from jobcore.store import Store
-from tests.conftest import CLI, wait_for
+from tests.conftest import CLI, read_pty, wait_for
 from tests.reliability.support import fake_running, foreign_process, job_by_hand, real_start
 
 
@@ -249,22 +247,6 @@ def test_follow_prints_a_character_at_the_read_limit_intact(
     assert text == "a" * (4 * logs.BLOCK - 1) + "é\n"
 
 
-def _read_pty_until(fd: int, done: Callable[[bytes], bool], timeout: float = 30) -> bytes:
-    """Read a pseudo-terminal until ``done(everything so far)`` or its other side closes."""
-    out = b""
-    deadline = time.monotonic() + timeout
-    while not done(out) and time.monotonic() < deadline:
-        if select.select([fd], [], [], 0.1)[0]:
-            try:
-                data = os.read(fd, 65536)
-            except OSError:  # EIO: the other side closed
-                break
-            if not data:
-                break
-            out += data
-    return out
-
-
 def test_follow_on_a_terminal_draws_the_bar_being_rewritten(cli: CLI, tmp_path: Path) -> None:
     """The log has only snapshots of a \\r bar; ``logs -f`` on a terminal draws it as it is
     now under the output, then erases it for new output and at the end."""
@@ -283,9 +265,9 @@ def test_follow_on_a_terminal_draws_the_bar_being_rewritten(cli: CLI, tmp_path: 
     )
     os.close(follower)
     try:
-        seen = _read_pty_until(leader, lambda out: b"step 2/3" in out)
+        seen = read_pty(leader, lambda out: b"step 2/3" in out)
         gate.touch()
-        rest = _read_pty_until(leader, lambda out: False)
+        rest = read_pty(leader)
         assert proc.wait(timeout=30) == 0
     finally:
         proc.kill()
