@@ -203,21 +203,19 @@ def test_self_pause_by_exit_75_then_resume(cli: CLI, tmp_path: Path) -> None:
     assert sorted((tmp_path / "ran").read_text().split()) == ["1", "2", "3", "4"]
 
 
-def test_python_batch_with_pause_and_automatic_resume(cli: CLI, tmp_path: Path) -> None:
+def _pausing_batch(cli: CLI, tmp_path: Path, items: list[str], pause_s: float) -> tuple[str, Path]:
+    """A ``--call`` batch whose item "3" pauses the job once for ``pause_s`` seconds (a rate
+    limit); the job id and the file the items are recorded in."""
     record = tmp_path / "record.txt"
-    each = _items_file(tmp_path, ["1", "2", "3", "4", "5"])
-    job_id = cli.run(
-        opts=(
-            "--each",
-            str(each),
-            "--call",
-            "tests.examples.batchfuncs:pause_once",
-            "--cwd",
-            str(ROOT),
-            "--env",
-            f"RECORD={record}",
-        )
-    )
+    each = _items_file(tmp_path, items)
+    opts = ("--each", str(each), "--call", "tests.examples.batchfuncs:pause_once")
+    env = ("--env", f"RECORD={record}", "--env", f"PAUSE_S={pause_s}")
+    return cli.run(opts=(*opts, "--cwd", str(ROOT), *env)), record
+
+
+def test_python_batch_with_pause_and_automatic_resume(cli: CLI, tmp_path: Path) -> None:
+    # 3 s: long enough to be seen paused on a loaded machine, short enough to wait out.
+    job_id, record = _pausing_batch(cli, tmp_path, ["1", "2", "3", "4", "5"], pause_s=3)
     paused = cli.wait_status(job_id, {"paused", "completed", "failed"})
     assert paused["status"] == "paused" and paused["reason"] == "rate limited"
     assert paused["paused_until"] is not None
@@ -334,22 +332,8 @@ def test_failures_list_and_forget(cli: CLI, tmp_path: Path) -> None:
 
 
 def test_a_lost_automatic_resume_is_reported(cli: CLI, tmp_path: Path) -> None:
-    record = tmp_path / "record.txt"
-    each = _items_file(tmp_path, ["1", "2", "3"])
-    job_id = cli.run(
-        opts=(
-            "--each",
-            str(each),
-            "--call",
-            "tests.examples.batchfuncs:pause_once",
-            "--cwd",
-            str(ROOT),
-            "--env",
-            f"RECORD={record}",
-            "--env",
-            "PAUSE_S=120",  # the worker is killed during the pause, however loaded the machine
-        )
-    )
+    # 120 s: the worker is killed during the pause, however loaded the machine.
+    job_id, _ = _pausing_batch(cli, tmp_path, ["1", "2", "3"], pause_s=120)
     paused = cli.wait_status(job_id, {"paused", "completed", "failed"})
     assert paused["status"] == "paused" and paused["paused_until"] is not None
     os.kill(paused["pid"], signal.SIGKILL)
