@@ -76,9 +76,9 @@ def attach(state: StateDir, store: Store, job: Job, out: TextIO = sys.stdout) ->
             complete, _, pending = pending.rpartition(b"\n")
         line = status_line(job, time.time(), color)
         if complete:
-            out.write(("\r\x1b[K" if live else "") + complete.decode("utf-8", "replace") + "\n")
+            out.write((fmt.ERASE_LINE if live else "") + complete.decode("utf-8", "replace") + "\n")
         if live and (complete or line != shown):
-            out.write("\r\x1b[K" + line + ("\n" if finished else ""))
+            out.write(fmt.ERASE_LINE + line + ("\n" if finished else ""))
         elif not live and line != shown:
             out.write(line + "\n")
         shown = line

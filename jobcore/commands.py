@@ -28,8 +28,6 @@ if TYPE_CHECKING:
 
 MAX_COUNT = 2**63 - 1
 """The largest count SQLite stores (a signed 64-bit integer)."""
-ERASE_LINE = "\r\x1b[K"
-"""Back to the start of the line and clear it (every terminal jobcore runs in knows it)."""
 RECENT_FINISHED = 20
 """``ls`` without ``--all`` shows every active or paused job and this many finished ones."""
 
@@ -372,7 +370,7 @@ def _follow(store: Store, job_id: str, follower: Follower, live: Path | None) ->
     def erase() -> None:
         nonlocal drawn
         if drawn is not None:
-            sys.stdout.write(ERASE_LINE)
+            sys.stdout.write(fmt.ERASE_LINE)
             drawn = None
 
     try:

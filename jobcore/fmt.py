@@ -10,6 +10,8 @@ from typing import TextIO
 from jobcore.models import Job, JobStatus
 
 UNKNOWN = "-"
+ERASE_LINE = "\r\x1b[K"
+"""Back to the start of the line and clear it, to redraw a status line in place."""
 
 STATUS_COLORS = {
     JobStatus.QUEUED: "36",  # cyan

@@ -10,10 +10,11 @@ is finished and written to the log. Readers show it after the log's last line wh
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from jobcore.atomic import write_bytes
 
 LIVE_INTERVAL_S = 0.5
 MAX_LIVE_BYTES = 4096
@@ -49,14 +50,8 @@ class LiveLine:
         if self._pending is None:
             return
         line, self._pending = self._pending, None
-        tmp = self.path.with_name(f".tmp-{self.path.name}")  # the temp-file pattern doctor knows
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                os.write(fd, line)
-            finally:
-                os.close(fd)
-            os.replace(tmp, self.path)
+            write_bytes(self.path, line, durable=False)
         except OSError:
             return  # a view's convenience: a full disk must cost the job nothing
         self._written_at = self.clock()

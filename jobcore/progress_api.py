@@ -75,7 +75,7 @@ class _TerminalSink(_Sink):
             text = f"{bar.label()}: {text}"
         if bar.errors:
             text += f" ({bar.errors} failed)"
-        sys.stderr.write("\r\x1b[K" + text + ("\n" if final else ""))
+        sys.stderr.write(fmt.ERASE_LINE + text + ("\n" if final else ""))
         sys.stderr.flush()
 
 

@@ -205,3 +205,9 @@ async def select(pilot: Pilot[Any], app: JobApp, job_id: str) -> None:
         and table.cursor_job_id == job_id
         and app.selected_id == job_id,
     )
+
+
+async def open_detail(pilot: Pilot[Any], app: JobApp, job_id: str) -> None:
+    """Select the job and open its detail pane, as Enter on its row does."""
+    await select(pilot, app, job_id)
+    await pilot.press("enter")

@@ -16,7 +16,7 @@ from jobtui.app import JobApp
 from jobtui.widgets.confirm import ConfirmDialog
 from jobtui.widgets.help_screen import HelpScreen
 from tests.conftest import CLI
-from tests.tui.conftest import cell, panel_of, select, wait_until
+from tests.tui.conftest import cell, open_detail, panel_of, select, wait_until
 
 SIZE = (120, 30)
 
@@ -200,8 +200,7 @@ async def test_detail_lists_a_batchs_failed_items(
     cli.wait_status(job_id, {"failed"})
     app = JobApp(state)
     async with app.run_test(size=SIZE) as pilot:
-        await select(pilot, app, job_id)
-        await pilot.press("enter")
+        await open_detail(pilot, app, job_id)
         await wait_until(pilot, lambda: "bad-one" in detail_text(app))
         assert "bad-one (1×) exit code 2: no such file" in detail_text(app)
 
@@ -221,8 +220,7 @@ async def test_detail_follows_the_log_live(cli: CLI, state: StateDir) -> None:
     cli.wait_status(job_id, {"running"})
     app = JobApp(state)
     async with app.run_test(size=SIZE) as pilot:
-        await select(pilot, app, job_id)
-        await pilot.press("enter")
+        await open_detail(pilot, app, job_id)
         log = app.query_one("#detail-log")
         await wait_until(pilot, lambda: "first" in log.lines)
         await wait_until(pilot, lambda: "line-3" in log.lines, 10)
@@ -245,8 +243,7 @@ async def test_detail_shows_the_bar_being_rewritten_under_the_log(
     cli.wait_status(job_id, {"running"})
     app = JobApp(state)
     async with app.run_test(size=SIZE) as pilot:
-        await select(pilot, app, job_id)
-        await pilot.press("enter")
+        await open_detail(pilot, app, job_id)
         live = app.query_one("#detail-live", Static)
         await wait_until(pilot, lambda: live.display and "copy 2/2" in str(live.render()), 10)
         assert "copy 2/2" not in app.query_one("#detail-log").lines
