@@ -70,7 +70,7 @@ class BatchRun:
     def run(self) -> Ending:
         if not os.path.isdir(self.job.cwd):
             return Ending(JobStatus.FAILED, f"cwd does not exist: {self.job.cwd}")
-        self.book.reset_in_flight()
+        self.store.patience.call(self.book.reset_in_flight)
         self.runner = self._runner()
         self.ledger = Ledger(self.store, self.job.id, self.spec.retries, self.spec.backoff)
         pause: Pause | None = None

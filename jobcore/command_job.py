@@ -70,6 +70,8 @@ class CommandJob:
         self.env = env
         self.log_fd = log_fd
         self.redact = redact
+        self._unrecorded_pid: dict[str, float | None] = {}
+        """The command's pid and start, until they are in the database."""
 
     def run(self) -> Ending:
         job, log_fd = self.job, self.log_fd
@@ -92,14 +94,26 @@ class CommandJob:
                 writer.feed(f"jobcore: {proc}\n".encode())
                 return Ending(JobStatus.FAILED, proc)
             identity = identity_of(proc.pid)
-            self.store.update(
-                job.id, cmd_pid=proc.pid, cmd_start=identity.start if identity else None
-            )
+            self._unrecorded_pid = {
+                "cmd_pid": proc.pid,
+                "cmd_start": identity.start if identity else None,
+            }
+            self._record_pid()
             return command_ending(self.pump(proc, read_fd, writer, reporter))
         finally:
             writer.close()
             reporter.close()
             os.close(read_fd)
+
+    def _record_pid(self) -> None:
+        """Record the command's identity; if the database cannot take it now, try again
+        between reads of its output (the output must keep flowing)."""
+        if self._unrecorded_pid and self.store.patience.attempt(self._write_pid):
+            self._unrecorded_pid = {}
+
+    def _write_pid(self) -> None:
+        with self.store.briefly():
+            self.store.update(self.job.id, **self._unrecorded_pid)
 
     def start(self, job: Job, out_fd: int) -> subprocess.Popen[bytes] | str:
         """Start the command; on failure return the one-line reason instead."""
@@ -129,6 +143,7 @@ class CommandJob:
         while proc.poll() is None:
             self._read_some(read_fd, writer, reporter, POLL_S)
             _reap_adopted(proc.pid)
+            self._record_pid()
         leftovers = kill_job_tree(self.job.id, self.me, grace=LEFTOVER_GRACE_S)
         if leftovers:
             writer.feed(f"jobcore: stopped {leftovers} leftover process(es)\n".encode())

@@ -13,6 +13,7 @@ import sqlite3
 import time
 from collections.abc import Sequence
 
+from jobcore import clock
 from jobcore.errors import JobcoreError
 from jobcore.items import ItemBook, ItemStatus, counts
 from jobcore.launcher import spawn_worker
@@ -101,14 +102,16 @@ def resume(state: StateDir, store: Store, job_id: str) -> Job:
     resumes at once cannot both win: the second sees ``queued`` and is refused.
     """
     reconcile(store)
+    queued = clock.now()
     with store.write() as conn:
         _check_resumable(conn, job_id)
         conn.execute(
-            "UPDATE jobs SET status = 'queued', queued_at = ?, reason = NULL,"
+            "UPDATE jobs SET status = 'queued', queued_at = ?, queued_clock = ?,"
+            " queued_boot = ?, reason = NULL,"
             " stop_request = NULL, finished_at = NULL, exit_code = NULL, worker_pid = NULL,"
             " paused_until = NULL,"
             " worker_start = NULL, cmd_pid = NULL, cmd_start = NULL WHERE id = ?",
-            (time.time(), job_id),
+            (clock.wall(), queued.t, queued.boot, job_id),
         )
         record_event(conn, job_id, "resumed", "user")
     spawn_worker(state, store, job_id)

@@ -35,3 +35,8 @@ class Pause(Exception):
     def __reduce__(self) -> tuple[type[Pause], tuple[str, float | None]]:
         # Crosses process boundaries (process pools) intact.
         return (Pause, (self.reason, self.retry_after))
+
+
+class StoreUnavailable(JobcoreError):
+    """The state database cannot be written right now: locked by another process, busy, or
+    its disk full. It passes: a worker waits it out (``jobcore.patience``), a command says so."""

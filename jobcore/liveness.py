@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import os
 import sys
-import time
-from functools import cache
 from typing import TYPE_CHECKING
 
+from jobcore import clock
+from jobcore.clock import boot_id  # start ticks from another boot mean nothing
 from jobcore.models import Job, JobStatus, ProcessIdentity
 from jobcore.store import Store
 
@@ -32,16 +32,6 @@ WORKER_DIED = "worker died unexpectedly"
 LAUNCHER_DIED = "launcher died before the worker started"
 
 _LINUX = sys.platform.startswith("linux")
-
-
-@cache
-def boot_id() -> str:
-    """This boot's id: start ticks from another boot mean nothing."""
-    try:
-        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as fh:
-            return fh.read().strip()
-    except OSError:
-        return ""
 
 
 def _proc_stat(pid: int) -> tuple[str, int] | None:
@@ -120,10 +110,9 @@ def reconcile(store: Store, actor: str = "liveness") -> list[Job]:
     (and wrote its own final state) just before dying is never overwritten.
     """
     changed: list[Job] = []
-    now = time.time()
     for job in store.active_jobs():
         if job.worker is None:
-            if now - job.queued_at > STARTING_GRACE_S and store.finish_if_active(
+            if _launcher_late(store, job) and store.finish_if_active(
                 job.id, JobStatus.FAILED, LAUNCHER_DIED, expect_worker=None, actor=actor
             ):
                 changed.append(store.get(job.id))
@@ -150,6 +139,15 @@ def reconcile(store: Store, actor: str = "liveness") -> list[Job]:
         if store.drop_auto_resume(job.id, worker, actor):
             changed.append(store.get(job.id))
     return changed
+
+
+def _launcher_late(store: Store, job: Job) -> bool:
+    """No worker recorded STARTING_GRACE_S after the job was queued, timed on the boot clock
+    (a step of the wall clock neither fails a starting job nor keeps a dead one waiting)."""
+    waited = store.queued_for(job.id)
+    if waited is None:  # queued by an older jobcore: only the wall clock is known
+        waited = clock.wall() - job.queued_at
+    return waited > STARTING_GRACE_S
 
 
 def self_identity() -> ProcessIdentity:

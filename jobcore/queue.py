@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
+from jobcore import clock
 from jobcore.errors import JobcoreError, UsageError
 from jobcore.liveness import reconcile
 from jobcore.models import Ending, Job, JobStatus, ProcessIdentity, requested_ending
@@ -140,7 +141,7 @@ class Turn:
 
     def wait(self) -> Ending | None:
         """Block until the job may run (None), or return how it ends without running."""
-        last_reconcile = 0.0
+        last_reconcile = float("-inf")
         while True:
             row = self.store.conn.execute(
                 "SELECT stop_request FROM jobs WHERE id = ?", (self.job.id,)
@@ -150,11 +151,10 @@ class Turn:
             requested = requested_ending(row["stop_request"])
             if requested is not None:
                 return requested
-            now = time.time()
-            if now - last_reconcile >= RECONCILE_S:
-                reconcile(self.store)
-                last_reconcile = now
-            ending = self._step(now)
+            if time.monotonic() - last_reconcile >= RECONCILE_S:
+                self.store.patience.call(lambda: reconcile(self.store))
+                last_reconcile = time.monotonic()
+            ending = self._step(clock.wall())
             if ending is not None or self._waiting_on is None:
                 return ending
             time.sleep(TICK_S)
@@ -186,18 +186,21 @@ class Turn:
 
         A job queued a moment ago whose worker has not reported yet counts as waiting too,
         so jobs launched (or resumed) together keep their order however fast their workers
-        start; one whose worker never reports stops counting after ``JOIN_LINE_S``.
+        start; one whose worker never reports stops counting after ``JOIN_LINE_S`` on the
+        boot clock (a step of the wall clock neither empties nor freezes the line).
         """
+        now = clock.now()
         row = self.store.conn.execute(
             "SELECT id FROM jobs WHERE grp = ? AND status = 'queued' AND (waiting_on = 'slot'"
-            " OR (waiting_on IS NULL AND queued_at > ?)) ORDER BY priority DESC, seq LIMIT 1",
-            (self.job.queue.group, time.time() - JOIN_LINE_S),
+            " OR (waiting_on IS NULL AND queued_boot = ? AND queued_clock > ?))"
+            " ORDER BY priority DESC, seq LIMIT 1",
+            (self.job.queue.group, now.boot, now.t - JOIN_LINE_S),
         ).fetchone()
         return row is not None and row["id"] == self.job.id
 
     def _wait_for(self, what: str | None) -> None:
         if what != self._waiting_on:
-            self.store.update(self.job.id, waiting_on=what)
+            self.store.patience.call(lambda: self.store.update(self.job.id, waiting_on=what))
             self._waiting_on = what
 
     def release(self) -> None:

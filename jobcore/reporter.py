@@ -2,7 +2,11 @@
 
 A loop of a million fast items must pay almost nothing, and many jobs reporting at once must
 never queue behind each other's writes; so updates are merged in memory and written at most
-every ``interval`` seconds, plus always the final state on ``close``.
+every ``interval`` seconds, plus always the final state on ``close``. A write the database
+cannot take right now (locked by another process, a full disk) is not waited for: the update
+stays merged in memory and is tried again after the store's backoff, so the caller (a
+worker copying a command's output) is never held up for long; ``close`` waits as the
+store's patience says (a worker: until the database can be written).
 """
 
 from __future__ import annotations
@@ -64,8 +68,17 @@ class Reporter:
         if not self._dirty:
             return
         now = self.clock()
-        if not force and now - self._last_write < self.interval:
+        if force:
+            self.store.patience.call(self._write)
+        elif now - self._last_write < self.interval or not self.store.patience.attempt(
+            self._write_briefly
+        ):
             return
+        self.writes += 1
+        self._last_write = now
+        self._clear()
+
+    def _write(self) -> None:
         self.store.record_progress(
             self.job_id,
             done=self._done,
@@ -74,9 +87,10 @@ class Reporter:
             item=self._item,
             errors=self._errors,
         )
-        self.writes += 1
-        self._last_write = now
-        self._clear()
+
+    def _write_briefly(self) -> None:
+        with self.store.briefly():
+            self._write()
 
     def close(self) -> None:
         self.flush(force=True)

@@ -18,16 +18,30 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from jobcore.errors import JobcoreError, UsageError
+from jobcore import clock
+from jobcore.errors import JobcoreError, StoreUnavailable, UsageError
 from jobcore.models import ACTIVE_STATUSES, Job, JobStatus, ProcessIdentity, QueueSpec
 from jobcore.paths import StateDir
+from jobcore.patience import Patience
 from jobcore.rate import eta_seconds, rate_from_samples
 
-BUSY_TIMEOUT_MS = 30_000
+ENV_BUSY_TIMEOUT = "JOBCORE_BUSY_TIMEOUT_MS"
+"""Overrides BUSY_TIMEOUT_MS (tests hold a lock for seconds, not half a minute)."""
+
+
+def _busy_timeout_ms() -> int:
+    """How long a write waits for another process's write lock before it fails."""
+    value = os.environ.get(ENV_BUSY_TIMEOUT, "")
+    return int(value) if value.isdigit() and 0 < int(value) <= 3_600_000 else 30_000
+
+
+BUSY_TIMEOUT_MS = _busy_timeout_ms()
 ID_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: ids are read aloud and typed
 ID_LENGTH = 5
 WAL_SIZE_LIMIT = 64 * 1024 * 1024
 """Checkpoints truncate the WAL back to this size, so a busy day does not leave it huge."""
+BRIEF_WAIT_MS = 50
+"""What a write that may lag (progress) waits for the lock before it is kept for later."""
 SAMPLES_KEPT = 120
 SAMPLE_SPACING_S = 0.5
 
@@ -125,6 +139,19 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX items_failed_by_job ON items(job_id, finished_at) WHERE status = 'failed';
     CREATE INDEX items_failed_at ON items(finished_at) WHERE status = 'failed';
     """,
+    # Durations that must hold across processes are measured on the boot clock, not the
+    # wall clock (a step of the clock voided them): see jobcore.clock. queued_at stays the
+    # wall time shown to people; an item's not_before (never shown) and a sample's t become
+    # boot-clock seconds of the boot named beside them (old wall-clock values are dropped:
+    # an item's pending backoff ends at once, a rate is measured afresh).
+    """
+    ALTER TABLE jobs ADD COLUMN queued_clock REAL;
+    ALTER TABLE jobs ADD COLUMN queued_boot TEXT;
+    ALTER TABLE items ADD COLUMN not_before_boot TEXT;
+    UPDATE items SET not_before = NULL WHERE not_before IS NOT NULL;
+    DELETE FROM samples;
+    ALTER TABLE samples ADD COLUMN boot TEXT NOT NULL DEFAULT '';
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -137,6 +164,18 @@ def new_id() -> str:
 def _db_error(exc: sqlite3.Error, path: os.PathLike[str] | str) -> JobcoreError:
     """One line for the ways a database can be unusable, with what to do about it."""
     text = str(exc)
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return StoreUnavailable(
+            f"state database {path} is locked: another process has held its write lock for "
+            f"{BUSY_TIMEOUT_MS / 1000:g}s; try again (running jobs wait for it)"
+        )
+    if code in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
+        return StoreUnavailable(
+            f"cannot write {path}: the disk is full (nothing was changed)"
+            if code == sqlite3.SQLITE_FULL or "full" in text
+            else f"cannot write state database {path}: {text}"
+        )
     if "not a database" in text or "malformed" in text:
         return JobcoreError(
             f"state database {path} is corrupt ({text}); move it aside to start afresh"
@@ -153,6 +192,8 @@ class Store:
 
     def __init__(self, state: StateDir) -> None:
         self.state = state
+        self.patience = Patience()
+        """How writes meet a locked or full database: fail fast here; a worker waits."""
         path = state.db_path
         try:
             _create_private(path)
@@ -198,6 +239,16 @@ class Store:
             if isinstance(exc, sqlite3.Error):
                 raise _db_error(exc, self.state.db_path) from exc
             raise
+
+    @contextmanager
+    def briefly(self) -> Iterator[None]:
+        """Writes inside wait BRIEF_WAIT_MS for the lock, not BUSY_TIMEOUT_MS (for writes
+        that may lag, made between reads of a command's output)."""
+        self.conn.execute(f"PRAGMA busy_timeout={BRIEF_WAIT_MS}")
+        try:
+            yield
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
     def _use_wal(self) -> None:
         """Put the file in WAL mode, waiting for any other process doing the same.
@@ -257,7 +308,7 @@ class Store:
         A batch's ``items`` are inserted in the same transaction: a batch never exists
         without all of its items.
         """
-        now = time.time()
+        now, queued = clock.wall(), clock.now()
         queue = queue or QueueSpec()
         with self.write() as conn:
             if (
@@ -272,8 +323,9 @@ class Store:
                 try:
                     conn.execute(
                         "INSERT INTO jobs (id, name, command, cwd, env, status, created_at,"
-                        " queued_at, spec, grp, priority, after, not_before, on_done, redact)"
-                        " VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        " queued_at, spec, grp, priority, after, not_before, on_done, redact,"
+                        " queued_clock, queued_boot)"
+                        " VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (
                             job_id,
                             name,
@@ -289,6 +341,8 @@ class Store:
                             queue.not_before,
                             on_done,
                             json.dumps(list(redact)),
+                            queued.t,
+                            queued.boot,
                         ),
                     )
                     break
@@ -302,7 +356,7 @@ class Store:
                     "INSERT INTO items (job_id, idx, item) VALUES (?, ?, ?)",
                     ((job_id, idx, item) for idx, item in enumerate(items)),
                 )
-                apply_progress(conn, job_id, done=0, total=len(items), now=now)
+                apply_progress(conn, job_id, done=0, total=len(items))
         return self.get(job_id)
 
     def get(self, job_id: str) -> Job:
@@ -453,11 +507,29 @@ class Store:
             return changed
 
     def samples(self, job_id: str) -> list[tuple[float, int]]:
-        """The recent (time, done) samples of a job, oldest first (for rate sparklines)."""
+        """The recent (wall time, done) samples of a job, oldest first (rate sparklines).
+
+        Stored on the boot clock; shown as wall times counted back from now, so a step of
+        the wall clock moves them all together and leaves their spacing true.
+        """
+        at = clock.now()
+        offset = clock.wall() - at.t
         rows = self.conn.execute(
-            "SELECT t, done FROM samples WHERE job_id = ? ORDER BY t", (job_id,)
+            "SELECT t, done FROM samples WHERE job_id = ? AND boot = ? ORDER BY t",
+            (job_id, at.boot),
         ).fetchall()
-        return [(r[0], r[1]) for r in rows]
+        return [(r[0] + offset, r[1]) for r in rows]
+
+    def queued_for(self, job_id: str) -> float | None:
+        """Seconds since the job was last queued, on the boot clock: inf if that was in an
+        earlier boot, None if the jobcore that queued it did not record it."""
+        row = self.conn.execute(
+            "SELECT queued_clock, queued_boot FROM jobs WHERE id = ?", (job_id,)
+        ).fetchone()
+        if row is None or row[0] is None:
+            return None
+        waited = clock.elapsed(clock.Stamp(row[1], row[0]))
+        return float("inf") if waited is None else waited
 
     def data_version(self) -> int:
         """Changes when another connection commits: a cheap "did anything change?" probe."""
@@ -488,15 +560,16 @@ def apply_progress(
     item: str | None = None,
     errors: int = 0,
     errors_total: int | None = None,
-    now: float | None = None,
 ) -> None:
     """Apply one progress update inside the caller's transaction; refresh rate and ETA.
 
     ``done`` sets the count, ``advance`` adds to it; ``errors`` adds failures, ``errors_total``
     sets them. A total smaller than done grows to done (totals may grow, and done never
-    exceeds a known total). A (time, done) sample is kept at most every SAMPLE_SPACING_S.
+    exceeds a known total). A (time, done) sample is kept at most every SAMPLE_SPACING_S,
+    timed on the boot clock (a rate over a step of the wall clock would be nonsense).
     """
-    now = time.time() if now is None else now
+    at = clock.now()
+    now = at.t
     row = conn.execute(
         "SELECT done, total, errors, rate FROM jobs WHERE id = ?", (job_id,)
     ).fetchone()
@@ -507,20 +580,25 @@ def apply_progress(
     if new_total is not None and new_done > new_total:
         new_total = new_done
     last = conn.execute(
-        "SELECT t FROM samples WHERE job_id = ? ORDER BY t DESC LIMIT 1", (job_id,)
+        "SELECT t FROM samples WHERE job_id = ? AND boot = ? ORDER BY t DESC LIMIT 1",
+        (job_id, at.boot),
     ).fetchone()
     rate = row["rate"]
     if last is None or now - last[0] >= SAMPLE_SPACING_S:
         # The rate is measured when a sample is taken; in between (a fast batch records many
         # items per sample) the last rate stands and only the counts and the ETA move.
         recent = conn.execute(
-            "SELECT t, done FROM samples WHERE job_id = ? AND t < ? ORDER BY t DESC LIMIT 30",
-            (job_id, now),
+            "SELECT t, done FROM samples WHERE job_id = ? AND boot = ? AND t < ?"
+            " ORDER BY t DESC LIMIT 30",
+            (job_id, at.boot, now),
         ).fetchall()
         points = [(r[0], r[1]) for r in reversed(recent)] + [(now, new_done)]
         rate = rate_from_samples(points, now)
+        if last is None:  # samples of an earlier boot measure nothing now
+            conn.execute("DELETE FROM samples WHERE job_id = ? AND boot != ?", (job_id, at.boot))
         conn.execute(
-            "INSERT INTO samples (job_id, t, done) VALUES (?, ?, ?)", (job_id, now, new_done)
+            "INSERT INTO samples (job_id, t, done, boot) VALUES (?, ?, ?, ?)",
+            (job_id, now, new_done, at.boot),
         )
         conn.execute(
             "DELETE FROM samples WHERE job_id = ? AND t < (SELECT t FROM samples"
@@ -533,7 +611,7 @@ def apply_progress(
         "errors": (row["errors"] + errors) if errors_total is None else errors_total,
         "rate": rate,
         "eta_s": eta_seconds(new_done, new_total, rate),
-        "progress_at": now,
+        "progress_at": clock.wall(),
     }
     if item is not None:
         fields["current_item"] = item[:500]

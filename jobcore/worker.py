@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import os
 import signal
 import sys
@@ -20,14 +21,15 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from jobcore import config
+from jobcore import clock, config
 from jobcore.errors import JobcoreError
 from jobcore.liveness import self_identity
 from jobcore.models import Ending, Job, JobStatus, ProcessIdentity, iso, requested_ending
 from jobcore.paths import ENV_HOME, ENV_JOB_ID, StateDir
+from jobcore.patience import Patience
 from jobcore.queue import Turn
 from jobcore.redact import Redactor
-from jobcore.store import Store, record_event, update_in
+from jobcore.store import BUSY_TIMEOUT_MS, Store, record_event, update_in
 
 if TYPE_CHECKING:
     from jobcore.batch import BatchRun
@@ -54,8 +56,14 @@ class Worker:
     def __init__(self, state: StateDir, job_id: str) -> None:
         self.state = state
         self.store = Store(state)
+        self.store.patience = Patience(
+            forever=True, note=self.note, note_after_s=BUSY_TIMEOUT_MS / 1000
+        )
+        """A worker waits out a locked or full database: its command runs on meanwhile."""
         self.job_id = job_id
         self.me: ProcessIdentity = self_identity()
+        self.notes_lost = 0
+        """Lines of the worker's own that a full disk kept out of the job log."""
         try:
             self.config = config.load(state)
         except JobcoreError as exc:
@@ -65,8 +73,25 @@ class Worker:
     def _on_sigterm(self, _signum: int, _frame: object) -> None:
         raise _Terminated
 
+    def note(self, line: str) -> None:
+        """A line of the worker's own in the job log (its stdout); a full disk drops it, and
+        the next line that gets through says so."""
+        if self.notes_lost:
+            line = f"jobcore: {self.notes_lost} line(s) of jobcore lost: the disk was full\n{line}"
+        try:
+            os.write(1, (line + "\n").encode())  # the worker's stdout is the job log
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            self.notes_lost += 1
+        else:
+            self.notes_lost = 0
+
     def claim(self) -> Job | None:
         """Take ownership of a queued job; None if it is not ours to run (stopped, resumed)."""
+        return self.store.patience.call(self._claim)
+
+    def _claim(self) -> Job | None:
         with self.store.write() as conn:
             row = conn.execute(
                 "SELECT status, worker_pid, worker_start FROM jobs WHERE id = ?", (self.job_id,)
@@ -111,13 +136,13 @@ class Worker:
         log_fd = os.open(self.state.log_path(job.id), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             if job.started_at is not None:
-                _log(log_fd, f"--- jobcore: resumed at {iso(time.time())} ---")
+                self.note(f"--- jobcore: resumed at {iso(clock.wall())} ---")
             while True:
                 ending = self.take_turn_and_run(job, log_fd)
                 self.finish(ending)
                 if ending.status.is_final:
                     self.after_end(job, ending, log_fd)
-                if ending.paused_until is None or not self.wait_to_resume(ending, log_fd):
+                if ending.paused_until is None or not self.wait_to_resume(ending):
                     return 0
                 job = self.store.get(job.id)
         finally:
@@ -144,13 +169,7 @@ class Worker:
 
     def run_once(self, job: Job, runner: BatchRun | CommandJob) -> Ending:
         """Run the job once; a SIGTERM to the worker ends it as failed (and resumable)."""
-        with self.store.write() as conn:
-            update_in(
-                conn,
-                job.id,
-                {"status": JobStatus.RUNNING.value, "started_at": time.time(), "reason": None},
-            )
-            record_event(conn, job.id, "started", "worker")
+        self.store.patience.call(lambda: self._mark_started(job))
         try:
             ending = runner.run()
         except _Terminated:
@@ -162,6 +181,15 @@ class Worker:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
         requested = requested_ending(self.store.get(job.id).stop_request)
         return requested or ending
+
+    def _mark_started(self, job: Job) -> None:
+        with self.store.write() as conn:
+            update_in(
+                conn,
+                job.id,
+                {"status": JobStatus.RUNNING.value, "started_at": clock.wall(), "reason": None},
+            )
+            record_event(conn, job.id, "started", "worker")
 
     def runner(self, job: Job, log_fd: int) -> BatchRun | CommandJob:
         """What runs the job: a batch of items, or one command."""
@@ -175,14 +203,17 @@ class Worker:
         return CommandJob(self.store, job, self.me, env, log_fd, redact)
 
     def finish(self, ending: Ending) -> None:
-        self.store.finish_if_active(
-            self.job_id,
-            ending.status,
-            ending.reason,
-            expect_worker=self.me,
-            exit_code=ending.exit_code,
-            paused_until=ending.paused_until,
-            actor=ending.actor,
+        """Record how the job ended, however long the database takes to be writable."""
+        self.store.patience.call(
+            lambda: self.store.finish_if_active(
+                self.job_id,
+                ending.status,
+                ending.reason,
+                expect_worker=self.me,
+                exit_code=ending.exit_code,
+                paused_until=ending.paused_until,
+                actor=ending.actor,
+            )
         )
 
     def after_end(self, job: Job, ending: Ending, log_fd: int) -> None:
@@ -194,7 +225,9 @@ class Worker:
         if self.config["keep"] is not None:
             from jobcore.housekeeping import clean
 
-            clean(self.state, self.store, keep=self.config["keep"], actor="worker")
+            self.store.patience.call(
+                lambda: clean(self.state, self.store, keep=self.config["keep"], actor="worker")
+            )
 
     def notify_desktop(self, job: Job) -> None:
         """A desktop notification for a long job, where ``notify-send`` exists."""
@@ -246,21 +279,34 @@ class Worker:
             outcome = f"exit code {done.returncode}"
         except (OSError, subprocess.TimeoutExpired) as exc:
             outcome = f"could not run: {exc}"
-        with self.store.write() as conn:
-            record_event(conn, job.id, "callback", "worker", f"{command!r}: {outcome}")
+        self.store.patience.call(lambda: self._record_callback(job, f"{command!r}: {outcome}"))
 
-    def wait_to_resume(self, ending: Ending, log_fd: int) -> bool:
+    def _record_callback(self, job: Job, text: str) -> None:
+        with self.store.write() as conn:
+            record_event(conn, job.id, "callback", "worker", text)
+
+    def wait_to_resume(self, ending: Ending) -> bool:
         """Sleep until a self-pause's ``paused_until``; resume unless someone else acted.
 
-        A user's resume (new worker), stop (cancels the wait) or clean changes the row; then
-        this worker just leaves.
+        The wait is timed on the boot clock from now: a step of the wall clock neither
+        shortens nor stretches it (``paused_until`` is what people are shown). A user's
+        resume (new worker), stop (cancels the wait) or clean changes the row; then this
+        worker just leaves.
         """
         until = ending.paused_until
         assert until is not None
-        while time.time() < until:
-            time.sleep(min(0.5, max(0.01, until - time.time())))
+        due = clock.since_boot() + (until - clock.wall())
+        while (left := due - clock.since_boot()) > 0:
+            time.sleep(min(0.5, max(0.01, left)))
             if not self._still_paused_by_me(until):
                 return False
+        if not self.store.patience.call(lambda: self._resume_by_itself(until)):
+            return False
+        signal.signal(signal.SIGTERM, self._on_sigterm)
+        self.note(f"--- jobcore: resumed by itself at {iso(clock.wall())} ---")
+        return True
+
+    def _resume_by_itself(self, until: float) -> bool:
         with self.store.write() as conn:
             if not self._still_paused_by_me(until):
                 return False
@@ -270,8 +316,6 @@ class Worker:
                 (self.job_id,),
             )
             record_event(conn, self.job_id, "resumed", "worker", "retry_after passed")
-        signal.signal(signal.SIGTERM, self._on_sigterm)
-        _log(log_fd, f"--- jobcore: resumed by itself at {iso(time.time())} ---")
         return True
 
     def _still_paused_by_me(self, until: float) -> bool:
@@ -286,10 +330,6 @@ class Worker:
             and job.worker.pid == self.me.pid
             and job.worker.start == self.me.start
         )
-
-
-def _log(fd: int, line: str) -> None:
-    os.write(fd, (line + "\n").encode())
 
 
 def main(argv: list[str] | None = None) -> int:

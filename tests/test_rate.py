@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from jobcore import clock
 from jobcore.rate import WINDOW_S, eta_seconds, rate_from_samples
 from jobcore.store import SAMPLE_SPACING_S, apply_progress
 
@@ -93,26 +94,62 @@ def test_eta() -> None:
     assert eta_seconds(12, 10, 1.0) == 0.0  # overshoot: done
 
 
-def _progress_at(store, job_id: str, now: float, **fields) -> None:
+class FakeClocks:
+    """The boot clock at ``boot`` seconds and the wall clock ``step`` seconds off the boot
+    clock (a step of the wall clock is a change of ``step``)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.boot = 0.0
+        self.step = 1e9
+        monkeypatch.setattr(clock, "since_boot", lambda: self.boot)
+        monkeypatch.setattr(clock, "wall", lambda: self.boot + self.step)
+
+
+def _progress_at(store, clocks: FakeClocks, job_id: str, now: float, **fields) -> None:
+    clocks.boot = now
     with store.write() as conn:
-        apply_progress(conn, job_id, now=now, **fields)
+        apply_progress(conn, job_id, **fields)
 
 
-def test_rate_through_the_store_with_a_fake_clock(store) -> None:
-    """The store keeps samples and computes rate/ETA from the ``now`` it is given."""
+def test_rate_through_the_store_with_a_fake_clock(store, monkeypatch) -> None:
+    """The store keeps samples and computes rate/ETA from the clock's ``now``."""
+    clocks = FakeClocks(monkeypatch)
     job = store.create_job(["true"], "/", {}, None)
-    _progress_at(store, job.id, 1000.0, total=0)
+    _progress_at(store, clocks, job.id, 1000.0, total=0)
     assert store.get(job.id).eta_s == 0.0  # total 0 is finished, not a division by zero
     for i in range(1, 41):
-        _progress_at(store, job.id, 1000.0 + i * 0.5, done=i * 2, total=200)
+        _progress_at(store, clocks, job.id, 1000.0 + i * 0.5, done=i * 2, total=200)
     got = store.get(job.id)
     assert got.rate == pytest.approx(4.0)
     assert got.eta_s == pytest.approx((200 - 80) / 4.0)
     unknown = store.create_job(["true"], "/", {}, None)
     for i in range(1, 11):
-        _progress_at(store, unknown.id, 2000.0 + i, advance=3)
+        _progress_at(store, clocks, unknown.id, 2000.0 + i, advance=3)
     got = store.get(unknown.id)
     assert got.total is None and got.eta_s is None and got.rate == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("step", [-3600.0, 3600.0])
+def test_a_step_of_the_wall_clock_changes_no_rate(store, monkeypatch, step: float) -> None:
+    """2 items a second, sampled every 0.5 s; the wall clock jumps by an hour half-way.
+
+    Timed on the wall clock, the sample after the step would make the rate 0 (an hour for
+    2 items) or unknown (time running backwards); on the boot clock nothing happens.
+    """
+    clocks = FakeClocks(monkeypatch)
+    job = store.create_job(["true"], "/", {}, None)
+    for i in range(1, 21):
+        if i == 10:
+            clocks.step += step
+        _progress_at(store, clocks, job.id, 1000.0 + i * 0.5, done=i, total=100)
+        if i >= 3:
+            assert store.get(job.id).rate == pytest.approx(2.0), i
+    assert store.get(job.id).eta_s == pytest.approx(40.0)
+    shown = store.samples(job.id)  # wall times for people: evenly spaced, ending now
+    assert [b - a for (a, _), (b, _) in itertools.pairwise(shown)] == pytest.approx(
+        [0.5] * (len(shown) - 1)
+    )
+    assert shown[-1][0] == pytest.approx(clock.wall())
 
 
 @settings(max_examples=300, deadline=None)
