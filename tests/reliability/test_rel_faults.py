@@ -77,6 +77,7 @@ def test_a_write_lock_held_beside_3_running_jobs(
     try:
         assert holder.stdout.readline().strip() == "held"
         taken = time.monotonic()
+        log_at_start = StateDir(home).log_path(chatty).stat().st_size
         held.touch()
         # The CLI still fails fast, in one line.
         refused = cli("run", "--", "true", check=False, timeout=30)
@@ -88,6 +89,7 @@ def test_a_write_lock_held_beside_3_running_jobs(
         wait_for(lambda: not _running(ending_cmd), timeout=30)
         alive = [j for j, pid in workers.items() if _running(pid)]
         hold = time.monotonic() - taken
+        copied = StateDir(home).log_path(chatty).stat().st_size - log_at_start
     finally:
         holder.stdin.write("release\n")
         holder.stdin.close()
@@ -99,9 +101,13 @@ def test_a_write_lock_held_beside_3_running_jobs(
     print(
         f"a write lock held {hold:.1f} s (busy timeout {BUSY_TIMEOUT_MS / 1000:.0f} s) beside "
         f"3 running jobs: {len(completed)} complete, {len(died)} died "
-        f"({len(alive)} workers alive during the hold)"
+        f"({len(alive)} workers alive during the hold, {copied / 1e6:.1f} MB of output copied "
+        "to the log meanwhile)"
     )
     assert len(alive) == 3 and died == [] and len(completed) == 3, ends
+    # A pump stuck in each write for the busy timeout would let through about one 64 KB
+    # pipe buffer a second; one that never waits long copies all the command writes.
+    assert copied > 16 * 65536
     chatty_log = read_log(StateDir(home), chatty).decode()
     total = int(chatty_log.rsplit("total ", 1)[1].split()[0])
     assert chatty_log.count("x" * 20000) == total  # every line of output is in the log
