@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from jobcore import launcher, liveness
+from jobcore import clock, launcher, liveness
 from jobcore.liveness import (
     LAUNCHER_DIED,
     STARTING_GRACE_S,
@@ -133,7 +133,10 @@ def test_queued_job_without_worker_waits_for_the_grace_then_fails(
     cli: CLI, state: StateDir, store: Store
 ) -> None:
     fresh = job_by_hand(state, store, ["true"])
-    old = job_by_hand(state, store, ["true"], queued_at=time.time() - STARTING_GRACE_S - 1)
+    # Queued longer ago than the grace, on the boot clock that measures it.
+    old = job_by_hand(
+        state, store, ["true"], queued_clock=clock.since_boot() - STARTING_GRACE_S - 1
+    )
     jobs = {j["id"]: j for j in cli.ls()}
     assert jobs[fresh.id]["status"] == "queued"  # a launcher may still be starting it
     assert jobs[old.id]["status"] == "failed"

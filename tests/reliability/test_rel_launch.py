@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from jobcore import clock
 from jobcore.liveness import LAUNCHER_DIED, STARTING_GRACE_S
 from jobcore.paths import StateDir
 from jobcore.store import Store
@@ -91,7 +92,7 @@ def test_launcher_killed_at_once_leaves_no_stuck_job(
     # Jobs still queued without a worker lost their launcher: age them past the grace.
     orphans = [j for j in store.list_jobs(["queued"]) if j.worker is None]
     for job in orphans:
-        store.update(job.id, queued_at=time.time() - STARTING_GRACE_S - 1)
+        store.update(job.id, queued_clock=clock.since_boot() - STARTING_GRACE_S - 1)
 
     def settled() -> bool:
         cli("ls")  # reconcile, as any reading command does
@@ -120,7 +121,8 @@ def test_queued_row_with_an_old_queued_at_and_no_worker_fails(
     job = store.create_job(["true"], "/", {}, None)
     state.make_job_dir(job.id)
     assert cli.show(job.id)["status"] == "queued"
-    store.update(job.id, queued_at=time.time() - STARTING_GRACE_S - 1)
+    # Queued longer ago than the grace, on the boot clock that measures it.
+    store.update(job.id, queued_clock=clock.since_boot() - STARTING_GRACE_S - 1)
     data = cli.show(job.id)
     assert data["status"] == "failed" and data["error"] == LAUNCHER_DIED
     # It can be resumed like any failed job, and then runs.
