@@ -126,8 +126,7 @@ class Patience:
         """A write went through: the outage (if any) is over."""
         if self.down_since is not None and self._noted and self.note:
             self.note(
-                "jobcore: database writable again after "
-                f"{self.clock() - self.down_since:.1f}s; state brought up to date"
+                f"jobcore: database writable again after {self.clock() - self.down_since:.1f}s"
             )
         self.down_since, self._noted = None, False
         self._next_try = float("-inf")
