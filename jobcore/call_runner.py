@@ -57,11 +57,13 @@ class CallRunner:
                 ended.append((record, Outcome(ok=False, error=error[:500])))
         return ended
 
-    def interrupt_all(self, grace: float) -> list[ItemRecord]:
-        """Give up on running calls (threads cannot be interrupted: their results are dropped)."""
-        records = list(self.futures.values())
+    def interrupt_all(self, grace: float) -> list[tuple[ItemRecord, Outcome]]:
+        """Give up on running calls (threads cannot be interrupted: their results are dropped);
+        calls that already finished keep their outcome."""
+        ended = self.wait(0) if self.futures else []
+        ended += [(r, Outcome(ok=False, error="interrupted")) for r in self.futures.values()]
         self.futures.clear()
-        return records
+        return ended
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)

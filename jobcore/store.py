@@ -125,6 +125,12 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX items_failed_by_job ON items(job_id, finished_at) WHERE status = 'failed';
     CREATE INDEX items_failed_at ON items(finished_at) WHERE status = 'failed';
     """,
+    # A stop's grace reaches the batch worker that stops the items; ``stop_signalled`` says
+    # the stop signalled the command, so a command that ended by itself keeps its ending.
+    """
+    ALTER TABLE jobs ADD COLUMN stop_grace REAL;
+    ALTER TABLE jobs ADD COLUMN stop_signalled INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
