@@ -9,10 +9,13 @@ import signal
 from pathlib import Path
 
 import psutil
+import pytest
 
 from jobcore.paths import StateDir
 from jobcore.store import Store
 from tests.conftest import CLI, wait_for
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _items(tmp_path: Path, items: list[str]) -> Path:
@@ -34,6 +37,19 @@ def zombies_under(pid: int) -> int:
     return count
 
 
+def sleeps_ended(tmp_path: Path) -> bool:
+    """No ``sleep 0.2`` left by this test's items still runs (a zombie has ended)."""
+    for proc in psutil.process_iter(["cmdline", "environ"]):
+        with contextlib.suppress(psutil.Error):
+            if (
+                proc.info["cmdline"] == ["sleep", "0.2"]
+                and str(tmp_path) in str(proc.info["environ"])
+                and proc.status() != psutil.STATUS_ZOMBIE
+            ):
+                return False
+    return True
+
+
 def run_items_leaving_children(cli: CLI, tmp_path: Path, n: int) -> tuple[str, int]:
     """``n`` items that each leave ``(sleep 0.2 &)`` behind, then one that holds the batch
     open until ``tmp_path/go`` exists. Returns the job id and its worker pid, once the n
@@ -43,19 +59,7 @@ def run_items_leaving_children(cli: CLI, tmp_path: Path, n: int) -> tuple[str, i
     each = _items(tmp_path, [f"i{k}" for k in range(n)] + ["hold"])
     job_id = cli.run("sh", "-c", script, "{}", opts=("--each", str(each), "-j", "4"))
     data = wait_for(lambda: (d := cli.show(job_id))["done"] >= n and d, timeout=60)
-
-    def sleeps_ended() -> bool:
-        for proc in psutil.process_iter(["cmdline", "environ"]):
-            with contextlib.suppress(psutil.Error):
-                if (
-                    proc.info["cmdline"] == ["sleep", "0.2"]
-                    and str(tmp_path) in str(proc.info["environ"])
-                    and proc.status() != psutil.STATUS_ZOMBIE
-                ):
-                    return False
-        return True
-
-    wait_for(sleeps_ended, timeout=20)
+    wait_for(lambda: sleeps_ended(tmp_path), timeout=20)
     return job_id, data["pid"]
 
 
@@ -158,3 +162,22 @@ def test_a_shutdown_fails_no_item(cli: CLI, tmp_path: Path) -> None:
     assert data["items"]["failed"] == 0
     lines = done.read_text().split()
     assert sorted(lines) == sorted(items)
+
+
+@pytest.mark.parametrize("mode", [(), ("--processes",)], ids=["threads", "processes"])
+def test_a_python_batch_worker_reaps_what_its_calls_leave(
+    cli: CLI, store: Store, tmp_path: Path, mode: tuple[str, ...]
+) -> None:
+    """Orphans of a call's subprocess are reaped; the call's own subprocess keeps its code."""
+    go = tmp_path / "go"
+    each = _items(tmp_path, [f"i{k}" for k in range(10)] + ["hold"])
+    target = "tests.examples.batchfuncs:leave_a_child"
+    opts = ("--each", str(each), "--call", target, "-j", "2", "--cwd", str(ROOT))
+    job_id = cli.run(opts=(*opts, "--env", f"GO={go}", *mode))
+    worker = wait_for(lambda: (d := cli.show(job_id))["done"] >= 10 and d["pid"], timeout=60)
+    wait_for(lambda: sleeps_ended(tmp_path), timeout=20)
+    wait_for(lambda: zombies_under(worker) == 0, timeout=10)
+    go.touch()
+    assert cli.wait_status(job_id, {"completed", "failed"})["status"] == "completed"
+    results = store.conn.execute("SELECT result FROM items WHERE job_id = ?", (job_id,))
+    assert {row["result"] for row in results} == {"3"}
