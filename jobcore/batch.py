@@ -11,13 +11,14 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from signal import SIGHUP, SIGINT, SIGKILL, SIGTERM
 from typing import TYPE_CHECKING
 
 from jobcore.errors import Pause
-from jobcore.items import ItemBook, ItemStatus
+from jobcore.items import ItemBook, ItemRecord, ItemStatus, Outcome
 from jobcore.ledger import Ledger
 from jobcore.live_line import LiveLine
-from jobcore.models import BatchSpec, Ending, Job, JobStatus
+from jobcore.models import TERMINATED, BatchSpec, Ending, Job, JobStatus
 from jobcore.runners import CommandRunner
 from jobcore.store import Store
 
@@ -26,10 +27,24 @@ if TYPE_CHECKING:
 
 TICK_S = 0.2
 """How often the loop looks at the stop request and at items due after a backoff."""
+HOLD_S = 1.0
+"""How long an item killed by a signal the worker did not send waits before it counts as
+failed: long enough for the worker's own SIGTERM of a shutdown to arrive."""
+SHUTDOWN_SIGNALS = frozenset(-s for s in (SIGTERM, SIGKILL, SIGINT, SIGHUP))
+"""Exit codes (killed by these) that a shutdown or a closing session deals to items."""
 
 
 class BatchRun:
-    """One worker's pass over a batch's pending items."""
+    """One worker's pass over a batch's pending items.
+
+    A shutdown (reboot, ``systemctl stop``) sends SIGTERM to the whole session at once, and
+    an item may die of it, and be collected, a few milliseconds before the worker's own
+    SIGTERM arrives. So an item killed by SIGTERM, SIGKILL, SIGINT or SIGHUP (signals a
+    shutdown or a closing session deals; the worker's own interruptions are settled apart)
+    is held for ``HOLD_S``: if the worker is terminated, or a stop is requested, meanwhile,
+    the item was interrupted and goes back to pending with its attempt not counted;
+    otherwise it failed (e.g. the OOM killer) and is recorded so, a second late.
+    """
 
     def __init__(
         self,
@@ -38,6 +53,7 @@ class BatchRun:
         env: dict[str, str],
         log_fd: int,
         grace: float,
+        terminated: Callable[[], bool],
         redact: Callable[[bytes], bytes] | None = None,
     ) -> None:
         self.store = store
@@ -45,6 +61,9 @@ class BatchRun:
         self.spec = BatchSpec.of(job)
         self.book = ItemBook(store, job.id)
         self.grace = grace
+        """Seconds running items get to end after SIGTERM, unless a stop gives its own."""
+        self.terminated = terminated
+        """The worker's SIGTERM flag, looked at on every pass."""
         self.env = env
         self.log_fd = log_fd
         self.redact = redact
@@ -63,9 +82,13 @@ class BatchRun:
 
     def _stop_request(self) -> str | None:
         row = self.store.conn.execute(
-            "SELECT stop_request FROM jobs WHERE id = ?", (self.job.id,)
+            "SELECT stop_request, stop_grace FROM jobs WHERE id = ?", (self.job.id,)
         ).fetchone()
-        return row["stop_request"] if row else None
+        if row is None or row["stop_request"] is None:
+            return None
+        if row["stop_grace"] is not None:
+            self.grace = row["stop_grace"]  # the stop's own --grace
+        return row["stop_request"]
 
     def run(self) -> Ending:
         if not os.path.isdir(self.job.cwd):
@@ -75,6 +98,8 @@ class BatchRun:
         self.ledger = Ledger(self.store, self.job.id, self.spec.retries, self.spec.backoff)
         pause: Pause | None = None
         request: str | None = None
+        terminated = False
+        held: list[tuple[ItemRecord, Outcome, float]] = []
         last_check = 0.0
         try:
             while True:
@@ -85,42 +110,69 @@ class BatchRun:
                     failed_to_start = self.runner.start(record)
                     if failed_to_start is not None:
                         self.ledger.ended([(record, failed_to_start)])
-                if self.runner.running == 0 and (
-                    pause is not None or self.ledger.next_ready_at() is None
+                if (
+                    self.runner.running == 0
+                    and not held
+                    and (pause is not None or self.ledger.next_ready_at() is None)
                 ):
                     break
                 now = time.monotonic()
                 if now - last_check >= TICK_S:
                     request, last_check = self._stop_request(), now
-                    if request:
-                        break
+                if request or (terminated := self.terminated()):
+                    break
                 ended = []
                 for record, outcome in self.runner.wait(self.ledger.flush_in(TICK_S)):
-                    if not outcome.ok and (request := request or self._stop_request()):
-                        # Killed by `jobcore stop`, which writes its request before signalling:
-                        # an interrupted attempt, not a failure.
+                    if outcome.ok:
+                        ended.append((record, outcome))
+                    elif request := request or self._stop_request():
+                        # Killed by `jobcore stop` (which writes its request first), or by
+                        # this worker for it: an interrupted attempt, not a failure.
                         self.ledger.requeue([record])
                     elif outcome.pause is not None:
                         pause = pause or outcome.pause
                         self.ledger.requeue([record])
-                        self._requeue_running()
+                        self._interrupt_running(self.grace)
+                    elif outcome.exit_code in SHUTDOWN_SIGNALS:
+                        held.append((record, outcome, time.monotonic()))
                     else:
                         ended.append((record, outcome))
+                ended += self._release_held(held)
                 self.ledger.ended(ended)
                 if request:
                     break  # no new item starts once a stop is seen
                 self.ledger.flush_if_due()
         finally:
-            self.interrupt()
+            # Left early (stop, SIGTERM, crash): a held item was interrupted, not failed.
+            self.ledger.requeue([record for record, _, _ in held])
+            self._interrupt_running(self.grace)
+            self.runner.close()
+        if terminated:
+            return TERMINATED
         return self._end(request, pause)
 
-    def interrupt(self) -> None:
-        """Stop whatever still runs and put it back to pending (stop, SIGTERM, crash path)."""
-        self._requeue_running()
-        self.runner.close()
+    def _release_held(
+        self, held: list[tuple[ItemRecord, Outcome, float]]
+    ) -> list[tuple[ItemRecord, Outcome]]:
+        """Held items whose ``HOLD_S`` passed with no SIGTERM of the worker: they failed."""
+        if not held or self.terminated():
+            return []
+        due = time.monotonic() - HOLD_S
+        released = [(record, outcome) for record, outcome, at in held if at <= due]
+        held[:] = [entry for entry in held if entry[2] > due]
+        return released
 
-    def _requeue_running(self) -> None:
-        self.ledger.requeue(self.runner.interrupt_all(self.grace))
+    def _interrupt_running(self, grace: float) -> None:
+        """Stop whatever still runs: what ended well is done, the rest back to pending."""
+        requeue = []
+        ended = []
+        for record, outcome in self.runner.interrupt_all(grace):
+            if outcome.ok:
+                ended.append((record, outcome))
+            else:
+                requeue.append(record)
+        self.ledger.ended(ended)
+        self.ledger.requeue(requeue)
 
     def _end(self, request: str | None, pause: Pause | None) -> Ending:
         if request == "kill":

@@ -6,13 +6,18 @@ concurrent.futures and multiprocessing (tens of milliseconds at every start).
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
 import time
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 
 from jobcore.calls import call_item
 from jobcore.errors import Pause
 from jobcore.items import ItemRecord, Outcome
+
+REAP_EVERY_S = 0.5
+"""How often the worker looks for exited orphans to reap (a scan of its children)."""
 
 
 class CallRunner:
@@ -30,6 +35,7 @@ class CallRunner:
             else ThreadPoolExecutor(parallel)
         )
         self.futures: dict[Future[str | None], ItemRecord] = {}
+        self._next_reap = 0.0
 
     @property
     def running(self) -> int:
@@ -40,6 +46,7 @@ class CallRunner:
         return None
 
     def wait(self, timeout: float) -> list[tuple[ItemRecord, Outcome]]:
+        self._reap_adopted()
         if not self.futures:
             time.sleep(timeout)
             return []
@@ -57,11 +64,37 @@ class CallRunner:
                 ended.append((record, Outcome(ok=False, error=error[:500])))
         return ended
 
-    def interrupt_all(self, grace: float) -> list[ItemRecord]:
-        """Give up on running calls (threads cannot be interrupted: their results are dropped)."""
-        records = list(self.futures.values())
+    def _reap_adopted(self) -> None:
+        """Reap orphans re-parented to the worker (a child subreaper) once they have exited.
+
+        Only the main thread's children that are not pool processes: the kernel re-parents
+        an orphan to the subreaper's first live thread, while a call's own subprocesses are
+        children of the pool thread that started them, their exit status theirs to collect.
+        Linux lists a thread's children in /proc; elsewhere nothing is adopted.
+        """
+        now = time.monotonic()
+        if now < self._next_reap:
+            return
+        self._next_reap = now + REAP_EVERY_S
+        pid = os.getpid()
+        try:
+            with open(f"/proc/{pid}/task/{pid}/children") as fh:
+                children = [int(child) for child in fh.read().split()]
+        except OSError:
+            return
+        pool = {proc.pid for proc in multiprocessing.active_children()}
+        for child in children:
+            if child not in pool:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitid(os.P_PID, child, os.WEXITED | os.WNOHANG)
+
+    def interrupt_all(self, grace: float) -> list[tuple[ItemRecord, Outcome]]:
+        """Give up on running calls (threads cannot be interrupted: their results are dropped);
+        calls that already finished keep their outcome."""
+        ended = self.wait(0) if self.futures else []
+        ended += [(r, Outcome(ok=False, error="interrupted")) for r in self.futures.values()]
         self.futures.clear()
-        return records
+        return ended
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)

@@ -6,6 +6,7 @@ batch's worker never imports subprocess and the progress parser at start-up.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from jobcore.live_line import LiveLine
 from jobcore.liveness import identity_of
 from jobcore.logwriter import LogWriter
-from jobcore.models import Ending, Job, JobStatus, ProcessIdentity
+from jobcore.models import TERMINATED, Ending, Job, JobStatus, ProcessIdentity
 from jobcore.proctree import LEFTOVER_GRACE_S, kill_job_tree
 from jobcore.progress_parse import parse_line
 from jobcore.reporter import Reporter
@@ -62,6 +63,7 @@ class CommandJob:
         me: ProcessIdentity,
         env: dict[str, str],
         log_fd: int,
+        terminated: Callable[[], bool],
         redact: Callable[[bytes], bytes] | None,
     ) -> None:
         self.store = store
@@ -69,6 +71,8 @@ class CommandJob:
         self.me = me
         self.env = env
         self.log_fd = log_fd
+        self.terminated = terminated
+        """The worker's SIGTERM flag: the pump stops the command's tree when it is set."""
         self.redact = redact
         self._unrecorded_pid: dict[str, float | None] = {}
         """The command's pid and start, until they are in the database."""
@@ -99,7 +103,8 @@ class CommandJob:
                 "cmd_start": identity.start if identity else None,
             }
             self._record_pid()
-            return command_ending(self.pump(proc, read_fd, writer, reporter))
+            returncode = self.pump(proc, read_fd, writer, reporter)
+            return TERMINATED if returncode is None else command_ending(returncode)
         finally:
             writer.close()
             reporter.close()
@@ -138,20 +143,27 @@ class CommandJob:
 
     def pump(
         self, proc: subprocess.Popen[bytes], read_fd: int, writer: LogWriter, reporter: Reporter
-    ) -> int:
-        """Copy output until the command exits, then stop what it left behind and drain."""
-        while proc.poll() is None:
+    ) -> int | None:
+        """Copy output until the command exits, then stop what it left behind and drain.
+
+        Returns the exit code, or None if the worker's SIGTERM came first: then the whole
+        tree, the command included, is stopped.
+        """
+        while proc.poll() is None and not self.terminated():
             self._read_some(read_fd, writer, reporter, POLL_S)
             _reap_adopted(proc.pid)
             self._record_pid()
+        interrupted = proc.returncode is None
         leftovers = kill_job_tree(self.job.id, self.me, grace=LEFTOVER_GRACE_S)
-        if leftovers:
+        if leftovers and not interrupted:
             writer.feed(f"jobcore: stopped {leftovers} leftover process(es)\n".encode())
         deadline = time.monotonic() + DRAIN_S
         while time.monotonic() < deadline and self._read_some(read_fd, writer, reporter, 0.05):
             pass
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(DRAIN_S)  # killed above, unless stuck in the kernel
         _reap_adopted(proc.pid)
-        return proc.returncode
+        return None if interrupted else proc.returncode
 
     def _read_some(self, fd: int, writer: LogWriter, reporter: Reporter, timeout: float) -> bool:
         """Read what is available within ``timeout``; False at end of output or when idle."""

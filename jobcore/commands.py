@@ -432,14 +432,10 @@ def _targets(args: argparse.Namespace, ctx: Context, statuses: Sequence[str]) ->
 
 
 def cmd_stop(args: argparse.Namespace, ctx: Context) -> int:
-    from jobcore.control import stop
+    from jobcore.control import MAX_GRACE_S, stop
 
-    if args.grace is None:
-        from jobcore import config
-
-        args.grace = config.load(ctx.state)["grace"]
-    if args.grace < 0:
-        raise UsageError("--grace expects seconds >= 0")
+    if args.grace is not None and not 0 <= args.grace <= MAX_GRACE_S:
+        raise UsageError(f"--grace expects seconds from 0 to {MAX_GRACE_S:.0f}")
     # Queued jobs first, so none of them takes a slot freed by stopping a running one.
     for job in sorted(_targets(args, ctx, ["queued", "running"]), key=lambda j: j.status.value):
         job = stop(ctx.store, job.id, args.grace)

@@ -1,9 +1,18 @@
 """Act on jobs: stop (pause), kill and resume. The CLI and the dashboard both call these.
 
-Stopping is cooperative first and forceful second: the request is written to the row, the
-job's process tree (not the worker) is terminated, and the worker, seeing its command end,
-records the outcome the request asked for. Only if the worker does not finish in time is it
-killed too, and the row finished here, conditionally, so nothing is written twice.
+Stopping is cooperative first and forceful second: the request (and its grace) is written to
+the row. A one-command job's tree (not the worker) is terminated here, and the worker, seeing
+its command end, records the outcome the request asked for. A batch's worker stops its items
+itself, with the stop's grace, keeping their last output. Only if the worker does not finish
+in time is its tree stopped here, then the worker killed, and the row finished here,
+conditionally, so nothing is written twice.
+
+A stop can die half-way (Ctrl-C, a lost SSH session) or race the command's own end. So the
+row says ``stop_signalled`` only once the stop is about to signal a command that still runs
+(committed before the first signal, so a worker that collects a death by our signal always
+sees it): a command that ended by itself, unsignalled, keeps its own ending. The one window
+left is a command ending on its own in the milliseconds between that commit and the signal;
+it is recorded stopped, which a resume undoes.
 """
 
 from __future__ import annotations
@@ -23,7 +32,8 @@ from jobcore.paths import StateDir
 from jobcore.proctree import kill_job_tree, terminate
 from jobcore.store import Store, record_event
 
-DEFAULT_GRACE_S = 5.0
+MAX_GRACE_S = 86400.0
+"""A day: a longer grace is a typo (or ``inf``), not a cleanup."""
 WORKER_FINISH_S = 3.0
 """How long the worker gets to record the outcome after its command's tree is gone."""
 
@@ -37,11 +47,20 @@ def _wait_worker_gone(job: Job, timeout: float) -> bool:
     return True
 
 
-def stop(store: Store, job_id: str, grace: float = DEFAULT_GRACE_S, *, kill: bool = False) -> Job:
+def stop(store: Store, job_id: str, grace: float | None = None, *, kill: bool = False) -> Job:
     """Stop a queued or running job's whole tree. ``kill``: no grace, and the job fails.
 
-    A stopped job becomes ``paused`` (resumable); a killed one ``failed`` with reason "killed".
+    ``grace`` defaults to the state folder's ``grace`` setting (the CLI's and the dashboard's
+    stop alike). A stopped job becomes ``paused`` (resumable); a killed one ``failed`` with
+    reason "killed".
     """
+    if grace is None:
+        from jobcore import config
+
+        grace = config.load(store.state)["grace"]
+    if not 0 <= grace <= MAX_GRACE_S:
+        raise JobcoreError(f"a stop's grace is seconds from 0 to {MAX_GRACE_S:.0f}, not {grace}")
+    grace = 0.0 if kill else grace
     reconcile(store)
     job = store.get(job_id)
     if job.status is JobStatus.PAUSED and job.paused_until is not None:
@@ -51,17 +70,33 @@ def stop(store: Store, job_id: str, grace: float = DEFAULT_GRACE_S, *, kill: boo
     request = "kill" if kill else "pause"
     with store.write() as conn:
         conn.execute(
-            "UPDATE jobs SET stop_request = ? WHERE id = ? AND status IN ('queued', 'running')",
-            (request, job.id),
+            "UPDATE jobs SET stop_request = ?, stop_grace = ? WHERE id = ?"
+            " AND status IN ('queued', 'running')",
+            (request, grace, job.id),
         )
-    kill_job_tree(job.id, job.worker, 0.0 if kill else grace)
-    if not _wait_worker_gone(job, WORKER_FINISH_S) and job.worker is not None:
-        worker = process_of(job.worker)
-        if worker is not None:
-            terminate([worker], 0.0 if kill else 1.0)
+    job = store.get(job.id)  # the command may have started since the first look
+    if job.is_batch and job.worker is not None:
+        # The worker stops its items with this grace; the tree is ours only if it does not.
+        handed_over = _wait_worker_gone(job, grace + WORKER_FINISH_S)
+    else:
+        _signal_command_tree(store, job, grace)
+        handed_over = _wait_worker_gone(job, WORKER_FINISH_S)
+    if not handed_over:
+        kill_job_tree(job.id, job.worker, grace)
+    if job.worker is not None and (worker := process_of(job.worker)) is not None:
+        terminate([worker], 0.0 if kill else 1.0)
+    kill_job_tree(job.id, None, grace)  # what the worker left (a batch item's escapee)
     status, reason = (JobStatus.FAILED, "killed") if kill else (JobStatus.PAUSED, "stopped by user")
     store.finish_if_active(job.id, status, reason, expect_worker=job.worker, actor="user")
     return store.get(job.id)
+
+
+def _signal_command_tree(store: Store, job: Job, grace: float) -> None:
+    """Stop a one-command job's tree, first marking the row if its command still runs."""
+    if job.command_proc is not None and is_alive(job.command_proc):
+        with store.write() as conn:
+            conn.execute("UPDATE jobs SET stop_signalled = 1 WHERE id = ?", (job.id,))
+    kill_job_tree(job.id, job.worker, grace)
 
 
 def _cancel_auto_resume(store: Store, job: Job) -> Job:
@@ -108,7 +143,8 @@ def resume(state: StateDir, store: Store, job_id: str) -> Job:
         conn.execute(
             "UPDATE jobs SET status = 'queued', queued_at = ?, queued_clock = ?,"
             " queued_boot = ?, reason = NULL,"
-            " stop_request = NULL, finished_at = NULL, exit_code = NULL, worker_pid = NULL,"
+            " stop_request = NULL, stop_grace = NULL, stop_signalled = 0,"
+            " finished_at = NULL, exit_code = NULL, worker_pid = NULL,"
             " paused_until = NULL,"
             " worker_start = NULL, cmd_pid = NULL, cmd_start = NULL WHERE id = ?",
             (clock.wall(), queued.t, queued.boot, job_id),

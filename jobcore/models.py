@@ -125,6 +125,10 @@ class Ending(NamedTuple):
     """Who ended it: ``user`` when a stop or kill asked for it."""
 
 
+TERMINATED = Ending(JobStatus.FAILED, "worker was terminated (SIGTERM)")
+"""A SIGTERM to the worker (a shutdown) ended the run: failed, and resumable."""
+
+
 class Job(NamedTuple):
     """One row of the ``jobs`` table, decoded."""
 

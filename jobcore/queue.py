@@ -12,13 +12,21 @@ from __future__ import annotations
 import fcntl
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
 from jobcore import clock
 from jobcore.errors import JobcoreError, UsageError
 from jobcore.liveness import reconcile
-from jobcore.models import Ending, Job, JobStatus, ProcessIdentity, requested_ending
+from jobcore.models import (
+    TERMINATED,
+    Ending,
+    Job,
+    JobStatus,
+    ProcessIdentity,
+    requested_ending,
+)
 from jobcore.paths import StateDir
 from jobcore.store import Store
 
@@ -139,10 +147,13 @@ class Turn:
         """The fd whose lock is this job's slot; closing it frees the slot."""
         self._waiting_on: str | None = None
 
-    def wait(self) -> Ending | None:
-        """Block until the job may run (None), or return how it ends without running."""
+    def wait(self, terminated: Callable[[], bool] = lambda: False) -> Ending | None:
+        """Block until the job may run (None), or return how it ends without running
+        (``terminated``: the worker's SIGTERM flag, looked at every tick)."""
         last_reconcile = float("-inf")
         while True:
+            if terminated():
+                return TERMINATED
             row = self.store.conn.execute(
                 "SELECT stop_request FROM jobs WHERE id = ?", (self.job.id,)
             ).fetchone()

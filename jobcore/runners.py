@@ -25,6 +25,11 @@ EX_TEMPFAIL = 75
 
 LEFTOVER_WAIT_S = 1.0
 """How long output may still arrive after an item exited (a grandchild holding its pipe)."""
+STEP_S = 0.1
+"""How often an interruption looks at its items while they end."""
+KILL_WAIT_S = 5.0
+"""How long killed items get to be collected before they are given up (a process stuck in
+the kernel); their zombies are reaped later as adopted ones."""
 
 
 def fill_argv(template: Sequence[str], item: str) -> list[str]:
@@ -75,6 +80,10 @@ class CommandRunner:
     almost always the moment it exits; if it has not quite exited yet, its pidfd is watched
     in the same poll. An item that exits while something it left behind holds its pipe is
     found by the non-blocking reap of each pass.
+
+    The worker is a child subreaper, so whatever an item leaves running is re-parented to it
+    when the item ends; each pass reaps those once they exit (no zombies pile up under a
+    long batch). An item's own exit found that way is recorded, not thrown away.
     """
 
     def __init__(
@@ -152,6 +161,7 @@ class CommandRunner:
 
     def wait(self, timeout: float) -> list[tuple[ItemRecord, Outcome]]:
         """Copy output for up to ``timeout`` seconds; return the attempts that ended."""
+        self._reap_adopted()
         if not self.items:
             time.sleep(timeout)
             return []
@@ -169,6 +179,7 @@ class CommandRunner:
             else:
                 entry.eof = True
                 self._unwatch(fd)
+        self._reap_adopted()
         ended = []
         now = time.monotonic()
         for entry in list(self.items.values()):
@@ -182,6 +193,23 @@ class CommandRunner:
                 continue  # give the pipe a moment to drain
             ended.append((entry.record, self._close(entry)))
         return ended
+
+    def _reap_adopted(self) -> None:
+        """Reap every exited child: an item's exit is recorded for it, anything else is an
+        orphan re-parented to the worker."""
+        while True:
+            try:
+                info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                return
+            if info is None:
+                return
+            entry = self.items.get(info.si_pid)
+            if entry is not None and entry.returncode is None:
+                self._reap(entry, block=True)
+            else:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(info.si_pid, 0)
 
     def _watch(self, fd: int, entry: _Running) -> None:
         self.watched[fd] = entry
@@ -225,26 +253,33 @@ class CommandRunner:
         assert entry.returncode is not None
         return _outcome(entry.record, entry.returncode, entry.last_line)
 
-    def interrupt_all(self, grace: float) -> list[ItemRecord]:
-        """Terminate every running item (SIGTERM, grace, SIGKILL); returns their records."""
-        if not self.items:
-            return []
-        import psutil
+    def interrupt_all(self, grace: float) -> list[tuple[ItemRecord, Outcome]]:
+        """Stop every running item and say how each ended.
 
-        from jobcore.proctree import terminate
-
-        procs = []
-        for entry in self.items.values():
-            with contextlib.suppress(psutil.Error):
-                procs.append(psutil.Process(entry.pid))
-        terminate(procs, grace)
-        records = []
+        SIGTERM goes to each item's process group (as Ctrl-C in a terminal would), its output
+        is still copied to the log for up to ``grace`` seconds while it cleans up, then what
+        is left gets SIGKILL; what the items print on their way out is drained, not lost.
+        """
+        ended = []
+        self._signal_running(signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while self.items and (left := deadline - time.monotonic()) > 0:
+            ended += self.wait(min(left, STEP_S))
+        self._signal_running(signal.SIGKILL)
+        deadline = time.monotonic() + KILL_WAIT_S
+        while self.items and time.monotonic() < deadline:
+            ended += self.wait(STEP_S)
         for entry in list(self.items.values()):
+            entry.returncode = -signal.SIGKILL if entry.returncode is None else entry.returncode
+            ended.append((entry.record, self._close(entry)))
+        return ended
+
+    def _signal_running(self, sig: signal.Signals) -> None:
+        """Signal the process group of each item not yet collected (so still ours)."""
+        for entry in self.items.values():
             if entry.returncode is None:
-                self._reap(entry, block=True)
-            self._close(entry)
-            records.append(entry.record)
-        return records
+                with contextlib.suppress(OSError):
+                    os.killpg(entry.pid, sig)
 
     def close(self) -> None:
         """Nothing to release: the poll object holds no descriptor of its own."""

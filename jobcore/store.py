@@ -152,6 +152,12 @@ MIGRATIONS: tuple[str, ...] = (
     DELETE FROM samples;
     ALTER TABLE samples ADD COLUMN boot TEXT NOT NULL DEFAULT '';
     """,
+    # A stop's grace reaches the batch worker that stops the items; ``stop_signalled`` says
+    # the stop signalled the command, so a command that ended by itself keeps its ending.
+    """
+    ALTER TABLE jobs ADD COLUMN stop_grace REAL;
+    ALTER TABLE jobs ADD COLUMN stop_signalled INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

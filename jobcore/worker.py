@@ -35,13 +35,8 @@ if TYPE_CHECKING:
     from jobcore.batch import BatchRun
     from jobcore.command_job import CommandJob
 
-ITEM_GRACE_S = 5.0
 PR_SET_CHILD_SUBREAPER = 36
 CALLBACK_TIMEOUT_S = 60.0
-
-
-class _Terminated(Exception):
-    """The worker itself was asked to stop (SIGTERM to the worker, e.g. at shutdown)."""
 
 
 def _become_subreaper() -> None:
@@ -69,9 +64,16 @@ class Worker:
         except JobcoreError as exc:
             print(f"jobcore: {exc}; using the defaults")
             self.config = {name: key.default for name, key in config.KEYS.items()}
+        self.terminated = False
+        """Set by a SIGTERM to the worker (a shutdown); the loops look at it between waits."""
 
     def _on_sigterm(self, _signum: int, _frame: object) -> None:
-        raise _Terminated
+        """Only a flag: the queue wait, the command's pump and the batch loop each wake at
+        least every 0.25 s, see it, and end the job in order (no exception mid-write)."""
+        self.terminated = True
+
+    def _is_terminated(self) -> bool:
+        return self.terminated
 
     def note(self, line: str) -> None:
         """A line of the worker's own in the job log (its stdout); a full disk drops it, and
@@ -156,10 +158,7 @@ class Worker:
         """
         runner = self.runner(job, log_fd)
         turn = Turn(self.state, self.store, job, self.me)
-        try:
-            ending = turn.wait()
-        except _Terminated:
-            return Ending(JobStatus.FAILED, "worker was terminated (SIGTERM)")
+        ending = turn.wait(self._is_terminated)
         if ending is not None:
             return ending
         try:
@@ -168,18 +167,28 @@ class Worker:
             turn.release()
 
     def run_once(self, job: Job, runner: BatchRun | CommandJob) -> Ending:
-        """Run the job once; a SIGTERM to the worker ends it as failed (and resumable)."""
+        """Run the job once; a SIGTERM to the worker ends it as failed (and resumable).
+
+        A batch's ending already says what a stop request did (its worker stopped the items).
+        A command's ending gives way to the request only if the stop signalled the command
+        while it ran: a command that ended by itself before a stop (killed half-way, or
+        racing that end) reached it keeps its own ending.
+        """
         self.store.patience.call(lambda: self._mark_started(job))
         try:
             ending = runner.run()
-        except _Terminated:
+        finally:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if self.terminated:
             from jobcore.proctree import LEFTOVER_GRACE_S, kill_job_tree
 
             kill_job_tree(job.id, self.me, grace=LEFTOVER_GRACE_S)
-            ending = Ending(JobStatus.FAILED, "worker was terminated (SIGTERM)")
-        finally:
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        requested = requested_ending(self.store.get(job.id).stop_request)
+        if job.is_batch:
+            return ending
+        row = self.store.conn.execute(
+            "SELECT stop_request, stop_signalled FROM jobs WHERE id = ?", (job.id,)
+        ).fetchone()
+        requested = requested_ending(row["stop_request"]) if row["stop_signalled"] else None
         return requested or ending
 
     def _mark_started(self, job: Job) -> None:
@@ -197,10 +206,12 @@ class Worker:
         if job.is_batch:
             from jobcore.batch import BatchRun
 
-            return BatchRun(self.store, job, env, log_fd, ITEM_GRACE_S, redact)
+            return BatchRun(
+                self.store, job, env, log_fd, self.config["grace"], self._is_terminated, redact
+            )
         from jobcore.command_job import CommandJob
 
-        return CommandJob(self.store, job, self.me, env, log_fd, redact)
+        return CommandJob(self.store, job, self.me, env, log_fd, self._is_terminated, redact)
 
     def finish(self, ending: Ending) -> None:
         """Record how the job ended, however long the database takes to be writable."""
@@ -312,7 +323,8 @@ class Worker:
                 return False
             conn.execute(
                 "UPDATE jobs SET status = 'queued', paused_until = NULL, reason = NULL,"
-                " finished_at = NULL, stop_request = NULL WHERE id = ?",
+                " finished_at = NULL, stop_request = NULL, stop_grace = NULL,"
+                " stop_signalled = 0 WHERE id = ?",
                 (self.job_id,),
             )
             record_event(conn, self.job_id, "resumed", "worker", "retry_after passed")

@@ -1,7 +1,8 @@
 """What each job key does, when it applies, and which ``jobcore`` function does it.
 
 The dashboard has no control logic of its own: every action is the same library call the CLI
-makes, run in a thread because stopping a tree can take seconds of grace.
+makes (a stop with the state folder's configured grace, as ``jobcore stop``), run in a thread
+because stopping a tree can take seconds of grace.
 """
 
 from __future__ import annotations

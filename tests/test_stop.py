@@ -6,8 +6,11 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+from jobcore.control import stop
 from jobcore.paths import StateDir
+from jobcore.store import Store
 from tests.conftest import CLI, wait_for
 from tests.reliability.support import descendants, marked, wait_gone, wait_stopped
 
@@ -105,3 +108,57 @@ def test_stop_with_negative_grace_is_a_usage_error(cli: CLI) -> None:
     assert proc.returncode == 2 and "--grace" in proc.stderr
     assert cli.show(job_id)["status"] in {"queued", "running"}
     cli("kill", job_id)
+
+
+def test_a_stop_that_died_before_signalling_leaves_a_finished_command_completed(
+    cli: CLI, store: Store, tmp_path: Path
+) -> None:
+    """The stop committed its request and was killed before it signalled anything: the
+    command, ending by itself with 0, has completed (a resume would run it again)."""
+    go = tmp_path / "go"
+    job_id = cli.run("sh", "-c", f"while [ ! -e {go} ]; do sleep 0.05; done; exit 0")
+    cli.wait_command(job_id)
+    with store.write() as conn:
+        conn.execute("UPDATE jobs SET stop_request = 'pause' WHERE id = ?", (job_id,))
+    go.touch()
+    data = cli.wait_status(job_id, {"completed", "paused", "failed"})
+    assert (data["status"], data["exit_code"]) == ("completed", 0)
+
+
+def test_a_stop_racing_the_commands_own_end_leaves_it_completed(
+    cli: CLI, store: Store, tmp_path: Path
+) -> None:
+    """The command has exited 0 (its worker is still stopping what it left behind) when the
+    stop comes: the stop signals no command, so the job has completed."""
+    term = tmp_path / "term"
+    leftover = f'trap "touch {term}" TERM; while :; do sleep 0.05; done'
+    job_id = cli.run("sh", "-c", f"sh -c '{leftover}' & exit 0")
+    wait_for(term.exists)  # the worker is stopping the leftover: the command has ended
+    job = stop(store, job_id, 1.0)
+    assert job.stop_request == "pause", "the stop came too late to race"
+    data = cli.wait_status(job_id, {"completed", "paused", "failed"})
+    assert (data["status"], data["exit_code"]) == ("completed", 0)
+
+
+def test_a_signalled_command_is_stopped_even_if_it_exits_0(cli: CLI, tmp_path: Path) -> None:
+    """A command that cleans up on SIGTERM and exits 0 was stopped, not completed."""
+    job_id = cli.run("sh", "-c", "trap 'exit 0' TERM; sleep 300 & wait")
+    cli.wait_command(job_id)
+    cli("stop", job_id)
+    assert cli.show(job_id)["status"] == "paused"
+
+
+def test_the_dashboards_stop_uses_the_configured_grace(
+    cli: CLI, state: StateDir, store: Store, tmp_path: Path
+) -> None:
+    """`config set grace 0`: the dashboard's stop kills at once, as `jobcore stop` would."""
+    from jobtui.actions import JOB_ACTIONS
+
+    cli("config", "set", "grace", "0")
+    cleaned = tmp_path / "cleaned"
+    job_id = cli.run("sh", "-c", f"trap 'sleep 1; touch {cleaned}; exit 0' TERM; sleep 300 & wait")
+    cli.wait_command(job_id)
+    job = JOB_ACTIONS["stop"].run(state, store, job_id)
+    assert job.status.value == "paused"
+    assert marked(job_id) == []  # the stop returns once the tree is gone: no cleanup ran
+    assert not cleaned.exists()

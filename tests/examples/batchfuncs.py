@@ -23,3 +23,15 @@ def pause_once(item: str) -> None:
         marker.write_text("x")
         raise jobcore.Pause("rate limited", retry_after=float(os.environ.get("PAUSE_S", "1")))
     record(item)
+
+
+def leave_a_child(item: str) -> int:
+    """Leave `(sleep 0.2 &)` behind (an orphan the worker adopts), hold the batch open on
+    item "hold" until $GO exists, and return a subprocess's own exit code (3)."""
+    import subprocess
+    import time
+
+    subprocess.run(["sh", "-c", "(sleep 0.2 &)"], check=True)
+    while item == "hold" and not os.path.exists(os.environ["GO"]):
+        time.sleep(0.05)
+    return subprocess.run(["sh", "-c", "sleep 0.01; exit 3"]).returncode
