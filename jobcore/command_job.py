@@ -129,7 +129,8 @@ class CommandJob:
         while proc.poll() is None:
             self._read_some(read_fd, writer, reporter, POLL_S)
             _reap_adopted(proc.pid)
-        leftovers = kill_job_tree(self.job.id, self.me, grace=LEFTOVER_GRACE_S)
+        marker = self.store.state.job_marker(self.job.id)
+        leftovers = kill_job_tree(marker, self.me, grace=LEFTOVER_GRACE_S)
         if leftovers:
             writer.feed(f"jobcore: stopped {leftovers} leftover process(es)\n".encode())
         deadline = time.monotonic() + DRAIN_S

@@ -53,7 +53,7 @@ def stop(store: Store, job_id: str, grace: float = DEFAULT_GRACE_S, *, kill: boo
             "UPDATE jobs SET stop_request = ? WHERE id = ? AND status IN ('queued', 'running')",
             (request, job.id),
         )
-    kill_job_tree(job.id, job.worker, 0.0 if kill else grace)
+    kill_job_tree(store.state.job_marker(job.id), job.worker, 0.0 if kill else grace)
     if not _wait_worker_gone(job, WORKER_FINISH_S) and job.worker is not None:
         worker = process_of(job.worker)
         if worker is not None:

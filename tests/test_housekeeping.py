@@ -123,12 +123,18 @@ def test_doctor_finds_and_fixes_each_kind(cli: CLI, home: Path, store: Store) ->
     cli.wait_status(finished, {"completed"})
     orphan = subprocess.Popen(
         ["sleep", "60"],
-        env={**os.environ, "JOBCORE_JOB_ID": finished, "JOBCORE_HOME": str(home)},
+        env={**os.environ, "JOBCORE_JOB": f"{os.path.realpath(home)}/jobs/{finished}"},
         start_new_session=True,
     )
     bystander = subprocess.Popen(
         ["sleep", "60"],
-        env={**os.environ, "JOBCORE_JOB_ID": finished, "JOBCORE_HOME": "/elsewhere"},
+        # The same id in another state folder, and the old marker of ours (the id alone).
+        env={
+            **os.environ,
+            "JOBCORE_JOB": f"/elsewhere/jobs/{finished}",
+            "JOBCORE_JOB_ID": finished,
+            "JOBCORE_HOME": str(home),
+        },
     )
     try:
         os.kill(dead_worker, signal.SIGKILL)
