@@ -70,6 +70,8 @@ class CommandJob:
         self.env = env
         self.log_fd = log_fd
         self.redact = redact
+        self.slot_fd: int | None = None
+        """The job's group slot (``jobcore.queue.Turn``), passed on to the command."""
 
     def run(self) -> Ending:
         job, log_fd = self.job, self.log_fd
@@ -102,7 +104,12 @@ class CommandJob:
             os.close(read_fd)
 
     def start(self, job: Job, out_fd: int) -> subprocess.Popen[bytes] | str:
-        """Start the command; on failure return the one-line reason instead."""
+        """Start the command; on failure return the one-line reason instead.
+
+        The command inherits the group slot's descriptor, so the slot stays taken for as long
+        as any process of the job holds it, not only while this worker lives: see
+        ``jobcore.queue``.
+        """
         if not os.path.isdir(job.cwd):
             return f"cwd does not exist: {job.cwd}"
         try:
@@ -114,6 +121,7 @@ class CommandJob:
                 stdout=out_fd,
                 stderr=out_fd,
                 close_fds=True,
+                pass_fds=() if self.slot_fd is None else (self.slot_fd,),
             )
         except FileNotFoundError:
             return f"command not found: {job.command[0]}"

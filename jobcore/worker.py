@@ -140,6 +140,7 @@ class Worker:
             return Ending(JobStatus.FAILED, "worker was terminated (SIGTERM)")
         if ending is not None:
             return ending
+        runner.slot_fd = turn.slot
         try:
             return self.run_once(job, runner)
         finally:
