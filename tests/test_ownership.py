@@ -21,7 +21,7 @@ from jobcore.launcher import launch
 from jobcore.paths import StateDir, resolve_home
 from jobcore.store import Store
 from tests.conftest import CLI, kill_all_of, wait_for
-from tests.reliability.support import Ident, ident, is_running
+from tests.reliability.support import Ident, descendants, ident, is_running
 
 
 def launch_with_id(state: StateDir, job_id: str, command: list[str]) -> str:
@@ -122,13 +122,13 @@ def test_stopping_the_outer_job_leaves_the_inner_one(
     cli("kill", inner)
 
 
-def sampled_overlap(first: Ident, started: Path, timeout: float = 30) -> tuple[float, bool]:
-    """Seconds during which ``first`` ran while the file ``started`` existed, sampled every
-    50 ms until the one has gone and the other appeared; and whether it appeared."""
+def sampled_overlap(first: list[Ident], started: Path, timeout: float = 30) -> tuple[float, bool]:
+    """Seconds during which any of ``first`` ran while the file ``started`` existed, sampled
+    every 50 ms until those have gone and the file appeared; and whether it appeared."""
     overlap, last = 0.0, time.monotonic()
     deadline = last + timeout
     while time.monotonic() < deadline:
-        b_started, a_alive = started.exists(), is_running(first)
+        b_started, a_alive = started.exists(), any(is_running(i) for i in first)
         now = time.monotonic()
         if b_started and a_alive:
             overlap += now - last
@@ -139,19 +139,40 @@ def sampled_overlap(first: Ident, started: Path, timeout: float = 30) -> tuple[f
     return overlap, started.exists()
 
 
-def test_a_slot_stays_held_while_a_dead_workers_command_runs(cli: CLI, tmp_path: Path) -> None:
-    """kill -9 of the worker of a parallel-1 group's running job: the next job starts only
-    once what the dead worker left running is gone (killed by the reconcile)."""
+def slot_attack(cli: CLI, tmp_path: Path, batch: bool) -> tuple[float, bool]:
+    """Job A (one ``sleep``, or a batch of two) holds the only slot of a group, job B waits;
+    A's worker is killed with SIGKILL. Returns the overlap of A's processes with B's command
+    and whether B started."""
     cli("group", "add", "one", "--parallel", "1")
     started = tmp_path / "b-started"
-    first = cli.run("sleep", "300", opts=("--group", "one"))
-    first_command = command_of(cli, first)
+    if batch:
+        items = tmp_path / "items"
+        items.write_text("300\n301\n")
+        opts = ("--group", "one", "--each", str(items), "-j", "2")
+        first = cli.run("sleep", opts=opts)
+        worker = cli.wait_status(first, {"running"})["pid"]
+        wait_for(lambda: len(descendants(worker)) == 2, timeout=20)
+    else:
+        first = cli.run("sleep", "300", opts=("--group", "one"))
+        worker = cli.wait_command(first)["pid"]
+    commands = descendants(worker)
     second = cli.run(
         "sh", "-c", f"touch {shlex.quote(str(started))}; sleep 300", opts=("--group", "one")
     )
     wait_for(lambda: cli.show(second)["waiting_on"] == "slot", timeout=20)
-    os.kill(cli.show(first)["pid"], signal.SIGKILL)
-    overlap, b_started = sampled_overlap(first_command, started)
+    os.kill(worker, signal.SIGKILL)
+    try:
+        return sampled_overlap(commands, started)
+    finally:
+        cli("kill", second, check=False)
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["command", "batch"])
+def test_a_slot_stays_held_while_a_dead_workers_command_runs(
+    cli: CLI, tmp_path: Path, batch: bool
+) -> None:
+    """kill -9 of the worker of a parallel-1 group's running job: the next job starts only
+    once what the dead worker left running is gone (killed by the reconcile)."""
+    overlap, b_started = slot_attack(cli, tmp_path, batch)
     assert b_started, "the next job never started"
     assert overlap == 0.0
-    cli("kill", second)
