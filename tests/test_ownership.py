@@ -6,12 +6,9 @@ from __future__ import annotations
 import os
 import shlex
 import signal
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import psutil
 import pytest
@@ -20,7 +17,7 @@ from jobcore import store as store_module
 from jobcore.launcher import launch
 from jobcore.paths import StateDir, resolve_home
 from jobcore.store import Store
-from tests.conftest import CLI, kill_all_of, wait_for
+from tests.conftest import CLI, HomeCLI, wait_for
 from tests.reliability.support import Ident, descendants, ident, is_running
 
 
@@ -33,21 +30,6 @@ def launch_with_id(state: StateDir, job_id: str, command: list[str]) -> str:
             return launch(state, store, command).id
     finally:
         store_module.new_id = real
-
-
-class HomeCLI(CLI):
-    """The real CLI on a state folder given with ``--home`` (the environment names another)."""
-
-    def __call__(self, *args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
-        return super().__call__("--home", str(self.home), *args, **kw)
-
-
-@pytest.fixture
-def other_home(tmp_path: Path) -> Iterator[Path]:
-    """A second state folder (another project, another CI runner), cleaned up after."""
-    path = tmp_path / "other-state"
-    yield path
-    kill_all_of(path)
 
 
 def command_of(cli: CLI, job_id: str) -> Ident:
