@@ -167,8 +167,9 @@ def spawn_worker(state: StateDir, store: Store, job_id: str) -> None:
     """Start a detached worker for a queued job and record who it is.
 
     posix_spawn rather than subprocess: one call, no fork of a big parent, and no import
-    of subprocess on the launch path. Only the three standard streams are inherited (every
-    other descriptor Python or SQLite opens is close-on-exec).
+    of subprocess on the launch path. Only the three standard streams are meant to reach the
+    worker: every other descriptor Python or SQLite opens is close-on-exec, and the worker
+    closes any inheritable one our caller handed down (a group slot of the job we run in).
     """
     _reap_spawned()
     log_fd = os.open(state.log_path(job_id), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)

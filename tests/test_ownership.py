@@ -104,6 +104,19 @@ def test_stopping_the_outer_job_leaves_the_inner_one(
     cli("kill", inner)
 
 
+def test_a_job_launched_from_a_grouped_job_does_not_hold_its_slot(cli: CLI, tmp_path: Path) -> None:
+    """The launching command holds its group slot (inherited); the new job's worker must
+    not keep it for as long as the new job runs."""
+    cli("group", "add", "one", "--parallel", "1")
+    id_file = tmp_path / "inner"
+    cli.run(*nested("true", "sleep 300", id_file), opts=("--group", "one"))
+    after = cli.run("true", opts=("--group", "one"))
+    assert cli.wait_status(after, {"completed", "failed"})["status"] == "completed"
+    inner = id_file.read_text().strip()
+    assert cli.show(inner)["status"] == "running"
+    cli("kill", inner)
+
+
 def sampled_overlap(first: list[Ident], started: Path, timeout: float = 30) -> tuple[float, bool]:
     """Seconds during which any of ``first`` ran while the file ``started`` existed, sampled
     every 50 ms until those have gone and the file appeared; and whether it appeared."""
