@@ -16,6 +16,7 @@ import pytest
 
 from jobcore.store import Store
 from tests.conftest import CLI, wait_for
+from tests.reliability.support import is_running, marked
 
 
 def _events(cli: CLI, job_id: str) -> list[tuple[str, str]]:
@@ -157,6 +158,19 @@ def test_doctor_finds_and_fixes_each_kind(cli: CLI, home: Path, store: Store) ->
         for proc in (orphan, bystander):
             proc.kill()
             proc.wait()
+
+
+def test_doctor_fix_leaves_what_a_live_worker_runs_alone(cli: CLI) -> None:
+    """A job's callback runs after the job has ended, under its still-live worker (which
+    carries the job's marker too): not an orphan."""
+    job_id = cli.run("true", opts=("--on-done", "sleep 30"))
+    cli.wait_status(job_id, {"completed"})
+    callback = wait_for(
+        lambda: [i for i in marked(job_id) if psutil.Process(i[0]).name() == "sleep"], timeout=20
+    )
+    fixed = cli("doctor", "--fix", "--json", check=False)
+    assert "orphan-process" not in {f["kind"] for f in json.loads(fixed.stdout)}
+    assert is_running(callback[0])
 
 
 def test_new_state_folder_is_private(cli: CLI, home: Path) -> None:
