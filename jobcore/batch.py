@@ -67,6 +67,8 @@ class BatchRun:
         self.env = env
         self.log_fd = log_fd
         self.redact = redact
+        self.slot_fd: int | None = None
+        """The job's group slot (``jobcore.queue.Turn``), passed on to every item."""
 
     def _runner(self) -> CommandRunner | CallRunner:
         """The runner for this batch, started in the job's folder with the job's world."""
@@ -78,7 +80,9 @@ class BatchRun:
 
             return CallRunner(self.spec.call, self.job.cwd, self.spec.parallel, self.spec.processes)
         live = LiveLine(self.store.state.live_path(self.job.id))
-        return CommandRunner(self.job.command, self.env, self.log_fd, self.redact, live)
+        return CommandRunner(
+            self.job.command, self.env, self.log_fd, self.redact, live, self.slot_fd
+        )
 
     def _stop_request(self) -> str | None:
         row = self.store.conn.execute(

@@ -76,6 +76,8 @@ class CommandJob:
         self.redact = redact
         self._unrecorded_pid: dict[str, float | None] = {}
         """The command's pid and start, until they are in the database."""
+        self.slot_fd: int | None = None
+        """The job's group slot (``jobcore.queue.Turn``), passed on to the command."""
 
     def run(self) -> Ending:
         job, log_fd = self.job, self.log_fd
@@ -121,7 +123,12 @@ class CommandJob:
             self.store.update(self.job.id, **self._unrecorded_pid)
 
     def start(self, job: Job, out_fd: int) -> subprocess.Popen[bytes] | str:
-        """Start the command; on failure return the one-line reason instead."""
+        """Start the command; on failure return the one-line reason instead.
+
+        The command inherits the group slot's descriptor, so the slot stays taken for as long
+        as any process of the job holds it, not only while this worker lives: see
+        ``jobcore.queue``.
+        """
         if not os.path.isdir(job.cwd):
             return f"cwd does not exist: {job.cwd}"
         try:
@@ -133,6 +140,7 @@ class CommandJob:
                 stdout=out_fd,
                 stderr=out_fd,
                 close_fds=True,
+                pass_fds=() if self.slot_fd is None else (self.slot_fd,),
             )
         except FileNotFoundError:
             return f"command not found: {job.command[0]}"
@@ -154,7 +162,8 @@ class CommandJob:
             _reap_adopted(proc.pid)
             self._record_pid()
         interrupted = proc.returncode is None
-        leftovers = kill_job_tree(self.job.id, self.me, grace=LEFTOVER_GRACE_S)
+        marker = self.store.state.job_marker(self.job.id)
+        leftovers = kill_job_tree(marker, self.me, grace=LEFTOVER_GRACE_S)
         if leftovers and not interrupted:
             writer.feed(f"jobcore: stopped {leftovers} leftover process(es)\n".encode())
         deadline = time.monotonic() + DRAIN_S

@@ -81,11 +81,12 @@ def stop(store: Store, job_id: str, grace: float | None = None, *, kill: bool = 
     else:
         _signal_command_tree(store, job, grace)
         handed_over = _wait_worker_gone(job, WORKER_FINISH_S)
+    marker = store.state.job_marker(job.id)
     if not handed_over:
-        kill_job_tree(job.id, job.worker, grace)
+        kill_job_tree(marker, job.worker, grace)
     if job.worker is not None and (worker := process_of(job.worker)) is not None:
         terminate([worker], 0.0 if kill else 1.0)
-    kill_job_tree(job.id, None, grace)  # what the worker left (a batch item's escapee)
+    kill_job_tree(marker, None, grace)  # what the worker left (a batch item's escapee)
     status, reason = (JobStatus.FAILED, "killed") if kill else (JobStatus.PAUSED, "stopped by user")
     store.finish_if_active(job.id, status, reason, expect_worker=job.worker, actor="user")
     return store.get(job.id)
@@ -96,7 +97,7 @@ def _signal_command_tree(store: Store, job: Job, grace: float) -> None:
     if job.command_proc is not None and is_alive(job.command_proc):
         with store.write() as conn:
             conn.execute("UPDATE jobs SET stop_signalled = 1 WHERE id = ?", (job.id,))
-    kill_job_tree(job.id, job.worker, grace)
+    kill_job_tree(store.state.job_marker(job.id), job.worker, grace)
 
 
 def _cancel_auto_resume(store: Store, job: Job) -> Job:

@@ -1,9 +1,10 @@
 """``jobcore doctor``: reconcile the database with the files and the processes.
 
 Each check finds one kind of inconsistency; ``fix=True`` also repairs it. Nothing is ever
-signalled unless its identity is confirmed twice: it carries this state folder's
-``JOBCORE_HOME`` and the job id in its environment, and psutil re-checks that the pid still
-names the same process (its start time) at the moment of the signal.
+signalled unless its identity is confirmed twice: it carries the marker of a job of this
+state folder (``JOBCORE_JOB``, see ``StateDir.job_marker``) in its environment, and psutil
+re-checks that the pid still names the same process (its start time) at the moment of the
+signal.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from typing import Any, NamedTuple
 
 import psutil
 
+from jobcore.errors import JobcoreError
 from jobcore.liveness import is_alive, reconcile
-from jobcore.paths import ENV_HOME, ENV_JOB_ID, StateDir
+from jobcore.paths import ENV_JOB, StateDir
 from jobcore.store import Store, record_event
 
 TEMP_AGE_S = 60.0
@@ -40,19 +42,38 @@ def _environ(proc: psutil.Process) -> dict[str, str]:
         return {}
 
 
+def _job_of(proc: psutil.Process, prefix: str) -> str | None:
+    """The id of the job of this state folder whose marker ``proc`` carries, if any."""
+    marker = _environ(proc).get(ENV_JOB, "")
+    if not marker.startswith(prefix):
+        return None
+    return marker[len(prefix) :] or None
+
+
 def _orphans(state: StateDir, store: Store) -> list[tuple[psutil.Process, str]]:
-    """Processes of this state folder whose job is over (or gone): (process, job id)."""
-    home = str(state.root)
-    live = {j.id for j in store.active_jobs()}
+    """Processes of this state folder whose job is over (or gone): (process, job id).
+
+    Not while the job's worker lives: it may be running the job's callback, or waiting to
+    resume it by itself, and it stops what its job left behind on its own.
+    """
+    prefix = state.marker_prefix()
     found = []
     for proc in psutil.process_iter():
         if proc.pid == os.getpid():
             continue
-        env = _environ(proc)
-        job_id = env.get(ENV_JOB_ID)
-        if job_id and env.get(ENV_HOME) == home and job_id not in live:
+        job_id = _job_of(proc, prefix)
+        if job_id and not _job_lives(store, job_id):
             found.append((proc, job_id))
     return found
+
+
+def _job_lives(store: Store, job_id: str) -> bool:
+    """The job is queued or running, or its worker still runs (whatever its status)."""
+    try:
+        job = store.get(job_id)
+    except JobcoreError:
+        return False
+    return job.status.is_active or (job.worker is not None and is_alive(job.worker))
 
 
 def examine(state: StateDir, store: Store, *, fix: bool = False) -> list[Finding]:
@@ -102,7 +123,7 @@ def examine(state: StateDir, store: Store, *, fix: bool = False) -> list[Finding
     for proc, job_id in _orphans(state, store):
         detail = f"process {proc.pid} ({_name(proc)}) still runs for job {job_id}, which has ended"
         fixed = False
-        if fix and _environ(proc).get(ENV_JOB_ID) == job_id:
+        if fix and _job_of(proc, state.marker_prefix()) == job_id:
             try:
                 proc.send_signal(signal.SIGKILL)  # psutil refuses a pid that was reused
                 fixed = True

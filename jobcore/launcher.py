@@ -18,7 +18,7 @@ from jobcore.atomic import write_json
 from jobcore.errors import JobcoreError, UsageError
 from jobcore.liveness import identity_of
 from jobcore.models import BatchSpec, Job, JobStatus, QueueSpec
-from jobcore.paths import StateDir, disk_error
+from jobcore.paths import ENV_JOB, JOB_MARKERS, StateDir, disk_error
 from jobcore.redact import mask_env
 from jobcore.store import Store
 
@@ -150,12 +150,26 @@ def _reap_spawned() -> None:
             _spawned.remove(pid)
 
 
+def worker_env(state: StateDir, job_id: str) -> dict[str, str]:
+    """Our environment for a new worker, with its own job's marker instead of ours.
+
+    Launched from inside a job (``jobcore run`` in its command, ``jobcore.submit()`` in a
+    batch function), the new worker must not pass for a process of that job: its sweeps
+    would kill it as a leftover. Marked as its own job, it is also what their tree walk
+    leaves out, with everything under it.
+    """
+    env = {name: value for name, value in os.environ.items() if name not in JOB_MARKERS}
+    env[ENV_JOB] = state.job_marker(job_id)
+    return env
+
+
 def spawn_worker(state: StateDir, store: Store, job_id: str) -> None:
     """Start a detached worker for a queued job and record who it is.
 
     posix_spawn rather than subprocess: one call, no fork of a big parent, and no import
-    of subprocess on the launch path. Only the three standard streams are inherited (every
-    other descriptor Python or SQLite opens is close-on-exec).
+    of subprocess on the launch path. Only the three standard streams are meant to reach the
+    worker: every other descriptor Python or SQLite opens is close-on-exec, and the worker
+    closes any inheritable one our caller handed down (a group slot of the job we run in).
     """
     _reap_spawned()
     log_fd = os.open(state.log_path(job_id), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -165,7 +179,7 @@ def spawn_worker(state: StateDir, store: Store, job_id: str) -> None:
         pid = os.posix_spawn(
             sys.executable,
             argv,
-            os.environ,
+            worker_env(state, job_id),
             file_actions=[
                 (os.POSIX_SPAWN_DUP2, null_fd, 0),
                 (os.POSIX_SPAWN_DUP2, log_fd, 1),

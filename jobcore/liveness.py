@@ -124,7 +124,7 @@ def reconcile(store: Store, actor: str = "liveness") -> list[Job]:
         # before the row changes hands, so a worker started by a resume is never touched.
         from jobcore.proctree import job_processes, terminate  # proctree imports this module
 
-        leftovers = job_processes(job.id, None)
+        leftovers = job_processes(store.state.job_marker(job.id), None)
         if store.finish_if_active(
             job.id, JobStatus.FAILED, WORKER_DIED, expect_worker=job.worker, actor=actor
         ):

@@ -16,6 +16,13 @@ from jobcore.errors import JobcoreError
 
 ENV_HOME = "JOBCORE_HOME"
 ENV_JOB_ID = "JOBCORE_JOB_ID"
+"""The job id, for the command's own use (``jobcore progress``); never trusted by a sweep."""
+ENV_JOB = "JOBCORE_JOB"
+"""The job marker: ``<real path of the state folder>/jobs/<id>``, in the environment of the
+job's worker and of everything it starts. Ids are short and repeat across state folders; the
+path makes the marker name one job of one state folder."""
+JOB_MARKERS = (ENV_JOB, ENV_JOB_ID)
+"""What a new worker must not inherit: a job launched from inside a job is not part of it."""
 
 DB_NAME = "jobcore.db"
 JOBS_DIR = "jobs"
@@ -59,6 +66,14 @@ class StateDir(NamedTuple):
     def live_path(self, job_id: str) -> Path:
         """The line the job's command is rewriting right now (see ``jobcore.live_line``)."""
         return self.job_dir(job_id) / LIVE_NAME
+
+    def job_marker(self, job_id: str) -> str:
+        """The value of ``JOBCORE_JOB`` for this state folder's job ``job_id``."""
+        return f"{os.path.realpath(self.root)}/{JOBS_DIR}/{job_id}"
+
+    def marker_prefix(self) -> str:
+        """What every marker of this state folder starts with (the job id follows)."""
+        return self.job_marker("")
 
     def ensure(self) -> StateDir:
         """Create the folder (0700) if needed and refuse one that is not ours or not writable."""

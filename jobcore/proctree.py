@@ -3,7 +3,11 @@
 ``killpg`` is not enough: a grandchild that called ``setsid`` leaves the group, and a child
 whose parent died is re-parented away. So the tree is found two ways and snapshotted *before*
 anything is signalled: the worker's descendants (the worker is a child subreaper, so orphans
-stay under it) and every process carrying the job's ``JOBCORE_JOB_ID`` in its environment.
+stay under it) and every process carrying the job's marker (``JOBCORE_JOB``, see
+``StateDir.job_marker``) in its environment. The marker names the state folder as well as the
+job: a same-id job of another state folder is never found. A job launched from inside this
+one (``jobcore run`` in its command) has a worker of its own, re-parented to ours and carrying
+its own marker: that worker and everything under it are left out of the walk.
 Signals go through psutil.Process objects, which refuse to signal a pid whose start time no
 longer matches: a reused pid is never hit.
 """
@@ -19,7 +23,7 @@ import psutil
 
 from jobcore.liveness import process_of
 from jobcore.models import ProcessIdentity
-from jobcore.paths import ENV_JOB_ID
+from jobcore.paths import ENV_JOB
 
 MAX_ROUNDS = 5
 WAIT_STEP_S = 0.02
@@ -29,33 +33,64 @@ LEFTOVER_GRACE_S = 2.0
 worker is terminated."""
 
 
-def _marked_processes(job_id: str) -> list[psutil.Process]:
-    """Processes of ours whose environment says they belong to ``job_id``."""
-    marker = f"{ENV_JOB_ID}={job_id}".encode()
+def _environ_marker(pid: int) -> bytes | None:
+    """The ``JOBCORE_JOB=...`` entry of a process's environment (None: none, or unreadable)."""
+    prefix = f"{ENV_JOB}=".encode()
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as fh:
+            entries = fh.read().split(b"\0")
+    except OSError:
+        return None
+    return next((entry for entry in entries if entry.startswith(prefix)), None)
+
+
+def _marked_processes(entry: bytes) -> list[psutil.Process]:
+    """Processes of ours whose environment carries the marker ``entry`` (``NAME=value``)."""
     uid = os.getuid()
     found = []
     for proc in psutil.process_iter(["uids"]):
         try:
             if proc.info["uids"] is None or proc.info["uids"].real != uid:
                 continue
-            with open(f"/proc/{proc.pid}/environ", "rb") as fh:
-                if marker in fh.read().split(b"\0"):
-                    found.append(proc)
-        except (OSError, psutil.Error):
+        except psutil.Error:
             continue
+        if _environ_marker(proc.pid) == entry:
+            found.append(proc)
     return found
 
 
-def job_processes(job_id: str, worker: ProcessIdentity | None) -> list[psutil.Process]:
-    """A snapshot of the job's processes, the worker itself excluded."""
+def _descendants(root: psutil.Process, entry: bytes) -> list[psutil.Process]:
+    """``root``'s descendants, less every subtree rooted at a process marked for another job
+    (the worker of a job launched from inside this one, and all it runs)."""
+    children: dict[int, list[psutil.Process]] = {}
+    for proc in psutil.process_iter(["ppid"]):
+        children.setdefault(proc.info["ppid"], []).append(proc)
+    found: list[psutil.Process] = []
+    parents = [root.pid]
+    while parents:
+        for child in children.get(parents.pop(), []):
+            marker = _environ_marker(child.pid)
+            if marker is not None and marker != entry:
+                continue
+            found.append(child)
+            parents.append(child.pid)
+    return found
+
+
+def job_processes(marker: str, worker: ProcessIdentity | None) -> list[psutil.Process]:
+    """A snapshot of the job's processes, the worker itself excluded.
+
+    ``marker`` is the job's ``StateDir.job_marker``.
+    """
+    entry = f"{ENV_JOB}={marker}".encode()
     procs: dict[int, psutil.Process] = {}
     root = process_of(worker) if worker is not None else None
     if root is not None:
         with contextlib.suppress(psutil.Error):
-            for child in root.children(recursive=True):
+            for child in _descendants(root, entry):
                 procs[child.pid] = child
     if os.path.isdir("/proc"):
-        for proc in _marked_processes(job_id):
+        for proc in _marked_processes(entry):
             procs.setdefault(proc.pid, proc)
     excluded = {os.getpid(), worker.pid if worker else -1}
     return [p for pid, p in procs.items() if pid not in excluded and _running(p)]
@@ -100,14 +135,14 @@ def terminate(procs: list[psutil.Process], grace: float) -> list[psutil.Process]
     return alive
 
 
-def kill_job_tree(job_id: str, worker: ProcessIdentity | None, grace: float) -> int:
+def kill_job_tree(marker: str, worker: ProcessIdentity | None, grace: float) -> int:
     """Stop every process of the job except its worker; returns how many were signalled.
 
     Repeats the sweep because a process may fork while its siblings are being stopped.
     """
     signalled = 0
     for _ in range(MAX_ROUNDS):
-        procs = job_processes(job_id, worker)
+        procs = job_processes(marker, worker)
         if not procs:
             break
         signalled += len(procs)

@@ -1,10 +1,19 @@
 """A queue without a daemon: each queued job's own worker waits for its turn.
 
 A turn needs three things: the job's start time has come (``--delay``/``--at``), every job
-it runs ``--after`` has completed, and its group has a free slot. Slots are ``flock`` locks
-on files in the state folder, held by the running worker for as long as its job runs: the
-kernel releases them the moment a worker dies, so a crashed job can never keep a slot.
-Within a group, jobs take slots in line: highest priority first, then first come first.
+it runs ``--after`` has completed, and its group has a free slot. Within a group, jobs take
+slots in line: highest priority first, then first come first.
+
+A slot is a ``flock`` lock on a file in the state folder. The lock belongs to the open file
+description, and the kernel releases it only when the last descriptor of it is closed: the
+worker holds one, and the job's command (or each batch item) inherits another. So the slot
+is free only when the job's processes are gone, not merely its worker: a worker killed with
+``kill -9`` leaves its command running, and the slot with it, until the reconcile that finds
+the dead worker (every waiting worker runs one each second) kills what it left. Then the
+kernel frees the slot; a crashed job can never keep one. A process that closes every
+descriptor it inherited (a daemon) no longer holds the slot; the next job's worker runs a
+reconcile once it has taken the slot and before its command starts, so what a dead worker
+of the group left behind is killed first all the same (if its marker still finds it).
 """
 
 from __future__ import annotations
@@ -189,6 +198,7 @@ class Turn:
         if self._first_in_line():
             self.slot = SlotFiles(self.state, self.job.queue.group).take(limit)
             if self.slot is not None:
+                reconcile(self.store)  # what a dead worker left that does not hold its slot
                 return self._wait_for(None)
         return None
 

@@ -76,10 +76,10 @@ class CommandRunner:
     Items start with ``posix_spawn`` (vfork and exec, no Python in between) in the worker's
     own folder, which the batch sets to the job's cwd. Every descriptor the worker opens is
     close-on-exec (Python's and SQLite's default), so an item inherits only its stdin
-    (/dev/null) and its pipe. An item's exit is collected when its output ends, which is
-    almost always the moment it exits; if it has not quite exited yet, its pidfd is watched
-    in the same poll. An item that exits while something it left behind holds its pipe is
-    found by the non-blocking reap of each pass.
+    (/dev/null), its pipe and the job's group slot, if it has one. An item's exit is
+    collected when its output ends, which is almost always the moment it exits; if it has
+    not quite exited yet, its pidfd is watched in the same poll. An item that exits while
+    something it left behind holds its pipe is found by the non-blocking reap of each pass.
 
     The worker is a child subreaper, so whatever an item leaves running is re-parented to it
     when the item ends; each pass reaps those once they exit (no zombies pile up under a
@@ -93,6 +93,7 @@ class CommandRunner:
         log_fd: int,
         redact: Callable[[bytes], bytes] | None = None,
         live: LiveLine | None = None,
+        slot_fd: int | None = None,
     ):
         self.redact = redact
         self.live = live
@@ -108,6 +109,10 @@ class CommandRunner:
         """Pipe and pidfd descriptors being polled, to their item."""
         self.items: dict[int, _Running] = {}
         """Running items by pid."""
+        if slot_fd is not None:
+            # The job's group slot: items inherit it (posix_spawn keeps what is inheritable),
+            # so the slot stays taken while any of them runs; see ``jobcore.queue``.
+            os.set_inheritable(slot_fd, True)
 
     @property
     def running(self) -> int:

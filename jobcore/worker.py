@@ -25,7 +25,7 @@ from jobcore import clock, config
 from jobcore.errors import JobcoreError
 from jobcore.liveness import self_identity
 from jobcore.models import Ending, Job, JobStatus, ProcessIdentity, iso, requested_ending
-from jobcore.paths import ENV_HOME, ENV_JOB_ID, StateDir
+from jobcore.paths import ENV_HOME, ENV_JOB, ENV_JOB_ID, StateDir
 from jobcore.patience import Patience
 from jobcore.queue import Turn
 from jobcore.redact import Redactor
@@ -123,8 +123,11 @@ class Worker:
         return Redactor.for_env(self.command_env(job), listed)
 
     def command_env(self, job: Job) -> dict[str, str]:
+        """The job's environment: ours, the job's ``--env``, then its marker and id (last, so
+        nothing given at launch can make the command pass for another job's)."""
         env = dict(os.environ)
         env.update(job.env)
+        env[ENV_JOB] = self.state.job_marker(job.id)
         env[ENV_JOB_ID] = job.id
         env[ENV_HOME] = str(self.state.root)
         env.setdefault("PYTHONUNBUFFERED", "1")  # live logs from Python programs on a pipe
@@ -161,6 +164,7 @@ class Worker:
         ending = turn.wait(self._is_terminated)
         if ending is not None:
             return ending
+        runner.slot_fd = turn.slot
         try:
             return self.run_once(job, runner)
         finally:
@@ -182,7 +186,7 @@ class Worker:
         if self.terminated:
             from jobcore.proctree import LEFTOVER_GRACE_S, kill_job_tree
 
-            kill_job_tree(job.id, self.me, grace=LEFTOVER_GRACE_S)
+            kill_job_tree(self.state.job_marker(job.id), self.me, grace=LEFTOVER_GRACE_S)
         if job.is_batch:
             return ending
         row = self.store.conn.execute(
@@ -344,12 +348,29 @@ class Worker:
         )
 
 
+def _close_inherited_fds() -> None:
+    """Close what the launcher's caller left open to us beyond the three standard streams.
+
+    Python and SQLite open everything close-on-exec, so an inheritable descriptor here came
+    from whoever launched the job: a pipe of the shell's, or the group slot of the job we
+    were launched from (``jobcore run`` inside a job), which we must not hold for as long
+    as we run.
+    """
+    with contextlib.suppress(OSError):
+        for name in os.listdir("/proc/self/fd"):
+            fd = int(name)
+            with contextlib.suppress(OSError):
+                if fd > 2 and os.get_inheritable(fd):
+                    os.close(fd)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
         print("usage: python -m jobcore.worker STATE_DIR JOB_ID", file=sys.stderr)
         return 2
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    _close_inherited_fds()
     os.chdir(args[0])  # never keep the launcher's folder busy (an unmount, a deleted dir)
     _become_subreaper()
     worker = Worker(StateDir(Path(args[0]).absolute()), args[1])

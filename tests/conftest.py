@@ -148,6 +148,21 @@ def cli(home: Path) -> CLI:
     return CLI(home)
 
 
+class HomeCLI(CLI):
+    """The real CLI on a state folder given with ``--home`` (the environment names another)."""
+
+    def __call__(self, *args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
+        return super().__call__("--home", str(self.home), *args, **kw)
+
+
+@pytest.fixture
+def other_home(tmp_path: Path) -> Iterator[Path]:
+    """A second state folder (another project, another CI runner), cleaned up after."""
+    path = tmp_path / "other-state"
+    yield path
+    kill_all_of(path)
+
+
 def read_pty(
     fd: int,
     until: Callable[[bytes], bool] = lambda _: False,

@@ -16,6 +16,7 @@ import pytest
 
 from jobcore.store import Store
 from tests.conftest import CLI, wait_for
+from tests.reliability.support import is_running, marked
 
 
 def _events(cli: CLI, job_id: str) -> list[tuple[str, str]]:
@@ -123,12 +124,18 @@ def test_doctor_finds_and_fixes_each_kind(cli: CLI, home: Path, store: Store) ->
     cli.wait_status(finished, {"completed"})
     orphan = subprocess.Popen(
         ["sleep", "60"],
-        env={**os.environ, "JOBCORE_JOB_ID": finished, "JOBCORE_HOME": str(home)},
+        env={**os.environ, "JOBCORE_JOB": f"{os.path.realpath(home)}/jobs/{finished}"},
         start_new_session=True,
     )
     bystander = subprocess.Popen(
         ["sleep", "60"],
-        env={**os.environ, "JOBCORE_JOB_ID": finished, "JOBCORE_HOME": "/elsewhere"},
+        # The same id in another state folder, and the old marker of ours (the id alone).
+        env={
+            **os.environ,
+            "JOBCORE_JOB": f"/elsewhere/jobs/{finished}",
+            "JOBCORE_JOB_ID": finished,
+            "JOBCORE_HOME": str(home),
+        },
     )
     try:
         os.kill(dead_worker, signal.SIGKILL)
@@ -151,6 +158,19 @@ def test_doctor_finds_and_fixes_each_kind(cli: CLI, home: Path, store: Store) ->
         for proc in (orphan, bystander):
             proc.kill()
             proc.wait()
+
+
+def test_doctor_fix_leaves_what_a_live_worker_runs_alone(cli: CLI) -> None:
+    """A job's callback runs after the job has ended, under its still-live worker (which
+    carries the job's marker too): not an orphan."""
+    job_id = cli.run("true", opts=("--on-done", "sleep 30"))
+    cli.wait_status(job_id, {"completed"})
+    callback = wait_for(
+        lambda: [i for i in marked(job_id) if psutil.Process(i[0]).name() == "sleep"], timeout=20
+    )
+    fixed = cli("doctor", "--fix", "--json", check=False)
+    assert "orphan-process" not in {f["kind"] for f in json.loads(fixed.stdout)}
+    assert is_running(callback[0])
 
 
 def test_new_state_folder_is_private(cli: CLI, home: Path) -> None:
