@@ -53,7 +53,9 @@ class BatchRun:
         """The runner for this batch, started in the job's folder with the job's world."""
         os.chdir(self.job.cwd)
         if self.spec.call:
-            # The function runs in this process (or its pool): give it the job's environment.
+            # The function runs in this process (or its pool): give it the job's environment,
+            # and only that (not what the worker inherited from whoever resumed the job).
+            os.environ.clear()
             os.environ.update(self.env)
             from jobcore.call_runner import CallRunner
 

@@ -459,7 +459,7 @@ def cmd_resume(args: argparse.Namespace, ctx: Context) -> int:
     from jobcore.control import resume
 
     for job in _targets(args, ctx, ["paused"]):
-        job = resume(ctx.state, ctx.store, job.id)
+        job = resume(ctx.state, ctx.store, job.id, env_now=args.env_now)
         print(f"job {job.id} resumed", file=sys.stderr)
     return 0
 
@@ -538,7 +538,7 @@ def cmd_retry(args: argparse.Namespace, ctx: Context) -> int:
     from jobcore.control import retry
 
     job = ctx.store.resolve(args.id)
-    changed = retry(ctx.state, ctx.store, job.id, args.item)
+    changed = retry(ctx.state, ctx.store, job.id, args.item, env_now=args.env_now)
     what = f"{changed} item(s)" if job.is_batch else "the job"
     print(f"retrying {what} of job {job.id}", file=sys.stderr)
     return 0

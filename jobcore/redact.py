@@ -9,7 +9,7 @@ named with ``--redact-env`` / the ``redact_env`` config key.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 
 MASK = b"***"
@@ -71,3 +71,18 @@ class Redactor:
         for pattern, replacement in _patterns():
             data = pattern.sub(replacement, data)
         return data
+
+    def text(self, value: str) -> str:
+        """``value`` masked: for text that is stored or shown (items, errors, commands)."""
+        raw = value.encode("utf-8", "surrogateescape")
+        masked = self(raw)
+        return value if masked == raw else masked.decode("utf-8", "surrogateescape")
+
+    def argv(self, argv: Sequence[str]) -> list[str]:
+        """A command line masked argument by argument."""
+        return [self.text(arg) for arg in argv]
+
+
+def mask_text(value: str) -> str:
+    """``value`` with the known token shapes masked (no job's secret values are known)."""
+    return Redactor().text(value)

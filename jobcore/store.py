@@ -125,6 +125,12 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX items_failed_by_job ON items(job_id, finished_at) WHERE status = 'failed';
     CREATE INDEX items_failed_at ON items(finished_at) WHERE status = 'failed';
     """,
+    # What is shown of a job's command line and callback, masked by its Redactor at launch
+    # (the clear ones stay in command/on_done for the worker only). NULL: a job from before,
+    # masked by shape when shown.
+    """
+    ALTER TABLE jobs ADD COLUMN masked TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -251,6 +257,7 @@ class Store:
         queue: QueueSpec | None = None,
         on_done: str | None = None,
         redact: Sequence[str] = (),
+        masked: dict[str, Any] | None = None,
     ) -> Job:
         """Insert a new queued job with a fresh short id (retrying the rare collision).
 
@@ -272,8 +279,8 @@ class Store:
                 try:
                     conn.execute(
                         "INSERT INTO jobs (id, name, command, cwd, env, status, created_at,"
-                        " queued_at, spec, grp, priority, after, not_before, on_done, redact)"
-                        " VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        " queued_at, spec, grp, priority, after, not_before, on_done, redact,"
+                        " masked) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (
                             job_id,
                             name,
@@ -289,6 +296,7 @@ class Store:
                             queue.not_before,
                             on_done,
                             json.dumps(list(redact)),
+                            json.dumps(masked or {}),
                         ),
                     )
                     break

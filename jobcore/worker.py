@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from jobcore import config
+from jobcore import config, launch_env
 from jobcore.errors import JobcoreError
 from jobcore.liveness import self_identity
 from jobcore.models import Ending, Job, JobStatus, ProcessIdentity, iso, requested_ending
@@ -30,12 +30,16 @@ from jobcore.redact import Redactor
 from jobcore.store import Store, record_event, update_in
 
 if TYPE_CHECKING:
+    import subprocess
+
     from jobcore.batch import BatchRun
     from jobcore.command_job import CommandJob
+    from jobcore.logwriter import LogWriter
 
 ITEM_GRACE_S = 5.0
 PR_SET_CHILD_SUBREAPER = 36
 CALLBACK_TIMEOUT_S = 60.0
+CALLBACK_DRAIN_S = 0.5
 
 
 class _Terminated(Exception):
@@ -56,6 +60,11 @@ class Worker:
         self.store = Store(state)
         self.job_id = job_id
         self.me: ProcessIdentity = self_identity()
+        self.launch_env: dict[str, str] | None = None
+        """The job's kept launch environment (None: a job from before it was kept)."""
+        self.mask = Redactor()
+        """The job's Redactor once the job is claimed: every text derived from the job that
+        this worker stores (reasons, events, callback output) goes through it."""
         try:
             self.config = config.load(state)
         except JobcoreError as exc:
@@ -96,7 +105,7 @@ class Worker:
         return Redactor.for_env(self.command_env(job), listed)
 
     def command_env(self, job: Job) -> dict[str, str]:
-        env = dict(os.environ)
+        env = dict(os.environ if self.launch_env is None else self.launch_env)
         env.update(job.env)
         env[ENV_JOB_ID] = job.id
         env[ENV_HOME] = str(self.state.root)
@@ -107,6 +116,12 @@ class Worker:
         job = self.claim()
         if job is None:
             return 0
+        try:
+            self.launch_env = launch_env.load(self.state, job.id)
+        except JobcoreError as exc:
+            self.finish(Ending(JobStatus.FAILED, str(exc)))
+            return 0
+        self.mask = self.redactor(job)
         signal.signal(signal.SIGTERM, self._on_sigterm)
         log_fd = os.open(self.state.log_path(job.id), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
@@ -165,7 +180,7 @@ class Worker:
 
     def runner(self, job: Job, log_fd: int) -> BatchRun | CommandJob:
         """What runs the job: a batch of items, or one command."""
-        env, redact = self.command_env(job), self.redactor(job)
+        env, redact = self.command_env(job), self.mask
         if job.is_batch:
             from jobcore.batch import BatchRun
 
@@ -175,10 +190,11 @@ class Worker:
         return CommandJob(self.store, job, self.me, env, log_fd, redact)
 
     def finish(self, ending: Ending) -> None:
+        """Record the ending; its reason may quote the job's output (an item's last line)."""
         self.store.finish_if_active(
             self.job_id,
             ending.status,
-            ending.reason,
+            None if ending.reason is None else self.mask.text(ending.reason),
             expect_worker=self.me,
             exit_code=ending.exit_code,
             paused_until=ending.paused_until,
@@ -233,21 +249,32 @@ class Worker:
         )
         import subprocess
 
+        from jobcore.logwriter import LogWriter
+
+        # Its output is masked like the command's, never written straight to the log.
+        writer = LogWriter(log_fd, redact=self.mask)
         try:
-            done = subprocess.run(
+            proc = subprocess.Popen(
                 ["/bin/sh", "-c", command],
                 env=env,
                 cwd=job.cwd if os.path.isdir(job.cwd) else "/",
                 stdin=subprocess.DEVNULL,
-                stdout=log_fd,
-                stderr=log_fd,
-                timeout=CALLBACK_TIMEOUT_S,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
             )
-            outcome = f"exit code {done.returncode}"
-        except (OSError, subprocess.TimeoutExpired) as exc:
+        except OSError as exc:
             outcome = f"could not run: {exc}"
+        else:
+            code = _pump_callback(proc, writer)
+            outcome = (
+                f"timed out after {CALLBACK_TIMEOUT_S:g} s"
+                if code is None
+                else (f"exit code {code}")
+            )
+        writer.close()
         with self.store.write() as conn:
-            record_event(conn, job.id, "callback", "worker", f"{command!r}: {outcome}")
+            reason = self.mask.text(f"{command!r}: {outcome}")
+            record_event(conn, job.id, "callback", "worker", reason)
 
     def wait_to_resume(self, ending: Ending, log_fd: int) -> bool:
         """Sleep until a self-pause's ``paused_until``; resume unless someone else acted.
@@ -286,6 +313,34 @@ class Worker:
             and job.worker.pid == self.me.pid
             and job.worker.start == self.me.start
         )
+
+
+def _pump_callback(proc: subprocess.Popen[bytes], writer: LogWriter) -> int | None:
+    """Copy the callback's output until it exits; its exit code, or None once it was killed
+    at CALLBACK_TIMEOUT_S. Something it left in the background holding the pipe (``cmd &``)
+    is not waited for beyond CALLBACK_DRAIN_S."""
+    import select
+
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    deadline = time.monotonic() + CALLBACK_TIMEOUT_S
+    exited_at = None
+    while time.monotonic() < deadline:
+        if exited_at is None and proc.poll() is not None:
+            exited_at = time.monotonic()
+        if exited_at is not None and time.monotonic() - exited_at > CALLBACK_DRAIN_S:
+            break
+        if select.select([fd], [], [], 0.1)[0]:
+            data = os.read(fd, 65536)
+            if not data:
+                break
+            writer.feed(data)
+    proc.stdout.close()
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+        return None
+    return proc.returncode
 
 
 def _log(fd: int, line: str) -> None:

@@ -23,3 +23,13 @@ def pause_once(item: str) -> None:
         marker.write_text("x")
         raise jobcore.Pause("rate limited", retry_after=float(os.environ.get("PAUSE_S", "1")))
     record(item)
+
+
+def record_env(item: str) -> None:
+    """Record ``item=$FOO``; item 2 pauses the job once (a resume runs the rest)."""
+    marker = Path(os.environ["RECORD"] + ".paused")
+    if item == "2" and not marker.exists():
+        marker.write_text("x")
+        raise jobcore.Pause("rate limited")
+    with open(os.environ["RECORD"], "a", encoding="utf-8") as fh:
+        fh.write(f"{item}={os.environ.get('FOO')}\n")
