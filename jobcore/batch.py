@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from jobcore.errors import Pause
@@ -23,6 +22,7 @@ from jobcore.store import Store
 
 if TYPE_CHECKING:
     from jobcore.call_runner import CallRunner
+    from jobcore.redact import Redactor
 
 TICK_S = 0.2
 """How often the loop looks at the stop request and at items due after a backoff."""
@@ -38,7 +38,7 @@ class BatchRun:
         env: dict[str, str],
         log_fd: int,
         grace: float,
-        redact: Callable[[bytes], bytes] | None = None,
+        redact: Redactor | None = None,
     ) -> None:
         self.store = store
         self.job = job
@@ -74,7 +74,13 @@ class BatchRun:
             return Ending(JobStatus.FAILED, f"cwd does not exist: {self.job.cwd}")
         self.book.reset_in_flight()
         self.runner = self._runner()
-        self.ledger = Ledger(self.store, self.job.id, self.spec.retries, self.spec.backoff)
+        self.ledger = Ledger(
+            self.store,
+            self.job.id,
+            self.spec.retries,
+            self.spec.backoff,
+            shown=None if self.redact is None else self.redact.text,
+        )
         pause: Pause | None = None
         request: str | None = None
         last_check = 0.0

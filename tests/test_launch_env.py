@@ -100,9 +100,7 @@ def test_retry_uses_the_launch_environment(cli: CLI, envs, tmp_path: Path) -> No
     assert runs(cli, job_id) == ["run FOO=launch", "run FOO=launch"]
 
 
-def test_a_batch_resumed_after_a_stop_keeps_its_environment(
-    cli: CLI, envs, tmp_path: Path
-) -> None:
+def test_a_batch_resumed_after_a_stop_keeps_its_environment(cli: CLI, envs, tmp_path: Path) -> None:
     launch, other = envs
     items = tmp_path / "items.txt"
     items.write_text(f"{tmp_path / 'a'}\n{tmp_path / 'b'}\n")
@@ -137,9 +135,7 @@ def test_a_python_batch_resumed_from_elsewhere_keeps_its_environment(
     assert sorted(record.read_text().split()) == ["1=launch", "2=launch", "3=launch", "4=launch"]
 
 
-def test_the_launch_environment_is_private_and_never_shown(
-    cli: CLI, envs, state: StateDir
-) -> None:
+def test_the_launch_environment_is_private_and_never_shown(cli: CLI, envs, state: StateDir) -> None:
     launch, _ = envs
     launch = {**launch, "API_TOKEN": "zq8Lm3Tok9Secret"}
     job_id = jobcore(launch, "run", "-q", "--", "true").stdout.strip()
