@@ -229,9 +229,9 @@ class Job(NamedTuple):
     def shown_command(self) -> list[str]:
         """The command as displayed: credentials masked (the clear one is the worker's)."""
         if self.masked is None:
-            from jobcore.redact import mask_text
+            from jobcore.redact import mask_argv
 
-            return [mask_text(arg) for arg in self.command]
+            return mask_argv(self.command)
         return self.masked.get("command", self.command)
 
     @property
