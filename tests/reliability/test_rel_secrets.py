@@ -32,10 +32,12 @@ SECRETS = {
 }
 CARRIER = f"https://alice:{URL_PASSWORD}@git.example/repo.git?key={ENV_SECRET}&hook={NAMED_VALUE}"
 """One argument carrying all three, as a shell would have expanded ``$API_TOKEN``."""
+SHOWN = ("fetched", "pushing", "clone")
+"""A word of each job's detail pane (log or current item): it has been drawn."""
 
 
-def _launch(cli: CLI, tmp_path: Path) -> tuple[str, str]:
-    """A one-command job and a batch, launched from a shell holding the secrets."""
+def _launch(cli: CLI, tmp_path: Path) -> tuple[str, str, str]:
+    """Two one-command jobs and a batch, launched from a shell holding the secrets."""
     env = {**os.environ, "API_TOKEN": ENV_SECRET, "HOOK_ID": NAMED_VALUE}
 
     def run(*args: str) -> str:
@@ -59,6 +61,9 @@ def _launch(cli: CLI, tmp_path: Path) -> tuple[str, str]:
         "sh",
         CARRIER,
     )
+    reported = run(
+        "--", "sh", "-c", '"$0" -m jobcore progress --item "pushing $1"', sys.executable, CARRIER
+    )
     items = tmp_path / "repos.txt"
     items.write_text(CARRIER + "\n")
     batch = run(
@@ -71,10 +76,10 @@ def _launch(cli: CLI, tmp_path: Path) -> tuple[str, str]:
         "sh",
         "{}",
     )
-    for job_id in (one, batch):
+    for job_id in (one, reported, batch):
         wait_for(lambda j=job_id: cli.show(j)["status"] in {"completed", "failed"}, timeout=60)
     wait_for(lambda: '"callback"' in cli("events", "--json", one).stdout)
-    return one, batch
+    return one, reported, batch
 
 
 def _screen_text(app: JobApp) -> str:
@@ -91,9 +96,9 @@ async def _dashboard(state: StateDir, ids: tuple[str, ...]) -> str:
         app = pilot.app
         for job_id in ids:
             await open_detail(pilot, app, job_id)
-            # Its title, then its log tail, are drawn.
+            # Its title, then its log tail or current item, are drawn.
             await wait_until(pilot, lambda j=job_id: f"{j} ·" in _screen_text(app))
-            await wait_until(pilot, lambda: "fetched" in (t := _screen_text(app)) or "clone" in t)
+            await wait_until(pilot, lambda: any(w in _screen_text(app) for w in SHOWN))
             screens.append(_screen_text(app))
             await pilot.press("escape")
     return "\n".join(screens)
@@ -101,7 +106,7 @@ async def _dashboard(state: StateDir, ids: tuple[str, ...]) -> str:
 
 def _places(cli: CLI, state: StateDir, ids: tuple[str, ...]) -> dict[str, str]:
     """The text of every place that stores or shows something of the jobs."""
-    batch = ids[1]
+    batch = ids[-1]
 
     def out(*args: str) -> str:
         return cli(*args).stdout
