@@ -41,7 +41,8 @@ def _patterns() -> tuple[tuple[re.Pattern[bytes], bytes], ...]:
 
 
 HINT = (
-    r"://|authorization|bearer|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|akia|asia|aws_secret"
+    r"://|authorization|bearer|gh[pousr]_|github_pat_|glpat-|xox[abposr]-"
+    r"|akia|asia|aws_secret"
 )
 """What every token shape contains (searched in lower case, which is much faster than a
 case-blind pattern): text without any of these has nothing to mask."""

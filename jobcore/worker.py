@@ -266,11 +266,8 @@ class Worker:
             outcome = f"could not run: {exc}"
         else:
             code = _pump_callback(proc, writer)
-            outcome = (
-                f"timed out after {CALLBACK_TIMEOUT_S:g} s"
-                if code is None
-                else (f"exit code {code}")
-            )
+            timed_out = f"timed out after {CALLBACK_TIMEOUT_S:g} s"
+            outcome = timed_out if code is None else f"exit code {code}"
         writer.close()
         with self.store.write() as conn:
             reason = self.mask.text(f"{command!r}: {outcome}")
@@ -316,10 +313,11 @@ class Worker:
 
 
 def _pump_callback(proc: subprocess.Popen[bytes], writer: LogWriter) -> int | None:
-    """Copy the callback's output until it exits; its exit code, or None once it was killed
+    """Copy the callback's output until it ends; its exit code, or None once it was killed
     at CALLBACK_TIMEOUT_S. Something it left in the background holding the pipe (``cmd &``)
-    is not waited for beyond CALLBACK_DRAIN_S."""
+    is not waited for beyond CALLBACK_DRAIN_S after the callback exited."""
     import select
+    import subprocess
 
     assert proc.stdout is not None
     fd = proc.stdout.fileno()
@@ -336,11 +334,12 @@ def _pump_callback(proc: subprocess.Popen[bytes], writer: LogWriter) -> int | No
                 break
             writer.feed(data)
     proc.stdout.close()
-    if proc.poll() is None:
+    try:
+        return proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
         return None
-    return proc.returncode
 
 
 def _log(fd: int, line: str) -> None:
