@@ -24,6 +24,7 @@ from jobcore.store import Store
 
 if TYPE_CHECKING:
     from jobcore.call_runner import CallRunner
+    from jobcore.redact import Redactor
 
 TICK_S = 0.2
 """How often the loop looks at the stop request and at items due after a backoff."""
@@ -54,7 +55,7 @@ class BatchRun:
         log_fd: int,
         grace: float,
         terminated: Callable[[], bool],
-        redact: Callable[[bytes], bytes] | None = None,
+        redact: Redactor | None = None,
     ) -> None:
         self.store = store
         self.job = job
@@ -74,7 +75,9 @@ class BatchRun:
         """The runner for this batch, started in the job's folder with the job's world."""
         os.chdir(self.job.cwd)
         if self.spec.call:
-            # The function runs in this process (or its pool): give it the job's environment.
+            # The function runs in this process (or its pool): give it the job's environment,
+            # and only that (not what the worker inherited from whoever resumed the job).
+            os.environ.clear()
             os.environ.update(self.env)
             from jobcore.call_runner import CallRunner
 
@@ -99,7 +102,13 @@ class BatchRun:
             return Ending(JobStatus.FAILED, f"cwd does not exist: {self.job.cwd}")
         self.store.patience.call(self.book.reset_in_flight)
         self.runner = self._runner()
-        self.ledger = Ledger(self.store, self.job.id, self.spec.retries, self.spec.backoff)
+        self.ledger = Ledger(
+            self.store,
+            self.job.id,
+            self.spec.retries,
+            self.spec.backoff,
+            shown=None if self.redact is None else self.redact.text,
+        )
         pause: Pause | None = None
         request: str | None = None
         terminated = False

@@ -136,6 +136,14 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
         action = p.add_argument("id", metavar="ID", help="job id, or any unique prefix of it")
         action.completer = _complete_job_ids  # type: ignore[attr-defined]
 
+    def env_now_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--env-now",
+            action="store_true",
+            help="run with this shell's environment (kept from then on), not the one the job "
+            "was launched with",
+        )
+
     p = add(
         "run",
         cmd_run,
@@ -315,9 +323,11 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
         "resume",
         cmd_resume,
         "start a paused or failed job again",
-        "  jobcore resume k3x9q\n  jobcore resume --group renders   # every paused job of it",
+        "  jobcore resume k3x9q\n  jobcore resume --group renders   # every paused job of it\n"
+        "  jobcore resume --env-now k3x9q   # with this shell's environment from now on",
     )
     id_or_group_arg(p)
+    env_now_arg(p)
 
     p = add(
         "retry",
@@ -330,6 +340,7 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
     p.add_argument(
         "--item", action="append", default=[], metavar="ITEM", help="only this item (repeatable)"
     )
+    env_now_arg(p)
 
     p = add(
         "failures",

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from jobcore.live_line import LiveLine
 from jobcore.liveness import identity_of
@@ -22,6 +23,9 @@ from jobcore.proctree import LEFTOVER_GRACE_S, kill_job_tree
 from jobcore.progress_parse import parse_line
 from jobcore.reporter import Reporter
 from jobcore.store import Store
+
+if TYPE_CHECKING:
+    from jobcore.redact import Redactor
 
 READ_SIZE = 64 * 1024
 POLL_S = 0.25
@@ -64,7 +68,7 @@ class CommandJob:
         env: dict[str, str],
         log_fd: int,
         terminated: Callable[[], bool],
-        redact: Callable[[bytes], bytes] | None,
+        redact: Redactor | None,
     ) -> None:
         self.store = store
         self.job = job
@@ -81,7 +85,9 @@ class CommandJob:
 
     def run(self) -> Ending:
         job, log_fd = self.job, self.log_fd
-        reporter = Reporter(self.store, job.id)
+        reporter = Reporter(
+            self.store, job.id, shown=None if self.redact is None else self.redact.text
+        )
 
         def on_line(line: bytes) -> bool:
             change = parse_line(line)

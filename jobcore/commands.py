@@ -24,6 +24,7 @@ from jobcore.store import Store
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from jobcore.items import ItemRecord
     from jobcore.logs import Follower
 
 MAX_COUNT = 2**63 - 1
@@ -272,7 +273,7 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
         from jobcore.items import ItemBook, failures
 
         data["items"] = {s.value: n for s, n in ItemBook(store, job.id).counts().items()}
-        failed = failures(store, job.id)
+        failed = _shown_records(ctx, failures(store, job.id))
         data["failed_items"] = [r.to_json() for r in failed]
     if args.json:
         data["samples"] = store.samples(job.id)
@@ -313,6 +314,23 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
+def _shown_records(ctx: Context, records: list[ItemRecord]) -> list[ItemRecord]:
+    """Item records as shown, each masked by its own job's Redactor."""
+    from jobcore.launch_env import redactor_for
+    from jobcore.redact import Redactor
+
+    redactors: dict[str, Redactor] = {}
+    shown = []
+    for record in records:
+        if record.job_id not in redactors:
+            try:
+                redactors[record.job_id] = redactor_for(ctx.state, ctx.store.get(record.job_id))
+            except JobcoreError:
+                redactors[record.job_id] = Redactor()
+        shown.append(record.shown(redactors[record.job_id]))
+    return shown
+
+
 def _write_text(data: bytes) -> None:
     """Log bytes to stdout; invalid UTF-8 is shown as U+FFFD rather than crashing."""
     sys.stdout.write(data.decode("utf-8", "replace"))
@@ -335,11 +353,15 @@ def cmd_logs(args: argparse.Namespace, ctx: Context) -> int:
         raise UsageError("--json prints what is there now; it does not go with -f")
     path = ctx.state.log_path(job.id)
     if args.item is not None:
+        from jobcore.launch_env import redactor_for
         from jobcore.logs import item_lines, item_prefix
 
-        lines = item_lines(path, item_prefix(args.item).encode(), args.lines)
+        # The log's prefix is the item as masked when it was written.
+        shown = redactor_for(ctx.state, job).text(args.item)
+        prefix = item_prefix(shown).encode("utf-8", "surrogateescape")
+        lines = item_lines(path, prefix, args.lines)
         if args.json:
-            _emit_json(_lines_json(job.id, b"".join(lines), args.item))
+            _emit_json(_lines_json(job.id, b"".join(lines), shown))
         else:
             _write_text(b"".join(lines))
         return 0
@@ -455,7 +477,7 @@ def cmd_resume(args: argparse.Namespace, ctx: Context) -> int:
     from jobcore.control import resume
 
     for job in _targets(args, ctx, ["paused"]):
-        job = resume(ctx.state, ctx.store, job.id)
+        job = resume(ctx.state, ctx.store, job.id, env_now=args.env_now)
         print(f"job {job.id} resumed", file=sys.stderr)
     return 0
 
@@ -515,7 +537,11 @@ def cmd_progress(args: argparse.Namespace, ctx: Context) -> int:
         if value is not None and not 0 <= value <= MAX_COUNT:
             raise UsageError(f"--{flag} expects a number from 0 to {MAX_COUNT}")
     store = ctx.store
-    store.get(job_id)
+    job = store.get(job_id)
+    if args.item is not None:
+        from jobcore.launch_env import redactor_for
+
+        args.item = redactor_for(ctx.state, job).text(args.item)
     store.record_progress(
         job_id,
         done=args.done,
@@ -534,7 +560,7 @@ def cmd_retry(args: argparse.Namespace, ctx: Context) -> int:
     from jobcore.control import retry
 
     job = ctx.store.resolve(args.id)
-    changed = retry(ctx.state, ctx.store, job.id, args.item)
+    changed = retry(ctx.state, ctx.store, job.id, args.item, env_now=args.env_now)
     what = f"{changed} item(s)" if job.is_batch else "the job"
     print(f"retrying {what} of job {job.id}", file=sys.stderr)
     return 0
@@ -550,7 +576,7 @@ def cmd_failures(args: argparse.Namespace, ctx: Context) -> int:
         print(f"forgot {forgotten} failed item(s)", file=sys.stderr)
         return 0
     job_id = store.resolve(args.id).id if args.id else None
-    records = failures(store, job_id)
+    records = _shown_records(ctx, failures(store, job_id))
     if args.json:
         _emit_json([r.to_json() for r in records])
         return 0

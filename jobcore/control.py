@@ -22,7 +22,7 @@ import sqlite3
 import time
 from collections.abc import Sequence
 
-from jobcore import clock
+from jobcore import clock, launch_env
 from jobcore.errors import JobcoreError
 from jobcore.items import ItemBook, ItemStatus, counts
 from jobcore.launcher import spawn_worker
@@ -131,16 +131,20 @@ def _check_resumable(conn: sqlite3.Connection, job_id: str) -> None:
             raise JobcoreError(f"job {job_id} has no items left to run")
 
 
-def resume(state: StateDir, store: Store, job_id: str) -> Job:
+def resume(state: StateDir, store: Store, job_id: str, *, env_now: bool = False) -> Job:
     """Start a new worker for a paused or failed job; refused while it runs or once completed.
 
     The status check and the switch to ``queued`` happen in one write transaction, so two
-    resumes at once cannot both win: the second sees ``queued`` and is refused.
+    resumes at once cannot both win: the second sees ``queued`` and is refused. The job runs
+    with the environment it was launched with; ``env_now``: with this process's, kept as the
+    job's from then on.
     """
     reconcile(store)
     queued = clock.now()
     with store.write() as conn:
         _check_resumable(conn, job_id)
+        if env_now:
+            launch_env.save(state, job_id, launch_env.current())
         conn.execute(
             "UPDATE jobs SET status = 'queued', queued_at = ?, queued_clock = ?,"
             " queued_boot = ?, reason = NULL,"
@@ -150,13 +154,23 @@ def resume(state: StateDir, store: Store, job_id: str) -> Job:
             " worker_start = NULL, cmd_pid = NULL, cmd_start = NULL WHERE id = ?",
             (clock.wall(), queued.t, queued.boot, job_id),
         )
-        record_event(conn, job_id, "resumed", "user")
+        record_event(
+            conn, job_id, "resumed", "user", "with the current environment" if env_now else None
+        )
     spawn_worker(state, store, job_id)
     return store.get(job_id)
 
 
-def retry(state: StateDir, store: Store, job_id: str, items: Sequence[str] = ()) -> int:
-    """Run failed items again (all, or those named) with a fresh retry budget, and resume.
+def retry(
+    state: StateDir,
+    store: Store,
+    job_id: str,
+    items: Sequence[str] = (),
+    *,
+    env_now: bool = False,
+) -> int:
+    """Run failed items again (all, or those named) with a fresh retry budget, and resume
+    (with the job's launch environment; ``env_now``: with this process's, see ``resume``).
 
     For a one-command job this is a resume of the failed job. Returns how many items were
     put back to pending (1 for a one-command job).
@@ -170,7 +184,7 @@ def retry(state: StateDir, store: Store, job_id: str, items: Sequence[str] = ())
             raise JobcoreError(f"job {job.id} is not a batch; it has no items to name")
         if job.status is not JobStatus.FAILED:
             raise JobcoreError(f"job {job.id} is {job.status.value}; only failed jobs are retried")
-        resume(state, store, job.id)
+        resume(state, store, job.id, env_now=env_now)
         return 1
     changed = ItemBook(store, job.id).retry_failed(list(items) or None)
     if not changed:
@@ -178,5 +192,5 @@ def retry(state: StateDir, store: Store, job_id: str, items: Sequence[str] = ())
         raise JobcoreError(f"nothing to retry in job {job.id}: {what}")
     with store.write() as conn:
         record_event(conn, job.id, "retried", "user", f"{changed} failed item(s)")
-    resume(state, store, job.id)
+    resume(state, store, job.id, env_now=env_now)
     return changed

@@ -11,11 +11,14 @@ import random
 import sqlite3
 from collections.abc import Iterable, Sequence
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from jobcore.errors import Pause
 from jobcore.models import iso
 from jobcore.store import Store, apply_progress
+
+if TYPE_CHECKING:
+    from jobcore.redact import Redactor
 
 
 class ItemStatus(StrEnum):
@@ -53,6 +56,12 @@ class ItemRecord(NamedTuple):
             finished_at=row["finished_at"],
             duration=row["duration"],
         )
+
+    def shown(self, redact: Redactor) -> ItemRecord:
+        """The record as shown to people: the item (a credentialed URL, say) and its error
+        masked by the job's Redactor. The clear item stays in the database, to be run."""
+        error = None if self.error is None else redact.text(self.error)
+        return self._replace(item=redact.text(self.item), error=error)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -13,13 +13,15 @@ import os
 import shutil
 import sys
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
+from jobcore import launch_env
 from jobcore.atomic import write_json
 from jobcore.errors import JobcoreError, UsageError
 from jobcore.liveness import identity_of
 from jobcore.models import BatchSpec, Job, JobStatus, QueueSpec
 from jobcore.paths import ENV_JOB, JOB_MARKERS, StateDir, disk_error
-from jobcore.redact import mask_env
+from jobcore.redact import Redactor
 from jobcore.store import Store
 
 _spawned: list[int] = []
@@ -65,6 +67,7 @@ def launch(
     """
     cwd = os.path.abspath(cwd or os.getcwd())
     overrides = dict(env or {})
+    launched = launch_env.current()
     if batch is not None and batch.call:
         if not os.path.isdir(cwd):
             raise JobcoreError(f"cwd does not exist: {cwd}")
@@ -73,8 +76,10 @@ def launch(
         resolve(batch.call, cwd)
         command = []
     else:
-        validate(command, cwd, {**os.environ, **overrides})
+        validate(command, cwd, {**launched, **overrides})
     spec = batch.to_spec() if batch is not None else None
+    redactor = _redactor(state, {**launched, **overrides}, redact)
+    masked = _masked(redactor, command, on_done)
     job = store.create_job(
         list(command),
         cwd,
@@ -85,19 +90,21 @@ def launch(
         queue=queue,
         on_done=on_done,
         redact=redact,
+        masked=masked,
     )
     try:
         state.make_job_dir(job.id)
+        launch_env.save(state, job.id, launched)
         write_json(
             state.record_path(job.id),
             {
                 "id": job.id,
                 "name": name,
-                "command": list(command),
+                "command": job.shown_command,
                 "cwd": cwd,
-                "env": mask_env(overrides, redact),
+                "env": job.masked_env,
                 "batch": spec,
-                "on_done": on_done,
+                "on_done": job.shown_on_done,
                 "created_at": job.created_at,
             },
         )
@@ -108,6 +115,28 @@ def launch(
         raise
     spawn_worker(state, store, job.id)
     return job
+
+
+def _redactor(state: StateDir, env: Mapping[str, str], redact: Sequence[str]) -> Redactor:
+    """The new job's Redactor, as its worker will build it (``redact_env`` of the config too)."""
+    from jobcore import config
+
+    try:
+        listed = [*redact, *config.load(state)["redact_env"]]
+    except JobcoreError:
+        listed = list(redact)  # the worker reports a broken config; masking goes on
+    return Redactor.for_env(env, listed)
+
+
+def _masked(redactor: Redactor, command: Sequence[str], on_done: str | None) -> dict[str, Any]:
+    """What is shown instead of the command line and callback, where masking changes them."""
+    masked: dict[str, Any] = {}
+    shown = redactor.argv(command)
+    if shown != list(command):
+        masked["command"] = shown
+    if on_done is not None and (text := redactor.text(on_done)) != on_done:
+        masked["on_done"] = text
+    return masked
 
 
 def submit(

@@ -27,6 +27,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections import deque
+from collections.abc import Callable
 
 from jobcore import clock
 from jobcore.items import ItemBook, ItemRecord, ItemStatus, Outcome, backoff_delay
@@ -44,8 +45,17 @@ REREAD_S = 0.2
 class Ledger:
     """Hands out a batch's ready items and checkpoints their attempts, for one worker."""
 
-    def __init__(self, store: Store, job_id: str, retries: int, backoff: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        job_id: str,
+        retries: int,
+        backoff: float,
+        shown: Callable[[str], str] | None = None,
+    ) -> None:
         self.store = store
+        self.shown = shown
+        """Masks what is stored of an item for people to read (current item, error line)."""
         self.job_id = job_id
         self.retries = retries
         self.backoff = backoff
@@ -89,7 +99,7 @@ class Ledger:
         )
         self._started[record.idx] = record
         self._began[record.idx] = clock.since_boot()
-        self._current = record.item
+        self._current = self._shown(record.item)
         return record
 
     def ended(self, attempts: list[tuple[ItemRecord, Outcome]]) -> None:
@@ -200,6 +210,9 @@ class Ledger:
         self._done = self._failed = 0
         self._flushed_at = time.monotonic()
 
+    def _shown(self, text: str) -> str:
+        return text if self.shown is None else self.shown(text)
+
     def _read_ready(self) -> list[ItemRecord]:
         now = clock.now()
         rows = self.store.conn.execute(
@@ -237,7 +250,7 @@ class Ledger:
                 status.value,
                 record.attempts,
                 outcome.exit_code,
-                None if outcome.ok else outcome.error,
+                None if outcome.ok or outcome.error is None else self._shown(outcome.error),
                 outcome.result,
                 record.started_at,
                 at,

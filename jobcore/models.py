@@ -166,6 +166,9 @@ class Job(NamedTuple):
     """A shell command run when the job ends (pueue's callback)."""
     redact: tuple[str, ...]
     """Names of environment variables whose values are masked in the log."""
+    masked: dict[str, Any] | None
+    """The command line and callback as shown (``command``, ``on_done``), where masking them
+    changed anything; None for a job from before they were masked at launch."""
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Job:
@@ -212,6 +215,7 @@ class Job(NamedTuple):
             waiting_on=row["waiting_on"],
             on_done=row["on_done"],
             redact=tuple(_decoded(row["redact"])),
+            masked=None if row["masked"] is None else _decoded(row["masked"]),
         )
 
     @property
@@ -226,11 +230,32 @@ class Job(NamedTuple):
         return "each" in self.spec
 
     @property
+    def shown_command(self) -> list[str]:
+        """The command as displayed: credentials masked (the clear one is the worker's)."""
+        if self.masked is None:
+            from jobcore.redact import mask_argv
+
+            return mask_argv(self.command)
+        return self.masked.get("command", self.command)
+
+    @property
+    def shown_on_done(self) -> str | None:
+        """The callback as displayed: credentials masked."""
+        if self.on_done is None:
+            return None
+        if self.masked is None:
+            from jobcore.redact import mask_text
+
+            return mask_text(self.on_done)
+        return self.masked.get("on_done", self.on_done)
+
+    @property
     def command_line(self) -> str:
-        """The command as a person would type it (or the function a Python batch calls)."""
+        """The command as a person would type it (or the function a Python batch calls),
+        credentials masked."""
         if self.spec.get("call"):
             return f"{self.spec['call']}(item)"
-        return shlex.join(self.command)
+        return shlex.join(self.shown_command)
 
     @property
     def label(self) -> str:
@@ -252,7 +277,7 @@ class Job(NamedTuple):
             "status": self.status.value,
             "pid": self.worker.pid if self.worker else None,
             "command_pid": self.command_proc.pid if self.command_proc else None,
-            "command": self.command,
+            "command": self.shown_command,
             "cwd": self.cwd,
             "env": self.masked_env,
             "created_at": iso(self.created_at),
@@ -275,7 +300,7 @@ class Job(NamedTuple):
             "after": list(self.queue.after),
             "not_before": iso(self.queue.not_before),
             "waiting_on": self.waiting_on,
-            "on_done": self.on_done,
+            "on_done": self.shown_on_done,
         }
 
 

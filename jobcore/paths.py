@@ -29,6 +29,7 @@ JOBS_DIR = "jobs"
 LOG_NAME = "output.log"
 RECORD_NAME = "job.json"
 LIVE_NAME = "live"
+ENV_NAME = "env"
 
 
 def default_home() -> Path:
@@ -62,6 +63,10 @@ class StateDir(NamedTuple):
 
     def record_path(self, job_id: str) -> Path:
         return self.job_dir(job_id) / RECORD_NAME
+
+    def env_path(self, job_id: str) -> Path:
+        """The environment the job was launched with (see ``jobcore.launch_env``)."""
+        return self.job_dir(job_id) / ENV_NAME
 
     def live_path(self, job_id: str) -> Path:
         """The line the job's command is rewriting right now (see ``jobcore.live_line``)."""

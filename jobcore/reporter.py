@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from jobcore.errors import JobcoreError
 from jobcore.paths import ENV_HOME, ENV_JOB_ID, StateDir
 from jobcore.progress_parse import ProgressUpdate
 from jobcore.store import Store
@@ -32,8 +33,11 @@ class Reporter:
         job_id: str,
         interval: float = DEFAULT_INTERVAL_S,
         clock: Callable[[], float] = time.monotonic,
+        shown: Callable[[str], str] | None = None,
     ) -> None:
         self.store = store
+        self.shown = shown
+        """Masks the current item's text before it is stored (it is shown to people)."""
         self.job_id = job_id
         self.interval = interval
         self.clock = clock
@@ -84,7 +88,7 @@ class Reporter:
             done=self._done,
             advance=self._advance,
             total=self._total,
-            item=self._item,
+            item=self._item if self._item is None or self.shown is None else self.shown(self._item),
             errors=self._errors,
         )
 
@@ -102,4 +106,13 @@ def for_current_job(interval: float = DEFAULT_INTERVAL_S) -> Reporter | None:
     job_id, home = os.environ.get(ENV_JOB_ID), os.environ.get(ENV_HOME)
     if not job_id or not home:
         return None
-    return Reporter(Store(StateDir(Path(home).absolute())), job_id, interval=interval)
+    from jobcore.launch_env import redactor_for
+    from jobcore.redact import mask_text
+
+    state = StateDir(Path(home).absolute())
+    store = Store(state)
+    try:
+        shown = redactor_for(state, store.get(job_id)).text
+    except JobcoreError:  # no such job (any more): its writes will say so
+        shown = mask_text
+    return Reporter(store, job_id, interval=interval, shown=shown)

@@ -11,7 +11,8 @@ import os
 import select
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from jobcore.errors import Pause
 from jobcore.items import ItemRecord, Outcome
@@ -19,6 +20,9 @@ from jobcore.launcher import find_executable
 from jobcore.live_line import LiveLine
 from jobcore.logs import item_prefix
 from jobcore.logwriter import LogWriter
+
+if TYPE_CHECKING:
+    from jobcore.redact import Redactor
 
 EX_TEMPFAIL = 75
 """An item exiting with this code asks to pause the whole job (sysexits.h: try again later)."""
@@ -91,7 +95,7 @@ class CommandRunner:
         template: Sequence[str],
         env: dict[str, str],
         log_fd: int,
-        redact: Callable[[bytes], bytes] | None = None,
+        redact: Redactor | None = None,
         live: LiveLine | None = None,
         slot_fd: int | None = None,
     ):
@@ -152,10 +156,11 @@ class CommandRunner:
                 last[:] = [line]
             return False
 
+        shown = record.item if self.redact is None else self.redact.text(record.item)
         writer = LogWriter(
             self.log_fd,
             remember,
-            prefix=item_prefix(record.item).encode(),
+            prefix=item_prefix(shown).encode("utf-8", "surrogateescape"),
             redact=self.redact,
             live=self.live,
         )

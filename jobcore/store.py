@@ -158,6 +158,12 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE jobs ADD COLUMN stop_grace REAL;
     ALTER TABLE jobs ADD COLUMN stop_signalled INTEGER NOT NULL DEFAULT 0;
     """,
+    # What is shown of a job's command line and callback, masked by its Redactor at launch
+    # (the clear ones stay in command/on_done for the worker only). NULL: a job from before,
+    # masked by shape when shown.
+    """
+    ALTER TABLE jobs ADD COLUMN masked TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -308,6 +314,7 @@ class Store:
         queue: QueueSpec | None = None,
         on_done: str | None = None,
         redact: Sequence[str] = (),
+        masked: dict[str, Any] | None = None,
     ) -> Job:
         """Insert a new queued job with a fresh short id (retrying the rare collision).
 
@@ -330,8 +337,8 @@ class Store:
                     conn.execute(
                         "INSERT INTO jobs (id, name, command, cwd, env, status, created_at,"
                         " queued_at, spec, grp, priority, after, not_before, on_done, redact,"
-                        " queued_clock, queued_boot)"
-                        " VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        " queued_clock, queued_boot, masked)"
+                        " VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (
                             job_id,
                             name,
@@ -349,6 +356,7 @@ class Store:
                             json.dumps(list(redact)),
                             queued.t,
                             queued.boot,
+                            json.dumps(masked or {}),
                         ),
                     )
                     break

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from jobcore import clock, config
+from jobcore import clock, config, launch_env
 from jobcore.errors import JobcoreError
 from jobcore.liveness import self_identity
 from jobcore.models import Ending, Job, JobStatus, ProcessIdentity, iso, requested_ending
@@ -32,11 +32,15 @@ from jobcore.redact import Redactor
 from jobcore.store import BUSY_TIMEOUT_MS, Store, record_event, update_in
 
 if TYPE_CHECKING:
+    import subprocess
+
     from jobcore.batch import BatchRun
     from jobcore.command_job import CommandJob
+    from jobcore.logwriter import LogWriter
 
 PR_SET_CHILD_SUBREAPER = 36
 CALLBACK_TIMEOUT_S = 60.0
+CALLBACK_DRAIN_S = 0.5
 
 
 def _become_subreaper() -> None:
@@ -59,6 +63,11 @@ class Worker:
         self.me: ProcessIdentity = self_identity()
         self.notes_lost = 0
         """Lines of the worker's own that a full disk kept out of the job log."""
+        self.launch_env: dict[str, str] | None = None
+        """The job's kept launch environment (None: a job from before it was kept)."""
+        self.mask = Redactor()
+        """The job's Redactor once the job is claimed: every text derived from the job that
+        this worker stores (reasons, events, callback output) goes through it."""
         try:
             self.config = config.load(state)
         except JobcoreError as exc:
@@ -125,7 +134,7 @@ class Worker:
     def command_env(self, job: Job) -> dict[str, str]:
         """The job's environment: ours, the job's ``--env``, then its marker and id (last, so
         nothing given at launch can make the command pass for another job's)."""
-        env = dict(os.environ)
+        env = dict(os.environ if self.launch_env is None else self.launch_env)
         env.update(job.env)
         env[ENV_JOB] = self.state.job_marker(job.id)
         env[ENV_JOB_ID] = job.id
@@ -137,6 +146,12 @@ class Worker:
         job = self.claim()
         if job is None:
             return 0
+        try:
+            self.launch_env = launch_env.load(self.state, job.id)
+        except JobcoreError as exc:
+            self.finish(Ending(JobStatus.FAILED, str(exc)))
+            return 0
+        self.mask = self.redactor(job)
         signal.signal(signal.SIGTERM, self._on_sigterm)
         log_fd = os.open(self.state.log_path(job.id), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
@@ -206,7 +221,7 @@ class Worker:
 
     def runner(self, job: Job, log_fd: int) -> BatchRun | CommandJob:
         """What runs the job: a batch of items, or one command."""
-        env, redact = self.command_env(job), self.redactor(job)
+        env, redact = self.command_env(job), self.mask
         if job.is_batch:
             from jobcore.batch import BatchRun
 
@@ -223,7 +238,7 @@ class Worker:
             lambda: self.store.finish_if_active(
                 self.job_id,
                 ending.status,
-                ending.reason,
+                None if ending.reason is None else self.mask.text(ending.reason),
                 expect_worker=self.me,
                 exit_code=ending.exit_code,
                 paused_until=ending.paused_until,
@@ -281,20 +296,29 @@ class Worker:
         )
         import subprocess
 
+        from jobcore.logwriter import LogWriter
+
+        # Its output is masked like the command's, never written straight to the log.
+        writer = LogWriter(log_fd, redact=self.mask)
         try:
-            done = subprocess.run(
+            proc = subprocess.Popen(
                 ["/bin/sh", "-c", command],
                 env=env,
                 cwd=job.cwd if os.path.isdir(job.cwd) else "/",
                 stdin=subprocess.DEVNULL,
-                stdout=log_fd,
-                stderr=log_fd,
-                timeout=CALLBACK_TIMEOUT_S,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
             )
-            outcome = f"exit code {done.returncode}"
-        except (OSError, subprocess.TimeoutExpired) as exc:
+        except OSError as exc:
             outcome = f"could not run: {exc}"
-        self.store.patience.call(lambda: self._record_callback(job, f"{command!r}: {outcome}"))
+        else:
+            code = _pump_callback(proc, writer)
+            timed_out = f"timed out after {CALLBACK_TIMEOUT_S:g} s"
+            outcome = timed_out if code is None else f"exit code {code}"
+        writer.close()
+        writer.close()
+        reason = self.mask.text(f"{command!r}: {outcome}")
+        self.store.patience.call(lambda: self._record_callback(job, reason))
 
     def _record_callback(self, job: Job, text: str) -> None:
         with self.store.write() as conn:
@@ -362,6 +386,36 @@ def _close_inherited_fds() -> None:
             with contextlib.suppress(OSError):
                 if fd > 2 and os.get_inheritable(fd):
                     os.close(fd)
+
+
+def _pump_callback(proc: subprocess.Popen[bytes], writer: LogWriter) -> int | None:
+    """Copy the callback's output until it ends; its exit code, or None once it was killed
+    at CALLBACK_TIMEOUT_S. Something it left in the background holding the pipe (``cmd &``)
+    is not waited for beyond CALLBACK_DRAIN_S after the callback exited."""
+    import select
+    import subprocess
+
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    deadline = time.monotonic() + CALLBACK_TIMEOUT_S
+    exited_at = None
+    while time.monotonic() < deadline:
+        if exited_at is None and proc.poll() is not None:
+            exited_at = time.monotonic()
+        if exited_at is not None and time.monotonic() - exited_at > CALLBACK_DRAIN_S:
+            break
+        if select.select([fd], [], [], 0.1)[0]:
+            data = os.read(fd, 65536)
+            if not data:
+                break
+            writer.feed(data)
+    proc.stdout.close()
+    try:
+        return proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:

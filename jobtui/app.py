@@ -29,6 +29,7 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from jobcore.errors import JobcoreError
 from jobcore.housekeeping import clean
+from jobcore.launch_env import redactor_for
 from jobcore.live_line import read_live
 from jobcore.liveness import reconcile
 from jobcore.models import Job, JobStatus
@@ -462,6 +463,9 @@ class JobApp(App[None]):
             self._detail_shown = key
             samples = await self.reader.samples(job.id)
             failed = await self.reader.failed_items(job.id) if job.is_batch else []
+            if failed:  # an item may be a credentialed URL: shown as the CLI shows it
+                redact = redactor_for(self.state, job)
+                failed = [(redact.text(i), n, redact.text(e)) for i, n, e in failed]
             self.detail.show(job, self.clock(), samples, self.palette, failed)
         # The facts first: they set the log's height, and the log then scrolls to its end.
         log = self.log_tail

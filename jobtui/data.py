@@ -46,10 +46,14 @@ class Snapshot:
 
 
 def _filter(text: str, group: str | None) -> tuple[str, list[Any]]:
-    """A WHERE clause: ``text`` in the id, name, command or current item; only ``group``."""
+    """A WHERE clause: ``text`` in the id, name, command or current item; only ``group``.
+
+    The command as shown (masked): typing part of a secret must not find its job.
+    """
     clauses, args = ["1"], []
     if text:
-        haystack = "lower(id || ' ' || coalesce(name, '') || ' ' || command || ' ' ||"
+        command = "coalesce(json_extract(masked, '$.command'), command)"
+        haystack = f"lower(id || ' ' || coalesce(name, '') || ' ' || {command} || ' ' ||"
         haystack += " coalesce(current_item, ''))"
         clauses.append(f"instr({haystack}, ?) > 0")
         args.append(text.lower())

@@ -79,6 +79,23 @@ def test_on_done_runs_once_with_the_job_in_its_environment(cli: CLI, tmp_path: P
     assert out.read_text().splitlines() == [f"{job_id}|cb|failed|4|{log}"]
 
 
+def test_on_done_output_is_logged_masked_and_a_background_child_is_not_waited_for(
+    cli: CLI,
+) -> None:
+    callback = "sleep 300 & echo token https://bob:cb5ecr3t@example.com; exit 3"
+    job_id = cli.run("true", opts=("--on-done", callback))
+
+    def callback_event() -> dict[str, str] | None:
+        events = json.loads(cli("events", "--json", job_id).stdout)
+        return next((e for e in events if e["kind"] == "callback"), None)
+
+    # Well before the 60 s callback timeout: the sleep holding the pipe is not awaited.
+    event = wait_for(callback_event, timeout=20)
+    assert event["reason"].endswith(": exit code 3") and "cb5ecr3t" not in event["reason"]
+    log = cli("logs", job_id).stdout
+    assert "token https://bob:***@example.com" in log and "cb5ecr3t" not in log
+
+
 def test_config_set_get_and_refusals(cli: CLI) -> None:
     cli("config", "set", "grace", "12.5")
     assert cli("config", "get", "grace").stdout.strip() == "12.5"

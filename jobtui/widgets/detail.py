@@ -52,7 +52,7 @@ def describe(
     if job.status is JobStatus.RUNNING:
         head.append(f"  {fmt.rate(job.rate)}  ETA {fmt.duration(job.eta_s)}")
     grid.add_row("job", head)
-    grid.add_row("command", Text(one_line(" ".join(job.command))))
+    grid.add_row("command", Text(one_line(job.command_line)))
     grid.add_row("cwd", Text(job.cwd))
     times = (
         f"started {clock_time(job.started_at)}  finished {clock_time(job.finished_at)}  "

@@ -35,3 +35,13 @@ def leave_a_child(item: str) -> int:
     while item == "hold" and not os.path.exists(os.environ["GO"]):
         time.sleep(0.05)
     return subprocess.run(["sh", "-c", "sleep 0.01; exit 3"]).returncode
+
+
+def record_env(item: str) -> None:
+    """Record ``item=$FOO``; item 2 pauses the job once (a resume runs the rest)."""
+    marker = Path(os.environ["RECORD"] + ".paused")
+    if item == "2" and not marker.exists():
+        marker.write_text("x")
+        raise jobcore.Pause("rate limited")
+    with open(os.environ["RECORD"], "a", encoding="utf-8") as fh:
+        fh.write(f"{item}={os.environ.get('FOO')}\n")
