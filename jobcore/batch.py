@@ -23,6 +23,7 @@ from jobcore.store import Store
 
 if TYPE_CHECKING:
     from jobcore.call_runner import CallRunner
+    from jobcore.cgroup import JobCgroup
 
 TICK_S = 0.2
 """How often the loop looks at the stop request and at items due after a backoff."""
@@ -48,6 +49,8 @@ class BatchRun:
         self.env = env
         self.log_fd = log_fd
         self.redact = redact
+        self.cgroup: JobCgroup | None = None
+        """Set by the worker where the run has its own cgroup: items are born in it."""
 
     def _runner(self) -> CommandRunner | CallRunner:
         """The runner for this batch, started in the job's folder with the job's world."""
@@ -59,7 +62,9 @@ class BatchRun:
 
             return CallRunner(self.spec.call, self.job.cwd, self.spec.parallel, self.spec.processes)
         live = LiveLine(self.store.state.live_path(self.job.id))
-        return CommandRunner(self.job.command, self.env, self.log_fd, self.redact, live)
+        return CommandRunner(
+            self.job.command, self.env, self.log_fd, self.redact, live, cgroup=self.cgroup
+        )
 
     def _stop_request(self) -> str | None:
         row = self.store.conn.execute(

@@ -13,6 +13,7 @@ import subprocess
 import time
 from collections.abc import Callable
 
+from jobcore.cgroup import JobCgroup
 from jobcore.live_line import LiveLine
 from jobcore.liveness import identity_of
 from jobcore.logwriter import LogWriter
@@ -70,6 +71,8 @@ class CommandJob:
         self.env = env
         self.log_fd = log_fd
         self.redact = redact
+        self.cgroup: JobCgroup | None = None
+        """Set by the worker where the run has its own cgroup: the command is born in it."""
 
     def run(self) -> Ending:
         job, log_fd = self.job, self.log_fd
@@ -114,7 +117,10 @@ class CommandJob:
                 stdout=out_fd,
                 stderr=out_fd,
                 close_fds=True,
+                preexec_fn=self.cgroup.enter if self.cgroup is not None else None,
             )
+        except subprocess.SubprocessError:  # only preexec_fn raises this
+            return f"cannot start {job.command[0]} in its cgroup {self.cgroup.path}"
         except FileNotFoundError:
             return f"command not found: {job.command[0]}"
         except PermissionError:
@@ -129,7 +135,9 @@ class CommandJob:
         while proc.poll() is None:
             self._read_some(read_fd, writer, reporter, POLL_S)
             _reap_adopted(proc.pid)
-        leftovers = kill_job_tree(self.job.id, self.me, grace=LEFTOVER_GRACE_S)
+        leftovers = kill_job_tree(
+            self.job.id, self.me, grace=LEFTOVER_GRACE_S, cgroup=self.cgroup
+        )
         if leftovers:
             writer.feed(f"jobcore: stopped {leftovers} leftover process(es)\n".encode())
         deadline = time.monotonic() + DRAIN_S

@@ -13,6 +13,7 @@ import sqlite3
 import time
 from collections.abc import Sequence
 
+from jobcore.cgroup import recorded_cgroup
 from jobcore.errors import JobcoreError
 from jobcore.items import ItemBook, ItemStatus, counts
 from jobcore.launcher import spawn_worker
@@ -53,7 +54,8 @@ def stop(store: Store, job_id: str, grace: float = DEFAULT_GRACE_S, *, kill: boo
             "UPDATE jobs SET stop_request = ? WHERE id = ? AND status IN ('queued', 'running')",
             (request, job.id),
         )
-    kill_job_tree(job.id, job.worker, 0.0 if kill else grace)
+    group = recorded_cgroup(store.state, job.id)
+    kill_job_tree(job.id, job.worker, 0.0 if kill else grace, cgroup=group)
     if not _wait_worker_gone(job, WORKER_FINISH_S) and job.worker is not None:
         worker = process_of(job.worker)
         if worker is not None:

@@ -12,6 +12,7 @@ import select
 import signal
 import time
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from jobcore.errors import Pause
 from jobcore.items import ItemRecord, Outcome
@@ -19,6 +20,9 @@ from jobcore.launcher import find_executable
 from jobcore.live_line import LiveLine
 from jobcore.logs import item_prefix
 from jobcore.logwriter import LogWriter
+
+if TYPE_CHECKING:
+    from jobcore.cgroup import JobCgroup
 
 EX_TEMPFAIL = 75
 """An item exiting with this code asks to pause the whole job (sysexits.h: try again later)."""
@@ -84,7 +88,10 @@ class CommandRunner:
         log_fd: int,
         redact: Callable[[bytes], bytes] | None = None,
         live: LiveLine | None = None,
+        cgroup: JobCgroup | None = None,
     ):
+        self.cgroup = cgroup
+        """The job's cgroup: each item is born in it."""
         self.redact = redact
         self.live = live
         """Shared by every item: the newest rewritten line of any of them."""
@@ -115,17 +122,18 @@ class CommandRunner:
             return Outcome(ok=False, error=f"command not found: {argv[0]}")
         read_fd, write_fd = os.pipe()
         try:
-            pid = os.posix_spawn(
-                path,
-                argv,
-                self.env,
-                file_actions=[
-                    (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                    (os.POSIX_SPAWN_DUP2, write_fd, 1),
-                    (os.POSIX_SPAWN_DUP2, write_fd, 2),
-                ],
-                setpgroup=0,
-            )
+            with self.cgroup.spawning() if self.cgroup else contextlib.nullcontext():
+                pid = os.posix_spawn(
+                    path,
+                    argv,
+                    self.env,
+                    file_actions=[
+                        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                        (os.POSIX_SPAWN_DUP2, write_fd, 1),
+                        (os.POSIX_SPAWN_DUP2, write_fd, 2),
+                    ],
+                    setpgroup=0,
+                )
         except OSError as exc:
             os.close(read_fd)
             return Outcome(ok=False, error=f"{exc.strerror}: {argv[0]}")

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jobcore import config
+from jobcore.cgroup import JobCgroup, create_for_run, settle_worker
 from jobcore.errors import JobcoreError
 from jobcore.liveness import self_identity
 from jobcore.models import Ending, Job, JobStatus, ProcessIdentity, iso, requested_ending
@@ -104,6 +105,7 @@ class Worker:
         return env
 
     def run(self) -> int:
+        settle_worker()
         job = self.claim()
         if job is None:
             return 0
@@ -151,17 +153,36 @@ class Worker:
                 {"status": JobStatus.RUNNING.value, "started_at": time.time(), "reason": None},
             )
             record_event(conn, job.id, "started", "worker")
+        runner.cgroup = self.job_cgroup(job)
         try:
             ending = runner.run()
         except _Terminated:
             from jobcore.proctree import LEFTOVER_GRACE_S, kill_job_tree
 
-            kill_job_tree(job.id, self.me, grace=LEFTOVER_GRACE_S)
+            kill_job_tree(job.id, self.me, grace=LEFTOVER_GRACE_S, cgroup=runner.cgroup)
             ending = Ending(JobStatus.FAILED, "worker was terminated (SIGTERM)")
         finally:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            if runner.cgroup is not None:
+                self.remove_cgroup(runner.cgroup, runner.log_fd)
         requested = requested_ending(self.store.get(job.id).stop_request)
         return requested or ending
+
+    def job_cgroup(self, job: Job) -> JobCgroup | None:
+        """This run's own cgroup, for commands (a ``--call`` batch runs in the worker)."""
+        if not job.command:
+            return None
+        return create_for_run(self.state, job.id, self.me.pid)
+
+    def remove_cgroup(self, group: JobCgroup, log_fd: int) -> None:
+        """Stop what the run left in its cgroup (a batch item's daemon), then remove it."""
+        from jobcore.proctree import LEFTOVER_GRACE_S
+
+        leftovers = group.stop(LEFTOVER_GRACE_S, spare=self.me.pid)
+        if leftovers:
+            _log(log_fd, f"jobcore: stopped {leftovers} leftover process(es)")
+        if not group.remove():
+            _log(log_fd, f"jobcore: cgroup {group.path} is still in use; reconcile removes it")
 
     def runner(self, job: Job, log_fd: int) -> BatchRun | CommandJob:
         """What runs the job: a batch of items, or one command."""

@@ -278,3 +278,52 @@ def wait_stopped(
             time.sleep(0.01)
     finally:
         conn.close()
+
+
+def skip_without_cgroup2() -> None:
+    """Skip unless a cgroup v2 child can be made here (root, with cgroup2 mounted)."""
+    import pytest
+
+    mounts = []
+    with contextlib.suppress(OSError), open("/proc/self/mountinfo") as fh:
+        mounts = [line.split()[4] for line in fh if " - cgroup2 " in line]
+    if not mounts:
+        pytest.skip("no cgroup v2 mounted here: jobs are tracked by tree + marker")
+    probe = Path(mounts[0]) / f"jobcore-probe-{os.getpid()}"
+    try:
+        probe.mkdir()
+        probe.rmdir()
+    except OSError as exc:
+        pytest.skip(f"cgroup v2 at {mounts[0]} is not writable here ({exc.strerror})")
+
+
+ESCAPEE = (
+    "import os, sys, time\n"
+    "tmp = sys.argv[1] + '.tmp'\n"
+    "open(tmp, 'w').write(str(os.getpid()))\n"
+    "os.rename(tmp, sys.argv[1])\n"
+    "time.sleep(300)\n"
+)
+"""A process that cleared its environment and left the session, then says who it is."""
+
+
+def escapee_script(pidfile: Path, home: Path) -> str:
+    """A job command whose grandchild escapes with ``env -i`` and ``setsid``.
+
+    The state folder is in the escapee's argv (not its environment, which is empty) so test
+    teardown still finds it; the pid file lets the test watch it.
+    """
+    import shlex
+
+    argv = ["env", "-i", "setsid", sys.executable, "-c", ESCAPEE, str(pidfile), str(home)]
+    return f"{shlex.join(argv)} &\nsleep 300\n"
+
+
+def read_escapee(pidfile: Path, timeout: float = 20) -> Ident:
+    """The escapee's identity, once it has written its pid."""
+    deadline = time.monotonic() + timeout
+    while not pidfile.exists():
+        if time.monotonic() > deadline:
+            raise AssertionError("the escapee never wrote its pid")
+        time.sleep(0.02)
+    return ident(psutil.Process(int(pidfile.read_text())))
