@@ -184,3 +184,19 @@ def test_kill_without_cgroup_kill_signals_every_member(tmp_path: Path) -> None:
         for proc in procs:
             proc.kill()
             proc.wait()
+
+
+def test_dashboard_cpu_counts_processes_that_came_and_went(
+    cli: CLI, state: StateDir, store
+) -> None:
+    """A build-like command: all its CPU is in children that live a few ms each. cpu.stat
+    counts them; a look at the process tree once a second never sees one twice."""
+    from jobtui.usage import TreeUsage
+
+    busy = "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done"
+    job_id = cli.run("sh", "-c", f"while :; do sh -c '{busy}'; done")
+    cli.wait_command(job_id)
+    meter = TreeUsage(state)
+    job = store.get(job_id)
+    wait_for(lambda: meter.measure([job])[job_id].cpu_percent >= 20, timeout=30, interval=1.0)
+    cli("kill", job_id)

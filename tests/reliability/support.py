@@ -298,25 +298,35 @@ def skip_without_cgroup2() -> None:
 
 
 ESCAPEE = (
-    "import os, sys, time\n"
-    "tmp = sys.argv[1] + '.tmp'\n"
-    "open(tmp, 'w').write(str(os.getpid()))\n"
-    "os.rename(tmp, sys.argv[1])\n"
+    "import os, signal, sys, time\n"
+    "pidfile, home, mode = sys.argv[1:4]\n"
+    "if mode == 'ignore-term':\n"
+    "    signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+    "if mode == 'daemon' and os.fork():\n"
+    "    os._exit(0)\n"
+    "open(pidfile + '.tmp', 'w').write(str(os.getpid()))\n"
+    "os.rename(pidfile + '.tmp', pidfile)\n"
     "time.sleep(300)\n"
 )
-"""A process that cleared its environment and left the session, then says who it is."""
+"""A process that cleared its environment and left the session, then says who it is.
+``mode``: ``plain``, ``ignore-term`` (SIGTERM ignored) or ``daemon`` (forks, parent exits)."""
 
 
-def escapee_script(pidfile: Path, home: Path) -> str:
-    """A job command whose grandchild escapes with ``env -i`` and ``setsid``.
+def escapee_line(pidfile: Path, home: Path, mode: str = "plain") -> str:
+    """A shell line starting a grandchild that escapes with ``env -i`` and ``setsid``.
 
     The state folder is in the escapee's argv (not its environment, which is empty) so test
     teardown still finds it; the pid file lets the test watch it.
     """
     import shlex
 
-    argv = ["env", "-i", "setsid", sys.executable, "-c", ESCAPEE, str(pidfile), str(home)]
-    return f"{shlex.join(argv)} &\nsleep 300\n"
+    argv = ["env", "-i", "setsid", sys.executable, "-c", ESCAPEE, str(pidfile), str(home), mode]
+    return f"{shlex.join(argv)} &\n"
+
+
+def escapee_script(pidfile: Path, home: Path) -> str:
+    """A job command: one escapee, then a long sleep of its own."""
+    return escapee_line(pidfile, home) + "sleep 300\n"
 
 
 def read_escapee(pidfile: Path, timeout: float = 20) -> Ident:
