@@ -200,3 +200,30 @@ def test_dashboard_cpu_counts_processes_that_came_and_went(
     job = store.get(job_id)
     wait_for(lambda: meter.measure([job])[job_id].cpu_percent >= 20, timeout=30, interval=1.0)
     cli("kill", job_id)
+
+
+def test_doctor_fix_empties_and_removes_a_cgroup_no_run_owns(
+    cli: CLI, state: StateDir, home: Path
+) -> None:
+    from jobcore import cgroup
+
+    job_id = cli.run("true")
+    cli.wait_status(job_id, {"completed"})
+    base = cgroup.tracking().base
+    assert base is not None
+    stale = cgroup.JobCgroup(base / f"{cgroup.folder_token(state)}-{job_id}-99999")
+    stale.create()
+    proc = subprocess.Popen(
+        ["sh", "-c", f"sleep 300; : {home}"], preexec_fn=stale.enter, stdin=subprocess.DEVNULL
+    )
+    try:
+        found = cli("doctor", check=False)
+        assert found.returncode == 1 and "orphan-cgroup" in found.stderr
+        assert proc.poll() is None  # reported, not touched
+        cli("doctor", "--fix")
+        assert proc.wait(timeout=10) < 0  # killed by a signal
+        assert not stale.path.exists()
+    finally:
+        stale.stop(0.0)
+        proc.wait()
+        stale.remove()
