@@ -295,6 +295,21 @@ def settle_worker() -> None:
     if base is not None:
         with contextlib.suppress(OSError):
             _write(base / WORKERS / "cgroup.procs", "0")
+            _sweep_abandoned(base)
+
+
+def _sweep_abandoned(base: Path) -> None:
+    """Remove job cgroups that are empty and whose worker is gone (killed before it could).
+
+    Safe for any state folder's: only their worker ever moves a process into them, so one
+    that is empty with its worker gone stays empty; ``rmdir`` refuses a populated one.
+    """
+    for entry in os.scandir(base):
+        pid = entry.name.rpartition("-")[2]
+        if entry.name == WORKERS or not pid.isdigit() or os.path.exists(f"/proc/{pid}"):
+            continue
+        with contextlib.suppress(OSError):
+            os.rmdir(entry.path)
 
 
 def _record_path(state: StateDir, job_id: str) -> Path:

@@ -227,3 +227,21 @@ def test_doctor_fix_empties_and_removes_a_cgroup_no_run_owns(
         stale.stop(0.0)
         proc.wait()
         stale.remove()
+
+
+def test_an_empty_cgroup_of_a_killed_worker_is_removed_by_the_next_worker(
+    cli: CLI, state: StateDir
+) -> None:
+    """A worker killed with everything in its job (a test's teardown, an OOM kill of the
+    whole session) leaves an empty cgroup and no reconcile to remove it."""
+    job_id = cli.run("sleep", "300")
+    data = cli.wait_command(job_id)
+    path = job_cgroup(state, job_id)
+    os.kill(data["command_pid"], signal.SIGKILL)
+    os.kill(data["pid"], signal.SIGKILL)
+    wait_for(lambda: not populated(path))
+    wait_for(lambda: not os.path.exists(f"/proc/{data['pid']}"))
+    assert path.is_dir()
+    other = cli.run("true")
+    cli.wait_status(other, {"completed"})
+    assert not path.exists()
