@@ -168,7 +168,7 @@ def test_kill_without_cgroup_kill_signals_every_member(tmp_path: Path) -> None:
     group.create()
     procs = [
         subprocess.Popen(
-            ["sh", "-c", "setsid sleep 300 & sleep 300"],
+            ["sh", "-c", "setsid sleep 300 & exec sleep 300"],
             preexec_fn=group.enter,
             stdin=subprocess.DEVNULL,
         )
