@@ -241,7 +241,7 @@ def test_an_empty_cgroup_of_a_killed_worker_is_removed_by_the_next_worker(
     os.kill(data["pid"], signal.SIGKILL)
     wait_for(lambda: not populated(path))
     wait_for(lambda: not os.path.exists(f"/proc/{data['pid']}"))
-    assert path.is_dir()
+    # Left behind now, unless another test's worker has swept it already (-n 2).
     other = cli.run("true")
     cli.wait_status(other, {"completed"})
     assert not path.exists()
