@@ -181,9 +181,10 @@ def test_kill_without_cgroup_kill_signals_every_member(tmp_path: Path) -> None:
         group.remove()
         assert not group.path.exists()
     finally:
+        group.stop(0.0)
         for proc in procs:
-            proc.kill()
             proc.wait()
+        group.remove()
 
 
 def test_dashboard_cpu_counts_processes_that_came_and_went(
