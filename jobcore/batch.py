@@ -24,6 +24,7 @@ from jobcore.store import Store
 
 if TYPE_CHECKING:
     from jobcore.call_runner import CallRunner
+    from jobcore.cgroup import JobCgroup
     from jobcore.redact import Redactor
 
 TICK_S = 0.2
@@ -70,6 +71,8 @@ class BatchRun:
         self.redact = redact
         self.slot_fd: int | None = None
         """The job's group slot (``jobcore.queue.Turn``), passed on to every item."""
+        self.cgroup: JobCgroup | None = None
+        """Set by the worker where the run has its own cgroup: items are born in it."""
 
     def _runner(self) -> CommandRunner | CallRunner:
         """The runner for this batch, started in the job's folder with the job's world."""
@@ -84,7 +87,7 @@ class BatchRun:
             return CallRunner(self.spec.call, self.job.cwd, self.spec.parallel, self.spec.processes)
         live = LiveLine(self.store.state.live_path(self.job.id))
         return CommandRunner(
-            self.job.command, self.env, self.log_fd, self.redact, live, self.slot_fd
+            self.job.command, self.env, self.log_fd, self.redact, live, self.slot_fd, self.cgroup
         )
 
     def _stop_request(self) -> str | None:

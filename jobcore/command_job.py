@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from jobcore.cgroup import JobCgroup
 from jobcore.live_line import LiveLine
 from jobcore.liveness import identity_of
 from jobcore.logwriter import LogWriter
@@ -82,6 +83,8 @@ class CommandJob:
         """The command's pid and start, until they are in the database."""
         self.slot_fd: int | None = None
         """The job's group slot (``jobcore.queue.Turn``), passed on to the command."""
+        self.cgroup: JobCgroup | None = None
+        """Set by the worker where the run has its own cgroup: the command is born in it."""
 
     def run(self) -> Ending:
         job, log_fd = self.job, self.log_fd
@@ -147,7 +150,10 @@ class CommandJob:
                 stderr=out_fd,
                 close_fds=True,
                 pass_fds=() if self.slot_fd is None else (self.slot_fd,),
+                preexec_fn=self.cgroup.enter if self.cgroup is not None else None,
             )
+        except subprocess.SubprocessError:  # only preexec_fn raises this
+            return f"cannot start {job.command[0]} in its cgroup {self.cgroup.path}"
         except FileNotFoundError:
             return f"command not found: {job.command[0]}"
         except PermissionError:
@@ -169,7 +175,9 @@ class CommandJob:
             self._record_pid()
         interrupted = proc.returncode is None
         marker = self.store.state.job_marker(self.job.id)
-        leftovers = kill_job_tree(marker, self.me, grace=LEFTOVER_GRACE_S)
+        leftovers = kill_job_tree(
+            marker, self.me, grace=LEFTOVER_GRACE_S, cgroup=self.cgroup
+        )
         if leftovers and not interrupted:
             writer.feed(f"jobcore: stopped {leftovers} leftover process(es)\n".encode())
         deadline = time.monotonic() + DRAIN_S

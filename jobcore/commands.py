@@ -685,6 +685,9 @@ def cmd_doctor(args: argparse.Namespace, ctx: Context) -> int:
     if args.json:
         _emit_json([f.to_json() for f in findings])
     else:
+        from jobcore.cgroup import tracking
+
+        print(f"process tracking: {tracking().describe()}", file=sys.stderr)
         for f in findings:
             mark = "fixed" if f.fixed else "found"
             print(f"{mark:>5}  {f.kind:<14} {f.detail}", file=sys.stderr)

@@ -23,6 +23,7 @@ import time
 from collections.abc import Sequence
 
 from jobcore import clock, launch_env
+from jobcore.cgroup import recorded_cgroup
 from jobcore.errors import JobcoreError
 from jobcore.items import ItemBook, ItemStatus, counts
 from jobcore.launcher import spawn_worker
@@ -82,11 +83,13 @@ def stop(store: Store, job_id: str, grace: float | None = None, *, kill: bool = 
         _signal_command_tree(store, job, grace)
         handed_over = _wait_worker_gone(job, WORKER_FINISH_S)
     marker = store.state.job_marker(job.id)
+    group = recorded_cgroup(store.state, job.id)
     if not handed_over:
-        kill_job_tree(marker, job.worker, grace)
+        kill_job_tree(marker, job.worker, grace, cgroup=group)
     if job.worker is not None and (worker := process_of(job.worker)) is not None:
         terminate([worker], 0.0 if kill else 1.0)
-    kill_job_tree(marker, None, grace)  # what the worker left (a batch item's escapee)
+    # What the worker left (a batch item's escapee).
+    kill_job_tree(marker, None, grace, cgroup=group)
     status, reason = (JobStatus.FAILED, "killed") if kill else (JobStatus.PAUSED, "stopped by user")
     store.finish_if_active(job.id, status, reason, expect_worker=job.worker, actor="user")
     return store.get(job.id)

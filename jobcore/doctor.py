@@ -131,6 +131,8 @@ def examine(state: StateDir, store: Store, *, fix: bool = False) -> list[Finding
                 fixed = not proc.is_running()
         findings.append(Finding("orphan-process", job_id, detail, fixed))
 
+    findings.extend(_orphan_cgroups(state, store, fix))
+
     now = time.time()
     for tmp in [*state.root.glob(".tmp-*"), *state.jobs_root.glob("*/.tmp-*")]:
         if now - tmp.stat().st_mtime < TEMP_AGE_S:
@@ -138,6 +140,26 @@ def examine(state: StateDir, store: Store, *, fix: bool = False) -> list[Finding
         if fix:
             tmp.unlink(missing_ok=True)
         findings.append(Finding("temp-file", None, f"leftover temporary file {tmp}", fix))
+    return findings
+
+
+def _orphan_cgroups(state: StateDir, store: Store, fix: bool) -> list[Finding]:
+    """This folder's job cgroups that no active run owns (a worker died mid-sweep, say):
+    everything in one is provably the job's, so ``--fix`` kills it and removes the cgroup."""
+    from jobcore.cgroup import of_folder
+
+    owners = {j.id: j.worker.pid for j in store.active_jobs() if j.worker is not None}
+    findings = []
+    for job_id, groups in sorted(of_folder(state).items()):
+        for group in groups:
+            if group.path.name.endswith(f"-{owners.get(job_id)}"):
+                continue
+            fixed = False
+            if fix:
+                group.stop(0.0)
+                fixed = group.remove()
+            detail = f"cgroup {group.path} of job {job_id} outlived its run"
+            findings.append(Finding("orphan-cgroup", job_id, detail, fixed))
     return findings
 
 

@@ -225,6 +225,10 @@ def spawn_worker(state: StateDir, store: Store, job_id: str) -> None:
         os.close(log_fd)
         os.close(null_fd)
     _spawned.append(pid)
+    if ENV_JOB in os.environ:  # launched from inside a job: maybe in that job's cgroup
+        from jobcore.cgroup import settle_worker
+
+        settle_worker(pid)
     identity = identity_of(pid)
     if identity is not None:
         with store.write() as conn:

@@ -122,13 +122,18 @@ def reconcile(store: Store, actor: str = "liveness") -> list[Job]:
         # The command outlives a worker killed with SIGKILL: stop what is left, or the job
         # reads "failed" while it still runs (and a resume would run it twice). Snapshot
         # before the row changes hands, so a worker started by a resume is never touched.
+        from jobcore.cgroup import recorded_cgroup
         from jobcore.proctree import job_processes, terminate  # proctree imports this module
 
-        leftovers = job_processes(store.state.job_marker(job.id), None)
+        group = recorded_cgroup(store.state, job.id)  # its run's own: a resume makes another
+        leftovers = job_processes(store.state.job_marker(job.id), None) if group is None else []
         if store.finish_if_active(
             job.id, JobStatus.FAILED, WORKER_DIED, expect_worker=job.worker, actor=actor
         ):
             terminate(leftovers, ORPHAN_GRACE_S)
+            if group is not None:
+                group.stop(ORPHAN_GRACE_S)
+                group.remove()
             changed.append(store.get(job.id))
     for job in store.list_jobs([JobStatus.PAUSED.value]):
         # A self-paused job waits in its worker to resume by itself: if that worker is gone,

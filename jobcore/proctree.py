@@ -21,6 +21,7 @@ import time
 
 import psutil
 
+from jobcore.cgroup import JobCgroup
 from jobcore.liveness import process_of
 from jobcore.models import ProcessIdentity
 from jobcore.paths import ENV_JOB
@@ -135,11 +136,16 @@ def terminate(procs: list[psutil.Process], grace: float) -> list[psutil.Process]
     return alive
 
 
-def kill_job_tree(marker: str, worker: ProcessIdentity | None, grace: float) -> int:
+def kill_job_tree(
+    marker: str, worker: ProcessIdentity | None, grace: float, cgroup: JobCgroup | None = None
+) -> int:
     """Stop every process of the job except its worker; returns how many were signalled.
 
-    Repeats the sweep because a process may fork while its siblings are being stopped.
+    A job with a cgroup is exactly its members (``jobcore.cgroup``). Otherwise the sweep
+    repeats, because a process may fork while its siblings are being stopped.
     """
+    if cgroup is not None:
+        return cgroup.stop(grace, spare=worker.pid if worker is not None else None)
     signalled = 0
     for _ in range(MAX_ROUNDS):
         procs = job_processes(marker, worker)

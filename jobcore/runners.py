@@ -22,6 +22,7 @@ from jobcore.logs import item_prefix
 from jobcore.logwriter import LogWriter
 
 if TYPE_CHECKING:
+    from jobcore.cgroup import JobCgroup
     from jobcore.redact import Redactor
 
 EX_TEMPFAIL = 75
@@ -98,7 +99,10 @@ class CommandRunner:
         redact: Redactor | None = None,
         live: LiveLine | None = None,
         slot_fd: int | None = None,
+        cgroup: JobCgroup | None = None,
     ):
+        self.cgroup = cgroup
+        """The job's cgroup: each item is born in it."""
         self.redact = redact
         self.live = live
         """Shared by every item: the newest rewritten line of any of them."""
@@ -133,17 +137,18 @@ class CommandRunner:
             return Outcome(ok=False, error=f"command not found: {argv[0]}")
         read_fd, write_fd = os.pipe()
         try:
-            pid = os.posix_spawn(
-                path,
-                argv,
-                self.env,
-                file_actions=[
-                    (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                    (os.POSIX_SPAWN_DUP2, write_fd, 1),
-                    (os.POSIX_SPAWN_DUP2, write_fd, 2),
-                ],
-                setpgroup=0,
-            )
+            with self.cgroup.spawning() if self.cgroup else contextlib.nullcontext():
+                pid = os.posix_spawn(
+                    path,
+                    argv,
+                    self.env,
+                    file_actions=[
+                        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                        (os.POSIX_SPAWN_DUP2, write_fd, 1),
+                        (os.POSIX_SPAWN_DUP2, write_fd, 2),
+                    ],
+                    setpgroup=0,
+                )
         except OSError as exc:
             os.close(read_fd)
             return Outcome(ok=False, error=f"{exc.strerror}: {argv[0]}")

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jobcore import clock, config, launch_env
+from jobcore.cgroup import JobCgroup, create_for_run, settle_worker
 from jobcore.errors import JobcoreError
 from jobcore.liveness import self_identity
 from jobcore.models import Ending, Job, JobStatus, ProcessIdentity, iso, requested_ending
@@ -143,6 +144,7 @@ class Worker:
         return env
 
     def run(self) -> int:
+        settle_worker()
         job = self.claim()
         if job is None:
             return 0
@@ -194,14 +196,18 @@ class Worker:
         racing that end) reached it keeps its own ending.
         """
         self.store.patience.call(lambda: self._mark_started(job))
+        runner.cgroup = self.job_cgroup(job)
         try:
             ending = runner.run()
+            if self.terminated:
+                from jobcore.proctree import LEFTOVER_GRACE_S, kill_job_tree
+
+                marker = self.state.job_marker(job.id)
+                kill_job_tree(marker, self.me, grace=LEFTOVER_GRACE_S, cgroup=runner.cgroup)
         finally:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if self.terminated:
-            from jobcore.proctree import LEFTOVER_GRACE_S, kill_job_tree
-
-            kill_job_tree(self.state.job_marker(job.id), self.me, grace=LEFTOVER_GRACE_S)
+            if runner.cgroup is not None:
+                self.remove_cgroup(runner.cgroup)
         if job.is_batch:
             return ending
         row = self.store.conn.execute(
@@ -218,6 +224,22 @@ class Worker:
                 {"status": JobStatus.RUNNING.value, "started_at": clock.wall(), "reason": None},
             )
             record_event(conn, job.id, "started", "worker")
+
+    def job_cgroup(self, job: Job) -> JobCgroup | None:
+        """This run's own cgroup, for commands (a ``--call`` batch runs in the worker)."""
+        if not job.command:
+            return None
+        return create_for_run(self.state, job.id, self.me.pid)
+
+    def remove_cgroup(self, group: JobCgroup) -> None:
+        """Stop what the run left in its cgroup (a batch item's daemon), then remove it."""
+        from jobcore.proctree import LEFTOVER_GRACE_S
+
+        leftovers = group.stop(LEFTOVER_GRACE_S, spare=self.me.pid)
+        if leftovers:
+            self.note(f"jobcore: stopped {leftovers} leftover process(es)")
+        if not group.remove():
+            self.note(f"jobcore: cgroup {group.path} is still in use; reconcile removes it")
 
     def runner(self, job: Job, log_fd: int) -> BatchRun | CommandJob:
         """What runs the job: a batch of items, or one command."""

@@ -137,7 +137,7 @@ class JobApp(App[None]):
         """CPU and memory per running job, from the last poll."""
         self.reads = 0
         """Snapshots read so far (tests and the benchmark count re-reads)."""
-        self._meter = TreeUsage()
+        self._meter = TreeUsage(state)
         self._store: Store | None = None
         self._store_lock = threading.Lock()
         """One thread at a time uses the shared store (poll and actions run in threads)."""

@@ -278,3 +278,64 @@ def wait_stopped(
             time.sleep(0.01)
     finally:
         conn.close()
+
+
+def skip_without_cgroup2() -> None:
+    """Skip unless a cgroup v2 child can be made here (root, with cgroup2 mounted)."""
+    import pytest
+
+    if os.environ.get("JOBCORE_CGROUP", "").lower() in ("0", "off", "no", "false"):
+        pytest.skip("cgroups turned off by JOBCORE_CGROUP")
+    mounts = []
+    with contextlib.suppress(OSError), open("/proc/self/mountinfo") as fh:
+        mounts = [line.split()[4] for line in fh if " - cgroup2 " in line]
+    if not mounts:
+        pytest.skip("no cgroup v2 mounted here: jobs are tracked by tree + marker")
+    probe = Path(mounts[0]) / f"jobcore-probe-{os.getpid()}"
+    try:
+        probe.mkdir()
+        probe.rmdir()
+    except OSError as exc:
+        pytest.skip(f"cgroup v2 at {mounts[0]} is not writable here ({exc.strerror})")
+
+
+ESCAPEE = (
+    "import os, signal, sys, time\n"
+    "pidfile, home, mode = sys.argv[1:4]\n"
+    "if mode == 'ignore-term':\n"
+    "    signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+    "if mode == 'daemon' and os.fork():\n"
+    "    os._exit(0)\n"
+    "open(pidfile + '.tmp', 'w').write(str(os.getpid()))\n"
+    "os.rename(pidfile + '.tmp', pidfile)\n"
+    "time.sleep(300)\n"
+)
+"""A process that cleared its environment and left the session, then says who it is.
+``mode``: ``plain``, ``ignore-term`` (SIGTERM ignored) or ``daemon`` (forks, parent exits)."""
+
+
+def escapee_line(pidfile: Path, home: Path, mode: str = "plain") -> str:
+    """A shell line starting a grandchild that escapes with ``env -i`` and ``setsid``.
+
+    The state folder is in the escapee's argv (not its environment, which is empty) so test
+    teardown still finds it; the pid file lets the test watch it.
+    """
+    import shlex
+
+    argv = ["env", "-i", "setsid", sys.executable, "-c", ESCAPEE, str(pidfile), str(home), mode]
+    return f"{shlex.join(argv)} &\n"
+
+
+def escapee_script(pidfile: Path, home: Path) -> str:
+    """A job command: one escapee, then a long sleep of its own."""
+    return escapee_line(pidfile, home) + "sleep 300\n"
+
+
+def read_escapee(pidfile: Path, timeout: float = 20) -> Ident:
+    """The escapee's identity, once it has written its pid."""
+    deadline = time.monotonic() + timeout
+    while not pidfile.exists():
+        if time.monotonic() > deadline:
+            raise AssertionError("the escapee never wrote its pid")
+        time.sleep(0.02)
+    return ident(psutil.Process(int(pidfile.read_text())))
