@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from jobcore.logs import Follower
+    from jobcore.redact import Redactor
 
 MAX_COUNT = 2**63 - 1
 """The largest count SQLite stores (a signed 64-bit integer)."""
@@ -35,15 +36,17 @@ RECENT_FINISHED = 20
 class Context:
     """What every command needs: the state folder and an open store, opened on first use."""
 
-    def __init__(self, home: str | None) -> None:
+    def __init__(self, home: str | None, create: bool = True) -> None:
         self._home = home
+        self._create = create
+        """Whether a missing state folder is made (writing commands) or refused (reading)."""
         self._state: StateDir | None = None
         self._store: Store | None = None
 
     @property
     def state(self) -> StateDir:
         if self._state is None:
-            self._state = resolve_home(self._home)
+            self._state = resolve_home(self._home, self._create)
         return self._state
 
     @property
@@ -519,19 +522,43 @@ def cmd_progress(args: argparse.Namespace, ctx: Context) -> int:
         if value is not None and not 0 <= value <= MAX_COUNT:
             raise UsageError(f"--{flag} expects a number from 0 to {MAX_COUNT}")
     store = ctx.store
-    store.get(job_id)
-    store.record_progress(
-        job_id,
-        done=args.done,
-        advance=args.advance or 0,
-        total=args.total,
-        item=args.item,
-        errors=1 if args.error is not None else 0,
-    )
-    if args.error is not None:
-        with open(ctx.state.log_path(job_id), "a", encoding="utf-8") as log:
-            log.write(f"jobcore: error: {args.error}\n")
+    job = store.get(job_id)
+    log_fd = None if args.error is None else _open_log(ctx.state, job_id)
+    try:
+        store.record_progress(
+            job_id,
+            done=args.done,
+            advance=args.advance or 0,
+            total=args.total,
+            item=args.item,
+            errors=1 if args.error is not None else 0,
+        )
+        if log_fd is not None:
+            line = f"jobcore: error: {args.error}\n".encode("utf-8", "surrogateescape")
+            os.write(log_fd, _redactor_inside(ctx.state, job)(line))
+    finally:
+        if log_fd is not None:
+            os.close(log_fd)
     return 0
+
+
+def _open_log(state: StateDir, job_id: str) -> int:
+    """A job's log opened for appending, refused if it (or its folder) is a symlink."""
+    from jobcore.paths import open_private
+
+    return open_private(state.log_path(job_id), os.O_WRONLY | os.O_APPEND, state.root)
+
+
+def _redactor_inside(state: StateDir, job: Job) -> Redactor:
+    """The masking the job's worker applies to its output, rebuilt inside the job.
+
+    ``jobcore progress`` runs as a child of the job's command, so its environment is the
+    command's: the same secret values are found in it as the worker found.
+    """
+    from jobcore import config
+    from jobcore.redact import Redactor
+
+    return Redactor.for_env(os.environ, [*job.redact, *config.load(state)["redact_env"]])
 
 
 def cmd_retry(args: argparse.Namespace, ctx: Context) -> int:
@@ -657,7 +684,7 @@ def cmd_config(args: argparse.Namespace, ctx: Context) -> int:
 
 def cmd_doctor(args: argparse.Namespace, ctx: Context) -> int:
     """Exit 0 when all is well (or all was fixed), 1 when something is (still) wrong."""
-    from jobcore.doctor import examine
+    from jobcore.doctor import UNFIXABLE, examine
 
     findings = examine(ctx.state, ctx.store, fix=args.fix)
     if args.json:
@@ -668,7 +695,7 @@ def cmd_doctor(args: argparse.Namespace, ctx: Context) -> int:
             print(f"{mark:>5}  {f.kind:<14} {f.detail}", file=sys.stderr)
         if not findings:
             print("all is well", file=sys.stderr)
-        elif not args.fix:
+        elif not args.fix and any(f.kind not in UNFIXABLE for f in findings):
             print("run `jobcore doctor --fix` to repair", file=sys.stderr)
     return 1 if any(not f.fixed for f in findings) else 0
 

@@ -11,12 +11,13 @@ reported with the key and what was expected, never half-applied.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from jobcore.errors import JobcoreError, UsageError
-from jobcore.paths import StateDir
+from jobcore.paths import StateDir, open_private
 
 CONFIG_NAME = "config.toml"
 
@@ -94,9 +95,10 @@ def load(state: StateDir) -> dict[str, Any]:
     """Every key with its value (the file's, else the default); refuses an invalid file."""
     values = {name: key.default for name, key in KEYS.items()}
     try:
-        fh = open(path(state), "rb")  # noqa: SIM115 (closed below; tomllib only if it exists)
+        fd = open_private(path(state), os.O_RDONLY, state.root)
     except FileNotFoundError:
         return values
+    fh = os.fdopen(fd, "rb")
     import tomllib  # ~10 ms: paid only by those who have a config file
 
     try:
@@ -133,4 +135,4 @@ def set_value(state: StateDir, name: str, raw: str | None) -> None:
         current.pop(name, None)
     else:
         current[name] = value
-    write_text(path(state), tomli_w.dumps(current))
+    write_text(path(state), tomli_w.dumps(current), root=state.root)

@@ -9,6 +9,7 @@ killed too, and the row finished here, conditionally, so nothing is written twic
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -18,7 +19,7 @@ from jobcore.items import ItemBook, ItemStatus, counts
 from jobcore.launcher import spawn_worker
 from jobcore.liveness import is_alive, process_of, reconcile
 from jobcore.models import Job, JobStatus
-from jobcore.paths import StateDir
+from jobcore.paths import StateDir, open_private
 from jobcore.proctree import kill_job_tree, terminate
 from jobcore.store import Store, record_event
 
@@ -94,6 +95,17 @@ def _check_resumable(conn: sqlite3.Connection, job_id: str) -> None:
             raise JobcoreError(f"job {job_id} has no items left to run")
 
 
+def _check_folder(state: StateDir, job_id: str) -> None:
+    """Refuse to queue a job whose worker could not open its log: gone, or planted."""
+    try:
+        os.close(open_private(state.log_path(job_id), os.O_RDONLY, state.root))
+    except FileNotFoundError:
+        raise JobcoreError(
+            f"job {job_id}'s folder {state.job_dir(job_id)} is gone (or its log is); "
+            "`jobcore doctor --fix` makes a new one, then resume again"
+        ) from None
+
+
 def resume(state: StateDir, store: Store, job_id: str) -> Job:
     """Start a new worker for a paused or failed job; refused while it runs or once completed.
 
@@ -101,6 +113,7 @@ def resume(state: StateDir, store: Store, job_id: str) -> Job:
     resumes at once cannot both win: the second sees ``queued`` and is refused.
     """
     reconcile(store)
+    _check_folder(state, job_id)
     with store.write() as conn:
         _check_resumable(conn, job_id)
         conn.execute(
@@ -125,6 +138,7 @@ def retry(state: StateDir, store: Store, job_id: str, items: Sequence[str] = ())
     job = store.get(job_id)
     if job.status.is_active:
         raise JobcoreError(f"job {job.id} is {job.status.value}; retry it once it has ended")
+    _check_folder(state, job.id)
     if not job.is_batch:
         if items:
             raise JobcoreError(f"job {job.id} is not a batch; it has no items to name")

@@ -555,6 +555,8 @@ def _create_private(path: Path) -> None:
     POSIX lock this process holds on it, so an open/close next to a live connection would
     let other processes checkpoint and reset the WAL under that connection's feet.
     """
+    if path.is_symlink():  # SQLite would follow it (and its -wal beside the target)
+        raise JobcoreError(f"refusing {path}: it is a symlink; move it aside")
     if path.exists():
         return
     with contextlib.suppress(FileExistsError):
