@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from jobcore import fmt
+from jobcore import fmt, limits
 from jobcore.errors import JobcoreError, UsageError
 from jobcore.models import BatchSpec, Job, JobStatus, QueueSpec, iso
 from jobcore.paths import ENV_JOB_ID, StateDir, resolve_home
@@ -100,12 +100,7 @@ def _batch_from_args(
         if batch_flags:
             raise UsageError(f"--{batch_flags[0]} needs --each FILE")
         return None, []
-    if args.parallel is not None and args.parallel < 1:
-        raise UsageError("-j expects a number of items at once >= 1")
-    if args.retries is not None and args.retries < 0:
-        raise UsageError("--retries expects a number >= 0")
-    if args.backoff is not None and args.backoff < 0:
-        raise UsageError("--backoff expects seconds >= 0")
+    limits.check_batch(args.parallel, args.retries, args.backoff)
     if args.call and command:
         raise UsageError("give either --call TARGET or a command, not both")
     if args.processes and not args.call:
@@ -114,16 +109,16 @@ def _batch_from_args(
 
     try:
         if args.each == "-":
-            items = read_items(sys.stdin)
+            items = read_items(sys.stdin.buffer, "-")
         else:
-            with open(args.each, encoding="utf-8", errors="surrogateescape") as fh:
-                items = read_items(fh)
+            with open(args.each, "rb") as fh:
+                items = read_items(fh, args.each)
     except OSError as exc:
         raise JobcoreError(f"cannot read --each {args.each}: {exc.strerror}") from exc
     if not items:
         raise JobcoreError(f"--each {args.each} has no items (one per non-empty line)")
     spec = BatchSpec(
-        parallel=args.parallel or 1,
+        parallel=1 if args.parallel is None else args.parallel,
         retries=args.retries or 0,
         backoff=1.0 if args.backoff is None else args.backoff,
         call=args.call,
@@ -140,9 +135,10 @@ def _queue_from_args(args: argparse.Namespace, store: Store) -> QueueSpec:
         raise UsageError("give --delay or --at, not both")
     not_before = None
     if args.delay:
-        not_before = time.time() + parse_duration(args.delay)
+        not_before = time.time() + limits.seconds("--delay", parse_duration(args.delay))
     elif args.at:
         not_before = parse_clock(args.at)
+    limits.in_range("--priority", args.priority, -limits.MAX_PRIORITY - 1, limits.MAX_PRIORITY)
     after = tuple(
         store.resolve(dep).id for value in args.after for dep in value.split(",") if dep.strip()
     )
@@ -272,7 +268,7 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
     data["log"] = str(ctx.state.log_path(job.id))
     failed = []
     if job.is_batch:
-        from jobcore.items import ItemBook, failures
+        from jobcore.items import ItemBook, failures, shown
 
         data["items"] = {s.value: n for s, n in ItemBook(store, job.id).counts().items()}
         failed = failures(store, job.id)
@@ -312,7 +308,7 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
         print("\nfailed items:")
         for record in failed:
             tries = f"{record.attempts} attempt{'' if record.attempts == 1 else 's'}"
-            print(f"  {record.item}  ({tries}): {record.error}")
+            print(f"  {shown(record.item)}  ({tries}): {record.error}")
     return 0
 
 
@@ -324,7 +320,9 @@ def _write_text(data: bytes) -> None:
 
 def _lines_json(job_id: str, data: bytes, item: str | None) -> dict[str, Any]:
     text = data.decode("utf-8", "replace")
-    return {"id": job_id, "item": item, "lines": text.splitlines()}
+    from jobcore.items import shown
+
+    return {"id": job_id, "item": None if item is None else shown(item), "lines": text.splitlines()}
 
 
 def cmd_logs(args: argparse.Namespace, ctx: Context) -> int:
@@ -332,15 +330,15 @@ def cmd_logs(args: argparse.Namespace, ctx: Context) -> int:
 
     store = ctx.store
     job = store.resolve(args.id)
-    if args.lines < 0:
-        raise UsageError("-n expects a number of lines >= 0")
+    limits.in_range("-n", args.lines, 0, limits.MAX_COUNT)
     if args.json and args.follow:
         raise UsageError("--json prints what is there now; it does not go with -f")
     path = ctx.state.log_path(job.id)
     if args.item is not None:
         from jobcore.logs import item_lines, item_prefix
 
-        lines = item_lines(path, item_prefix(args.item).encode(), args.lines)
+        prefix = item_prefix(args.item).encode("utf-8", "surrogateescape")
+        lines = item_lines(path, prefix, args.lines)
         if args.json:
             _emit_json(_lines_json(job.id, b"".join(lines), args.item))
         else:
@@ -441,8 +439,7 @@ def cmd_stop(args: argparse.Namespace, ctx: Context) -> int:
         from jobcore import config
 
         args.grace = config.load(ctx.state)["grace"]
-    if args.grace < 0:
-        raise UsageError("--grace expects seconds >= 0")
+    limits.seconds("--grace", args.grace)
     # Queued jobs first, so none of them takes a slot freed by stopping a running one.
     for job in sorted(_targets(args, ctx, ["queued", "running"]), key=lambda j: j.status.value):
         job = stop(ctx.store, job.id, args.grace)
@@ -469,6 +466,8 @@ def cmd_resume(args: argparse.Namespace, ctx: Context) -> int:
 
 def cmd_wait(args: argparse.Namespace, ctx: Context) -> int:
     """Exit 0 when every job completed, 1 when any did not, 124 on timeout."""
+    if args.timeout is not None:
+        limits.seconds("--timeout", args.timeout)
     store = _reconciled(ctx)
     if args.ids:
         ids = [store.resolve(i).id for i in args.ids]
@@ -572,7 +571,7 @@ def cmd_retry(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_failures(args: argparse.Namespace, ctx: Context) -> int:
-    from jobcore.items import failures, forget_failures
+    from jobcore.items import failures, forget_failures, shown
 
     store = _reconciled(ctx)
     if args.forget or args.forget_all:
@@ -592,7 +591,7 @@ def cmd_failures(args: argparse.Namespace, ctx: Context) -> int:
         [
             iso(r.finished_at) or fmt.UNKNOWN,
             r.job_id,
-            r.item,
+            shown(r.item),
             str(r.attempts),
             r.error or fmt.UNKNOWN,
         ]
@@ -609,7 +608,11 @@ def cmd_clean(args: argparse.Namespace, ctx: Context) -> int:
     from jobcore.housekeeping import DEFAULT_STATUSES, clean
 
     statuses = [JobStatus(s) for s in _statuses(args.status)] if args.status else DEFAULT_STATUSES
-    older = parse_duration(args.older_than) if args.older_than else None
+    older = None
+    if args.older_than:
+        older = limits.seconds("--older-than", parse_duration(args.older_than))
+    if args.keep is not None:
+        limits.in_range("--keep", args.keep, 0, limits.MAX_COUNT)
     removed = clean(
         ctx.state,
         ctx.store,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from jobcore.errors import JobcoreError, UsageError
+from jobcore.limits import MAX_COUNT, MAX_SECONDS
 from jobcore.paths import StateDir, open_private
 
 CONFIG_NAME = "config.toml"
@@ -31,18 +32,23 @@ class Key(NamedTuple):
     help: str
 
 
-def _nonneg_float(text: str) -> float:
+def _seconds(text: str) -> float:
     value = float(text)
-    if value < 0 or value != value:
+    if not _is_seconds(value):
         raise ValueError
     return value
 
 
-def _nonneg_int(text: str) -> int:
+def _count(text: str) -> int:
     value = int(text)
-    if value < 0:
+    if not 0 <= value <= MAX_COUNT:
         raise ValueError
     return value
+
+
+def _is_seconds(value: Any) -> bool:
+    """From 0 to ten years; NaN and infinity are neither."""
+    return isinstance(value, int | float) and 0 <= value <= MAX_SECONDS
 
 
 def _names(text: str) -> list[str]:
@@ -54,14 +60,14 @@ def _names(text: str) -> list[str]:
 
 KEYS: dict[str, Key] = {
     "grace": Key(
-        _nonneg_float,
-        lambda v: isinstance(v, int | float) and v >= 0,
+        _seconds,
+        _is_seconds,
         5.0,
         "seconds `stop` waits after SIGTERM before SIGKILL",
     ),
     "keep": Key(
-        _nonneg_int,
-        lambda v: isinstance(v, int) and v >= 0,
+        _count,
+        lambda v: isinstance(v, int) and 0 <= v <= MAX_COUNT,
         None,
         "after a job ends, remove finished jobs beyond the newest N (unset: keep all)",
     ),
@@ -72,8 +78,8 @@ KEYS: dict[str, Key] = {
         "shell command run when a job ends (for jobs without --on-done)",
     ),
     "notify_after": Key(
-        _nonneg_float,
-        lambda v: isinstance(v, int | float) and v >= 0,
+        _seconds,
+        _is_seconds,
         None,
         "desktop notification (notify-send) when a job that ran this many "
         "seconds ends; attach and wait also ring the terminal bell",

@@ -65,6 +65,10 @@ def launch(
     """
     cwd = os.path.abspath(cwd or os.getcwd())
     overrides = dict(env or {})
+    if batch is not None:
+        from jobcore.limits import check_batch
+
+        check_batch(batch.parallel, batch.retries, batch.backoff)
     if batch is not None and batch.call:
         if not os.path.isdir(cwd):
             raise JobcoreError(f"cwd does not exist: {cwd}")

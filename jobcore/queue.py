@@ -16,6 +16,7 @@ import time
 from typing import NamedTuple
 
 from jobcore.errors import JobcoreError, UsageError
+from jobcore.limits import MAX_PARALLEL, in_range
 from jobcore.liveness import reconcile
 from jobcore.models import Ending, Job, JobStatus, ProcessIdentity, requested_ending
 from jobcore.paths import StateDir, make_folder, open_folder
@@ -50,8 +51,9 @@ def _check_name(name: str) -> None:
 
 
 def _check_parallel(parallel: int | None) -> None:
-    if parallel is not None and parallel < 1:
-        raise UsageError("--parallel expects a number >= 1 (leave it out for no limit)")
+    """None is no limit; otherwise 1 to MAX_PARALLEL jobs of the group at once."""
+    if parallel is not None:
+        in_range("--parallel", parallel, 1, MAX_PARALLEL)
 
 
 def add_group(store: Store, name: str, parallel: int | None) -> None:

@@ -141,7 +141,7 @@ class CommandRunner:
         writer = LogWriter(
             self.log_fd,
             remember,
-            prefix=item_prefix(record.item).encode(),
+            prefix=item_prefix(record.item).encode("utf-8", "surrogateescape"),
             redact=self.redact,
             live=self.live,
         )

@@ -36,6 +36,8 @@ def one_line_error(proc, code: int, *needles: str) -> str:
 
 
 def no_jobs(home: Path) -> bool:
+    if not (home / "jobcore.db").exists():  # refused before the database was even opened
+        return not (home / "jobs").exists() or not list((home / "jobs").iterdir())
     with sqlite3.connect(home / "jobcore.db") as conn:
         count = conn.execute("SELECT count(*) FROM jobs").fetchone()[0]
     folders = list((home / "jobs").iterdir()) if (home / "jobs").exists() else []
