@@ -27,7 +27,8 @@ from functools import cache
 from pathlib import Path
 from typing import NamedTuple
 
-from jobcore.paths import StateDir
+from jobcore.errors import JobcoreError
+from jobcore.paths import StateDir, open_private
 
 ENV_CGROUP = "JOBCORE_CGROUP"
 """``off`` keeps jobs out of cgroups (the tree + marker method) even where they could be."""
@@ -335,7 +336,7 @@ def create_for_run(state: StateDir, job_id: str, worker_pid: int) -> JobCgroup |
         return None
     from jobcore.atomic import write_text
 
-    write_text(record, str(group.path))
+    write_text(record, str(group.path), root=state.root)
     return group
 
 
@@ -346,8 +347,8 @@ def recorded(state: StateDir, job_id: str) -> Path | None:
     the mounted cgroup v2 hierarchy: a record pointing anywhere else is ignored.
     """
     try:
-        fd = os.open(_record_path(state, job_id), os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
+        fd = open_private(_record_path(state, job_id), os.O_RDONLY, state.root)
+    except (OSError, JobcoreError):
         return None
     with os.fdopen(fd, encoding="utf-8", errors="replace") as fh:
         path = Path(fh.read(4096).strip())

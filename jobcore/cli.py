@@ -54,7 +54,7 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 def _complete_job_ids(prefix: str, parsed_args: argparse.Namespace, **_: Any) -> list[str]:
     """Job ids for shell completion (newest first)."""
     try:
-        with Store(resolve_home(getattr(parsed_args, "home", None))) as store:
+        with Store(resolve_home(getattr(parsed_args, "home", None), create=False)) as store:
             return [j.id for j in store.list_jobs(limit=200) if j.id.startswith(prefix)]
     except (JobcoreError, sqlite3.Error):
         return []
@@ -462,6 +462,14 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
     return parser
 
 
+WRITING = {("run", None), ("config", "set"), ("config", "unset"), ("group", "add")}
+"""The commands that make a missing state folder; every other one reports it missing."""
+
+
+def _creates_state(args: argparse.Namespace) -> bool:
+    return (args.cmd, getattr(args, "action", None)) in WRITING
+
+
 def _fail(message: str, code: int) -> int:
     prog = "jobcore"
     print(f"{prog}: error: {message}", file=sys.stderr)
@@ -479,7 +487,7 @@ def main(argv: Sequence[str] | None = None, *, close_store: bool = True) -> int:
 
         argcomplete.autocomplete(parser)
     args = parser.parse_args(args_in)
-    ctx = Context(getattr(args, "home", None))
+    ctx = Context(getattr(args, "home", None), create=_creates_state(args))
     try:
         return args.func(args, ctx)
     except JobcoreError as exc:
@@ -489,6 +497,10 @@ def main(argv: Sequence[str] | None = None, *, close_store: bool = True) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except sqlite3.Error as exc:  # found mid-query (a damaged page), not when opening
+        from jobcore.store import _db_error
+
+        return _fail(str(_db_error(exc, ctx.state.db_path)), 1)
     except OSError as exc:
         from jobcore.paths import disk_error
 

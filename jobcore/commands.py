@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from jobcore import fmt
+from jobcore import fmt, limits
 from jobcore.errors import JobcoreError, UsageError
 from jobcore.models import BatchSpec, Job, JobStatus, QueueSpec, iso
 from jobcore.paths import ENV_JOB_ID, StateDir, resolve_home
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from jobcore.items import ItemRecord
     from jobcore.logs import Follower
+    from jobcore.redact import Redactor
 
 MAX_COUNT = 2**63 - 1
 """The largest count SQLite stores (a signed 64-bit integer)."""
@@ -36,15 +37,17 @@ RECENT_FINISHED = 20
 class Context:
     """What every command needs: the state folder and an open store, opened on first use."""
 
-    def __init__(self, home: str | None) -> None:
+    def __init__(self, home: str | None, create: bool = True) -> None:
         self._home = home
+        self._create = create
+        """Whether a missing state folder is made (writing commands) or refused (reading)."""
         self._state: StateDir | None = None
         self._store: Store | None = None
 
     @property
     def state(self) -> StateDir:
         if self._state is None:
-            self._state = resolve_home(self._home)
+            self._state = resolve_home(self._home, self._create)
         return self._state
 
     @property
@@ -98,12 +101,7 @@ def _batch_from_args(
         if batch_flags:
             raise UsageError(f"--{batch_flags[0]} needs --each FILE")
         return None, []
-    if args.parallel is not None and args.parallel < 1:
-        raise UsageError("-j expects a number of items at once >= 1")
-    if args.retries is not None and args.retries < 0:
-        raise UsageError("--retries expects a number >= 0")
-    if args.backoff is not None and args.backoff < 0:
-        raise UsageError("--backoff expects seconds >= 0")
+    limits.check_batch(args.parallel, args.retries, args.backoff)
     if args.call and command:
         raise UsageError("give either --call TARGET or a command, not both")
     if args.processes and not args.call:
@@ -112,16 +110,16 @@ def _batch_from_args(
 
     try:
         if args.each == "-":
-            items = read_items(sys.stdin)
+            items = read_items(sys.stdin.buffer, "-")
         else:
-            with open(args.each, encoding="utf-8", errors="surrogateescape") as fh:
-                items = read_items(fh)
+            with open(args.each, "rb") as fh:
+                items = read_items(fh, args.each)
     except OSError as exc:
         raise JobcoreError(f"cannot read --each {args.each}: {exc.strerror}") from exc
     if not items:
         raise JobcoreError(f"--each {args.each} has no items (one per non-empty line)")
     spec = BatchSpec(
-        parallel=args.parallel or 1,
+        parallel=1 if args.parallel is None else args.parallel,
         retries=args.retries or 0,
         backoff=1.0 if args.backoff is None else args.backoff,
         call=args.call,
@@ -138,9 +136,10 @@ def _queue_from_args(args: argparse.Namespace, store: Store) -> QueueSpec:
         raise UsageError("give --delay or --at, not both")
     not_before = None
     if args.delay:
-        not_before = time.time() + parse_duration(args.delay)
+        not_before = time.time() + limits.seconds("--delay", parse_duration(args.delay))
     elif args.at:
         not_before = parse_clock(args.at)
+    limits.in_range("--priority", args.priority, -limits.MAX_PRIORITY - 1, limits.MAX_PRIORITY)
     after = tuple(
         store.resolve(dep).id for value in args.after for dep in value.split(",") if dep.strip()
     )
@@ -270,7 +269,7 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
     data["log"] = str(ctx.state.log_path(job.id))
     failed = []
     if job.is_batch:
-        from jobcore.items import ItemBook, failures
+        from jobcore.items import ItemBook, failures, shown
 
         data["items"] = {s.value: n for s, n in ItemBook(store, job.id).counts().items()}
         failed = _shown_records(ctx, failures(store, job.id))
@@ -310,7 +309,7 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
         print("\nfailed items:")
         for record in failed:
             tries = f"{record.attempts} attempt{'' if record.attempts == 1 else 's'}"
-            print(f"  {record.item}  ({tries}): {record.error}")
+            print(f"  {shown(record.item)}  ({tries}): {record.error}")
     return 0
 
 
@@ -339,7 +338,9 @@ def _write_text(data: bytes) -> None:
 
 def _lines_json(job_id: str, data: bytes, item: str | None) -> dict[str, Any]:
     text = data.decode("utf-8", "replace")
-    return {"id": job_id, "item": item, "lines": text.splitlines()}
+    from jobcore.items import shown
+
+    return {"id": job_id, "item": None if item is None else shown(item), "lines": text.splitlines()}
 
 
 def cmd_logs(args: argparse.Namespace, ctx: Context) -> int:
@@ -347,8 +348,7 @@ def cmd_logs(args: argparse.Namespace, ctx: Context) -> int:
 
     store = ctx.store
     job = store.resolve(args.id)
-    if args.lines < 0:
-        raise UsageError("-n expects a number of lines >= 0")
+    limits.in_range("-n", args.lines, 0, limits.MAX_COUNT)
     if args.json and args.follow:
         raise UsageError("--json prints what is there now; it does not go with -f")
     path = ctx.state.log_path(job.id)
@@ -484,6 +484,8 @@ def cmd_resume(args: argparse.Namespace, ctx: Context) -> int:
 
 def cmd_wait(args: argparse.Namespace, ctx: Context) -> int:
     """Exit 0 when every job completed, 1 when any did not, 124 on timeout."""
+    if args.timeout is not None:
+        limits.seconds("--timeout", args.timeout)
     store = _reconciled(ctx)
     if args.ids:
         ids = [store.resolve(i).id for i in args.ids]
@@ -538,22 +540,36 @@ def cmd_progress(args: argparse.Namespace, ctx: Context) -> int:
             raise UsageError(f"--{flag} expects a number from 0 to {MAX_COUNT}")
     store = ctx.store
     job = store.get(job_id)
-    if args.item is not None:
+    if args.item is not None or args.error is not None:
         from jobcore.launch_env import redactor_for
 
-        args.item = redactor_for(ctx.state, job).text(args.item)
-    store.record_progress(
-        job_id,
-        done=args.done,
-        advance=args.advance or 0,
-        total=args.total,
-        item=args.item,
-        errors=1 if args.error is not None else 0,
-    )
-    if args.error is not None:
-        with open(ctx.state.log_path(job_id), "a", encoding="utf-8") as log:
-            log.write(f"jobcore: error: {args.error}\n")
+        mask = redactor_for(ctx.state, job)
+    if args.item is not None:
+        args.item = mask.text(args.item)
+    log_fd = None if args.error is None else _open_log(ctx.state, job_id)
+    try:
+        store.record_progress(
+            job_id,
+            done=args.done,
+            advance=args.advance or 0,
+            total=args.total,
+            item=args.item,
+            errors=1 if args.error is not None else 0,
+        )
+        if log_fd is not None:
+            line = f"jobcore: error: {args.error}\n".encode("utf-8", "surrogateescape")
+            os.write(log_fd, mask(line))
+    finally:
+        if log_fd is not None:
+            os.close(log_fd)
     return 0
+
+
+def _open_log(state: StateDir, job_id: str) -> int:
+    """A job's log opened for appending, refused if it (or its folder) is a symlink."""
+    from jobcore.paths import open_private
+
+    return open_private(state.log_path(job_id), os.O_WRONLY | os.O_APPEND, state.root)
 
 
 def cmd_retry(args: argparse.Namespace, ctx: Context) -> int:
@@ -567,7 +583,7 @@ def cmd_retry(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_failures(args: argparse.Namespace, ctx: Context) -> int:
-    from jobcore.items import failures, forget_failures
+    from jobcore.items import failures, forget_failures, shown
 
     store = _reconciled(ctx)
     if args.forget or args.forget_all:
@@ -587,7 +603,7 @@ def cmd_failures(args: argparse.Namespace, ctx: Context) -> int:
         [
             iso(r.finished_at) or fmt.UNKNOWN,
             r.job_id,
-            r.item,
+            shown(r.item),
             str(r.attempts),
             r.error or fmt.UNKNOWN,
         ]
@@ -604,7 +620,11 @@ def cmd_clean(args: argparse.Namespace, ctx: Context) -> int:
     from jobcore.housekeeping import DEFAULT_STATUSES, clean
 
     statuses = [JobStatus(s) for s in _statuses(args.status)] if args.status else DEFAULT_STATUSES
-    older = parse_duration(args.older_than) if args.older_than else None
+    older = None
+    if args.older_than:
+        older = limits.seconds("--older-than", parse_duration(args.older_than))
+    if args.keep is not None:
+        limits.in_range("--keep", args.keep, 0, limits.MAX_COUNT)
     removed = clean(
         ctx.state,
         ctx.store,
@@ -679,7 +699,7 @@ def cmd_config(args: argparse.Namespace, ctx: Context) -> int:
 
 def cmd_doctor(args: argparse.Namespace, ctx: Context) -> int:
     """Exit 0 when all is well (or all was fixed), 1 when something is (still) wrong."""
-    from jobcore.doctor import examine
+    from jobcore.doctor import UNFIXABLE, examine
 
     findings = examine(ctx.state, ctx.store, fix=args.fix)
     if args.json:
@@ -693,7 +713,7 @@ def cmd_doctor(args: argparse.Namespace, ctx: Context) -> int:
             print(f"{mark:>5}  {f.kind:<14} {f.detail}", file=sys.stderr)
         if not findings:
             print("all is well", file=sys.stderr)
-        elif not args.fix:
+        elif not args.fix and any(f.kind not in UNFIXABLE for f in findings):
             print("run `jobcore doctor --fix` to repair", file=sys.stderr)
     return 1 if any(not f.fixed for f in findings) else 0
 

@@ -11,12 +11,14 @@ reported with the key and what was expected, never half-applied.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from jobcore.errors import JobcoreError, UsageError
-from jobcore.paths import StateDir
+from jobcore.limits import MAX_COUNT, MAX_SECONDS
+from jobcore.paths import StateDir, open_private
 
 CONFIG_NAME = "config.toml"
 
@@ -30,18 +32,23 @@ class Key(NamedTuple):
     help: str
 
 
-def _nonneg_float(text: str) -> float:
+def _seconds(text: str) -> float:
     value = float(text)
-    if value < 0 or value != value:
+    if not _is_seconds(value):
         raise ValueError
     return value
 
 
-def _nonneg_int(text: str) -> int:
+def _count(text: str) -> int:
     value = int(text)
-    if value < 0:
+    if not 0 <= value <= MAX_COUNT:
         raise ValueError
     return value
+
+
+def _is_seconds(value: Any) -> bool:
+    """From 0 to ten years; NaN and infinity are neither."""
+    return isinstance(value, int | float) and 0 <= value <= MAX_SECONDS
 
 
 def _names(text: str) -> list[str]:
@@ -53,14 +60,14 @@ def _names(text: str) -> list[str]:
 
 KEYS: dict[str, Key] = {
     "grace": Key(
-        _nonneg_float,
-        lambda v: isinstance(v, int | float) and v >= 0,
+        _seconds,
+        _is_seconds,
         5.0,
         "seconds `stop` waits after SIGTERM before SIGKILL",
     ),
     "keep": Key(
-        _nonneg_int,
-        lambda v: isinstance(v, int) and v >= 0,
+        _count,
+        lambda v: isinstance(v, int) and 0 <= v <= MAX_COUNT,
         None,
         "after a job ends, remove finished jobs beyond the newest N (unset: keep all)",
     ),
@@ -71,8 +78,8 @@ KEYS: dict[str, Key] = {
         "shell command run when a job ends (for jobs without --on-done)",
     ),
     "notify_after": Key(
-        _nonneg_float,
-        lambda v: isinstance(v, int | float) and v >= 0,
+        _seconds,
+        _is_seconds,
         None,
         "desktop notification (notify-send) when a job that ran this many "
         "seconds ends; attach and wait also ring the terminal bell",
@@ -94,9 +101,10 @@ def load(state: StateDir) -> dict[str, Any]:
     """Every key with its value (the file's, else the default); refuses an invalid file."""
     values = {name: key.default for name, key in KEYS.items()}
     try:
-        fh = open(path(state), "rb")  # noqa: SIM115 (closed below; tomllib only if it exists)
+        fd = open_private(path(state), os.O_RDONLY, state.root)
     except FileNotFoundError:
         return values
+    fh = os.fdopen(fd, "rb")
     import tomllib  # ~10 ms: paid only by those who have a config file
 
     try:
@@ -133,4 +141,4 @@ def set_value(state: StateDir, name: str, raw: str | None) -> None:
         current.pop(name, None)
     else:
         current[name] = value
-    write_text(path(state), tomli_w.dumps(current))
+    write_text(path(state), tomli_w.dumps(current), root=state.root)

@@ -18,6 +18,7 @@ it is recorded stopped, which a resume undoes.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -29,7 +30,7 @@ from jobcore.items import ItemBook, ItemStatus, counts
 from jobcore.launcher import spawn_worker
 from jobcore.liveness import is_alive, process_of, reconcile
 from jobcore.models import Job, JobStatus
-from jobcore.paths import StateDir
+from jobcore.paths import StateDir, open_private
 from jobcore.proctree import kill_job_tree, terminate
 from jobcore.store import Store, record_event
 
@@ -134,6 +135,17 @@ def _check_resumable(conn: sqlite3.Connection, job_id: str) -> None:
             raise JobcoreError(f"job {job_id} has no items left to run")
 
 
+def _check_folder(state: StateDir, job_id: str) -> None:
+    """Refuse to queue a job whose worker could not open its log: gone, or planted."""
+    try:
+        os.close(open_private(state.log_path(job_id), os.O_RDONLY, state.root))
+    except FileNotFoundError:
+        raise JobcoreError(
+            f"job {job_id}'s folder {state.job_dir(job_id)} is gone (or its log is); "
+            "`jobcore doctor --fix` makes a new one, then resume again"
+        ) from None
+
+
 def resume(state: StateDir, store: Store, job_id: str, *, env_now: bool = False) -> Job:
     """Start a new worker for a paused or failed job; refused while it runs or once completed.
 
@@ -144,6 +156,7 @@ def resume(state: StateDir, store: Store, job_id: str, *, env_now: bool = False)
     """
     reconcile(store)
     queued = clock.now()
+    _check_folder(state, job_id)
     with store.write() as conn:
         _check_resumable(conn, job_id)
         if env_now:
@@ -182,6 +195,7 @@ def retry(
     job = store.get(job_id)
     if job.status.is_active:
         raise JobcoreError(f"job {job.id} is {job.status.value}; retry it once it has ended")
+    _check_folder(state, job.id)
     if not job.is_batch:
         if items:
             raise JobcoreError(f"job {job.id} is not a batch; it has no items to name")

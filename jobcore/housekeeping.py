@@ -6,7 +6,6 @@ The row goes first, then the folder: a crash in between leaves an orphan folder 
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Sequence
 
@@ -71,6 +70,6 @@ def clean(
             conn.execute("DELETE FROM items WHERE job_id = ?", (job.id,))
             conn.execute("DELETE FROM samples WHERE job_id = ?", (job.id,))
             record_event(conn, job.id, "cleaned", actor, f"was {job.status.value}")
-        shutil.rmtree(state.job_dir(job.id), ignore_errors=True)
+        state.remove_job_dir(job.id)
         removed.append(job)
     return removed

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from jobcore.errors import Pause
+from jobcore.errors import JobcoreError, Pause
 from jobcore.models import iso
 from jobcore.store import Store, apply_progress
 
@@ -47,7 +47,7 @@ class ItemRecord(NamedTuple):
         return cls(
             job_id=row["job_id"],
             idx=row["idx"],
-            item=row["item"],
+            item=from_db(row["item"]),
             status=ItemStatus(row["status"]),
             attempts=row["attempts"],
             exit_code=row["exit_code"],
@@ -67,7 +67,7 @@ class ItemRecord(NamedTuple):
         return {
             "job_id": self.job_id,
             "index": self.idx,
-            "item": self.item,
+            "item": shown(self.item),
             "status": self.status.value,
             "attempts": self.attempts,
             "exit_code": self.exit_code,
@@ -88,14 +88,48 @@ class Outcome(NamedTuple):
     pause: Pause | None = None
 
 
-def read_items(lines: Iterable[str]) -> list[str]:
-    """One item per non-empty line; only the line ending is removed (spaces are kept)."""
+BOM = b"\xef\xbb\xbf"
+
+
+def read_items(lines: Iterable[bytes], source: str) -> list[str]:
+    """One item per non-empty line; only the line ending is removed (spaces are kept).
+
+    Lines are bytes: one that is not UTF-8 is kept byte for byte (decoded with
+    surrogateescape, so the command's argv gets exactly those bytes back). A UTF-8
+    byte-order mark at the top is not part of the first item. A NUL byte cannot be in an
+    argument, so a line with one is refused, naming it, before any job exists.
+    """
     items = []
-    for line in lines:
-        text = line.rstrip("\r\n")
+    for number, line in enumerate(lines, 1):
+        raw = line.rstrip(b"\r\n")
+        if number == 1 and raw.startswith(BOM):
+            raw = raw[len(BOM) :]
+        if b"\0" in raw:
+            raise JobcoreError(f"--each {source}: line {number} holds a NUL byte")
+        text = raw.decode("utf-8", "surrogateescape")
         if text.strip():
             items.append(text)
     return items
+
+
+def to_db(item: str) -> str | bytes:
+    """How an item is stored: text, or its bytes where it is not UTF-8 (SQLite text cannot
+    hold the lone surrogates that stand for those bytes)."""
+    try:
+        item.encode("utf-8")
+    except UnicodeEncodeError:
+        return item.encode("utf-8", "surrogateescape")
+    return item
+
+
+def from_db(value: str | bytes) -> str:
+    """An item as stored, back to the string its command receives (see ``to_db``)."""
+    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value
+
+
+def shown(item: str) -> str:
+    """An item for people and JSON: bytes that are not UTF-8 shown as U+FFFD."""
+    return item.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def backoff_delay(base: float, attempts: int) -> float:
@@ -170,7 +204,7 @@ class ItemBook:
         args: list[Any] = [self.job_id]
         if names:
             sql += f" AND item IN ({','.join('?' * len(names))})"
-            args.extend(names)
+            args.extend(to_db(name) for name in names)
         with self.store.write() as conn:
             changed = conn.execute(sql, args).rowcount
             _recount_job(conn, self.job_id)

@@ -10,7 +10,6 @@ its secret values only feed the job's Redactor.
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 from collections.abc import Mapping
@@ -18,7 +17,7 @@ from collections.abc import Mapping
 from jobcore.atomic import write_json
 from jobcore.errors import JobcoreError
 from jobcore.models import Job
-from jobcore.paths import ENV_HOME, JOB_MARKERS, StateDir, disk_error
+from jobcore.paths import ENV_HOME, JOB_MARKERS, StateDir, disk_error, open_private
 from jobcore.redact import Redactor
 
 SET_BY_WORKER = frozenset({*JOB_MARKERS, ENV_HOME})
@@ -35,7 +34,7 @@ def current(environ: Mapping[str, str] | None = None) -> dict[str, str]:
 def save(state: StateDir, job_id: str, env: Mapping[str, str]) -> None:
     """Keep ``env`` as the job's environment (atomically: a reader never sees half of it)."""
     try:
-        write_json(state.env_path(job_id), dict(env))
+        write_json(state.env_path(job_id), dict(env), root=state.root)
     except OSError as exc:
         raise disk_error(exc, f"cannot keep the environment of job {job_id}") from exc
 
@@ -44,12 +43,11 @@ def load(state: StateDir, job_id: str) -> dict[str, str] | None:
     """The job's launch environment; None for a job launched before it was kept."""
     path = state.env_path(job_id)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = open_private(path, os.O_RDONLY, state.root)
     except FileNotFoundError:
         return None
     except OSError as exc:
-        why = "it is a symbolic link" if exc.errno == errno.ELOOP else exc.strerror
-        raise JobcoreError(f"cannot read the launch environment {path}: {why}") from exc
+        raise JobcoreError(f"cannot read the launch environment {path}: {exc.strerror}") from exc
     with os.fdopen(fd, "rb") as fh:
         data = fh.read()
     try:

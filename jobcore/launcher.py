@@ -20,7 +20,7 @@ from jobcore.atomic import write_json
 from jobcore.errors import JobcoreError, UsageError
 from jobcore.liveness import identity_of
 from jobcore.models import BatchSpec, Job, JobStatus, QueueSpec
-from jobcore.paths import ENV_JOB, JOB_MARKERS, StateDir, disk_error
+from jobcore.paths import ENV_JOB, JOB_MARKERS, StateDir, disk_error, open_private
 from jobcore.redact import Redactor
 from jobcore.store import Store
 
@@ -67,6 +67,10 @@ def launch(
     """
     cwd = os.path.abspath(cwd or os.getcwd())
     overrides = dict(env or {})
+    if batch is not None:
+        from jobcore.limits import check_batch
+
+        check_batch(batch.parallel, batch.retries, batch.backoff)
     launched = launch_env.current()
     if batch is not None and batch.call:
         if not os.path.isdir(cwd):
@@ -107,6 +111,7 @@ def launch(
                 "on_done": job.shown_on_done,
                 "created_at": job.created_at,
             },
+            root=state.root,
         )
     except (OSError, JobcoreError) as exc:
         store.delete_job(job.id)
@@ -201,7 +206,14 @@ def spawn_worker(state: StateDir, store: Store, job_id: str) -> None:
     closes any inheritable one our caller handed down (a group slot of the job we run in).
     """
     _reap_spawned()
-    log_fd = os.open(state.log_path(job_id), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        log_fd = open_private(
+            state.log_path(job_id), os.O_WRONLY | os.O_APPEND | os.O_CREAT, state.root
+        )
+    except (OSError, JobcoreError) as exc:
+        error = exc if isinstance(exc, JobcoreError) else disk_error(exc, "cannot open the log")
+        store.finish_if_active(job_id, JobStatus.FAILED, str(error), expect_worker=None)
+        raise error from exc
     null_fd = os.open(os.devnull, os.O_RDONLY)
     argv = [sys.executable, "-m", "jobcore.worker", str(state.root), job_id]
     try:

@@ -5,16 +5,20 @@ hour-long bar stays a few hundred lines), so a live view reading the log alone s
 that old. The worker therefore keeps the latest state of such a line in ``<job>/live``: replaced
 whole (a reader never sees half of it) at most every ``LIVE_INTERVAL_S``, removed once the line
 is finished and written to the log. Readers show it after the log's last line while the job runs.
+Its path is a job's file, ``<state>/jobs/<id>/live``: no symlink below ``<state>`` is followed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from jobcore.atomic import write_bytes
+from jobcore.errors import JobcoreError
+from jobcore.paths import open_folder, open_private
 
 LIVE_INTERVAL_S = 0.5
 MAX_LIVE_BYTES = 4096
@@ -51,8 +55,8 @@ class LiveLine:
             return
         line, self._pending = self._pending, None
         try:
-            write_bytes(self.path, line, durable=False)
-        except OSError:
+            write_bytes(self.path, line, durable=False, root=self.path.parents[2])
+        except (OSError, JobcoreError):
             return  # a view's convenience: a full disk must cost the job nothing
         self._written_at = self.clock()
         self._on_disk = True
@@ -62,15 +66,20 @@ class LiveLine:
         self._pending = None
         if self._on_disk:
             self._on_disk = False
-            with contextlib.suppress(OSError):
-                self.path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError, JobcoreError):
+                dir_fd = open_folder(self.path.parent, self.path.parents[2])
+                try:
+                    os.unlink(self.path.name, dir_fd=dir_fd)
+                finally:
+                    os.close(dir_fd)
 
 
 def read_live(path: Path) -> str | None:
     """The line being rewritten now, or None when there is none."""
     try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_LIVE_BYTES)
-    except OSError:
+        fd = open_private(path, os.O_RDONLY)
+    except (OSError, JobcoreError):
         return None
+    with os.fdopen(fd, "rb") as fh:
+        data = fh.read(MAX_LIVE_BYTES)
     return data.decode("utf-8", errors="replace") or None

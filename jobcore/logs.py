@@ -3,6 +3,7 @@
 ``tail`` seeks backwards block by block until it has N newlines; ``Follower`` then reads
 from a byte offset with ``os.pread`` and treats a file that shrank as truncated or rotated.
 Bytes are returned as they are; decoding (with replacement of invalid UTF-8) is the caller's.
+A log is a job's file: a symlink planted for it (or for its folder) is refused, never read.
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ import os
 from collections import deque
 from pathlib import Path
 
+from jobcore.paths import open_private
+
 BLOCK = 64 * 1024
 
 
 def tail(path: Path, lines: int) -> tuple[bytes, int]:
     """The last ``lines`` lines of ``path`` and the file's size when read (the follow offset)."""
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = open_private(path, os.O_RDONLY)
     except FileNotFoundError:
         return b"", 0
     try:
@@ -58,7 +61,7 @@ class Follower:
     def read_new(self, limit: int = 4 * BLOCK) -> bytes:
         """New bytes (at most ``limit``); restarts from 0 when the file was truncated."""
         try:
-            fd = os.open(self.path, os.O_RDONLY)
+            fd = open_private(self.path, os.O_RDONLY)
         except FileNotFoundError:
             return b""
         try:
@@ -107,7 +110,7 @@ def item_lines(path: Path, prefix: bytes, limit: int) -> list[bytes]:
     """
     found: deque[bytes] = deque(maxlen=max(0, limit))
     try:
-        with open(path, "rb") as fh:
+        with os.fdopen(open_private(path, os.O_RDONLY), "rb") as fh:
             for line in fh:
                 if line.startswith(prefix):
                     found.append(line[len(prefix) :])

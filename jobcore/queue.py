@@ -18,15 +18,16 @@ of the group left behind is killed first all the same (if its marker still finds
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import NamedTuple
 
 from jobcore import clock
 from jobcore.errors import JobcoreError, UsageError
+from jobcore.limits import MAX_PARALLEL, in_range
 from jobcore.liveness import reconcile
 from jobcore.models import (
     TERMINATED,
@@ -36,7 +37,7 @@ from jobcore.models import (
     ProcessIdentity,
     requested_ending,
 )
-from jobcore.paths import StateDir
+from jobcore.paths import StateDir, make_folder, open_folder
 from jobcore.store import Store
 
 TICK_S = 0.05
@@ -68,8 +69,9 @@ def _check_name(name: str) -> None:
 
 
 def _check_parallel(parallel: int | None) -> None:
-    if parallel is not None and parallel < 1:
-        raise UsageError("--parallel expects a number >= 1 (leave it out for no limit)")
+    """None is no limit; otherwise 1 to MAX_PARALLEL jobs of the group at once."""
+    if parallel is not None:
+        in_range("--parallel", parallel, 1, MAX_PARALLEL)
 
 
 def add_group(store: Store, name: str, parallel: int | None) -> None:
@@ -108,24 +110,44 @@ def group_limit(store: Store, name: str) -> int | None:
 
 
 class SlotFiles:
-    """The ``flock``-ed slot files of a group, taken under a short group-wide mutex."""
+    """The ``flock``-ed slot files of a group, taken under a short group-wide mutex.
+
+    They live in ``slots/<group>/`` of the state folder, reached and opened without
+    following a symlink (see ``jobcore.paths.open_folder``).
+    """
 
     def __init__(self, state: StateDir, group: str) -> None:
-        self.folder = state.root / "slots" / group
-        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.folder = state.slots_root / group
+        self.root = state.root
+        for folder in (state.slots_root, self.folder):
+            make_folder(folder, state.root)
 
-    def _open(self, path: Path) -> int:
-        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    def _open(self, dir_fd: int, name: str) -> int:
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            return os.open(name, flags, 0o600, dir_fd=dir_fd)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise JobcoreError(f"refusing {self.folder / name}: it is a symlink") from exc
+            raise
 
     def take(self, limit: int) -> int | None:
         """Lock a free slot if fewer than ``limit`` are held; returns its fd (keep it open)."""
-        mutex = self._open(self.folder / "mutex")
+        dir_fd = open_folder(self.folder, self.root, tighten=True)
+        try:
+            return self._take(dir_fd, limit)
+        finally:
+            os.close(dir_fd)
+
+    def _take(self, dir_fd: int, limit: int) -> int | None:
+        mutex = self._open(dir_fd, "mutex")
         try:
             fcntl.flock(mutex, fcntl.LOCK_EX)
             held, free = 0, None
-            indexes = {int(p.stem) for p in self.folder.glob("*.slot")} | set(range(limit))
-            for index in sorted(indexes):
-                fd = self._open(self.folder / f"{index}.slot")
+            names = os.listdir(dir_fd)
+            indexes = {int(n[:-5]) for n in names if n.endswith(".slot") and n[:-5].isdigit()}
+            for index in sorted(indexes | set(range(limit))):
+                fd = self._open(dir_fd, f"{index}.slot")
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
@@ -196,7 +218,10 @@ class Turn:
             return self._wait_for(None)
         self._wait_for("slot")
         if self._first_in_line():
-            self.slot = SlotFiles(self.state, self.job.queue.group).take(limit)
+            try:
+                self.slot = SlotFiles(self.state, self.job.queue.group).take(limit)
+            except (OSError, JobcoreError) as exc:
+                return Ending(JobStatus.FAILED, f"cannot take a slot: {exc}")
             if self.slot is not None:
                 reconcile(self.store)  # what a dead worker left that does not hold its slot
                 return self._wait_for(None)

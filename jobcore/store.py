@@ -366,9 +366,11 @@ class Store:
                 raise JobcoreError("could not allocate a job id")
             record_event(conn, job_id, "created", "user")
             if spec and "each" in spec:
+                from jobcore.items import to_db
+
                 conn.executemany(
                     "INSERT INTO items (job_id, idx, item) VALUES (?, ?, ?)",
-                    ((job_id, idx, item) for idx, item in enumerate(items)),
+                    ((job_id, idx, to_db(item)) for idx, item in enumerate(items)),
                 )
                 apply_progress(conn, job_id, done=0, total=len(items))
         return self.get(job_id)
@@ -627,8 +629,10 @@ def apply_progress(
         "eta_s": eta_seconds(new_done, new_total, rate),
         "progress_at": clock.wall(),
     }
-    if item is not None:
-        fields["current_item"] = item[:500]
+    if item is not None:  # shown only: bytes that are not UTF-8 (an item's) become U+FFFD
+        fields["current_item"] = (
+            item[:500].encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        )
     update_in(conn, job_id, fields)
 
 
@@ -647,6 +651,8 @@ def _create_private(path: Path) -> None:
     POSIX lock this process holds on it, so an open/close next to a live connection would
     let other processes checkpoint and reset the WAL under that connection's feet.
     """
+    if path.is_symlink():  # SQLite would follow it (and its -wal beside the target)
+        raise JobcoreError(f"refusing {path}: it is a symlink; move it aside")
     if path.exists():
         return
     with contextlib.suppress(FileExistsError):

@@ -26,7 +26,7 @@ from jobcore.cgroup import JobCgroup, create_for_run, settle_worker
 from jobcore.errors import JobcoreError
 from jobcore.liveness import self_identity
 from jobcore.models import Ending, Job, JobStatus, ProcessIdentity, iso, requested_ending
-from jobcore.paths import ENV_HOME, ENV_JOB, ENV_JOB_ID, StateDir
+from jobcore.paths import ENV_HOME, ENV_JOB, ENV_JOB_ID, StateDir, open_private
 from jobcore.patience import Patience
 from jobcore.queue import Turn
 from jobcore.redact import Redactor
@@ -155,7 +155,13 @@ class Worker:
             return 0
         self.mask = self.redactor(job)
         signal.signal(signal.SIGTERM, self._on_sigterm)
-        log_fd = os.open(self.state.log_path(job.id), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            log_fd = open_private(
+                self.state.log_path(job.id), os.O_WRONLY | os.O_APPEND | os.O_CREAT, self.state.root
+            )
+        except (OSError, JobcoreError) as exc:
+            self.finish(Ending(JobStatus.FAILED, f"cannot open the log: {exc}"))
+            return 0
         try:
             if job.started_at is not None:
                 self.note(f"--- jobcore: resumed at {iso(clock.wall())} ---")

@@ -628,5 +628,5 @@ def run(home: Path | None = None) -> None:
     """Open the dashboard on ``home`` (or the default state folder)."""
     from jobcore.paths import resolve_home
 
-    state = resolve_home(home)
+    state = resolve_home(home, create=False)
     JobApp(state).run()

@@ -19,6 +19,7 @@ from typing import Any
 
 import aiosqlite
 
+from jobcore.items import from_db, shown
 from jobcore.models import Job, JobStatus
 from jobcore.store import BUSY_TIMEOUT_MS
 
@@ -156,7 +157,7 @@ class JobReader:
             " AND status = 'failed' ORDER BY finished_at DESC LIMIT ?"
         )
         rows = await self.conn.execute_fetchall(sql, (job_id, limit))
-        return [(row[0], row[1], row[2]) for row in rows]
+        return [(shown(from_db(row[0])), row[1], row[2]) for row in rows]
 
     async def samples(self, job_id: str) -> list[tuple[float, int]]:
         """A job's recent (time, done) samples, oldest first (the rate sparkline)."""

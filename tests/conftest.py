@@ -63,8 +63,13 @@ def kill_all_of(home: Path) -> None:
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A fresh state folder, set as JOBCORE_HOME for the test and its subprocesses."""
+    """A fresh, empty state folder, set as JOBCORE_HOME for the test and its subprocesses.
+
+    It exists, as a user's does after their first ``jobcore run``: reading commands refuse
+    a ``$JOBCORE_HOME`` that does not exist.
+    """
     path = tmp_path / "state"
+    path.mkdir(mode=0o700)
     monkeypatch.setenv("JOBCORE_HOME", str(path))
     monkeypatch.delenv("JOBCORE_JOB_ID", raising=False)
     monkeypatch.setenv("NO_COLOR", "1")

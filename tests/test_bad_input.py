@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import string
 import subprocess
@@ -35,6 +36,8 @@ def one_line_error(proc, code: int, *needles: str) -> str:
 
 
 def no_jobs(home: Path) -> bool:
+    if not (home / "jobcore.db").exists():  # refused before the database was even opened
+        return not (home / "jobs").exists() or not list((home / "jobs").iterdir())
     with sqlite3.connect(home / "jobcore.db") as conn:
         count = conn.execute("SELECT count(*) FROM jobs").fetchone()[0]
     folders = list((home / "jobs").iterdir()) if (home / "jobs").exists() else []
@@ -151,11 +154,10 @@ def test_state_folder_under_a_file_is_refused(cli: CLI, tmp_path: Path) -> None:
     proc = cli("--home", str(blocker / "state"), "run", "--", "true", check=False)
     one_line_error(proc, 1, "cannot create state folder", str(blocker / "state"))
     proc = cli("ls", "--home", str(blocker / "state"), check=False)
-    one_line_error(proc, 1, "cannot create state folder")
+    one_line_error(proc, 1, "no state folder at")
 
 
 def test_state_folder_of_another_user_is_refused(cli: CLI, home: Path) -> None:
-    home.mkdir(mode=0o700)
     os.chown(home, 65534, 65534)
     try:
         proc = cli("run", "--", "true", check=False)
@@ -196,7 +198,6 @@ def test_read_only_filesystem_without_a_state_folder(cli: CLI, tmp_path: Path) -
     ids=["garbage", "bad-header"],
 )
 def test_corrupt_database(cli: CLI, home: Path, content: bytes) -> None:
-    home.mkdir(mode=0o700)
     (home / "jobcore.db").write_bytes(content)
     for args in (("ls",), ("run", "--", "true"), ("show", "abcde")):
         proc = cli(*args, check=False)
@@ -306,3 +307,206 @@ def test_progress_counts_beyond_sqlite_integers_are_usage_errors(
         proc = cli("progress", flag, str(2**63), check=False)
         one_line_error(proc, 2, flag)
     assert store.get(job.id).done == 0
+
+
+# -- a state folder that does not exist (issue 11, item 9) ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("ls",),
+        ("show", "abcde"),
+        ("logs", "abcde"),
+        ("events",),
+        ("failures",),
+        ("wait",),
+        ("doctor",),
+        ("group", "ls"),
+        ("config", "ls"),
+        ("stop", "abcde"),
+        ("clean",),
+    ],
+    ids=lambda a: "-".join(a),
+)
+def test_reading_a_missing_state_folder_says_so(cli: CLI, tmp_path: Path, args) -> None:
+    missing = tmp_path / "typo"
+    proc = cli("--home", str(missing), *args, check=False)
+    one_line_error(proc, 1, f"no state folder at {missing}")
+    assert not missing.exists()
+
+
+def test_jobtui_on_a_missing_state_folder_says_so(tmp_path: Path) -> None:
+    missing = tmp_path / "typo"
+    proc = subprocess.run(
+        [sys.executable, "-m", "jobtui", "--home", str(missing)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 1 and proc.stderr.strip() == (
+        f"jobtui: error: no state folder at {missing}"
+    ), proc.stderr
+    assert not missing.exists()
+
+
+def test_writing_commands_still_create_the_state_folder(cli: CLI, tmp_path: Path) -> None:
+    for n, args in enumerate(
+        (("run", "--", "true"), ("config", "set", "grace", "3"), ("group", "add", "g"))
+    ):
+        fresh = tmp_path / f"new{n}"
+        cli("--home", str(fresh), *args)
+        assert fresh.is_dir()
+
+
+# -- items files (issue 11, items 9 and 13) ---------------------------------------------------
+
+ARGV_RECORDER = (
+    "import os, sys; fd = os.open(os.environ['OUT'], os.O_WRONLY | os.O_APPEND | os.O_CREAT);"
+    " os.write(fd, os.fsencode(sys.argv[1]) + b'\\n')"
+)
+
+
+def recorded_items(cli: CLI, tmp_path: Path, content: bytes) -> list[bytes]:
+    """Run a batch over ``content`` whose command appends its argument's bytes to a file."""
+    items = tmp_path / "items.txt"
+    items.write_bytes(content)
+    out = tmp_path / "argv.out"
+    job_id = cli(
+        "run",
+        "-q",
+        "--env",
+        f"OUT={out}",
+        "--each",
+        str(items),
+        "--",
+        sys.executable,
+        "-c",
+        ARGV_RECORDER,
+        "{}",
+    ).stdout.strip()
+    assert cli.wait_status(job_id, {"completed", "failed"})["status"] == "completed"
+    return sorted(out.read_bytes().splitlines())
+
+
+def test_items_that_are_not_utf8_reach_the_command_byte_for_byte(cli: CLI, tmp_path) -> None:
+    lines = [b"caf\xe9.mov", b"\xff\xfe raw", b"plain", "d\u00e9j\u00e0".encode()]
+    got = recorded_items(cli, tmp_path, b"\n".join(lines) + b"\n")
+    assert got == sorted(lines)
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_item(cli: CLI, tmp_path) -> None:
+    assert recorded_items(cli, tmp_path, b"\xef\xbb\xbfone\r\ntwo\r\n") == [b"one", b"two"]
+
+
+def test_an_item_with_a_nul_byte_is_refused_at_launch(cli: CLI, home: Path, tmp_path) -> None:
+    items = tmp_path / "items.txt"
+    items.write_bytes(b"a\n\nb\0c\nd\n")
+    proc = cli("run", "--each", str(items), "--", "echo", check=False)
+    one_line_error(proc, 1, "line 3", "NUL")
+    assert no_jobs(home)
+
+
+def test_progress_error_is_masked_like_output(cli: CLI, home: Path) -> None:
+    script = f'{sys.executable} -m jobcore progress --error "upload failed: $API_TOKEN"'
+    job_id = cli.run("sh", "-c", script, opts=("--env", "API_TOKEN=hunter2-very-secret"))
+    cli.wait_status(job_id, {"completed"})
+    log = (home / "jobs" / job_id / "output.log").read_text()
+    assert "upload failed: ***" in log and "hunter2" not in log
+
+
+# -- numbers out of range (issue 11, item 13) -------------------------------------------------
+
+HUGE = str(2**64)
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (("run", "--delay", "1e300", "--", "true"), "--delay"),
+        (("run", "--delay", "20000d", "--", "true"), "--delay"),
+        (("run", "--priority", HUGE, "--", "true"), "--priority"),
+        (("run", "--each", "ITEMS", "-j", HUGE, "--", "echo"), "--parallel"),
+        (("run", "--each", "ITEMS", "-j", "20000", "--", "echo"), "--parallel"),
+        (("run", "--each", "ITEMS", "--retries", HUGE, "--", "echo"), "--retries"),
+        (("run", "--each", "ITEMS", "--backoff", "inf", "--", "echo"), "--backoff"),
+        (("run", "--each", "ITEMS", "--backoff", "nan", "--", "echo"), "--backoff"),
+        (("run", "--each", "ITEMS", "--backoff", "1e300", "--", "echo"), "--backoff"),
+        (("group", "add", "g", "--parallel", HUGE), "--parallel"),
+        (("group", "set", "default", "--parallel", "0"), "--parallel"),
+        (("logs", "-n", HUGE, "JOB"), "-n"),
+        (("stop", "--grace", "inf", "JOB"), "--grace"),
+        (("stop", "--grace", "nan", "JOB"), "--grace"),
+        (("wait", "--timeout", "nan"), "--timeout"),
+        (("wait", "--timeout", "-1"), "--timeout"),
+        (("clean", "--keep", HUGE), "--keep"),
+        (("clean", "--older-than", "1e300"), "--older-than"),
+        (("config", "set", "grace", "inf"), "grace"),
+        (("config", "set", "grace", "1e300"), "grace"),
+        (("config", "set", "keep", HUGE), "keep"),
+        (("config", "set", "notify_after", "nan"), "notify_after"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "-".join(v)[:40],
+)
+def test_numbers_out_of_range_are_usage_errors(
+    cli: CLI, state: StateDir, store: Store, tmp_path: Path, args, flag: str
+) -> None:
+    job = job_by_hand(state, store, ["sleep", "60"])
+    items = tmp_path / "items.txt"
+    items.write_text("a\n")
+    argv = [{"ITEMS": str(items), "JOB": job.id}.get(a, a) for a in args]
+    proc = cli(*argv, check=False)
+    one_line_error(proc, 2, flag)
+    assert len(store.list_jobs()) == 1
+    cli("ls")  # still readable
+
+
+def test_a_config_file_with_an_infinite_grace_is_refused(
+    cli: CLI, home: Path, state: StateDir
+) -> None:
+    (home / "config.toml").write_text("grace = inf\n")
+    one_line_error(cli("config", "ls", check=False), 1, "grace")
+
+
+# -- a database that turns out corrupt mid-query, a job whose folder is gone ------------------
+
+
+def corrupt_after_open(state: StateDir, store: Store) -> None:
+    """Many rows, then garbage over the middle pages: the header (and the open) still pass."""
+    for i in range(300):
+        store.create_job(["echo", "x" * 200], "/", {}, f"job{i}")
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    data = bytearray(state.db_path.read_bytes())
+    for page in range(3, len(data) // 4096 - 2):
+        data[page * 4096 : page * 4096 + 100] = b"\xff" * 100
+    state.db_path.write_bytes(bytes(data))
+
+
+def test_corruption_found_mid_query_is_the_same_one_line(
+    cli: CLI, state: StateDir, store: Store
+) -> None:
+    corrupt_after_open(state, store)
+    for args in (("ls",), ("events",), ("failures",)):
+        line = one_line_error(cli(*args, check=False), 1, "corrupt", str(state.db_path))
+        assert "move it aside" in line and "internal error" not in line
+
+
+def test_doctor_reports_a_corrupt_database(cli: CLI, state: StateDir, store: Store) -> None:
+    corrupt_after_open(state, store)
+    proc = cli("doctor", check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "internal error" not in proc.stderr
+    assert "corrupt" in proc.stderr and "move it aside" in proc.stderr
+
+
+def test_resume_of_a_job_whose_folder_is_gone(cli: CLI, home: Path) -> None:
+    job_id = cli.run("false")
+    cli.wait_status(job_id, {"failed"})
+    shutil.rmtree(home / "jobs" / job_id)
+    one_line_error(cli("resume", job_id, check=False), 1, "folder", "gone", "doctor --fix")
+    assert cli.show(job_id)["status"] == "failed"
+    cli("doctor", "--fix")
+    cli("resume", job_id)
+    assert cli.wait_status(job_id, {"failed"})["reason"] == "exited with code 1"

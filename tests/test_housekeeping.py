@@ -133,6 +133,7 @@ def test_doctor_finds_and_fixes_each_kind(cli: CLI, home: Path, store: Store) ->
     cli.wait_status(gone, {"completed"})
     shutil.rmtree(home / "jobs" / gone)
     (home / "jobs" / "stray").mkdir()
+    os.utime(home / "jobs" / "stray", (time.time() - 600, time.time() - 600))  # not a launch
     (home / ".tmp-old").write_text("x")
     os.utime(home / ".tmp-old", (time.time() - 600, time.time() - 600))
     dead = cli.run("sleep", "30")

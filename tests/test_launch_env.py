@@ -161,4 +161,4 @@ def test_a_symlinked_environment_file_is_refused(cli: CLI, envs, state: StateDir
     jobcore(other, "retry", job_id)
     data = cli.wait_status(job_id, {"completed", "failed"})
     assert data["status"] == "failed"
-    assert "launch environment" in data["reason"], data
+    assert "env: it is a symlink" in data["reason"], data

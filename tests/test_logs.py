@@ -193,7 +193,6 @@ def test_state_folder_is_private_even_with_umask_000(tmp_path: Path, home: Path)
 
 
 def test_an_open_state_folder_is_made_private(cli: CLI, home: Path) -> None:
-    home.mkdir(mode=0o755)
     os.chmod(home, 0o755)
     cli("ls")
     assert stat.S_IMODE(home.stat().st_mode) == 0o700

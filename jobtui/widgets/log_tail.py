@@ -13,6 +13,7 @@ from pathlib import Path
 
 from textual.widgets import Log
 
+from jobcore.errors import JobcoreError
 from jobcore.logs import Follower, tail
 
 TAIL_LINES = 200
@@ -32,9 +33,12 @@ class LogTail(Log):
 
     async def follow(self, path: Path) -> None:
         """Show the end of ``path`` and follow it from there."""
-        data, offset = await asyncio.to_thread(tail, path, TAIL_LINES)
+        try:
+            data, offset = await asyncio.to_thread(tail, path, TAIL_LINES)
+        except JobcoreError as exc:  # a planted symlink: say so instead of reading it
+            data, offset = f"jobcore: {exc}\n".encode(), None
         self.path = path
-        self._follower = Follower(path, offset)
+        self._follower = None if offset is None else Follower(path, offset)
         self._decoder.reset()
         self.clear()
         self.write(self._decoder.decode(data))
@@ -45,7 +49,10 @@ class LogTail(Log):
         if follower is None:
             return
         before = follower.offset
-        data = await asyncio.to_thread(follower.read_new)
+        try:
+            data = await asyncio.to_thread(follower.read_new)
+        except JobcoreError:
+            return
         if follower is not self._follower or not data:
             return
         if follower.offset - len(data) < before:
