@@ -202,3 +202,17 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 20, interval: float 
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         time.sleep(interval)
+
+
+def run_cli_in(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The real CLI run from a process whose environment is exactly ``env``; must exit 0."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "jobcore", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc

@@ -18,6 +18,7 @@ from jobcore.patience import MAX_PAUSE_S, Patience
 from jobcore.progress_parse import ProgressUpdate
 from jobcore.reporter import Reporter
 from jobcore.store import Store
+from tests.reliability.support import LOCK_HOLDER
 
 
 class FakeTime:
@@ -86,14 +87,6 @@ def test_attempt_never_waits_and_keeps_to_the_backoff() -> None:
     assert fake.pauses == []
 
 
-HOLDER = """
-import sqlite3, sys
-conn = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
-conn.execute("BEGIN IMMEDIATE")
-print("held", flush=True)
-sys.stdin.readline()
-conn.execute("COMMIT")
-"""
 
 
 def test_progress_is_kept_while_another_process_holds_the_lock(store: Store) -> None:
@@ -103,7 +96,7 @@ def test_progress_is_kept_while_another_process_holds_the_lock(store: Store) -> 
     store.patience = Patience(forever=True, clock=lambda: fake.now, sleep=fake.sleep)
     reporter = Reporter(store, job.id, interval=0.0, clock=lambda: fake.now)
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(Path(store.state.db_path))],
+        [sys.executable, "-c", LOCK_HOLDER, str(Path(store.state.db_path))],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from jobcore.paths import StateDir
 from tests.conftest import CLI, wait_for
+from tests.conftest import run_cli_in as jobcore
 
 # The probe prints what it sees; its first run waits to be stopped, later runs end at once.
 PROBE = """#!/bin/sh
@@ -21,20 +20,6 @@ if [ -f "$1.ran" ]; then exit "${2:-0}"; fi
 touch "$1.ran"
 exec sleep 300
 """
-
-
-def jobcore(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """The real CLI run from a process whose environment is exactly ``env``."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "jobcore", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return proc
 
 
 @pytest.fixture

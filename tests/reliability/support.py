@@ -339,3 +339,14 @@ def read_escapee(pidfile: Path, timeout: float = 20) -> Ident:
             raise AssertionError("the escapee never wrote its pid")
         time.sleep(0.02)
     return ident(psutil.Process(int(pidfile.read_text())))
+
+
+LOCK_HOLDER = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+conn.execute("BEGIN IMMEDIATE")
+print("held", flush=True)
+sys.stdin.readline()
+conn.execute("COMMIT")
+"""
+"""A process that takes the write lock and keeps it until told (a frozen writer, a shell)."""

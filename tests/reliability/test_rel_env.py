@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import CLI, wait_for
+from tests.conftest import CLI, run_cli_in, wait_for
 
 ITEMS = 20
 PROBE = """#!/bin/sh
@@ -19,15 +17,7 @@ sleep 0.2
 
 
 def _jobcore(env: dict[str, str], *args: str) -> str:
-    proc = subprocess.run(
-        [sys.executable, "-m", "jobcore", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return proc.stdout.strip()
+    return run_cli_in(env, *args).stdout.strip()
 
 
 def test_env_after_resume_from_another_environment(cli: CLI, tmp_path: Path) -> None:

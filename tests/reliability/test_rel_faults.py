@@ -17,21 +17,12 @@ import pytest
 from jobcore.liveness import WORKER_DIED
 from jobcore.paths import StateDir
 from tests.conftest import CLI, kill_all_of, wait_for
-from tests.reliability.support import mounted, read_log
+from tests.reliability.support import LOCK_HOLDER, mounted, read_log
 from tests.reliability.test_rel_sqlite import _fill
 
 BUSY_TIMEOUT_MS = 1000
 """What the test's jobs (and CLI) wait for a lock before a write fails, instead of 30 s."""
 
-HOLDER = """
-import sqlite3, sys
-conn = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
-conn.execute("BEGIN IMMEDIATE")
-print("held", flush=True)
-sys.stdin.readline()
-conn.execute("COMMIT")
-"""
-"""A process that takes the write lock and keeps it until told (a frozen writer, a shell)."""
 
 
 def _batch_items(path: Path, n: int) -> Path:
@@ -68,7 +59,7 @@ def test_a_write_lock_held_beside_3_running_jobs(
     ending_cmd = cli.wait_command(ending)["command_pid"]
     workers = {j: cli.show(j)["pid"] for j in jobs}  # reading commands may not write later
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(home / "jobcore.db")],
+        [sys.executable, "-c", LOCK_HOLDER, str(home / "jobcore.db")],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

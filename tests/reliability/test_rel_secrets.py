@@ -13,13 +13,12 @@ import html
 import json
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 from jobcore.paths import StateDir
 from jobtui.app import JobApp
-from tests.conftest import CLI, wait_for
+from tests.conftest import CLI, run_cli_in, wait_for
 from tests.tui.conftest import open_detail, wait_until
 
 URL_PASSWORD = "u7RlT0kenQx4"
@@ -41,15 +40,7 @@ def _launch(cli: CLI, tmp_path: Path) -> tuple[str, str, str]:
     env = {**os.environ, "API_TOKEN": ENV_SECRET, "HOOK_ID": NAMED_VALUE}
 
     def run(*args: str) -> str:
-        proc = subprocess.run(
-            [sys.executable, "-m", "jobcore", "run", "-q", "--redact-env", "HOOK_ID", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
-        return proc.stdout.strip()
+        return run_cli_in(env, "run", "-q", "--redact-env", "HOOK_ID", *args).stdout.strip()
 
     one = run(
         "--on-done",
