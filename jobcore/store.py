@@ -206,7 +206,12 @@ class Store:
         self.state = state
         self.patience = Patience()
         """How writes meet a locked or full database: fail fast here; a worker waits."""
-        path = state.db_path
+        self.connect()
+
+    def connect(self) -> None:
+        """Open the connection: at creation, and again in a launcher that closed it to fork a
+        worker (no SQLite connection may cross a fork)."""
+        path = self.state.db_path
         try:
             _create_private(path)
             self.conn = sqlite3.connect(
