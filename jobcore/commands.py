@@ -240,7 +240,11 @@ def _note(job: Job) -> str | None:
 
 
 def cmd_ls(args: argparse.Namespace, ctx: Context) -> int:
-    jobs = _select_jobs(_reconciled(ctx), args)
+    store = _reconciled(ctx)
+    if args.json and (args.all or args.status):  # one query: no Job objects needed
+        _emit_json(store.list_json(_statuses(args.status) if args.status else None))
+        return 0
+    jobs = _select_jobs(store, args)
     if args.json:
         _emit_json([job.to_json() for job in jobs])
         return 0
