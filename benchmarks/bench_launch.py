@@ -292,17 +292,22 @@ def _start_rows() -> list[dict[str, Any]]:
     """Issue 12: call → the command starts (median ≤ 2x ``python -c pass``)."""
     with temp_home() as home:
         peers = _Peers(home)
-        fifo = home.parent / "started.fifo"
-        os.mkfifo(fifo)
-        command = ["sh", "-c", f"echo started > {fifo}"]
+        fifos = {}
+        for name in ("jobcore", "tsp", "nq"):  # one each: a late writer never fools another
+            fifos[name] = home.parent / f"{name}.fifo"
+            os.mkfifo(fifos[name])
+
+        def command(name: str) -> list[str]:
+            return ["sh", "-c", f"echo started > {fifos[name]}"]
+
         store_box: list[Any] = []
 
         def jobcore() -> float:
-            elapsed, job_id = _fifo_start(jobcore_argv("run", "-q", "--", *command),
-                                          env_for(home), fifo)
+            elapsed, job_id = _fifo_start(jobcore_argv("run", "-q", "--", *command("jobcore")),
+                                          env_for(home), fifos["jobcore"])
             if not store_box:
                 store_box.append(open_store(home))
-            wait_job_finished(store_box[0], job_id, timeout=20)
+            wait_job_finished(store_box[0], job_id, timeout=60)
             return elapsed
 
         contenders: dict[str, Any] = {
@@ -310,10 +315,10 @@ def _start_rows() -> list[dict[str, Any]]:
             "python -c pass": _command_runner([PYTHON, "-c", "pass"], env_for(home)),
         }
         for name in ("tsp", "nq"):
-            argv = peers.argv(name, *command)
+            argv = peers.argv(name, *command(name))
             if argv is not None:
-                contenders[name] = (lambda a, e: lambda: _fifo_start(a, e, fifo)[0])(
-                    argv, peers.env(name))
+                contenders[name] = (lambda a, e, f: lambda: _fifo_start(a, e, f)[0])(
+                    argv, peers.env(name), fifos[name])
         try:
             times = interleaved(contenders, START_ROUNDS, warmup=2)
         finally:

@@ -130,14 +130,16 @@ def _batch_from_args(
 
 def _queue_from_args(args: argparse.Namespace, store: Store) -> QueueSpec:
     """``--group``, ``--priority``, ``--after``, ``--delay``/``--at`` checked and read."""
-    from jobcore.durations import parse_clock, parse_duration
-
     if args.delay and args.at:
         raise UsageError("give --delay or --at, not both")
     not_before = None
     if args.delay:
+        from jobcore.durations import parse_duration
+
         not_before = time.time() + limits.seconds("--delay", parse_duration(args.delay))
     elif args.at:
+        from jobcore.durations import parse_clock
+
         not_before = parse_clock(args.at)
     limits.in_range("--priority", args.priority, -limits.MAX_PRIORITY - 1, limits.MAX_PRIORITY)
     after = tuple(
