@@ -6,18 +6,25 @@
 - What the launch path imports: ``-X importtime`` totals of ``import jobcore.cli`` against
   the bare interpreter, and the heavy modules a ``run`` actually loads (should be none).
 - ``jobcore run`` with 100,000 finished jobs in history against an empty history (flat).
+- The figures of issue 12, each against ``python -c pass``, ``tsp`` and ``nq`` in one run: CPU
+  per job of LOOP_JOBS ``run -q -- true`` in a loop (workers included), call → the command
+  starts, and ``run`` of a job that only queues (its group is full).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
 from benchmarks.common import (
     PYTHON,
+    REPO,
     env_for,
     fill_history,
     interleaved,
@@ -31,12 +38,17 @@ from benchmarks.common import (
     temp_home,
     time_once,
     wait_job_finished,
+    wait_until,
 )
 
 ROUNDS = 15
 HISTORY_ROUNDS = 11
 HISTORY_JOBS = 100_000
 IMPORT_ROUNDS = 5
+LOOP_JOBS = int(os.environ.get("JOBCORE_BENCH_LOOP", "1000"))
+"""Launches in the CPU-per-job loop (the issue's figure is for 1,000)."""
+START_ROUNDS = 15
+START_TIMEOUT_S = 30
 HEAVY = ("psutil", "textual", "rich", "aiosqlite", "watchfiles", "platformdirs", "argcomplete",
          "asyncio", "tqdm", "jobtui", "multiprocessing", "concurrent")
 
@@ -204,8 +216,157 @@ def _history_rows() -> list[dict[str, Any]]:
     ]
 
 
+class _Peers:
+    """How to run ``tsp``/``nq`` privately in a scratch folder (None: not installed)."""
+
+    def __init__(self, home: Path) -> None:
+        scratch = home.parent
+        self.nq, self.tsp = shutil.which("nq"), shutil.which("tsp")
+        (scratch / "nq").mkdir(exist_ok=True)
+        self.nq_env = env_for(home, NQDIR=str(scratch / "nq"))
+        self.tsp_env = env_for(home, TS_SOCKET=str(scratch / "ts.sock"), TMPDIR=str(scratch),
+                               TS_MAXFINISHED="20000")
+
+    def argv(self, name: str, *command: str) -> list[str] | None:
+        path = self.nq if name == "nq" else self.tsp
+        return None if path is None else [path, *command]
+
+    def env(self, name: str) -> dict[str, str]:
+        return self.nq_env if name == "nq" else self.tsp_env
+
+    def stop_tsp(self) -> None:
+        if self.tsp:
+            subprocess.run([self.tsp, "-K"], env=self.tsp_env, capture_output=True, check=False)
+
+
+def _peer_note(values: dict[str, float | None], unit: str = "ms") -> str:
+    return ", ".join(f"{name} {'not installed' if v is None else f'{v:.1f} {unit}'}"
+                     for name, v in values.items())
+
+
+def _loop_cpu(argv: list[str], env: dict[str, str], count: int, *drains: str) -> float:
+    """CPU seconds per launch of ``argv`` run ``count`` times, detached descendants included."""
+    extra = [part for cmd in drains for part in ("--drain", cmd)]
+    proc = subprocess.run(
+        [PYTHON, str(REPO / "benchmarks" / "loop_cpu.py"), str(count), *extra, "--", *argv],
+        env=env, capture_output=True, text=True, check=True, timeout=3600,
+    )
+    return float(proc.stdout.strip().splitlines()[-1])
+
+
+def _cpu_rows() -> list[dict[str, Any]]:
+    """Issue 12: 1,000 ``jobcore run -q -- true`` in a loop, CPU per job (≤ 40 ms)."""
+    with temp_home() as home:
+        peers = _Peers(home)
+        jobcore = _loop_cpu(jobcore_argv("run", "-q", "--", "true"), env_for(home), LOOP_JOBS)
+        python = _loop_cpu([PYTHON, "-c", "pass"], env_for(home), LOOP_JOBS)
+        others: dict[str, float | None] = {}
+        for name in ("tsp", "nq"):
+            argv = peers.argv(name, "true")
+            drains = (f"{peers.tsp} -w", f"{peers.tsp} -K") if name == "tsp" else ()
+            others[name] = None if argv is None else ms(
+                _loop_cpu(argv, peers.env(name), LOOP_JOBS, *drains))
+    return [row(f"{LOOP_JOBS:,} x jobcore run -q -- true in a loop: CPU per job (worker incl.)",
+                ms(jobcore), "ms", peer_name="python -c pass", peer=ms(python),
+                target="<= 40", note=_peer_note(others))]
+
+
+def _fifo_start(argv: list[str], env: dict[str, str], fifo: Path) -> tuple[float, str]:
+    """Seconds from the call of ``argv`` until its job opens ``fifo`` for writing; its stdout."""
+    signal.alarm(START_TIMEOUT_S)  # a command that never starts fails the row, not the run
+    try:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        fd = os.open(fifo, os.O_RDONLY)  # blocks until the command opens it
+        elapsed = time.perf_counter() - start
+        os.read(fd, 16)
+        os.close(fd)
+        out, _ = proc.communicate(timeout=START_TIMEOUT_S)
+    finally:
+        signal.alarm(0)
+    return elapsed, out.decode().strip()
+
+
+def _start_rows() -> list[dict[str, Any]]:
+    """Issue 12: call → the command starts (median ≤ 2x ``python -c pass``)."""
+    with temp_home() as home:
+        peers = _Peers(home)
+        fifos = {}
+        for name in ("jobcore", "tsp", "nq"):  # one each: a late writer never fools another
+            fifos[name] = home.parent / f"{name}.fifo"
+            os.mkfifo(fifos[name])
+
+        def command(name: str) -> list[str]:
+            return ["sh", "-c", f"echo started > {fifos[name]}"]
+
+        store_box: list[Any] = []
+
+        def jobcore() -> float:
+            elapsed, job_id = _fifo_start(jobcore_argv("run", "-q", "--", *command("jobcore")),
+                                          env_for(home), fifos["jobcore"])
+            if not store_box:
+                store_box.append(open_store(home))
+            wait_job_finished(store_box[0], job_id, timeout=60)
+            return elapsed
+
+        contenders: dict[str, Any] = {
+            "jobcore": jobcore,
+            "python -c pass": _command_runner([PYTHON, "-c", "pass"], env_for(home)),
+        }
+        for name in ("tsp", "nq"):
+            argv = peers.argv(name, *command(name))
+            if argv is not None:
+                contenders[name] = (lambda a, e, f: lambda: _fifo_start(a, e, f)[0])(
+                    argv, peers.env(name), fifos[name])
+        try:
+            times = interleaved(contenders, START_ROUNDS, warmup=2)
+        finally:
+            for store in store_box:
+                store.close()
+            peers.stop_tsp()
+    others = {n: ms(median(times[n])) if n in times else None for n in ("tsp", "nq")}
+    return [row("call -> command starts (median)", ms(median(times["jobcore"])), "ms",
+                peer_name="python -c pass", peer=ms(median(times["python -c pass"])),
+                target="<= 2x", note=_peer_note(others))]
+
+
+def _queue_only_rows() -> list[dict[str, Any]]:
+    """Issue 12: ``run --group FULL`` of a job that only queues (≤ 2x ``python -c pass``)."""
+    with temp_home() as home:
+        peers = _Peers(home)
+        env = env_for(home)
+        subprocess.run(jobcore_argv("group", "add", "FULL", "--parallel", "1"), env=env,
+                       check=True, capture_output=True)
+        subprocess.run(jobcore_argv("run", "-q", "--group", "FULL", "--", "sleep", "600"),
+                       env=env, check=True, capture_output=True)
+        contenders: dict[str, Any] = {
+            "jobcore": _command_runner(jobcore_argv("run", "-q", "--group", "FULL", "--",
+                                                    "true"), env),
+            "python -c pass": _command_runner([PYTHON, "-c", "pass"], env),
+        }
+        for name in ("tsp", "nq"):
+            blocker, argv = peers.argv(name, "sleep", "600"), peers.argv(name, "true")
+            if blocker is not None and argv is not None:
+                subprocess.run(blocker, env=peers.env(name), check=True, capture_output=True)
+                contenders[name] = _command_runner(argv, peers.env(name))
+        store = open_store(home)
+        try:
+            wait_until(lambda: any(j.status.value == "running" for j in store.list_jobs()),
+                       timeout=20)
+            times = interleaved(contenders, START_ROUNDS, warmup=2)
+        finally:
+            store.close()
+            peers.stop_tsp()
+    others = {n: ms(median(times[n])) if n in times else None for n in ("tsp", "nq")}
+    return [row("jobcore run -q --group FULL -- true (only queues), median",
+                ms(median(times["jobcore"])), "ms", peer_name="python -c pass",
+                peer=ms(median(times["python -c pass"])), target="<= 2x",
+                note=_peer_note(others))]
+
+
 def run() -> list[dict[str, Any]]:
-    return sections(_launch_rows, _history_rows)
+    return sections(_launch_rows, _start_rows, _queue_only_rows, _cpu_rows, _history_rows)
 
 
 if __name__ == "__main__":

@@ -3,13 +3,17 @@
 Two views, side by side: the whole command as a user runs it (wall time of the console script
 against ``python -c`` opening the same database and fetching the same rows), and the same
 work in-process (``Store.list_jobs`` + ``to_json`` + ``json.dumps`` against ``fetchall``),
-which leaves interpreter start-up out and shows what decoding the rows costs.
+which leaves interpreter start-up out and shows what decoding the rows costs. ``tsp -l`` with
+as many finished jobs and ``python -c pass`` run in the same rounds (nq has no list command:
+its queue is a folder of files).
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
+import subprocess
 import time
 from typing import Any
 
@@ -59,9 +63,23 @@ def fill_history_unnamed(home: Any, count: int) -> None:
         )
 
 
+def _fill_tsp(home: Any) -> tuple[list[str], dict[str, str]] | None:
+    """A private tsp server that has run JOBS ``true`` jobs: ``tsp -l``'s argv and env."""
+    tsp = shutil.which("tsp")
+    if tsp is None:
+        return None
+    env = env_for(home, TS_SOCKET=str(home.parent / "ts.sock"), TMPDIR=str(home.parent),
+                  TS_MAXFINISHED=str(JOBS), TS_SLOTS="2")
+    for _ in range(JOBS):
+        subprocess.run([tsp, "-n", "true"], env=env, check=True, capture_output=True)
+    subprocess.run([tsp, "-w"], env=env, check=False, capture_output=True)
+    return [tsp, "-l"], env
+
+
 def _cli_rows() -> list[dict[str, Any]]:
     with temp_home() as home:
         _fill(home)
+        tsp = _fill_tsp(home)
         env = env_for(home)
         db = str(home / "jobcore.db")
         peer_code = (
@@ -80,14 +98,27 @@ def _cli_rows() -> list[dict[str, Any]]:
         def peer() -> float:
             return time_once([PYTHON, "-c", peer_code], env=env)[0]
 
-        times = interleaved({"jobcore": jobcore, "peer": peer}, ROUNDS, warmup=1)
+        def python() -> float:
+            return time_once([PYTHON, "-c", "pass"], env=env)[0]
+
+        contenders = {"jobcore": jobcore, "peer": peer, "python": python}
+        if tsp is not None:
+            contenders["tsp"] = lambda: time_once(tsp[0], env=tsp[1])[0]
+        try:
+            times = interleaved(contenders, ROUNDS, warmup=1)
+        finally:
+            if tsp is not None:
+                subprocess.run([tsp[0][0], "-K"], env=tsp[1], check=False, capture_output=True)
     if set(counts) != {JOBS}:
         raise AssertionError(f"ls --json --all listed {sorted(set(counts))} jobs, not {JOBS}")
+    tsp_note = (f"tsp -l {ms(median(times['tsp'])):.1f} ms" if "tsp" in times
+                else "tsp not installed")
     return [
         row(f"jobcore ls --json --all, {JOBS:,} jobs (wall, median)",
             ms(median(times["jobcore"])), "ms", peer_name="python -c sqlite3 fetchall",
-            peer=ms(median(times["peer"])),
-            note="both are whole processes: interpreter start-up included"),
+            peer=ms(median(times["peer"])), target="<= 150",
+            note=f"whole processes, start-up included; {tsp_note} ({JOBS:,} finished jobs),"
+                 f" python -c pass {ms(median(times['python'])):.1f} ms"),
     ]
 
 

@@ -521,6 +521,9 @@ def entry() -> None:
     short-lived command leaves that to the writers' automatic checkpoints. What it
     committed is as safe either way: WAL commits survive the process.
     """
+    from jobcore import forking
+
+    forking.allow()  # the command holds no thread, lock or open file across a launch
     code = main(close_store=False)
     with contextlib.suppress(OSError):
         sys.stdout.flush()

@@ -130,14 +130,16 @@ def _batch_from_args(
 
 def _queue_from_args(args: argparse.Namespace, store: Store) -> QueueSpec:
     """``--group``, ``--priority``, ``--after``, ``--delay``/``--at`` checked and read."""
-    from jobcore.durations import parse_clock, parse_duration
-
     if args.delay and args.at:
         raise UsageError("give --delay or --at, not both")
     not_before = None
     if args.delay:
+        from jobcore.durations import parse_duration
+
         not_before = time.time() + limits.seconds("--delay", parse_duration(args.delay))
     elif args.at:
+        from jobcore.durations import parse_clock
+
         not_before = parse_clock(args.at)
     limits.in_range("--priority", args.priority, -limits.MAX_PRIORITY - 1, limits.MAX_PRIORITY)
     after = tuple(
@@ -240,7 +242,11 @@ def _note(job: Job) -> str | None:
 
 
 def cmd_ls(args: argparse.Namespace, ctx: Context) -> int:
-    jobs = _select_jobs(_reconciled(ctx), args)
+    store = _reconciled(ctx)
+    if args.json and (args.all or args.status):  # one query: no Job objects needed
+        _emit_json(store.list_json(_statuses(args.status) if args.status else None))
+        return 0
+    jobs = _select_jobs(store, args)
     if args.json:
         _emit_json([job.to_json() for job in jobs])
         return 0

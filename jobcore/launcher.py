@@ -9,13 +9,16 @@ looks alive but has no process (a job with no worker at all is failed after a gr
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import shutil
+import signal
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
-from jobcore import launch_env
+from jobcore import forking, launch_env
 from jobcore.atomic import write_json
 from jobcore.errors import JobcoreError, UsageError
 from jobcore.liveness import identity_of
@@ -23,6 +26,10 @@ from jobcore.models import BatchSpec, Job, JobStatus, QueueSpec
 from jobcore.paths import ENV_JOB, JOB_MARKERS, StateDir, disk_error, open_private
 from jobcore.redact import Redactor
 from jobcore.store import Store
+
+WORKER_NAME = "jobcore-{job_id}"
+"""A forked worker's process name (``ps``, ``pgrep jobcore-``): its argv stays the launcher's
+(a spawned one runs ``python -m jobcore.worker STATE_DIR JOB_ID``)."""
 
 _spawned: list[int] = []
 """Workers started here: polled so long-lived callers (the dashboard) leave no zombies."""
@@ -200,10 +207,11 @@ def worker_env(state: StateDir, job_id: str) -> dict[str, str]:
 def spawn_worker(state: StateDir, store: Store, job_id: str) -> None:
     """Start a detached worker for a queued job and record who it is.
 
-    posix_spawn rather than subprocess: one call, no fork of a big parent, and no import
-    of subprocess on the launch path. Only the three standard streams are meant to reach the
-    worker: every other descriptor Python or SQLite opens is close-on-exec, and the worker
-    closes any inheritable one our caller handed down (a group slot of the job we run in).
+    Where this process is fork-safe (``jobcore.forking``) the worker is a fork of it: no
+    second interpreter, no second round of imports. Elsewhere it is ``python -m
+    jobcore.worker`` through posix_spawn rather than subprocess: one call, no fork of a big
+    parent, and no import of subprocess on the launch path. Either way only the three
+    standard streams reach the worker's command (see ``worker._close_inherited_fds``).
     """
     _reap_spawned()
     try:
@@ -215,19 +223,21 @@ def spawn_worker(state: StateDir, store: Store, job_id: str) -> None:
         store.finish_if_active(job_id, JobStatus.FAILED, str(error), expect_worker=None)
         raise error from exc
     null_fd = os.open(os.devnull, os.O_RDONLY)
-    argv = [sys.executable, "-m", "jobcore.worker", str(state.root), job_id]
     try:
-        pid = os.posix_spawn(
-            sys.executable,
-            argv,
-            worker_env(state, job_id),
-            file_actions=[
-                (os.POSIX_SPAWN_DUP2, null_fd, 0),
-                (os.POSIX_SPAWN_DUP2, log_fd, 1),
-                (os.POSIX_SPAWN_DUP2, log_fd, 2),
-            ],
-            setsid=True,
-        )
+        if forking.safe():
+            pid = _fork_worker(state, store, job_id, log_fd, null_fd)
+        else:
+            pid = os.posix_spawn(
+                sys.executable,
+                [sys.executable, "-m", "jobcore.worker", str(state.root), job_id],
+                worker_env(state, job_id),
+                file_actions=[
+                    (os.POSIX_SPAWN_DUP2, null_fd, 0),
+                    (os.POSIX_SPAWN_DUP2, log_fd, 1),
+                    (os.POSIX_SPAWN_DUP2, log_fd, 2),
+                ],
+                setsid=True,
+            )
     except OSError as exc:
         store.finish_if_active(
             job_id, JobStatus.FAILED, f"cannot start worker: {exc}", expect_worker=None
@@ -249,3 +259,70 @@ def spawn_worker(state: StateDir, store: Store, job_id: str) -> None:
                 " WHERE id = ? AND worker_pid IS NULL",
                 (identity.pid, identity.start, identity.boot_id, job_id),
             )
+
+
+def _name_process(name: str) -> None:
+    """What ``ps``, ``top`` and ``pgrep`` call this process (its argv stays the launcher's)."""
+    with contextlib.suppress(OSError):
+        fd = os.open("/proc/self/comm", os.O_WRONLY)
+        try:
+            os.write(fd, name.encode())
+        finally:
+            os.close(fd)
+
+
+def _fork_worker(state: StateDir, store: Store, job_id: str, log_fd: int, null_fd: int) -> int:
+    """Fork the worker; returns its pid. ``store``'s connection is closed across the fork
+    (SQLite forbids using one in two processes) and open again when this returns."""
+    env = worker_env(state, job_id)
+    for stream in (sys.stdout, sys.stderr):  # or the child would write our buffered text too
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    store.close()
+    try:
+        pid = os.fork()
+        if pid == 0:
+            _become_worker(state, job_id, env, log_fd, null_fd)
+    finally:
+        store.connect()  # only the parent gets here: the child never returns
+    return pid
+
+
+def _become_worker(
+    state: StateDir, job_id: str, env: dict[str, str], log_fd: int, null_fd: int
+) -> NoReturn:
+    """In the forked child: detach as a spawned worker would be, run the job, exit.
+
+    Nothing inherited from the launcher is finalised here (``gc.freeze``): an object of its
+    could own a descriptor number the worker has reused by then. Signal handlers the
+    launcher set go back to their defaults, as an exec would reset them.
+    """
+    code = 1
+    try:
+        gc.freeze()
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        os.setsid()
+        _name_process(WORKER_NAME.format(job_id=job_id))
+        os.dup2(null_fd, 0)
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        os.environ.clear()
+        os.environ.update(env)
+        for signum in signal.valid_signals():
+            handler = signal.getsignal(signum)
+            if callable(handler) and handler is not signal.default_int_handler:
+                default = signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL
+                signal.signal(signum, default)
+        from jobcore.worker import serve
+
+        code = serve(str(state.root), job_id, forked=True)
+    except BaseException:
+        with contextlib.suppress(BaseException):
+            import traceback
+
+            traceback.print_exc()  # to the job log: a crashed worker says why
+    finally:
+        with contextlib.suppress(BaseException):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)

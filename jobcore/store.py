@@ -20,7 +20,15 @@ from typing import Any
 
 from jobcore import clock
 from jobcore.errors import JobcoreError, StoreUnavailable, UsageError
-from jobcore.models import ACTIVE_STATUSES, Job, JobStatus, ProcessIdentity, QueueSpec
+from jobcore.models import (
+    ACTIVE_STATUSES,
+    JSON_COLUMNS,
+    Job,
+    JobStatus,
+    ProcessIdentity,
+    QueueSpec,
+    jobs_json,
+)
 from jobcore.paths import StateDir
 from jobcore.patience import Patience
 from jobcore.rate import eta_seconds, rate_from_samples
@@ -206,7 +214,12 @@ class Store:
         self.state = state
         self.patience = Patience()
         """How writes meet a locked or full database: fail fast here; a worker waits."""
-        path = state.db_path
+        self.connect()
+
+    def connect(self) -> None:
+        """Open the connection: at creation, and again in a launcher that closed it to fork a
+        worker (no SQLite connection may cross a fork)."""
+        path = self.state.db_path
         try:
             _create_private(path)
             self.conn = sqlite3.connect(
@@ -407,7 +420,23 @@ class Store:
         name: str | None = None,
     ) -> list[Job]:
         """Jobs newest first, optionally only some statuses or one name."""
-        sql = "SELECT * FROM jobs"
+        return [Job.from_row(r) for r in self._rows(statuses, limit, name)]
+
+    def list_json(self, statuses: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """``list_jobs(statuses)`` as ``Job.to_json`` shows them, built straight from rows."""
+        cursor = self.conn.cursor()
+        cursor.row_factory = None  # plain tuples, unpacked in JSON_COLUMNS order
+        return jobs_json(self._rows(statuses, None, None, JSON_COLUMNS, cursor))
+
+    def _rows(
+        self,
+        statuses: Sequence[str] | None,
+        limit: int | None,
+        name: str | None,
+        columns: str = "*",
+        cursor: sqlite3.Cursor | None = None,
+    ) -> sqlite3.Cursor:
+        sql = f"SELECT {columns} FROM jobs"
         where: list[str] = []
         args: list[Any] = []
         if statuses:
@@ -422,7 +451,7 @@ class Store:
         if limit is not None:
             sql += " LIMIT ?"
             args.append(limit)
-        return [Job.from_row(r) for r in self.conn.execute(sql, args)]
+        return (cursor or self.conn.cursor()).execute(sql, args)
 
     def active_jobs(self) -> list[Job]:
         return self.list_jobs(ACTIVE_STATUSES)

@@ -5,8 +5,9 @@ LogWriter into the job log, turns progress lines into throttled progress writes,
 how the job ended. It is a child subreaper, so every descendant that is orphaned (a
 daemonising grandchild, a setsid escapee) is re-parented to it and stays findable by ``stop``.
 
-Run as ``python -m jobcore.worker STATE_DIR JOB_ID``; its own stdout/stderr are the job log,
-so even a crash of the worker itself is visible to ``jobcore logs``.
+Run as ``python -m jobcore.worker STATE_DIR JOB_ID``, or forked from the launcher (``serve``);
+its own stdout/stderr are the job log, so even a crash of the worker itself is visible to
+``jobcore logs``.
 """
 
 from __future__ import annotations
@@ -400,19 +401,20 @@ class Worker:
         )
 
 
-def _close_inherited_fds() -> None:
+def _close_inherited_fds(every: bool = False) -> None:
     """Close what the launcher's caller left open to us beyond the three standard streams.
 
     Python and SQLite open everything close-on-exec, so an inheritable descriptor here came
     from whoever launched the job: a pipe of the shell's, or the group slot of the job we
     were launched from (``jobcore run`` inside a job), which we must not hold for as long
-    as we run.
+    as we run. A forked worker (``every``) got all of its launcher's descriptors, since no
+    exec closed any: it closes them all.
     """
     with contextlib.suppress(OSError):
         for name in os.listdir("/proc/self/fd"):
             fd = int(name)
             with contextlib.suppress(OSError):
-                if fd > 2 and os.get_inheritable(fd):
+                if fd > 2 and (every or os.get_inheritable(fd)):
                     os.close(fd)
 
 
@@ -451,11 +453,17 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 2:
         print("usage: python -m jobcore.worker STATE_DIR JOB_ID", file=sys.stderr)
         return 2
+    return serve(args[0], args[1])
+
+
+def serve(root: str, job_id: str, *, forked: bool = False) -> int:
+    """Run a job as its detached worker, once stdio is the job log and the session our own:
+    what ``python -m jobcore.worker`` and a worker ``forked`` by the launcher share."""
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    _close_inherited_fds()
-    os.chdir(args[0])  # never keep the launcher's folder busy (an unmount, a deleted dir)
+    _close_inherited_fds(every=forked)
+    os.chdir(root)  # never keep the launcher's folder busy (an unmount, a deleted dir)
     _become_subreaper()
-    worker = Worker(StateDir(Path(args[0]).absolute()), args[1])
+    worker = Worker(StateDir(Path(root).absolute()), job_id)
     try:
         return worker.run()
     finally:

@@ -120,3 +120,68 @@ def test_logs_json_gives_the_lines_and_items(cli: CLI, tmp_path) -> None:
     assert data == {"id": batch, "item": "a b", "lines": ["hello a b"]}
     proc = cli("logs", "--json", "-f", job_id, check=False)
     assert proc.returncode == 2 and "does not go with -f" in proc.stderr
+
+
+def test_ls_json_all_is_exactly_each_jobs_to_json(cli: CLI, state: StateDir, store: Store) -> None:
+    """``ls --json --all`` builds its objects straight from rows: the same as ``to_json``."""
+    from jobcore.models import QueueSpec
+
+    cli("group", "add", "renders", "--parallel", "1")
+    token = "ghp_" + "a" * 36
+    store.create_job(
+        ["echo", token],
+        "/",
+        {"API_TOKEN": "s3cret-value", "MODE": "x"},
+        "masked",
+        masked={"command": ["echo", "***"]},
+        redact=["MODE"],
+    )
+    store.create_job(
+        ["curl", f"https://u:{token}@example.com"], "/tmp", {}, None, on_done=f"notify {token}"
+    )
+    store.create_job(
+        ["true"],
+        "/",
+        {"A": "1"},
+        "grouped",
+        queue=QueueSpec("renders", 3, ("abcde",), 1_700_000_000.25),
+        on_done="echo done",
+        masked={"on_done": "echo ***"},
+    )
+    store.create_job(
+        [], "/", {}, "batch", spec={"each": 3, "parallel": 2, "call": "m:f"}, items=["a", "b", "c"]
+    )
+    job_by_hand(
+        state,
+        store,
+        ["sleep", "1"],
+        status="failed",
+        reason="exited with code 1",
+        exit_code=1,
+        started_at=1_700_000_001.5,
+        finished_at=1_700_000_009.999,
+        total=10,
+        done=4,
+        errors=1,
+        current_item="x",
+        rate=0.5,
+        eta_s=12.0,
+        progress_at=1_700_000_008.0,
+    )
+    job_by_hand(
+        state,
+        store,
+        ["sleep", "1"],
+        status="paused",
+        reason="stopped by user",
+        paused_until=1_800_000_000.0,
+    )
+    expected = [job.to_json() for job in store.list_jobs()]
+    assert json.loads(cli("ls", "--json", "--all").stdout) == expected
+    assert store.list_json() == expected
+    assert store.list_json(["paused", "failed"]) == [
+        job.to_json() for job in store.list_jobs(["paused", "failed"])
+    ]
+    assert json.loads(cli("ls", "--json", "--status", "failed").stdout) == [
+        job.to_json() for job in store.list_jobs(["failed"])
+    ]

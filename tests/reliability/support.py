@@ -58,12 +58,14 @@ def marked(job_id: str) -> list[Ident]:
 
 
 def workers_of(job_id: str) -> list[psutil.Process]:
-    """Live worker processes running ``job_id``."""
+    """Live worker processes running ``job_id``: spawned (``python -m jobcore.worker STATE
+    ID``) or forked from the CLI (named ``jobcore-ID``)."""
     found = []
-    for proc in psutil.process_iter(["cmdline"]):
+    for proc in psutil.process_iter(["cmdline", "name"]):
         try:
             cmd = proc.info["cmdline"] or []
             ours = "jobcore.worker" in cmd and cmd[-1:] == [job_id]
+            ours = ours or proc.info["name"] == f"jobcore-{job_id}"
             if ours and proc.status() != psutil.STATUS_ZOMBIE:
                 found.append(proc)
         except psutil.Error:
