@@ -35,11 +35,22 @@ def status_line(job: Job, now: float, color: bool) -> str:
         gauge + fmt.progress(job.done, job.total),
         fmt.rate(job.rate) if job.status is JobStatus.RUNNING else fmt.UNKNOWN,
         fmt.UNKNOWN if eta == fmt.UNKNOWN else f"ETA {eta}",
-        f"elapsed {fmt.duration(job.elapsed(now))}",
+        _elapsed(job, now),
         status,
         job.reason or job.current_item or fmt.UNKNOWN,
     ]
     return "  ".join(p for p in parts if p and p != fmt.UNKNOWN)
+
+
+def _elapsed(job: Job, now: float) -> str:
+    """This run's time (since its latest start or resume), and the whole time if longer."""
+    leg, total = job.leg_elapsed(now), job.elapsed(now)
+    if leg is None:
+        return fmt.UNKNOWN
+    text = f"elapsed {fmt.duration(leg)}"
+    if total is not None and fmt.duration(total) != fmt.duration(leg):
+        text += f" ({fmt.duration(total)} in all)"
+    return text
 
 
 def _long_enough(state: StateDir, job: Job) -> bool:
