@@ -39,3 +39,13 @@ def test_failures_lists_failed_single_jobs_beside_failed_items(cli: CLI, tmp_pat
     assert single in table and "backup" in table and "disk full" in table
     cli("failures", "--forget", single)
     assert single not in cli("failures").stdout and batch in cli("failures").stdout
+
+
+def test_a_failed_item_gives_its_last_error_marker_as_the_reason(cli: CLI, tmp_path) -> None:
+    each = tmp_path / "items.txt"
+    each.write_text("a\n")
+    script = 'echo "::error cannot parse $0"; echo "cleaning up"; exit 4'
+    job_id = cli.run("sh", "-c", script, "{}", opts=("--each", str(each)))
+    cli.wait_status(job_id, {"failed"})
+    (failed,) = cli.show(job_id)["failed_items"]
+    assert failed["error"] == "exit code 4: cannot parse a"

@@ -77,3 +77,14 @@ def test_an_indented_marker_is_output(cli: CLI) -> None:
     data = cli.wait_status(job_id, {"completed"})
     assert (data["done"], data["total"]) == (0, 3)
     assert cli("logs", job_id).stdout == "  ::progress 5/10 quoted\n"
+
+
+def test_attach_shows_the_current_leg_and_the_whole_time(store: Store) -> None:
+    from jobcore.attach import status_line
+
+    now = time.time()
+    job = store.create_job(["true"], "/", {}, None)
+    store.update(job.id, status="running", started_at=now - 10, run_s=100.0)
+    line = status_line(store.get(job.id), now, color=False)
+    assert "elapsed 10s (1m 50s in all)" in line
+    assert store.get(job.id).to_json()["elapsed_s"] >= 110.0

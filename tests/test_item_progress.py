@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 from tests.conftest import CLI, wait_for
@@ -35,13 +37,27 @@ def test_each_item_reports_its_own_progress_and_the_batch_keeps_its_counts(
         done = [r for r in running if r["progress"] and r["progress"]["done"] == 1000]
         return running if len(done) == 3 else None
 
-    running = wait_for(three_reported, timeout=60)
+    attach = subprocess.Popen(
+        [PY, "-m", "jobcore", "attach", job_id],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    watched: list[str] = []
+    reader = threading.Thread(target=lambda: watched.extend(attach.stdout or ()), daemon=True)
+    reader.start()
+    try:
+        running = wait_for(three_reported, timeout=60)
+        data = cli.show(job_id)
+        assert (data["done"], data["total"]) == (0, 6)
+        shown = cli("show", job_id).stdout
+        assert "running items:" in shown and "part-0  1000/1000 (100%)" in shown, shown
+        expected = "part-0 1000/1000 (100%) | part-1 1000/1000 (100%)"
+        wait_for(lambda: any(expected in line for line in watched), timeout=30)
+    finally:
+        gate.touch()
+        attach.wait(timeout=60)
     assert all(r["progress"]["total"] == 1000 for r in running), running
-    data = cli.show(job_id)
-    assert (data["done"], data["total"]) == (0, 6)
-    shown = cli("show", job_id).stdout
-    assert "running items:" in shown and "part-0  1000/1000 (100%)" in shown, shown
-    gate.touch()
     data = cli.wait_status(job_id, {"completed", "failed"}, timeout=60)
     assert (data["status"], data["done"], data["total"]) == ("completed", 6, 6)
     log = cli("logs", job_id).stdout
