@@ -100,8 +100,9 @@ def bar_position(line: str) -> int:
 def parse_tqdm(line: str) -> ProgressUpdate | None:
     """A tqdm bar's update: the job's count for the outermost bar, the current item's text
     for a nested one."""
-    change = _parse_bar(_CURSOR_UP.sub("", line.rstrip(" ")))
-    if change is None or bar_position(line) == 0:
+    position = bar_position(line) if "\x1b[" in line else 0
+    change = _parse_bar(_CURSOR_UP.sub("", line.rstrip(" ")) if position else line)
+    if change is None or position == 0:
         return change
     return ProgressUpdate(item=nested_label(change.item, change.done, change.total))
 
