@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TextIO
 
 from jobcore import fmt
 from jobcore.liveness import reconcile
@@ -18,12 +19,20 @@ from jobcore.models import Job, JobStatus
 from jobcore.paths import StateDir
 from jobcore.store import Store
 
+if TYPE_CHECKING:
+    from jobcore.items import ItemRecord
+
 TICK_S = 0.2
 BAR_WIDTH = 24
 
 
-def status_line(job: Job, now: float, color: bool) -> str:
-    """``[#####.....] 12/50 (24%)  3.2/s  ETA 12s  running  item``."""
+ITEMS_SHOWN = 3
+"""Running items whose own progress the status line shows (it must stay one line)."""
+
+
+def status_line(job: Job, now: float, color: bool, items: Sequence[ItemRecord] = ()) -> str:
+    """``[#####.....] 12/50 (24%)  3.2/s  ETA 12s  running  item``; for a batch, its running
+    ``items`` with their own progress instead of the current item."""
     if job.total:
         filled = int(BAR_WIDTH * min(job.done, job.total) / job.total)
         gauge = "[" + "#" * filled + "." * (BAR_WIDTH - filled) + "] "
@@ -35,11 +44,36 @@ def status_line(job: Job, now: float, color: bool) -> str:
         gauge + fmt.progress(job.done, job.total),
         fmt.rate(job.rate) if job.status is JobStatus.RUNNING else fmt.UNKNOWN,
         fmt.UNKNOWN if eta == fmt.UNKNOWN else f"ETA {eta}",
-        f"elapsed {fmt.duration(job.elapsed(now))}",
+        _elapsed(job, now),
         status,
-        job.reason or job.current_item or fmt.UNKNOWN,
+        job.reason or _items_now(items) or job.current_item or fmt.UNKNOWN,
     ]
     return "  ".join(p for p in parts if p and p != fmt.UNKNOWN)
+
+
+def _items_now(items: Sequence[ItemRecord]) -> str:
+    """``part-A 45/100 (45%) | part-B 3/10 (30%)``: the first few running items."""
+    from jobcore.items import shown as printable
+
+    shown = [
+        f"{printable(record.item)[:40]} {fmt.progress(record.progress_done, record.progress_total)}"
+        if record.progress_done is not None
+        else printable(record.item)[:40]
+        for record in items[:ITEMS_SHOWN]
+    ]
+    more = len(items) - ITEMS_SHOWN
+    return " | ".join(shown) + (f" (+{more})" if more > 0 else "")
+
+
+def _elapsed(job: Job, now: float) -> str:
+    """This run's time (since its latest start or resume), and the whole time if longer."""
+    leg, total = job.leg_elapsed(now), job.elapsed(now)
+    if leg is None:
+        return fmt.UNKNOWN
+    text = f"elapsed {fmt.duration(leg)}"
+    if total is not None and fmt.duration(total) != fmt.duration(leg):
+        text += f" ({fmt.duration(total)} in all)"
+    return text
 
 
 def _long_enough(state: StateDir, job: Job) -> bool:
@@ -53,6 +87,18 @@ def _long_enough(state: StateDir, job: Job) -> bool:
         return False
     elapsed = job.elapsed(time.time())
     return threshold is not None and elapsed is not None and elapsed >= threshold
+
+
+def _running_items(state: StateDir, store: Store, job: Job) -> list[ItemRecord]:
+    """A batch's running items as shown (masked as its log is)."""
+    from jobcore.items import running
+    from jobcore.launch_env import redactor_for
+
+    records = running(store, job.id)
+    if not records:
+        return []
+    redact = redactor_for(state, job)
+    return [record.shown(redact) for record in records]
 
 
 def attach(state: StateDir, store: Store, job: Job, out: TextIO = sys.stdout) -> JobStatus:
@@ -74,7 +120,8 @@ def attach(state: StateDir, store: Store, job: Job, out: TextIO = sys.stdout) ->
             complete, pending = pending.rstrip(b"\n"), b""
         else:
             complete, _, pending = pending.rpartition(b"\n")
-        line = status_line(job, time.time(), color)
+        items = _running_items(state, store, job) if job.is_batch and not finished else []
+        line = status_line(job, time.time(), color, items)
         if complete:
             out.write((fmt.ERASE_LINE if live else "") + complete.decode("utf-8", "replace") + "\n")
         if live and (complete or line != shown):

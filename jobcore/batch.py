@@ -84,10 +84,20 @@ class BatchRun:
             os.environ.update(self.env)
             from jobcore.call_runner import CallRunner
 
-            return CallRunner(self.spec.call, self.job.cwd, self.spec.parallel, self.spec.processes)
+            return CallRunner(
+                self.spec.call, self.job.cwd, self.spec.parallel, self.spec.processes, self.redact
+            )
         live = LiveLine(self.store.state.live_path(self.job.id))
         return CommandRunner(
-            self.job.command, self.env, self.log_fd, self.redact, live, self.slot_fd, self.cgroup
+            self.job.command,
+            self.env,
+            self.log_fd,
+            self.redact,
+            live,
+            self.slot_fd,
+            self.cgroup,
+            self.store,
+            self.job.id,
         )
 
     def _stop_request(self) -> str | None:

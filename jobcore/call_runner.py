@@ -9,12 +9,19 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from typing import TYPE_CHECKING
 
+from jobcore import call_output
 from jobcore.calls import call_item
 from jobcore.errors import Pause
 from jobcore.items import ItemRecord, Outcome
+from jobcore.logs import item_prefix
+
+if TYPE_CHECKING:
+    from jobcore.redact import Redactor
 
 REAP_EVERY_S = 0.5
 """How often the worker looks for exited orphans to reap (a scan of its children)."""
@@ -23,17 +30,32 @@ REAP_EVERY_S = 0.5
 class CallRunner:
     """Items as calls of a Python function in a thread or process pool."""
 
-    def __init__(self, target: str, cwd: str, parallel: int, processes: bool) -> None:
+    def __init__(
+        self,
+        target: str,
+        cwd: str,
+        parallel: int,
+        processes: bool,
+        redact: Redactor | None = None,
+    ) -> None:
         from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
         self.target = target
         self.cwd = cwd
-        self.executor: Executor = (
+        self.redact = redact
+        self._streams = (sys.stdout, sys.stderr)
+        """The worker's own streams, back in place when the batch is over."""
+        if processes:
             # spawn: pool processes must not inherit the worker's database or slot locks.
-            ProcessPoolExecutor(parallel, mp_context=multiprocessing.get_context("spawn"))
-            if processes
-            else ThreadPoolExecutor(parallel)
-        )
+            self.executor: Executor = ProcessPoolExecutor(
+                parallel,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=call_output.install,
+                initargs=(redact,),
+            )
+        else:
+            call_output.install(redact)
+            self.executor = ThreadPoolExecutor(parallel)
         self.futures: dict[Future[str | None], ItemRecord] = {}
         self._next_reap = 0.0
 
@@ -42,7 +64,12 @@ class CallRunner:
         return len(self.futures)
 
     def start(self, record: ItemRecord) -> Outcome | None:
-        self.futures[self.executor.submit(call_item, self.target, self.cwd, record.item)] = record
+        shown = record.item if self.redact is None else self.redact.text(record.item)
+        prefix = item_prefix(record.item, record.idx, shown)
+        future = self.executor.submit(
+            call_item, self.target, self.cwd, record.item, record.idx, prefix
+        )
+        self.futures[future] = record
         return None
 
     def wait(self, timeout: float) -> list[tuple[ItemRecord, Outcome]]:
@@ -98,3 +125,4 @@ class CallRunner:
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
+        sys.stdout, sys.stderr = self._streams

@@ -9,11 +9,12 @@ from __future__ import annotations
 import importlib
 import json
 import sys
+import traceback
 from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from jobcore.errors import JobcoreError, UsageError
+from jobcore.errors import JobcoreError, Pause, UsageError
 
 
 def resolve(target: str, cwd: str) -> Callable[[str], Any]:
@@ -47,10 +48,26 @@ def _resolved(target: str, cwd: str) -> Callable[[str], Any]:
     return resolve(target, cwd)
 
 
-def call_item(target: str, cwd: str, item: str) -> str | None:
+def call_item(target: str, cwd: str, item: str, idx: int = 0, prefix: str = "") -> str | None:
     """Run the target on one item; its return value as JSON (None stays None).
 
-    Module-level so a process pool can pickle it; the target is resolved once per process.
+    What it prints goes to the log under ``prefix``, and its progress is the item's (see
+    ``jobcore.call_output``); a failure's traceback is printed there too. Module-level so a
+    process pool can pickle it; the target is resolved once per process.
     """
-    result = _resolved(target, cwd)(item)
-    return None if result is None else json.dumps(result, default=str)
+    from jobcore import call_output
+
+    call_output.working_on(idx, prefix)
+    try:
+        result = _resolved(target, cwd)(item)
+        return None if result is None else json.dumps(result, default=str)
+    except Pause:
+        raise  # asked for, not a bug: its reason is the job's
+    except BaseException:
+        traceback.print_exc()
+        raise
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+        call_output.working_on(None, "")

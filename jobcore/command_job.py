@@ -45,8 +45,9 @@ def _reap_adopted(main_pid: int) -> None:
         os.waitpid(info.si_pid, 0)
 
 
-def command_ending(returncode: int) -> Ending:
-    """How a one-command job ends, given its exit code (negative: killed by a signal)."""
+def command_ending(returncode: int, said: str = "") -> Ending:
+    """How a one-command job ends, given its exit code (negative: killed by a signal) and
+    what it last said (its last ``::error``, else its last line of output)."""
     if returncode == 0:
         return Ending(JobStatus.COMPLETED, None, returncode)
     if returncode < 0:
@@ -55,7 +56,8 @@ def command_ending(returncode: int) -> Ending:
         except ValueError:
             name = f"signal {-returncode}"
         return Ending(JobStatus.FAILED, f"killed by {name}", returncode)
-    return Ending(JobStatus.FAILED, f"exited with code {returncode}", returncode)
+    reason = f"exited with code {returncode}"
+    return Ending(JobStatus.FAILED, f"{reason}: {said}" if said else reason, returncode)
 
 
 class CommandJob:
@@ -79,6 +81,12 @@ class CommandJob:
         self.terminated = terminated
         """The worker's SIGTERM flag: the pump stops the command's tree when it is set."""
         self.redact = redact
+        self._last_line = b""
+        """The command's last line of output (not a progress bar, not the worker's note)."""
+        self._last_error: str | None = None
+        """The message of its last ``::error`` line: the reason it failed, if it says."""
+        self._noting = False
+        """The worker is writing its own line to the log (not the command's last words)."""
         self._unrecorded_pid: dict[str, float | None] = {}
         """The command's pid and start, until they are in the database."""
         self.slot_fd: int | None = None
@@ -95,7 +103,11 @@ class CommandJob:
         def on_line(line: bytes) -> bool:
             change = parse_line(line)
             if change is None:
+                if line.strip() and not self._noting:
+                    self._last_line = line
                 return False
+            if change.error is not None:
+                self._last_error = change.error
             reporter.update(change)
             return change.is_marker and change.error is None
 
@@ -115,11 +127,18 @@ class CommandJob:
             }
             self._record_pid()
             returncode = self.pump(proc, read_fd, writer, reporter)
-            return TERMINATED if returncode is None else command_ending(returncode)
+            return TERMINATED if returncode is None else command_ending(returncode, self._said())
         finally:
             writer.close()
             reporter.close()
             os.close(read_fd)
+
+    def _said(self) -> str:
+        """What the command last said, for the reason it failed: its ``::error``, else its
+        last line (stderr and stdout share one pipe, so of either)."""
+        if self._last_error is not None:
+            return self._last_error[:500]
+        return self._last_line.decode("utf-8", "replace").strip()[:500]
 
     def _record_pid(self) -> None:
         """Record the command's identity; if the database cannot take it now, try again
@@ -179,7 +198,9 @@ class CommandJob:
             marker, self.me, grace=LEFTOVER_GRACE_S, cgroup=self.cgroup
         )
         if leftovers and not interrupted:
+            self._noting = True
             writer.feed(f"jobcore: stopped {leftovers} leftover process(es)\n".encode())
+            self._noting = False
         deadline = time.monotonic() + DRAIN_S
         while time.monotonic() < deadline and self._read_some(read_fd, writer, reporter, 0.05):
             pass

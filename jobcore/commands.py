@@ -181,7 +181,7 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
         if estimate is not None:
             print(
                 f"earlier runs of {job.name!r} took about "
-                f"{fmt.duration(expected_total(estimate, job.total))} "
+                f"{fmt.duration(expected_total(estimate, job.total, BatchSpec.of(job).parallel))} "
                 f"(median of {estimate.runs})",
                 file=sys.stderr,
             )
@@ -273,13 +273,16 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
     job = store.resolve(args.id)
     data = job.to_json()
     data["log"] = str(ctx.state.log_path(job.id))
-    failed = []
+    failed: list[ItemRecord] = []
+    in_flight: list[ItemRecord] = []
     if job.is_batch:
-        from jobcore.items import ItemBook, failures, shown
+        from jobcore.items import ItemBook, failures, running, shown
 
         data["items"] = {s.value: n for s, n in ItemBook(store, job.id).counts().items()}
         failed = _shown_records(ctx, failures(store, job.id))
         data["failed_items"] = [r.to_json() for r in failed]
+        in_flight = _shown_records(ctx, running(store, job.id)) if job.status.is_active else []
+        data["running_items"] = [r.to_json() for r in in_flight]
     if args.json:
         data["samples"] = store.samples(job.id)
         _emit_json(data)
@@ -297,7 +300,7 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
         ("progress", fmt.progress(job.done, job.total)),
         ("errors", str(job.errors)),
         ("current item", job.current_item or fmt.UNKNOWN),
-        ("rate", fmt.rate(job.rate)),
+        ("rate", fmt.rate(job.rate) if job.status is JobStatus.RUNNING else fmt.UNKNOWN),
         ("eta", fmt.eta(job, _estimated_remaining(store, job, now))),
         ("elapsed", fmt.duration(job.elapsed(now))),
         ("created", data["created_at"] or fmt.UNKNOWN),
@@ -311,6 +314,10 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
         fields.insert(8, ("items", ", ".join(f"{n} {s}" for s, n in data["items"].items())))
     for key, value in fields:
         print(f"{key:>12}  {value}")
+    if in_flight:
+        print("\nrunning items:")
+        for record in in_flight:
+            print(f"  {fmt.item_progress(record)}")
     if failed:
         print("\nfailed items:")
         for record in failed:
@@ -359,13 +366,24 @@ def cmd_logs(args: argparse.Namespace, ctx: Context) -> int:
         raise UsageError("--json prints what is there now; it does not go with -f")
     path = ctx.state.log_path(job.id)
     if args.item is not None:
+        from jobcore.items import to_db
         from jobcore.launch_env import redactor_for
         from jobcore.logs import item_lines, item_prefix
 
+        found = [
+            row[0]
+            for row in store.conn.execute(
+                "SELECT idx FROM items WHERE job_id = ? AND item = ?", (job.id, to_db(args.item))
+            )
+        ]
+        if not found:
+            raise JobcoreError(f"no item {args.item!r} in job {job.id}")
         # The log's prefix is the item as masked when it was written.
         shown = redactor_for(ctx.state, job).text(args.item)
-        prefix = item_prefix(shown).encode("utf-8", "surrogateescape")
-        lines = item_lines(path, prefix, args.lines)
+        prefixes = tuple(
+            item_prefix(args.item, idx, shown).encode("utf-8", "surrogateescape") for idx in found
+        )
+        lines = item_lines(path, prefixes, args.lines)
         if args.json:
             _emit_json(_lines_json(job.id, b"".join(lines), shown))
         else:
@@ -553,15 +571,28 @@ def cmd_progress(args: argparse.Namespace, ctx: Context) -> int:
     if args.item is not None:
         args.item = mask.text(args.item)
     log_fd = None if args.error is None else _open_log(ctx.state, job_id)
+    from jobcore import current_item
+
+    idx = current_item.index()
     try:
-        store.record_progress(
-            job_id,
-            done=args.done,
-            advance=args.advance or 0,
-            total=args.total,
-            item=args.item,
-            errors=1 if args.error is not None else 0,
-        )
+        if idx is not None:  # inside a batch item: the item's own progress
+            store.record_item_progress(
+                job_id,
+                idx,
+                done=args.done,
+                advance=args.advance or 0,
+                total=args.total,
+                note=args.item,
+            )
+        else:
+            store.record_progress(
+                job_id,
+                done=args.done,
+                advance=args.advance or 0,
+                total=args.total,
+                item=args.item,
+                errors=1 if args.error is not None else 0,
+            )
         if log_fd is not None:
             line = f"jobcore: error: {args.error}\n".encode("utf-8", "surrogateescape")
             os.write(log_fd, mask(line))
@@ -589,31 +620,47 @@ def cmd_retry(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_failures(args: argparse.Namespace, ctx: Context) -> int:
-    from jobcore.items import failures, forget_failures, shown
+    from jobcore.items import (
+        ItemRecord,
+        failed_job_json,
+        failed_jobs,
+        failures,
+        forget_failures,
+        shown,
+    )
 
     store = _reconciled(ctx)
     if args.forget or args.forget_all:
         job_id = store.resolve(args.forget).id if args.forget else None
         forgotten = forget_failures(store, job_id)
-        print(f"forgot {forgotten} failed item(s)", file=sys.stderr)
+        print(f"forgot {forgotten} failure(s)", file=sys.stderr)
         return 0
     job_id = store.resolve(args.id).id if args.id else None
     records = _shown_records(ctx, failures(store, job_id))
+    jobs = failed_jobs(store, job_id)
+    # One list, newest first: failed items of batches and failed one-command jobs.
+    entries: list[tuple[float, ItemRecord | Job]] = [(r.finished_at or 0.0, r) for r in records]
+    entries += [(j.finished_at or 0.0, j) for j in jobs]
+    entries.sort(key=lambda entry: entry[0], reverse=True)
     if args.json:
-        _emit_json([r.to_json() for r in records])
+        _emit_json(
+            [e.to_json() if isinstance(e, ItemRecord) else failed_job_json(e) for _, e in entries]
+        )
         return 0
-    if not records:
-        print("no failed items", file=sys.stderr)
+    if not entries:
+        print("no failures", file=sys.stderr)
         return 0
     rows = [
         [
-            iso(r.finished_at) or fmt.UNKNOWN,
-            r.job_id,
-            shown(r.item),
-            str(r.attempts),
-            r.error or fmt.UNKNOWN,
+            iso(at) or fmt.UNKNOWN,
+            e.job_id,
+            shown(e.item),
+            str(e.attempts),
+            e.error or fmt.UNKNOWN,
         ]
-        for r in records
+        if isinstance(e, ItemRecord)
+        else [iso(at) or fmt.UNKNOWN, e.id, e.label, fmt.UNKNOWN, e.reason or fmt.UNKNOWN]
+        for at, e in entries
     ]
     width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
     headers = ["TIME", "JOB", "ITEM", "ATTEMPTS", "ERROR"]

@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from jobcore.models import Job, JobStatus
+
+if TYPE_CHECKING:
+    from jobcore.items import ItemRecord
 
 UNKNOWN = "-"
 ERASE_LINE = "\r\x1b[K"
@@ -37,11 +40,27 @@ def duration(seconds: float | None) -> str:
 
 
 def progress(done: int, total: int | None) -> str:
-    """``12/50 (24%)``; a bare count when the total is unknown; ``-`` before any progress."""
+    """``12/50 (24%)``; a bare count when the total is unknown; ``-`` before any progress.
+
+    The percentage is rounded down: 199 of 200 is 99 %, never 100 % while anything is left,
+    and nothing of nothing (``0/0``) is 0 %.
+    """
     if total is None:
         return str(done) if done else UNKNOWN
-    pct = 100.0 * done / total if total else 100.0
-    return f"{done}/{total} ({pct:.0f}%)"
+    pct = min(done, total) * 100 // total if total else 0
+    return f"{done}/{total} ({pct}%)"
+
+
+def item_progress(record: ItemRecord) -> str:
+    """A running item and its own progress: ``part-A.csv  45/100 (45%)  rows``."""
+    from jobcore.items import shown
+
+    parts = [shown(record.item)]
+    if record.progress_done is not None:
+        parts.append(progress(record.progress_done, record.progress_total))
+    if record.progress_note:
+        parts.append(record.progress_note)
+    return "  ".join(parts)
 
 
 def rate(per_second: float | None) -> str:

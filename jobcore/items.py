@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from jobcore.errors import JobcoreError, Pause
-from jobcore.models import iso
+from jobcore.models import Job, iso
 from jobcore.store import Store, apply_progress
 
 if TYPE_CHECKING:
@@ -41,6 +41,11 @@ class ItemRecord(NamedTuple):
     started_at: float | None
     finished_at: float | None
     duration: float | None
+    progress_done: int | None = None
+    """The item's own progress, reported from inside it (None: it reported none)."""
+    progress_total: int | None = None
+    progress_note: str | None = None
+    """What it is doing within itself (a nested bar, ``progress(desc=...)``)."""
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> ItemRecord:
@@ -55,13 +60,17 @@ class ItemRecord(NamedTuple):
             started_at=row["started_at"],
             finished_at=row["finished_at"],
             duration=row["duration"],
+            progress_done=row["progress_done"],
+            progress_total=row["progress_total"],
+            progress_note=row["progress_note"],
         )
 
     def shown(self, redact: Redactor) -> ItemRecord:
         """The record as shown to people: the item (a credentialed URL, say) and its error
         masked by the job's Redactor. The clear item stays in the database, to be run."""
         error = None if self.error is None else redact.text(self.error)
-        return self._replace(item=redact.text(self.item), error=error)
+        note = None if self.progress_note is None else redact.text(self.progress_note)
+        return self._replace(item=redact.text(self.item), error=error, progress_note=note)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -75,6 +84,13 @@ class ItemRecord(NamedTuple):
             "started_at": iso(self.started_at),
             "finished_at": iso(self.finished_at),
             "duration_s": self.duration,
+            "progress": None
+            if self.progress_done is None and self.progress_note is None
+            else {
+                "done": self.progress_done,
+                "total": self.progress_total,
+                "note": self.progress_note,
+            },
         }
 
 
@@ -211,6 +227,14 @@ class ItemBook:
         return changed
 
 
+def running(store: Store, job_id: str) -> list[ItemRecord]:
+    """A batch's items running now, in order (each with its own progress, if it reports)."""
+    rows = store.conn.execute(
+        "SELECT * FROM items WHERE job_id = ? AND status = 'running' ORDER BY idx", (job_id,)
+    )
+    return [ItemRecord.from_row(r) for r in rows]
+
+
 def failures(store: Store, job_id: str | None = None, limit: int = 1000) -> list[ItemRecord]:
     """Failed items across jobs (or of one), newest first; forgotten ones left out."""
     sql = "SELECT * FROM items WHERE status = 'failed' AND forgotten = 0"
@@ -223,12 +247,55 @@ def failures(store: Store, job_id: str | None = None, limit: int = 1000) -> list
     return [ItemRecord.from_row(r) for r in store.conn.execute(sql, args)]
 
 
-def forget_failures(store: Store, job_id: str | None = None) -> int:
-    """Hide failed items from the failure log (one job's, or all); their records stay."""
-    sql = "UPDATE items SET forgotten = 1 WHERE status = 'failed' AND forgotten = 0"
+def failed_jobs(store: Store, job_id: str | None = None, limit: int = 1000) -> list[Job]:
+    """Failed one-command jobs (all, or that one), newest first; forgotten ones left out.
+
+    The failure log's other half: a batch's failures are its items.
+    """
+    sql = (
+        "SELECT * FROM jobs WHERE status = 'failed' AND forgotten = 0"
+        " AND json_extract(spec, '$.each') IS NULL"
+    )
     args: list[Any] = []
     if job_id is not None:
-        sql += " AND job_id = ?"
+        sql += " AND id = ?"
         args.append(job_id)
+    sql += " ORDER BY finished_at DESC LIMIT ?"
+    args.append(limit)
+    return [Job.from_row(r) for r in store.conn.execute(sql, args)]
+
+
+def failed_job_json(job: Job) -> dict[str, Any]:
+    """A failed one-command job in the shape of a failed item (no item, its command)."""
+    return {
+        "job_id": job.id,
+        "index": None,
+        "item": None,
+        "command": job.shown_command,
+        "status": job.status.value,
+        "attempts": None,
+        "exit_code": job.exit_code,
+        "error": job.reason,
+        "started_at": iso(job.started_at),
+        "finished_at": iso(job.finished_at),
+        "duration_s": job.elapsed(job.finished_at or 0.0),
+        "progress": None,
+    }
+
+
+def forget_failures(store: Store, job_id: str | None = None) -> int:
+    """Hide failed items and failed jobs from the failure log (one job's, or all); their
+    records stay."""
+    where = " AND job_id = ?" if job_id is not None else ""
+    args: list[Any] = [] if job_id is None else [job_id]
     with store.write() as conn:
-        return conn.execute(sql, args).rowcount
+        items = conn.execute(
+            "UPDATE items SET forgotten = 1 WHERE status = 'failed' AND forgotten = 0" + where,
+            args,
+        ).rowcount
+        jobs = conn.execute(
+            "UPDATE jobs SET forgotten = 1 WHERE status = 'failed' AND forgotten = 0"
+            " AND json_extract(spec, '$.each') IS NULL" + where.replace("job_id", "id"),
+            args,
+        ).rowcount
+    return items + jobs

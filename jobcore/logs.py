@@ -97,14 +97,28 @@ def _utf8_boundary(data: bytes) -> int:
 PREFIX_MAX = 60
 
 
-def item_prefix(item: str) -> str:
-    """The prefix of a batch item's lines in the job log: ``[item] `` (long items shortened)."""
-    text = item if len(item) <= PREFIX_MAX else item[: PREFIX_MAX - 1] + "…"
-    return f"[{text}] "
+def item_prefix(item: str, idx: int, shown: str | None = None) -> str:
+    """The prefix of a batch item's lines in the job log, unique to the item.
+
+    ``[item] `` for an item that is short, holds no ``]`` and needs no masking (``shown``
+    is the item as masked for people): no other item's prefix can start like it. Any other
+    is shortened and tagged with its index, ``[https://host/…/part-A.c… #12] ``, so that
+    ``logs --item`` finds exactly its lines and never a neighbour's with the same start.
+    """
+    text = item if shown is None else shown
+    if len(text) <= PREFIX_MAX and "]" not in text and text == item:
+        return f"[{text}] "
+    tag = f" #{idx}"
+    text = text.replace("]", ")")
+    room = PREFIX_MAX - len(tag)
+    if len(text) > room:
+        text = text[: room - 1] + "…"
+    return f"[{text}{tag}] "
 
 
-def item_lines(path: Path, prefix: bytes, limit: int) -> list[bytes]:
-    """The last ``limit`` lines of one batch item (lines starting with ``prefix``).
+def item_lines(path: Path, prefix: bytes | tuple[bytes, ...], limit: int) -> list[bytes]:
+    """The last ``limit`` lines of one batch item (lines starting with ``prefix``, or with
+    one of them: an item listed twice).
 
     Reads the log forward once: an item's lines are spread through the whole file.
     """
@@ -113,7 +127,8 @@ def item_lines(path: Path, prefix: bytes, limit: int) -> list[bytes]:
         with os.fdopen(open_private(path, os.O_RDONLY), "rb") as fh:
             for line in fh:
                 if line.startswith(prefix):
-                    found.append(line[len(prefix) :])
+                    cut = len(prefix) if isinstance(prefix, bytes) else line.index(b"] ") + 2
+                    found.append(line[cut:])
     except FileNotFoundError:
         return []
     return list(found)

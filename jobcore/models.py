@@ -190,6 +190,8 @@ class Job(NamedTuple):
     masked: dict[str, Any] | None
     """The command line and callback as shown (``command``, ``on_done``), where masking them
     changed anything; None for a job from before they were masked at launch."""
+    run_s: float = 0.0
+    """Seconds it ran in its legs that ended (each resume starts a new leg)."""
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Job:
@@ -237,6 +239,7 @@ class Job(NamedTuple):
             on_done=row["on_done"],
             redact=tuple(_decoded(row["redact"])),
             masked=None if row["masked"] is None else _decoded(row["masked"]),
+            run_s=row["run_s"],
         )
 
     @property
@@ -284,10 +287,20 @@ class Job(NamedTuple):
         return self.name or self.command_line
 
     def elapsed(self, now: float) -> float | None:
-        """Seconds it has run (so far, or in total once finished)."""
+        """Seconds it has run in all, across resumes (None: it never started)."""
         if self.started_at is None:
             return None
-        end = self.finished_at if self.finished_at is not None else now
+        if self.status is JobStatus.RUNNING:
+            return self.run_s + max(0.0, now - self.started_at)
+        if not self.run_s and self.finished_at is not None:  # a row written by hand
+            return max(0.0, self.finished_at - self.started_at)
+        return self.run_s
+
+    def leg_elapsed(self, now: float) -> float | None:
+        """Seconds its current (or last) run has lasted, since its latest start or resume."""
+        if self.started_at is None or self.status is JobStatus.QUEUED:
+            return None
+        end = now if self.status is JobStatus.RUNNING else self.finished_at or now
         return max(0.0, end - self.started_at)
 
     def to_json(self) -> dict[str, Any]:
@@ -311,8 +324,9 @@ class Job(NamedTuple):
             "done": self.done,
             "errors": self.errors,
             "current_item": self.current_item,
-            "rate": self.rate,
-            "eta_s": self.eta_s,
+            "rate": self.rate if self.status is JobStatus.RUNNING else None,
+            "eta_s": self.eta_s if self.status is JobStatus.RUNNING else None,
+            "elapsed_s": self.elapsed(time.time()),
             "progress_updated_at": iso(self.progress_at),
             "paused_until": iso(self.paused_until),
             "batch": self.spec or None,

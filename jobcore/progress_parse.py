@@ -9,8 +9,15 @@ Marker lines (kept out of the log; print them from any language)::
     ::item item-name              what is being worked on
     ::error item-name: message    one item failed (counted in errors)
 
+A marker starts its line: an indented ``::progress`` is output (a log quoting one, a
+heredoc), not a marker.
+
 tqdm bars are read as tqdm prints them, with or without a description and a total, including
-``unit_scale`` numbers such as ``1.5k/10.0k``.
+``unit_scale`` numbers such as ``1.5k/10.0k``. Nested bars (``tqdm(..., leave=False)`` inside
+another) are drawn below the outer one: tqdm moves down a line, draws, and moves back up
+with ``ESC[A``. The job follows the outermost bar (position 0); a bar drawn lower is what
+the current item is doing, reported as the current item's text (``batch: 45/100``), so the
+job's count does not reset with every epoch.
 """
 
 from __future__ import annotations
@@ -31,6 +38,8 @@ _TQDM_TOTAL = re.compile(
     r"\s*(?:[a-zA-Z/]*\s*)?\["
 )
 _TQDM_NO_TOTAL = re.compile(rf"^(?:(?P<desc>.*?):\s*)?(?P<n>{_NUM})[a-zA-Z/]*\s\[\d+:\d\d")
+_CURSOR_UP = re.compile(r"(?:\x1b\[(\d*)A)+$")
+"""Cursor-up moves at the end of a bar: tqdm's way back from a bar drawn lower down."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +62,7 @@ def _si(text: str) -> int | None:
 
 
 def parse_marker(line: str) -> ProgressUpdate | None:
-    match = _MARKER.match(line.strip())
+    match = _MARKER.match(line.rstrip())
     if not match:
         return None
     verb, rest = match["verb"], (match["rest"] or "").strip()
@@ -80,7 +89,31 @@ def parse_marker(line: str) -> ProgressUpdate | None:
     return ProgressUpdate(error=rest or "error", is_marker=True)
 
 
+def bar_position(line: str) -> int:
+    """How many lines below the cursor's line a bar was drawn (tqdm's ``position``)."""
+    moves = _CURSOR_UP.search(line.rstrip(" "))
+    if moves is None:
+        return 0
+    return sum(int(n or 1) for n in re.findall(r"\x1b\[(\d*)A", moves[0]))
+
+
 def parse_tqdm(line: str) -> ProgressUpdate | None:
+    """A tqdm bar's update: the job's count for the outermost bar, the current item's text
+    for a nested one."""
+    position = bar_position(line) if "\x1b[" in line else 0
+    change = _parse_bar(_CURSOR_UP.sub("", line.rstrip(" ")) if position else line)
+    if change is None or position == 0:
+        return change
+    return ProgressUpdate(item=nested_label(change.item, change.done, change.total))
+
+
+def nested_label(desc: str | None, done: int | None, total: int | None) -> str:
+    """A nested bar as the current item's text: ``batch: 45/100`` (or ``45``, no total)."""
+    count = f"{done or 0}" if total is None else f"{done or 0}/{total}"
+    return f"{desc}: {count}" if desc else count
+
+
+def _parse_bar(line: str) -> ProgressUpdate | None:
     text = line.strip()
     match = _TQDM_TOTAL.match(text)
     if match:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from jobcore import current_item
 from jobcore.errors import JobcoreError
 from jobcore.paths import ENV_HOME, ENV_JOB_ID, StateDir
 from jobcore.progress_parse import ProgressUpdate
@@ -25,7 +26,8 @@ DEFAULT_INTERVAL_S = 0.25
 
 
 class Reporter:
-    """Merges progress updates for one job and writes them to the store, throttled."""
+    """Merges progress updates for one job (or one of its batch items) and writes them to
+    the store, throttled."""
 
     def __init__(
         self,
@@ -34,11 +36,15 @@ class Reporter:
         interval: float = DEFAULT_INTERVAL_S,
         clock: Callable[[], float] = time.monotonic,
         shown: Callable[[str], str] | None = None,
+        item_idx: int | None = None,
     ) -> None:
         self.store = store
         self.shown = shown
         """Masks the current item's text before it is stored (it is shown to people)."""
         self.job_id = job_id
+        self.item_idx = item_idx
+        """Inside a batch item: its index. Its progress is then the item's own (beside the
+        item), and the batch's counts stay the batch's."""
         self.interval = interval
         self.clock = clock
         self.writes = 0
@@ -83,6 +89,18 @@ class Reporter:
         self._clear()
 
     def _write(self) -> None:
+        if self.item_idx is not None:
+            self.store.record_item_progress(
+                self.job_id,
+                self.item_idx,
+                done=self._done,
+                advance=self._advance,
+                total=self._total,
+                note=self._item
+                if self._item is None or self.shown is None
+                else self.shown(self._item),
+            )
+            return
         self.store.record_progress(
             self.job_id,
             done=self._done,
@@ -102,7 +120,8 @@ class Reporter:
 
 def for_current_job(interval: float = DEFAULT_INTERVAL_S) -> Reporter | None:
     """A Reporter for the job this process runs in (``JOBCORE_JOB_ID``/``JOBCORE_HOME``,
-    set by the worker), or None outside a job. Close its ``store`` when done."""
+    set by the worker), or None outside a job; inside a batch item, for that item
+    (``jobcore.current_item``). Close its ``store`` when done."""
     job_id, home = os.environ.get(ENV_JOB_ID), os.environ.get(ENV_HOME)
     if not job_id or not home:
         return None
@@ -115,4 +134,4 @@ def for_current_job(interval: float = DEFAULT_INTERVAL_S) -> Reporter | None:
         shown = redactor_for(state, store.get(job_id)).text
     except JobcoreError:  # no such job (any more): its writes will say so
         shown = mask_text
-    return Reporter(store, job_id, interval=interval, shown=shown)
+    return Reporter(store, job_id, interval=interval, shown=shown, item_idx=current_item.index())

@@ -14,16 +14,20 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from jobcore.current_item import ENV_ITEM
 from jobcore.errors import Pause
 from jobcore.items import ItemRecord, Outcome
 from jobcore.launcher import find_executable
 from jobcore.live_line import LiveLine
 from jobcore.logs import item_prefix
 from jobcore.logwriter import LogWriter
+from jobcore.progress_parse import parse_line
+from jobcore.reporter import Reporter
 
 if TYPE_CHECKING:
     from jobcore.cgroup import JobCgroup
     from jobcore.redact import Redactor
+    from jobcore.store import Store
 
 EX_TEMPFAIL = 75
 """An item exiting with this code asks to pause the whole job (sysexits.h: try again later)."""
@@ -51,23 +55,28 @@ class _Running:
         "eof",
         "exited_at",
         "fd",
+        "last_error",
         "last_line",
         "pid",
         "pidfd",
         "record",
+        "reporter",
         "returncode",
         "writer",
     )
 
-    def __init__(
-        self, record: ItemRecord, pid: int, fd: int, writer: LogWriter, last_line: list[bytes]
-    ) -> None:
+    def __init__(self, record: ItemRecord, pid: int, fd: int) -> None:
         self.record = record
         self.pid = pid
         self.fd = fd
         """The read end of the pipe the item writes its output to."""
-        self.writer = writer
-        self.last_line = last_line
+        self.writer: LogWriter | None = None
+        self.last_line = b""
+        """Its last line of output: the reason it failed, unless it said (``::error``)."""
+        self.last_error: str | None = None
+        """Its last ``::error`` line's message."""
+        self.reporter: Reporter | None = None
+        """The item's own progress (its ``::progress`` lines, bars), made at its first."""
         self.eof = False
         self.pidfd: int | None = None
         """Watched only when the output ended before the exit could be collected."""
@@ -100,7 +109,12 @@ class CommandRunner:
         live: LiveLine | None = None,
         slot_fd: int | None = None,
         cgroup: JobCgroup | None = None,
+        store: Store | None = None,
+        job_id: str = "",
     ):
+        self.store = store
+        """Where an item's own progress goes (None: its progress lines are only output)."""
+        self.job_id = job_id
         self.cgroup = cgroup
         """The job's cgroup: each item is born in it."""
         self.redact = redact
@@ -141,7 +155,7 @@ class CommandRunner:
                 pid = os.posix_spawn(
                     path,
                     argv,
-                    self.env,
+                    {**self.env, ENV_ITEM: str(record.idx)},
                     file_actions=[
                         (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                         (os.POSIX_SPAWN_DUP2, write_fd, 1),
@@ -154,25 +168,40 @@ class CommandRunner:
             return Outcome(ok=False, error=f"{exc.strerror}: {argv[0]}")
         finally:
             os.close(write_fd)
-        last: list[bytes] = []
-
-        def remember(line: bytes) -> bool:
-            if line.strip():
-                last[:] = [line]
-            return False
-
+        entry = _Running(record, pid, read_fd)
         shown = record.item if self.redact is None else self.redact.text(record.item)
-        writer = LogWriter(
+        entry.writer = LogWriter(
             self.log_fd,
-            remember,
-            prefix=item_prefix(shown).encode("utf-8", "surrogateescape"),
+            lambda line: self._on_line(entry, line),
+            prefix=item_prefix(record.item, record.idx, shown).encode("utf-8", "surrogateescape"),
             redact=self.redact,
             live=self.live,
         )
-        entry = _Running(record, pid, read_fd, writer, last)
         self.items[pid] = entry
         self._watch(read_fd, entry)
         return None
+
+    def _on_line(self, entry: _Running, line: bytes) -> bool:
+        """An item's line: its progress is the item's own; its last ``::error`` (else its last
+        line of output) is kept as the reason it may fail. True keeps a marker out of the log."""
+        change = parse_line(line)
+        if change is None or not change.is_marker:
+            if line.strip():
+                entry.last_line = line
+        elif change.error is not None:
+            entry.last_error = change.error
+            return False  # an error stays in the log, as a job's does
+        if change is None or self.store is None:
+            return False
+        if entry.reporter is None:
+            entry.reporter = Reporter(
+                self.store,
+                self.job_id,
+                shown=None if self.redact is None else self.redact.text,
+                item_idx=entry.record.idx,
+            )
+        entry.reporter.update(change)
+        return change.is_marker
 
     def wait(self, timeout: float) -> list[tuple[ItemRecord, Outcome]]:
         """Copy output for up to ``timeout`` seconds; return the attempts that ended."""
@@ -190,6 +219,7 @@ class CommandRunner:
                 continue
             data = os.read(fd, 65536)
             if data:
+                assert entry.writer is not None
                 entry.writer.feed(data)
             else:
                 entry.eof = True
@@ -198,6 +228,8 @@ class CommandRunner:
         ended = []
         now = time.monotonic()
         for entry in list(self.items.values()):
+            if entry.reporter is not None:
+                entry.reporter.flush()  # a throttled update of an item gone quiet
             if entry.returncode is None and entry.pidfd is None:
                 self._reap(entry, block=False)
                 if entry.returncode is None and entry.eof:
@@ -262,11 +294,14 @@ class CommandRunner:
                 os.killpg(entry.pid, signal.SIGKILL)
             self._unwatch(entry.fd)
             entry.eof = True
+        assert entry.writer is not None and entry.returncode is not None
         entry.writer.close()
+        if entry.reporter is not None:
+            entry.reporter.close()
         os.close(entry.fd)
         del self.items[entry.pid]
-        assert entry.returncode is not None
-        return _outcome(entry.record, entry.returncode, entry.last_line)
+        last = entry.last_line.decode("utf-8", "replace").strip()
+        return _outcome(entry.record, entry.returncode, entry.last_error or last)
 
     def interrupt_all(self, grace: float) -> list[tuple[ItemRecord, Outcome]]:
         """Stop every running item and say how each ended.
@@ -300,9 +335,9 @@ class CommandRunner:
         """Nothing to release: the poll object holds no descriptor of its own."""
 
 
-def _outcome(record: ItemRecord, code: int, last_line: list[bytes]) -> Outcome:
-    """An item's exit code (and its last line of output, for the error) as an Outcome."""
-    last = last_line[0].decode("utf-8", "replace").strip()[:500] if last_line else ""
+def _outcome(record: ItemRecord, code: int, last: str) -> Outcome:
+    """An item's exit code (and what it last said, for the error) as an Outcome."""
+    last = last[:500]
     if code == 0:
         return Outcome(ok=True, exit_code=0)
     if code == EX_TEMPFAIL:

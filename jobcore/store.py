@@ -172,6 +172,19 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE jobs ADD COLUMN masked TEXT;
     """,
+    # A running item's own progress (what ``jobcore progress``, ``progress()`` or a tqdm bar
+    # report inside it), kept beside the item so the batch's counts stay the batch's; and
+    # the seconds a job ran in its earlier legs, so ``elapsed`` counts every resume; a failed
+    # one-command job hidden from ``failures`` (``--forget``), as failed items are.
+    """
+    ALTER TABLE items ADD COLUMN progress_done INTEGER;
+    ALTER TABLE items ADD COLUMN progress_total INTEGER;
+    ALTER TABLE items ADD COLUMN progress_note TEXT;
+    ALTER TABLE jobs ADD COLUMN run_s REAL NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN forgotten INTEGER NOT NULL DEFAULT 0;
+    UPDATE jobs SET run_s = MAX(0, finished_at - started_at)
+        WHERE finished_at IS NOT NULL AND started_at IS NOT NULL;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -495,14 +508,18 @@ class Store:
         """
         sql = (
             "UPDATE jobs SET status = ?, reason = ?, finished_at = ?, exit_code = ?,"
-            " paused_until = ? WHERE id = ? AND status IN (?, ?)"
+            " paused_until = ?, forgotten = 0, run_s = run_s + CASE WHEN status = 'running'"
+            " AND started_at IS NOT NULL THEN MAX(0, ? - started_at) ELSE 0 END"
+            " WHERE id = ? AND status IN (?, ?)"
         )
+        now = time.time()
         args: list[Any] = [
             status.value,
             reason,
-            time.time(),
+            now,
             exit_code,
             paused_until,
+            now,
             job_id,
             *ACTIVE_STATUSES,
         ]
@@ -532,6 +549,35 @@ class Store:
         with self.write() as conn:
             apply_progress(
                 conn, job_id, done=done, advance=advance, total=total, item=item, errors=errors
+            )
+
+    def record_item_progress(
+        self,
+        job_id: str,
+        idx: int,
+        *,
+        done: int | None = None,
+        advance: int = 0,
+        total: int | None = None,
+        note: str | None = None,
+    ) -> None:
+        """A batch item's own progress (inside it), kept beside the item: ``done`` sets the
+        count, ``advance`` adds to it, a total below done grows to done."""
+        with self.write() as conn:
+            row = conn.execute(
+                "SELECT progress_done, progress_total FROM items WHERE job_id = ? AND idx = ?",
+                (job_id, idx),
+            ).fetchone()
+            if row is None:
+                raise JobcoreError(f"no item {idx} in job {job_id}")
+            new_done = max(0, (row[0] or 0 if done is None else done) + advance)
+            new_total = row[1] if total is None else max(0, total)
+            if new_total is not None and new_done > new_total:
+                new_total = new_done
+            conn.execute(
+                "UPDATE items SET progress_done = ?, progress_total = ?,"
+                " progress_note = COALESCE(?, progress_note) WHERE job_id = ? AND idx = ?",
+                (new_done, new_total, None if note is None else note[:500], job_id, idx),
             )
 
     def drop_auto_resume(self, job_id: str, worker: ProcessIdentity, actor: str) -> bool:

@@ -3,7 +3,9 @@
     from jobcore.tqdm import tqdm
 
 Code already written for tqdm needs only that import changed: the bar behaves as before,
-and inside a job its count, total and description also reach the job (throttled). Outside a
+and inside a job its count, total and description also reach the job (throttled). The job
+follows the outermost bar (position 0); a nested bar is the current item's text. Inside a
+batch item the bars are the item's own progress. Outside a
 job it is plain tqdm. tqdm itself is not a jobcore dependency; this module needs it installed.
 """
 
@@ -13,7 +15,7 @@ from typing import Any
 
 from tqdm import tqdm as _tqdm
 
-from jobcore.progress_parse import ProgressUpdate
+from jobcore.progress_parse import ProgressUpdate, nested_label
 from jobcore.reporter import for_current_job
 
 __all__ = ["tqdm"]
@@ -30,9 +32,14 @@ class tqdm(_tqdm):
         if self._job_reporter is None:
             return
         total = int(self.total) if self.total is not None else None
-        self._job_reporter.update(
-            ProgressUpdate(done=int(self.n), total=total, item=self.desc or None)
-        )
+        if abs(getattr(self, "pos", 0)):
+            # A nested bar (drawn below another): what the current item is doing.
+            label = nested_label(self.desc or None, int(self.n), total)
+            self._job_reporter.update(ProgressUpdate(item=label))
+        else:
+            self._job_reporter.update(
+                ProgressUpdate(done=int(self.n), total=total, item=self.desc or None)
+            )
         if force:
             self._job_reporter.close()
 

@@ -463,10 +463,12 @@ class JobApp(App[None]):
             self._detail_shown = key
             samples = await self.reader.samples(job.id)
             failed = await self.reader.failed_items(job.id) if job.is_batch else []
-            if failed:  # an item may be a credentialed URL: shown as the CLI shows it
+            running = await self.reader.running_items(job.id) if job.is_batch else []
+            if failed or running:  # an item may be a credentialed URL: shown as the CLI shows it
                 redact = redactor_for(self.state, job)
                 failed = [(redact.text(i), n, redact.text(e)) for i, n, e in failed]
-            self.detail.show(job, self.clock(), samples, self.palette, failed)
+                running = [(redact.text(i), redact.text(p)) for i, p in running]
+            self.detail.show(job, self.clock(), samples, self.palette, failed, running)
         # The facts first: they set the log's height, and the log then scrolls to its end.
         log = self.log_tail
         path = self.state.log_path(job.id)

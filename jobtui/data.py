@@ -19,6 +19,7 @@ from typing import Any
 
 import aiosqlite
 
+from jobcore import fmt
 from jobcore.items import from_db, shown
 from jobcore.models import Job, JobStatus
 from jobcore.store import BUSY_TIMEOUT_MS
@@ -158,6 +159,28 @@ class JobReader:
         )
         rows = await self.conn.execute_fetchall(sql, (job_id, limit))
         return [(shown(from_db(row[0])), row[1], row[2]) for row in rows]
+
+    async def running_items(self, job_id: str, limit: int = 20) -> list[tuple[str, str]]:
+        """A batch's running items with their own progress: (item, ``45/100 (45%)  note``)."""
+        sql = (
+            "SELECT item, progress_done, progress_total, progress_note FROM items"
+            " WHERE job_id = ? AND status = 'running' ORDER BY idx LIMIT ?"
+        )
+        rows = await self.conn.execute_fetchall(sql, (job_id, limit))
+        return [
+            (
+                shown(from_db(row[0])),
+                "  ".join(
+                    part
+                    for part in (
+                        "" if row[1] is None else fmt.progress(row[1], row[2]),
+                        row[3] or "",
+                    )
+                    if part
+                ),
+            )
+            for row in rows
+        ]
 
     async def samples(self, job_id: str) -> list[tuple[float, int]]:
         """A job's recent (time, done) samples, oldest first (the rate sparkline)."""

@@ -27,7 +27,7 @@ from jobcore.progress_parse import MAX_COUNT, ProgressUpdate, parse_line, parse_
         ("::item some file.txt", ProgressUpdate(item="some file.txt", is_marker=True)),
         ("::error bad.mp4: no audio", ProgressUpdate(error="bad.mp4: no audio", is_marker=True)),
         ("::error", ProgressUpdate(error="error", is_marker=True)),
-        ("  ::progress 4/5  ", ProgressUpdate(done=4, total=5, is_marker=True)),
+        ("::progress 4/5  ", ProgressUpdate(done=4, total=5, is_marker=True)),
     ],
 )
 def test_marker_lines(line: str, expected: ProgressUpdate) -> None:
@@ -48,6 +48,8 @@ def test_marker_lines(line: str, expected: ProgressUpdate) -> None:
         "::total 1.5",
         "::bogus 1",
         ":: progress 1",
+        "  ::progress 4/5",  # indented: output quoting a marker, not one
+        "\t::error not mine",
     ],
 )
 def test_not_markers(line: str) -> None:
@@ -192,3 +194,22 @@ def test_marker_round_trip(done: int, total: int, item: str) -> None:
     assert change is not None
     assert change.done == done and change.total == max(done, total)
     assert change.item == (item or None)  # no spaces in the item: no stripping question
+
+
+def test_nested_tqdm_bars_the_outer_is_the_jobs_the_inner_the_current_items() -> None:
+    """tqdm draws a nested bar a line lower and moves back up (ESC[A): not the job's count."""
+    out = io.StringIO()
+    for _ in tqdm(range(3), desc="epoch", file=out, mininterval=0, ascii=True):
+        for _ in tqdm(range(4), desc="batch", file=out, mininterval=0, ascii=True, leave=False):
+            pass
+    segments = [s for s in out.getvalue().replace("\n", "\r").split("\r") if s.strip()]
+    parsed = [p for p in (parse_line(s.encode()) for s in segments) if p is not None]
+    counted = [p for p in parsed if p.done is not None]
+    assert counted and all(p.total == 3 for p in counted), counted
+    assert [p.done for p in counted] == sorted(p.done for p in counted)  # never resets
+    assert counted[-1].done == 3
+    inner = [p.item for p in parsed if p.done is None]
+    assert "batch: 4/4" in inner and all(i and i.startswith("batch: ") for i in inner)
+    assert parse_line(b"50%|##   | 2/4 [00:01<00:01, 2.00it/s]\x1b[2A") == ProgressUpdate(
+        item="2/4"
+    )

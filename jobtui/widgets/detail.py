@@ -36,9 +36,14 @@ def clock_time(ts: float | None) -> str:
 
 
 def describe(
-    job: Job, now: float, palette: Palette, failed: Sequence[tuple[str, int, str]] = ()
+    job: Job,
+    now: float,
+    palette: Palette,
+    failed: Sequence[tuple[str, int, str]] = (),
+    running: Sequence[tuple[str, str]] = (),
 ) -> Table:
-    """The facts about a job as a two-column grid, with a batch's failed items last."""
+    """The facts about a job as a two-column grid, then a batch's running items with their
+    own progress, and its failed items last."""
     grid = Table.grid(padding=(0, 1))
     grid.add_column(style=palette.muted, justify="right", no_wrap=True, min_width=7)
     grid.add_column(overflow="ellipsis", no_wrap=True)
@@ -64,6 +69,9 @@ def describe(
         grid.add_row("reason", Text(job.reason, style=palette.status[JobStatus.FAILED]))
     elif job.current_item:
         grid.add_row("item", Text(job.current_item))
+    for index, (item, progress) in enumerate(running):
+        line = Text.assemble((one_line(item), "bold"), "  ", one_line(progress))
+        grid.add_row("running" if index == 0 else "", line)
     for index, (item, attempts, error) in enumerate(failed):
         line = Text.assemble((one_line(item), "bold"), f" ({attempts}×) ", one_line(error))
         grid.add_row("failed" if index == 0 else "", line)
@@ -90,9 +98,10 @@ class DetailPane(Vertical):
         samples: list[tuple[float, int]],
         palette: Palette,
         failed: list[tuple[str, int, str]] | None = None,
+        running: list[tuple[str, str]] | None = None,
     ) -> None:
         self.border_title = f"{job.id} · {one_line(job.label)}"
-        info = describe(job, now, palette, failed or [])
+        info = describe(job, now, palette, failed or [], running or [])
         self.query_one("#detail-info", Static).update(info)
         self.query_one("#detail-rate", Sparkline).data = rates(samples)
 

@@ -45,3 +45,19 @@ def record_env(item: str) -> None:
         raise jobcore.Pause("rate limited")
     with open(os.environ["RECORD"], "a", encoding="utf-8") as fh:
         fh.write(f"{item}={os.environ.get('FOO')}\n")
+
+
+def chatty(item: str) -> str:
+    """Print, log and report its own progress; items with "bad" raise after speaking."""
+    import logging
+
+    import jobcore
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", force=True)
+    print(f"hello from {item}")
+    logging.getLogger("chatty").info("working on %s", item)
+    for _ in jobcore.progress(range(300), desc="rows"):
+        pass
+    if "bad" in item:
+        raise ValueError(f"cannot handle {item}")
+    return item

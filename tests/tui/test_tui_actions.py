@@ -205,6 +205,27 @@ async def test_detail_lists_a_batchs_failed_items(
         assert "bad-one (1×) exit code 2: no such file" in detail_text(app)
 
 
+async def test_detail_shows_each_running_items_own_progress(
+    cli: CLI, state: StateDir, tmp_path: Path
+) -> None:
+    items = tmp_path / "items.txt"
+    items.write_text("part-A\npart-B\n")
+    gate = tmp_path / "gate"
+    script = f'echo "::progress 40/80 rows of $0"; while [ ! -e {gate} ]; do sleep 0.05; done'
+    job_id = cli.run("sh", "-c", script, "{}", opts=("--each", str(items), "-j", "2"))
+    try:
+        app = JobApp(state)
+        async with app.run_test(size=SIZE) as pilot:
+            await open_detail(pilot, app, job_id)
+            await wait_until(pilot, lambda: "rows of part-B" in detail_text(app), 20)
+            text = detail_text(app)
+            assert "part-A  40/80 (50%) rows of part-A" in text
+            assert "part-B  40/80 (50%) rows of part-B" in text
+    finally:
+        gate.touch()
+    assert (cli.wait_status(job_id, {"completed"})["done"]) == 2
+
+
 async def test_help_opens_and_closes(state: StateDir) -> None:
     app = JobApp(state)
     async with app.run_test(size=SIZE) as pilot:
