@@ -288,13 +288,7 @@ class Job(NamedTuple):
 
     def elapsed(self, now: float) -> float | None:
         """Seconds it has run in all, across resumes (None: it never started)."""
-        if self.started_at is None:
-            return None
-        if self.status is JobStatus.RUNNING:
-            return self.run_s + max(0.0, now - self.started_at)
-        if not self.run_s and self.finished_at is not None:  # a row written by hand
-            return max(0.0, self.finished_at - self.started_at)
-        return self.run_s
+        return run_time(self.status.value, self.started_at, self.finished_at, self.run_s, now)
 
     def leg_elapsed(self, now: float) -> float | None:
         """Seconds its current (or last) run has lasted, since its latest start or resume."""
@@ -343,7 +337,7 @@ JSON_COLUMNS = (
     "id, name, status, worker_pid, cmd_pid, command, masked, cwd, env, redact, created_at,"
     " started_at, finished_at, exit_code, reason, total, done, errors, current_item, rate,"
     " eta_s, progress_at, paused_until, spec, grp, priority, after, not_before, waiting_on,"
-    " on_done"
+    " on_done, run_s"
 )
 """The columns ``jobs_json`` reads, in its order."""
 
@@ -359,11 +353,12 @@ def jobs_json(rows: Iterable[tuple[Any, ...]]) -> list[dict[str, Any]]:
     shown: dict[str, list[str]] = {}
     envs: dict[tuple[str, str], dict[str, str]] = {}
     found = []
+    now = time.time()
     for (
         job_id, name, status, worker_pid, cmd_pid, command, masked, cwd, env, redact,
         created_at, started_at, finished_at, exit_code, reason, total, done, errors,
         current_item, rate, eta_s, progress_at, paused_until, spec, grp, priority, after,
-        not_before, waiting_on, on_done,
+        not_before, waiting_on, on_done, run_s,
     ) in rows:  # fmt: skip
         if masked is None:
             shown_command = shown.get(command)
@@ -380,6 +375,7 @@ def jobs_json(rows: Iterable[tuple[Any, ...]]) -> list[dict[str, Any]]:
             shown_env = mask_env(decoded, _decoded(redact)) if decoded else decoded
             envs[(env, redact)] = shown_env
         batch = _decoded(spec)
+        running = status == JobStatus.RUNNING.value
         found.append(
             {
                 "id": job_id,
@@ -400,8 +396,9 @@ def jobs_json(rows: Iterable[tuple[Any, ...]]) -> list[dict[str, Any]]:
                 "done": done,
                 "errors": errors,
                 "current_item": current_item,
-                "rate": rate,
-                "eta_s": eta_s,
+                "rate": rate if running else None,
+                "eta_s": eta_s if running else None,
+                "elapsed_s": run_time(status, started_at, finished_at, run_s, now),
                 "progress_updated_at": None if progress_at is None else iso(progress_at),
                 "paused_until": None if paused_until is None else iso(paused_until),
                 "batch": batch or None,
@@ -414,6 +411,22 @@ def jobs_json(rows: Iterable[tuple[Any, ...]]) -> list[dict[str, Any]]:
             }
         )
     return found
+
+
+def run_time(
+    status: str, started_at: float | None, finished_at: float | None, run_s: float, now: float
+) -> float | None:
+    """Seconds a job has run in all, across resumes (None: it never started).
+
+    ``run_s`` holds the legs that have ended; a running job adds its current one.
+    """
+    if started_at is None:
+        return None
+    if status == JobStatus.RUNNING.value:
+        return run_s + max(0.0, now - started_at)
+    if not run_s and finished_at is not None:  # a row written by hand
+        return max(0.0, finished_at - started_at)
+    return run_s
 
 
 def requested_ending(stop_request: str | None) -> Ending | None:
