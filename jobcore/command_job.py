@@ -21,7 +21,7 @@ from jobcore.liveness import identity_of
 from jobcore.logwriter import LogWriter
 from jobcore.models import TERMINATED, Ending, Job, JobStatus, ProcessIdentity
 from jobcore.proctree import LEFTOVER_GRACE_S, kill_job_tree
-from jobcore.progress_parse import parse_line
+from jobcore.progress_parse import WANTED, parse_line
 from jobcore.reporter import Reporter
 from jobcore.store import Store
 
@@ -100,7 +100,7 @@ class CommandJob:
             return change.is_marker and change.error is None
 
         live = LiveLine(self.store.state.live_path(job.id))
-        writer = LogWriter(log_fd, on_line, redact=self.redact, live=live)
+        writer = LogWriter(log_fd, on_line, redact=self.redact, live=live, wants=WANTED)
         read_fd, write_fd = os.pipe()
         try:
             proc = self.start(job, write_fd)

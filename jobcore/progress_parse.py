@@ -33,6 +33,11 @@ _TQDM_TOTAL = re.compile(
 _TQDM_NO_TOTAL = re.compile(rf"^(?:(?P<desc>.*?):\s*)?(?P<n>{_NUM})[a-zA-Z/]*\s\[\d+:\d\d")
 
 
+WANTED = (re.compile(rb"::"), re.compile(rb"%\|"), re.compile(rb"\[\d+:\d\d"))
+"""What every line ``parse_line`` may read as progress contains (a marker's ``::``, a tqdm
+bar's ``%|`` or ``[00:12``): the log writer passes other lines through in bulk, unparsed."""
+
+
 @dataclass(frozen=True)
 class ProgressUpdate:
     """One observed change; None fields mean "unchanged"."""

@@ -51,7 +51,6 @@ class _Running:
         "eof",
         "exited_at",
         "fd",
-        "last_line",
         "pid",
         "pidfd",
         "record",
@@ -59,15 +58,12 @@ class _Running:
         "writer",
     )
 
-    def __init__(
-        self, record: ItemRecord, pid: int, fd: int, writer: LogWriter, last_line: list[bytes]
-    ) -> None:
+    def __init__(self, record: ItemRecord, pid: int, fd: int, writer: LogWriter) -> None:
         self.record = record
         self.pid = pid
         self.fd = fd
         """The read end of the pipe the item writes its output to."""
         self.writer = writer
-        self.last_line = last_line
         self.eof = False
         self.pidfd: int | None = None
         """Watched only when the output ended before the exit could be collected."""
@@ -154,22 +150,14 @@ class CommandRunner:
             return Outcome(ok=False, error=f"{exc.strerror}: {argv[0]}")
         finally:
             os.close(write_fd)
-        last: list[bytes] = []
-
-        def remember(line: bytes) -> bool:
-            if line.strip():
-                last[:] = [line]
-            return False
-
         shown = record.item if self.redact is None else self.redact.text(record.item)
         writer = LogWriter(
             self.log_fd,
-            remember,
             prefix=item_prefix(shown).encode("utf-8", "surrogateescape"),
             redact=self.redact,
             live=self.live,
         )
-        entry = _Running(record, pid, read_fd, writer, last)
+        entry = _Running(record, pid, read_fd, writer)
         self.items[pid] = entry
         self._watch(read_fd, entry)
         return None
@@ -266,7 +254,7 @@ class CommandRunner:
         os.close(entry.fd)
         del self.items[entry.pid]
         assert entry.returncode is not None
-        return _outcome(entry.record, entry.returncode, entry.last_line)
+        return _outcome(entry.record, entry.returncode, entry.writer.last_line)
 
     def interrupt_all(self, grace: float) -> list[tuple[ItemRecord, Outcome]]:
         """Stop every running item and say how each ended.
@@ -300,9 +288,9 @@ class CommandRunner:
         """Nothing to release: the poll object holds no descriptor of its own."""
 
 
-def _outcome(record: ItemRecord, code: int, last_line: list[bytes]) -> Outcome:
+def _outcome(record: ItemRecord, code: int, last_line: bytes) -> Outcome:
     """An item's exit code (and its last line of output, for the error) as an Outcome."""
-    last = last_line[0].decode("utf-8", "replace").strip()[:500] if last_line else ""
+    last = last_line.decode("utf-8", "replace").strip()[:500]
     if code == 0:
         return Outcome(ok=True, exit_code=0)
     if code == EX_TEMPFAIL:
