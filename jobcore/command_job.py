@@ -7,6 +7,7 @@ batch's worker never imports subprocess and the progress parser at start-up.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import select
 import signal
@@ -28,7 +29,10 @@ from jobcore.store import Store
 if TYPE_CHECKING:
     from jobcore.redact import Redactor
 
-READ_SIZE = 64 * 1024
+READ_SIZE = 1024 * 1024
+PIPE_SIZE = 1024 * 1024
+"""The output pipe's buffer (Linux's default 64 KiB is raised up to ``pipe-max-size``): a
+chatty command writes ahead while the worker handles a chunk, and chunks are bigger."""
 POLL_S = 0.25
 DRAIN_S = 0.5
 
@@ -102,6 +106,8 @@ class CommandJob:
         live = LiveLine(self.store.state.live_path(job.id))
         writer = LogWriter(log_fd, on_line, redact=self.redact, live=live, wants=WANTED)
         read_fd, write_fd = os.pipe()
+        with contextlib.suppress(OSError, AttributeError):  # Linux only; capped for users
+            fcntl.fcntl(read_fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
         try:
             proc = self.start(job, write_fd)
             os.close(write_fd)

@@ -181,9 +181,13 @@ class LogWriter:
         if b"\r" in lines:
             lines = lines.replace(b"\r\n", b"\n")
         self._out.append(lines)
-        content = lines.rstrip()
-        if content:
-            self.last_line = content[content.rfind(b"\n") + 1 :]
+        end = len(lines) - 1
+        last = lines[lines.rfind(b"\n", 0, end) + 1 : end]
+        if not last.strip():  # rare: look further back, past the blank lines
+            content = lines.rstrip()
+            last = content[content.rfind(b"\n") + 1 :]
+        if last:
+            self.last_line = last
 
     # -- the slow path: token by token ------------------------------------------------------
 

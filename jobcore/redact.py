@@ -79,6 +79,8 @@ class Redactor:
         secrets = sorted(
             {v.encode() for v in values if len(v) >= MIN_SECRET_LEN}, key=len, reverse=True
         )
+        self.secrets = secrets
+        """Looked for one by one first: ``a|b`` as one pattern crawls over a chunk."""
         self.values = re.compile(b"|".join(re.escape(s) for s in secrets)) if secrets else None
 
     @classmethod
@@ -87,7 +89,7 @@ class Redactor:
 
     def __call__(self, data: bytes) -> bytes:
         """``data`` masked: one or many lines (a chunk of output is masked in one call)."""
-        if self.values is not None:
+        if self.values is not None and any(secret in data for secret in self.secrets):
             data = self.values.sub(MASK, data)
         lower = data.lower()  # same length: positions in it are positions in data
         hints = FirstOf(_hints(), lower)
