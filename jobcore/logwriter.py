@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from jobcore.live_line import LiveLine
-from jobcore.scan import FirstOf, Needle
+from jobcore.scan import FirstOf, Needle, needle
 
 SNAPSHOT_INTERVAL_S = 10.0
 MAX_LINE = 64 * 1024
@@ -39,7 +39,7 @@ _SPLIT = re.compile(rb"(\r\n|\n|\r|" + _UP + rb")")
 """Slow-path tokens: line ends, carriage returns, cursor-up (its count captured)."""
 _INCOMPLETE = re.compile(rb"(?:\r|\x1b(?:\[[0-9]{0,8})?)\Z")
 """A chunk ending in what may be the first half of ``\\r\\n`` or of a cursor-up."""
-_REWRITES = (re.compile(rb"\r(?!\n)"), re.compile(_UP))
+_REWRITES = (needle(rb"\r(?!\n)", b"\r"), needle(_UP, b"\x1b"))
 
 LineHandler = Callable[[bytes], bool]
 """Called with a complete line or rewrite segment; returns True to keep it out of the log."""
@@ -69,8 +69,8 @@ class LogWriter:
         readably; with a prefix, partial lines wait for their newline."""
         self._finders = (*_REWRITES, *(wants or ()))
         """Find what the fast path cannot pass through: a rewrite, or a line ``on_line``
-        wants to see (``wants``: patterns led by a literal; a line with a match goes to
-        ``on_line``, a false alarm costs only time)."""
+        wants to see (``wants``; a line with a match goes to ``on_line``, a false alarm
+        costs only time)."""
         self._every_line = on_line is not None and wants is None
         """A handler that did not say what it wants sees every line."""
         self.last_line = b""
@@ -350,7 +350,7 @@ class LogWriter:
         """Write the lines gathered from a chunk: masked in one pass, prefixed, one write."""
         if not self._out:
             return
-        data = b"".join(self._out)
+        data = self._out[0] if len(self._out) == 1 else b"".join(self._out)
         self._out = []
         data = self._masked(data)
         if self.prefix:

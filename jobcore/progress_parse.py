@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from jobcore.scan import needle
+
 MAX_COUNT = 2**63 - 1
 """Counts beyond SQLite's INTEGER range are not progress (and would crash the store)."""
 _SI = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15}
@@ -33,7 +35,7 @@ _TQDM_TOTAL = re.compile(
 _TQDM_NO_TOTAL = re.compile(rf"^(?:(?P<desc>.*?):\s*)?(?P<n>{_NUM})[a-zA-Z/]*\s\[\d+:\d\d")
 
 
-WANTED = (re.compile(rb"::"), re.compile(rb"%\|"), re.compile(rb"\[\d+:\d\d"))
+WANTED = (needle(rb"::"), needle(rb"%\|", b"|"), needle(rb"\[\d+:\d\d", b"["))
 """What every line ``parse_line`` may read as progress contains (a marker's ``::``, a tqdm
 bar's ``%|`` or ``[00:12``): the log writer passes other lines through in bulk, unparsed."""
 
