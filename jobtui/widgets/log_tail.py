@@ -72,10 +72,16 @@ class LogTail(Log):
         return plain_text(line).expandtabs()
 
     def _render_line_strip(self, y: int, rich_style: Style) -> Strip:
-        """A line with its colours: ``Log`` itself would show each ESC as U+FFFD."""
+        """A line with its colours (``Log`` itself would show each ESC as U+FFFD), and the
+        mouse selection as ``Log`` draws it."""
         line = Text.from_ansi(screen_text(self._lines[y]), no_wrap=True, end="")
         line.expand_tabs()
         line.stylize_before(rich_style)
+        selection = self.text_selection
+        if selection is not None and (span := selection.get_span(y - self._clear_y)):
+            start, end = span
+            style = self.screen.get_component_rich_style("screen--selection")
+            line.stylize(style, start, len(line) if end == -1 else end)
         return Strip(line.render(self.app.console), line.cell_len)
 
     def on_resize(self) -> None:
