@@ -402,7 +402,7 @@ def _follow(
     """
     from jobcore.live_line import read_live
     from jobcore.liveness import reconcile
-    from jobcore.screen_text import screen_text, split_unfinished
+    from jobcore.screen_text import fit, screen_text, split_unfinished
 
     drawn: str | None = None
     held = b""
@@ -440,8 +440,8 @@ def _follow(
             if line != drawn:
                 erase()
                 if line is not None:  # cut to the width: a wrapped line cannot be erased
-                    shown = screen_text(line)
-                    sys.stdout.write(shown[: shutil.get_terminal_size().columns - 1])
+                    width = shutil.get_terminal_size().columns - 1
+                    sys.stdout.write(fit(screen_text(line), width))
                 drawn = line
                 sys.stdout.flush()
             time.sleep(0.1)

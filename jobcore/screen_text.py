@@ -22,6 +22,7 @@ _NOT_FOR_SCREENS = re.compile(
     r"|[\x00-\x08\x0b-\x1a\x1c-\x1f\x7f-\x9f]"  # C0 but \t \n (and ESC, above), DEL, C1
 )
 _SGR = re.compile(r"\x1b\[[0-9;:]*m")
+_SGR_SPLIT = re.compile(r"(\x1b\[[0-9;:]*m)")
 _UNFINISHED = re.compile(rb"\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b]*)?\Z")
 
 
@@ -35,6 +36,21 @@ def screen_text(text: str) -> str:
 def plain_text(text: str) -> str:
     """``text`` with every control sequence removed, colours too (widths, plain displays)."""
     return _SGR.sub("", screen_text(text))
+
+
+def fit(text: str, width: int) -> str:
+    """Screen text cut to ``width`` characters that show, its colours kept (and reset after,
+    so a cut never leaves the terminal red or half an escape sequence)."""
+    pieces: list[str] = []
+    left, coloured = width, False
+    for piece in _SGR_SPLIT.split(text):
+        if piece.startswith("\x1b["):
+            pieces.append(piece)
+            coloured = True
+        elif left > 0:
+            pieces.append(piece[:left])
+            left -= len(pieces[-1])
+    return "".join(pieces) + ("\x1b[0m" if coloured else "")
 
 
 def split_unfinished(data: bytes) -> tuple[bytes, bytes]:

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from jobcore.screen_text import plain_text, screen_text, split_unfinished
+from jobcore.screen_text import fit, plain_text, screen_text, split_unfinished
 from tests.conftest import CLI, read_pty
 
 HOSTILE = r"\033[2J\033]0;pwned\007\033[31mred\033[0m"
@@ -86,3 +86,8 @@ def test_a_reader_holds_an_escape_cut_by_the_end_of_a_read() -> None:
     assert split_unfinished(b"red: \x1b[3") == (b"red: ", b"\x1b[3")
     assert split_unfinished(b"title \x1b]0;na") == (b"title ", b"\x1b]0;na")
     assert split_unfinished(b"done \x1b[0m") == (b"done \x1b[0m", b"")
+
+
+def test_a_line_cut_to_the_width_keeps_whole_colours_and_resets_them() -> None:
+    assert fit("\x1b[31mred bar\x1b[0m 50%", 5) == "\x1b[31mred b\x1b[0m\x1b[0m"
+    assert fit("plain text", 5) == "plain"
