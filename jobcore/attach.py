@@ -1,8 +1,9 @@
 """``jobcore attach``: a job's log tail and a live progress line in the terminal.
 
 New log lines scroll above a status line that is redrawn in place (on a terminal), or
-printed only when it changes (in a pipe). It ends when the job ends, also when its worker
-died; Ctrl-C detaches and leaves the job running.
+printed only when it changes (in a pipe). On a terminal, the output's colours show and its
+other escape sequences are dropped (``jobcore.screen_text``). It ends when the job ends, also
+when its worker died; Ctrl-C detaches and leaves the job running.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from jobcore.liveness import reconcile
 from jobcore.logs import Follower, tail
 from jobcore.models import Job, JobStatus
 from jobcore.paths import StateDir
+from jobcore.screen_text import screen_text
 from jobcore.store import Store
 
 if TYPE_CHECKING:
@@ -122,8 +124,11 @@ def attach(state: StateDir, store: Store, job: Job, out: TextIO = sys.stdout) ->
             complete, _, pending = pending.rpartition(b"\n")
         items = _running_items(state, store, job) if job.is_batch and not finished else []
         line = status_line(job, time.time(), color, items)
+        text = complete.decode("utf-8", "replace")
+        if live:  # only colours of the output act on the terminal, and of the status line
+            text, line = screen_text(text), screen_text(line)
         if complete:
-            out.write((fmt.ERASE_LINE if live else "") + complete.decode("utf-8", "replace") + "\n")
+            out.write((fmt.ERASE_LINE if live else "") + text + "\n")
         if live and (complete or line != shown):
             out.write(fmt.ERASE_LINE + line + ("\n" if finished else ""))
         elif not live and line != shown:

@@ -269,6 +269,7 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
         "  jobcore logs k3x9q\n  jobcore logs -n 500 k3x9q\n"
         "  jobcore logs -f k3x9q    # until the job ends; Ctrl-C leaves it running\n"
         "  jobcore logs --item clip-7.mov k3x9q   # one item of a batch\n"
+        "  jobcore logs --raw k3x9q > out.txt     # the bytes as written, escapes and all\n"
         "  jobcore logs --json -n 20 k3x9q | jq -r '.lines[]'",
     )
     job_id_arg(p)
@@ -285,6 +286,12 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
     )
     p.add_argument("--item", metavar="ITEM", help="only the lines of one item of a batch")
     p.add_argument("--json", action="store_true", help="print {id, item, lines} (not with -f)")
+    p.add_argument(
+        "--raw",
+        action="store_true",
+        help="the bytes as the command wrote them, escape sequences included (on a terminal"
+        " only colours are shown otherwise)",
+    )
 
     p = add(
         "attach",

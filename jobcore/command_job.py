@@ -7,6 +7,7 @@ batch's worker never imports subprocess and the progress parser at start-up.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import select
 import signal
@@ -21,14 +22,17 @@ from jobcore.liveness import identity_of
 from jobcore.logwriter import LogWriter
 from jobcore.models import TERMINATED, Ending, Job, JobStatus, ProcessIdentity
 from jobcore.proctree import LEFTOVER_GRACE_S, kill_job_tree
-from jobcore.progress_parse import parse_line
+from jobcore.progress_parse import WANTED, parse_line
 from jobcore.reporter import Reporter
 from jobcore.store import Store
 
 if TYPE_CHECKING:
     from jobcore.redact import Redactor
 
-READ_SIZE = 64 * 1024
+READ_SIZE = 1024 * 1024
+PIPE_SIZE = 1024 * 1024
+"""The output pipe's buffer (Linux's default 64 KiB is raised up to ``pipe-max-size``): a
+chatty command writes ahead while the worker handles a chunk, and chunks are bigger."""
 POLL_S = 0.25
 DRAIN_S = 0.5
 
@@ -81,12 +85,8 @@ class CommandJob:
         self.terminated = terminated
         """The worker's SIGTERM flag: the pump stops the command's tree when it is set."""
         self.redact = redact
-        self._last_line = b""
-        """The command's last line of output (not a progress bar, not the worker's note)."""
         self._last_error: str | None = None
         """The message of its last ``::error`` line: the reason it failed, if it says."""
-        self._noting = False
-        """The worker is writing its own line to the log (not the command's last words)."""
         self._unrecorded_pid: dict[str, float | None] = {}
         """The command's pid and start, until they are in the database."""
         self.slot_fd: int | None = None
@@ -101,10 +101,8 @@ class CommandJob:
         )
 
         def on_line(line: bytes) -> bool:
-            change = parse_line(line)
+            change = parse_line(line, writer.row)
             if change is None:
-                if line.strip() and not self._noting:
-                    self._last_line = line
                 return False
             if change.error is not None:
                 self._last_error = change.error
@@ -112,8 +110,10 @@ class CommandJob:
             return change.is_marker and change.error is None
 
         live = LiveLine(self.store.state.live_path(job.id))
-        writer = LogWriter(log_fd, on_line, redact=self.redact, live=live)
+        writer = LogWriter(log_fd, on_line, redact=self.redact, live=live, wants=WANTED)
         read_fd, write_fd = os.pipe()
+        with contextlib.suppress(OSError, AttributeError):  # Linux only; capped for users
+            fcntl.fcntl(read_fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
         try:
             proc = self.start(job, write_fd)
             os.close(write_fd)
@@ -127,18 +127,20 @@ class CommandJob:
             }
             self._record_pid()
             returncode = self.pump(proc, read_fd, writer, reporter)
-            return TERMINATED if returncode is None else command_ending(returncode, self._said())
+            if returncode is None:
+                return TERMINATED
+            return command_ending(returncode, self._said(writer))
         finally:
             writer.close()
             reporter.close()
             os.close(read_fd)
 
-    def _said(self) -> str:
+    def _said(self, writer: LogWriter) -> str:
         """What the command last said, for the reason it failed: its ``::error``, else its
         last line (stderr and stdout share one pipe, so of either)."""
         if self._last_error is not None:
             return self._last_error[:500]
-        return self._last_line.decode("utf-8", "replace").strip()[:500]
+        return writer.last_line.decode("utf-8", "replace").strip()[:500]
 
     def _record_pid(self) -> None:
         """Record the command's identity; if the database cannot take it now, try again
@@ -198,9 +200,9 @@ class CommandJob:
             marker, self.me, grace=LEFTOVER_GRACE_S, cgroup=self.cgroup
         )
         if leftovers and not interrupted:
-            self._noting = True
+            said = writer.last_line  # the note is ours, not the command's last words
             writer.feed(f"jobcore: stopped {leftovers} leftover process(es)\n".encode())
-            self._noting = False
+            writer.last_line = said
         deadline = time.monotonic() + DRAIN_S
         while time.monotonic() < deadline and self._read_some(read_fd, writer, reporter, 0.05):
             pass

@@ -343,9 +343,23 @@ def _shown_records(ctx: Context, records: list[ItemRecord]) -> list[ItemRecord]:
     return shown
 
 
-def _write_text(data: bytes) -> None:
-    """Log bytes to stdout; invalid UTF-8 is shown as U+FFFD rather than crashing."""
-    sys.stdout.write(data.decode("utf-8", "replace"))
+def _write_text(data: bytes, raw: bool = False) -> None:
+    """Log bytes to stdout; invalid UTF-8 is shown as U+FFFD rather than crashing.
+
+    On a terminal only colours of the command's escape sequences act (a ``clear`` or a window
+    title it printed does not); ``raw`` writes the bytes as they are in the log.
+    """
+    if raw:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    text = data.decode("utf-8", "replace")
+    if sys.stdout.isatty():
+        from jobcore.screen_text import screen_text
+
+        text = screen_text(text)
+    sys.stdout.write(text)
     sys.stdout.flush()
 
 
@@ -387,21 +401,23 @@ def cmd_logs(args: argparse.Namespace, ctx: Context) -> int:
         if args.json:
             _emit_json(_lines_json(job.id, b"".join(lines), shown))
         else:
-            _write_text(b"".join(lines))
+            _write_text(b"".join(lines), args.raw)
         return 0
     data, offset = tail(path, args.lines)
     if args.json:
         _emit_json(_lines_json(job.id, data, None))
         return 0
     if data:
-        _write_text(data if data.endswith(b"\n") else data + b"\n")
+        _write_text(data if data.endswith(b"\n") or args.raw else data + b"\n", args.raw)
     if not args.follow:
         return 0
-    live = ctx.state.live_path(job.id) if sys.stdout.isatty() else None
-    return _follow(store, job.id, Follower(path, offset), live)
+    live = ctx.state.live_path(job.id) if sys.stdout.isatty() and not args.raw else None
+    return _follow(store, job.id, Follower(path, offset), live, args.raw)
 
 
-def _follow(store: Store, job_id: str, follower: Follower, live: Path | None) -> int:
+def _follow(
+    store: Store, job_id: str, follower: Follower, live: Path | None, raw: bool = False
+) -> int:
     """Print what the job appends until it ends (0) or the user presses Ctrl-C (130).
 
     With ``live`` (on a terminal), the line the command is rewriting, a progress bar, stays
@@ -410,8 +426,11 @@ def _follow(store: Store, job_id: str, follower: Follower, live: Path | None) ->
     """
     from jobcore.live_line import read_live
     from jobcore.liveness import reconcile
+    from jobcore.screen_text import fit, screen_text, split_unfinished
 
     drawn: str | None = None
+    held = b""
+    """An escape sequence cut by the end of what was read: printed with the rest of it."""
 
     def erase() -> None:
         nonlocal drawn
@@ -419,25 +438,34 @@ def _follow(store: Store, job_id: str, follower: Follower, live: Path | None) ->
             sys.stdout.write(fmt.ERASE_LINE)
             drawn = None
 
+    def write(chunk: bytes) -> None:
+        nonlocal held
+        chunk, held = held + chunk, b""
+        if not raw:
+            chunk, held = split_unfinished(chunk)
+        _write_text(chunk, raw)
+
     try:
         while True:
             chunk = follower.read_new()
             if chunk:
                 erase()
-                _write_text(chunk)
+                write(chunk)
                 continue
             reconcile(store)
             if not store.get(job_id).status.is_active:
                 erase()
                 while chunk := follower.read_new():
-                    _write_text(chunk)
+                    write(chunk)
+                _write_text(held, raw)
                 sys.stdout.flush()
                 return 0
             line = read_live(live) if live is not None else None
             if line != drawn:
                 erase()
                 if line is not None:  # cut to the width: a wrapped line cannot be erased
-                    sys.stdout.write(line[: shutil.get_terminal_size().columns - 1])
+                    width = shutil.get_terminal_size().columns - 1
+                    sys.stdout.write(fit(screen_text(line), width))
                 drawn = line
                 sys.stdout.flush()
             time.sleep(0.1)

@@ -25,6 +25,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from jobcore.scan import needle
+
 MAX_COUNT = 2**63 - 1
 """Counts beyond SQLite's INTEGER range are not progress (and would crash the store)."""
 _SI = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15}
@@ -40,6 +42,11 @@ _TQDM_TOTAL = re.compile(
 _TQDM_NO_TOTAL = re.compile(rf"^(?:(?P<desc>.*?):\s*)?(?P<n>{_NUM})[a-zA-Z/]*\s\[\d+:\d\d")
 _CURSOR_UP = re.compile(r"(?:\x1b\[(\d*)A)+$")
 """Cursor-up moves at the end of a bar: tqdm's way back from a bar drawn lower down."""
+
+
+WANTED = (needle(rb"::"), needle(rb"%\|", b"|"), needle(rb"\[\d+:\d\d", b"["))
+"""What every line ``parse_line`` may read as progress contains (a marker's ``::``, a tqdm
+bar's ``%|`` or ``[00:12``): the log writer passes other lines through in bulk, unparsed."""
 
 
 @dataclass(frozen=True)
@@ -97,10 +104,11 @@ def bar_position(line: str) -> int:
     return sum(int(n or 1) for n in re.findall(r"\x1b\[(\d*)A", moves[0]))
 
 
-def parse_tqdm(line: str) -> ProgressUpdate | None:
+def parse_tqdm(line: str, row: int = 0) -> ProgressUpdate | None:
     """A tqdm bar's update: the job's count for the outermost bar, the current item's text
-    for a nested one."""
-    position = bar_position(line) if "\x1b[" in line else 0
+    for a nested one (``row``: the row of a redrawn block the line was written on, as the
+    LogWriter saw it; else the cursor-up moves that end the line tell)."""
+    position = max(row, bar_position(line) if "\x1b[" in line else 0)
     change = _parse_bar(_CURSOR_UP.sub("", line.rstrip(" ")) if position else line)
     if change is None or position == 0:
         return change
@@ -129,9 +137,10 @@ def _parse_bar(line: str) -> ProgressUpdate | None:
     return None
 
 
-def parse_line(raw: bytes) -> ProgressUpdate | None:
-    """A progress update from one line of output, or None if the line is just output."""
+def parse_line(raw: bytes, row: int = 0) -> ProgressUpdate | None:
+    """A progress update from one line of output, or None if the line is just output
+    (``row``: see ``parse_tqdm``)."""
     if len(raw) > 4096:
         return None
     line = raw.decode("utf-8", "replace")
-    return parse_marker(line) or parse_tqdm(line)
+    return parse_marker(line) or parse_tqdm(line, row)

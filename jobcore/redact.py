@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 
+from jobcore.scan import FirstOf, Needle, needles
+
 MASK = b"***"
 MIN_SECRET_LEN = 6
 """Shorter values are not masked: masking "1" or "yes" would ruin a log for nothing."""
@@ -49,8 +51,8 @@ case-blind pattern): text without any of these has nothing to mask."""
 
 
 @cache
-def _hint() -> re.Pattern[bytes]:
-    return re.compile(HINT.encode())
+def _hints() -> tuple[Needle, ...]:
+    return needles(HINT)
 
 
 @cache
@@ -77,6 +79,8 @@ class Redactor:
         secrets = sorted(
             {v.encode() for v in values if len(v) >= MIN_SECRET_LEN}, key=len, reverse=True
         )
+        self.secrets = secrets
+        """Looked for one by one first: ``a|b`` as one pattern crawls over a chunk."""
         self.values = re.compile(b"|".join(re.escape(s) for s in secrets)) if secrets else None
 
     @classmethod
@@ -84,13 +88,28 @@ class Redactor:
         return cls(env[name] for name in secret_names(env, listed))
 
     def __call__(self, data: bytes) -> bytes:
-        if self.values is not None:
+        """``data`` masked: one or many lines (a chunk of output is masked in one call)."""
+        if self.values is not None and any(secret in data for secret in self.secrets):
             data = self.values.sub(MASK, data)
-        if _hint().search(data.lower()) is None:
-            return data  # most lines: one search instead of every pattern
-        for pattern, replacement in _patterns():
-            data = pattern.sub(replacement, data)
-        return data
+        lower = data.lower()  # same length: positions in it are positions in data
+        hints = FirstOf(_hints(), lower)
+        pieces: list[bytes] = []
+        pos = 0
+        while (found := hints.at(pos)) >= 0:  # most chunks: a few fast searches, no more
+            # Only the line with a hint goes through the token patterns, as when lines were
+            # masked one by one.
+            start = max(pos, data.rfind(b"\n", pos, found) + 1)
+            end = data.find(b"\n", found)
+            end = len(data) if end < 0 else end
+            line = data[start:end]
+            for pattern, replacement in _patterns():
+                line = pattern.sub(replacement, line)
+            pieces += (data[pos:start], line)
+            pos = end
+        if not pieces:
+            return data
+        pieces.append(data[pos:])
+        return b"".join(pieces)
 
     def text(self, value: str) -> str:
         """``value`` masked: for text that is stored or shown (items, errors, commands)."""

@@ -21,7 +21,7 @@ from jobcore.launcher import find_executable
 from jobcore.live_line import LiveLine
 from jobcore.logs import item_prefix
 from jobcore.logwriter import LogWriter
-from jobcore.progress_parse import parse_line
+from jobcore.progress_parse import WANTED, parse_line
 from jobcore.reporter import Reporter
 
 if TYPE_CHECKING:
@@ -56,7 +56,6 @@ class _Running:
         "exited_at",
         "fd",
         "last_error",
-        "last_line",
         "pid",
         "pidfd",
         "record",
@@ -71,10 +70,8 @@ class _Running:
         self.fd = fd
         """The read end of the pipe the item writes its output to."""
         self.writer: LogWriter | None = None
-        self.last_line = b""
-        """Its last line of output: the reason it failed, unless it said (``::error``)."""
         self.last_error: str | None = None
-        """Its last ``::error`` line's message."""
+        """Its last ``::error`` line's message: the reason it failed, if it says."""
         self.reporter: Reporter | None = None
         """The item's own progress (its ``::progress`` lines, bars), made at its first."""
         self.eof = False
@@ -176,6 +173,7 @@ class CommandRunner:
             prefix=item_prefix(record.item, record.idx, shown).encode("utf-8", "surrogateescape"),
             redact=self.redact,
             live=self.live,
+            wants=WANTED,
         )
         self.items[pid] = entry
         self._watch(read_fd, entry)
@@ -183,12 +181,11 @@ class CommandRunner:
 
     def _on_line(self, entry: _Running, line: bytes) -> bool:
         """An item's line: its progress is the item's own; its last ``::error`` (else its last
-        line of output) is kept as the reason it may fail. True keeps a marker out of the log."""
-        change = parse_line(line)
-        if change is None or not change.is_marker:
-            if line.strip():
-                entry.last_line = line
-        elif change.error is not None:
+        line of output, ``writer.last_line``) is the reason it may fail. True keeps a marker
+        out of the log."""
+        assert entry.writer is not None
+        change = parse_line(line, entry.writer.row)
+        if change is not None and change.error is not None:
             entry.last_error = change.error
             return False  # an error stays in the log, as a job's does
         if change is None or self.store is None:
@@ -300,7 +297,8 @@ class CommandRunner:
             entry.reporter.close()
         os.close(entry.fd)
         del self.items[entry.pid]
-        last = entry.last_line.decode("utf-8", "replace").strip()
+        assert entry.writer is not None
+        last = entry.writer.last_line.decode("utf-8", "replace").strip()
         return _outcome(entry.record, entry.returncode, entry.last_error or last)
 
     def interrupt_all(self, grace: float) -> list[tuple[ItemRecord, Outcome]]:

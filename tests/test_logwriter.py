@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from hypothesis import strategies as st
 
 from jobcore.live_line import LiveLine, read_live
 from jobcore.logwriter import MAX_LINE, SNAPSHOT_INTERVAL_S, LogWriter
+from jobcore.progress_parse import WANTED
+from jobcore.redact import Redactor
 
 
 class FakeClock:
@@ -233,3 +236,168 @@ def test_a_live_line_left_by_a_dead_worker_is_dropped_by_the_next(tmp_path: Path
     live_path.write_bytes(b"bar 3/9 of a worker killed -9")
     LiveLine(live_path)
     assert read_live(live_path) is None
+
+
+# -- the chunked pipeline: the lines a plain redirect keeps --------------------------------------
+
+
+def _random_lines(rng: random.Random, size: int) -> bytes:
+    """Lines of random bytes (no \\r, no ESC: those are rewrites, not lines), some with what
+    sends a line down the slow path (``::`` inside, a tqdm-like ``%|``, an ``[00:12``)."""
+    alphabet = bytes(b for b in range(256) if b not in b"\r\n\x1b")
+    extras = [b"", b"", b"", b" std::io ", b" 50%|## ", b" [00:12<", b"\t", b"\xc3\xa9"]
+    out = bytearray()
+    while len(out) < size:
+        length = rng.choice([0, 1, 5, 20, 70, 70, 70, 200, 1500, 9000])
+        line = bytes(rng.choices(alphabet, k=length)).lstrip(b": \t")
+        out += line[: length // 2] + rng.choice(extras) + line[length // 2 :] + b"\n"
+    return bytes(out)
+
+
+def _cut_everywhere(rng: random.Random, data: bytes) -> list[bytes]:
+    """Chunks of random sizes (1 byte to 64 KiB): nearly every boundary splits a line."""
+    chunks, pos = [], 0
+    while pos < len(data):
+        step = rng.choice([1, 2, 7, 100, 4096, 65536, rng.randint(1, 65536)])
+        chunks.append(data[pos : pos + step])
+        pos += step
+    return chunks
+
+
+def test_chunked_output_keeps_exactly_the_lines_of_a_redirect(tmp_path: Path) -> None:
+    """10 MB of random lines fed at random cut points, with a progress parser watching and
+    the command going quiet now and then: the log is byte for byte what ``> file`` keeps."""
+    rng = random.Random(18)
+    data = _random_lines(rng, 10 * 1024 * 1024)
+    seen: list[bytes] = []
+
+    def watch(line: bytes) -> bool:
+        seen.append(line)
+        return False
+
+    path = tmp_path / "out.log"
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
+    try:
+        writer = LogWriter(fd, watch, clock=FakeClock(), wants=WANTED)
+        for chunk in _cut_everywhere(rng, data):
+            writer.feed(chunk)
+            if rng.random() < 0.05:
+                writer.idle()  # a partial line shown early must not be written twice
+        writer.close()
+    finally:
+        os.close(fd)
+    assert path.read_bytes() == data
+    wanted = [line for line in data.split(b"\n") if b"::" in line or b"%|" in line]
+    assert [line for line in seen if b"::" in line or b"%|" in line] == wanted
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.randoms(use_true_random=False), st.text("abcxyz019 é-", min_size=1, max_size=12))
+def test_any_cut_of_prefixed_masked_lines_is_the_whole(folder: Path, rng, value) -> None:
+    """A batch item's lines all carry its prefix and a secret is masked wherever a read
+    happens to split it, as when the output came in one piece."""
+    secret = ("S3cr3t-" + value).encode()
+    lines = [
+        rng.choice([b"plain", b"", b"key=" + secret + b" end", b"::total 3", secret * 2])
+        for _ in range(rng.randint(1, 30))
+    ]
+    data = b"\n".join(lines) + b"\n"
+    redact = Redactor([secret.decode()])
+
+    def feed(chunks: list[bytes]) -> bytes:
+        path = folder / "prefixed.log"
+        path.unlink(missing_ok=True)
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
+        try:
+            writer = LogWriter(fd, prefix=b"[it] ", redact=redact, clock=FakeClock())
+            for chunk in chunks:
+                writer.feed(chunk)
+            writer.close()
+        finally:
+            os.close(fd)
+        return path.read_bytes()
+
+    cuts = sorted(rng.sample(range(len(data) + 1), min(len(data), 6)))
+    chunks = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
+    whole, split = feed([data]), feed(chunks)
+    assert split == whole
+    assert secret not in split
+    assert split.splitlines() == [b"[it] " + redact(line) for line in lines]
+
+
+def test_an_item_remembers_its_last_line_for_its_error(log_file: tuple[int, Path]) -> None:
+    fd, _ = log_file
+    writer = LogWriter(fd, prefix=b"[a] ", clock=FakeClock())
+    writer.feed(b"working\nError: disk quota exceeded\n\n  \n")
+    assert writer.last_line == b"Error: disk quota exceeded"
+    writer.feed(b"\rretrying 3/5")
+    writer.close()
+    assert writer.last_line == b"retrying 3/5"
+
+
+# -- cursor-up redraws are rewrites: snapshots, not lines ----------------------------------------
+
+
+def _nested_bars(clock: FakeClock, writer: LogWriter, epochs: int, batches: int) -> None:
+    """What ``for e in tqdm(...): for b in tqdm(..., leave=False)`` writes (tqdm 4.6x)."""
+    for e in range(epochs):
+        writer.feed(f"\repoch:  {e}/{epochs} |".encode())
+        for b in range(batches + 1):
+            clock.now += 0.1
+            writer.feed(f"\n\rbatch: {b}/{batches} |{'#' * b}\x1b[A".encode())
+        writer.feed(b"\n\r" + b" " * 30 + b"\x1b[A")  # leave=False: the inner bar erases itself
+    writer.feed(f"\repoch:  {epochs}/{epochs} |done\n".encode())
+
+
+def test_nested_bars_leave_snapshots_not_a_line_per_redraw(log_file: tuple[int, Path]) -> None:
+    """50 epochs of 100 batches over 500 s: one snapshot of both bars per interval, then the
+    final state; the lines around the bars stay in order."""
+    fd, path = log_file
+    clock = FakeClock()
+    rows: list[int] = []
+    writer = LogWriter(fd, lambda line: rows.append(writer.row) and False, clock=clock)
+    writer.feed(b"loading data\n")
+    _nested_bars(clock, writer, epochs=50, batches=100)
+    writer.feed(b"saved model.pt\n")
+    writer.close()
+    lines = path.read_bytes().splitlines()
+    print(f"5,050 redraws of two bars over {clock.now:.0f} s -> {len(lines)} log lines")
+    assert lines[0] == b"loading data" and lines[1].startswith(b"epoch:  0/50")
+    assert lines[-2:] == [b"epoch:  50/50 |done", b"saved model.pt"]
+    assert len(lines) <= 2 * clock.now / SNAPSHOT_INTERVAL_S + 4
+    assert len(lines) >= clock.now / SNAPSHOT_INTERVAL_S  # snapshots do happen
+    assert any(line.startswith(b"batch: ") for line in lines)  # inner bar in the snapshots
+    assert not any(b"\x1b[A" in line for line in lines)  # the movement is not a line's byte
+    assert set(rows) == {0, 1}  # the outer bar is row 0, the inner one row 1
+
+
+def test_a_redrawn_list_of_lines_leaves_its_final_state(log_file: tuple[int, Path]) -> None:
+    """docker pull style: three lines, then ``ESC[3A`` and all three again, many times."""
+    fd, path = log_file
+    clock = FakeClock()
+    writer = LogWriter(fd, clock=clock)
+    writer.feed(b"Pulling app\n")
+    for pct in range(0, 101, 5):
+        clock.now += 1
+        layers = b"".join(b"\x1b[2Klayer %d: %d%%\n" % (n, pct) for n in range(3))
+        writer.feed((b"\x1b[3A" if pct else b"") + layers)
+    writer.feed(b"Status: downloaded\n")
+    writer.close()
+    lines = path.read_bytes().splitlines()
+    assert lines[0] == b"Pulling app"
+    assert lines[-4:] == [
+        b"\x1b[2Klayer 0: 100%",
+        b"\x1b[2Klayer 1: 100%",
+        b"\x1b[2Klayer 2: 100%",
+        b"Status: downloaded",
+    ]
+    assert len(lines) <= 1 + 3 + 3 * clock.now / SNAPSHOT_INTERVAL_S + 4
+
+
+def test_cursor_up_split_across_reads_is_still_a_movement(tmp_path: Path) -> None:
+    stream = b"a\nbar 1\x1b[1A\nbar 2\x1b[1A\nbar 3\nafter\n"
+    whole, _ = render([stream], tmp_path / "a.log", on_line=None)
+    split, _ = render([stream[i : i + 1] for i in range(len(stream))], tmp_path / "b.log", None)
+    assert whole == split
+    assert whole.splitlines()[-2:] == [b"bar 3", b"after"]
+    assert b"bar 2" not in whole

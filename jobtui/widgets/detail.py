@@ -14,6 +14,7 @@ from textual.widgets import Label, Sparkline, Static
 
 from jobcore import fmt
 from jobcore.models import Job, JobStatus
+from jobcore.screen_text import screen_text
 from jobtui.widgets.job_table import one_line
 from jobtui.widgets.log_tail import LogTail
 from jobtui.widgets.palette import Palette
@@ -66,9 +67,10 @@ def describe(
     )
     grid.add_row("times", times)
     if job.reason:
-        grid.add_row("reason", Text(job.reason, style=palette.status[JobStatus.FAILED]))
+        reason = one_line(job.reason)
+        grid.add_row("reason", Text(reason, style=palette.status[JobStatus.FAILED]))
     elif job.current_item:
-        grid.add_row("item", Text(job.current_item))
+        grid.add_row("item", Text(one_line(job.current_item)))
     for index, (item, progress) in enumerate(running):
         line = Text.assemble((one_line(item), "bold"), "  ", one_line(progress))
         grid.add_row("running" if index == 0 else "", line)
@@ -112,5 +114,7 @@ class DetailPane(Vertical):
         self._live = line
         live = self.query_one("#detail-live", Static)
         live.display = line is not None
-        # As written, spaces kept: a bar's padding is part of its shape.
-        live.update(Text(line or "", no_wrap=True, overflow="ellipsis"))
+        # As written, spaces and colours kept (a bar's padding is part of its shape); no other
+        # control sequence reaches the screen.
+        text = Text.from_ansi(screen_text(line or ""), no_wrap=True, overflow="ellipsis", end="")
+        live.update(text)

@@ -24,6 +24,7 @@ from textual.widgets.data_table import ColumnKey, RowKey
 
 from jobcore import fmt
 from jobcore.models import Job, JobStatus
+from jobcore.screen_text import plain_text
 from jobtui.usage import Usage
 from jobtui.widgets.palette import Palette
 from jobtui.widgets.progress_cell import COUNTS_WIDTH, progress_cell
@@ -138,8 +139,9 @@ def _size(rss: int) -> str:
 
 
 def one_line(value: str) -> str:
-    """Newlines and runs of spaces (``sh -c`` scripts) as single spaces: rows stay one line."""
-    return " ".join(value.split())
+    """Newlines and runs of spaces (``sh -c`` scripts) as single spaces: rows stay one line;
+    no escape sequence from a command's output acts on the screen."""
+    return " ".join(plain_text(value).split())
 
 
 def _text(value: str | None, style: Style | str = "") -> Text:

@@ -2,7 +2,9 @@
 
 Reading starts from the end of the file (``jobcore.logs.tail``), so a gigabyte log opens as fast
 as a small one, then follows from a byte offset (``Follower``); a log that shrank was truncated
-and is shown afresh. File reads run in a thread, never on the UI thread.
+and is shown afresh. File reads run in a thread, never on the UI thread. Lines keep their
+colours (SGR sequences drawn as styles); every other control sequence the command wrote is
+dropped (``jobcore.screen_text``), so output cannot clear or retitle the dashboard.
 """
 
 from __future__ import annotations
@@ -11,10 +13,14 @@ import asyncio
 import codecs
 from pathlib import Path
 
+from rich.style import Style
+from rich.text import Text
+from textual.strip import Strip
 from textual.widgets import Log
 
 from jobcore.errors import JobcoreError
 from jobcore.logs import Follower, tail
+from jobcore.screen_text import plain_text, screen_text
 
 TAIL_LINES = 200
 MAX_LINES = 2000
@@ -59,6 +65,24 @@ class LogTail(Log):
             self._decoder.reset()
             self.clear()
         self.write(self._decoder.decode(data))
+
+    @classmethod
+    def _process_line(cls, line: str) -> str:
+        """A line as the pane measures it: what is drawn, without any escape sequence."""
+        return plain_text(line).expandtabs()
+
+    def _render_line_strip(self, y: int, rich_style: Style) -> Strip:
+        """A line with its colours (``Log`` itself would show each ESC as U+FFFD), and the
+        mouse selection as ``Log`` draws it."""
+        line = Text.from_ansi(screen_text(self._lines[y]), no_wrap=True, end="")
+        line.expand_tabs()
+        line.stylize_before(rich_style)
+        selection = self.text_selection
+        if selection is not None and (span := selection.get_span(y - self._clear_y)):
+            start, end = span
+            style = self.screen.get_component_rich_style("screen--selection")
+            line.stylize(style, start, len(line) if end == -1 else end)
+        return Strip(line.render(self.app.console), line.cell_len)
 
     def on_resize(self) -> None:
         """A tail stays at its end when the pane around it changes height."""
