@@ -51,13 +51,18 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         super().__init__(prog, max_help_position=28)
 
 
-def _complete_job_ids(prefix: str, parsed_args: argparse.Namespace, **_: Any) -> list[str]:
-    """Job ids for shell completion (newest first)."""
+def _complete_job_ids(prefix: str, parsed_args: argparse.Namespace, **_: Any) -> dict[str, str]:
+    """Job ids for shell completion (newest first), each with its name or command: only
+    those the command applies to (running ones for ``stop``, paused ones for ``resume``)."""
+    from jobcore.commands import APPLIES_TO
+
+    statuses = APPLIES_TO.get(getattr(parsed_args, "cmd", ""))
     try:
         with Store(resolve_home(getattr(parsed_args, "home", None), create=False)) as store:
-            return [j.id for j in store.list_jobs(limit=200) if j.id.startswith(prefix)]
+            jobs = store.list_jobs([s.value for s in statuses] if statuses else None, limit=200)
     except (JobcoreError, sqlite3.Error):
-        return []
+        return {}
+    return {j.id: f"{j.status.value}: {j.label}"[:60] for j in jobs if j.id.startswith(prefix)}
 
 
 class _NotBuilt:
@@ -127,10 +132,15 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
         p.set_defaults(func=func)
         return p
 
-    def id_or_group_arg(p: argparse.ArgumentParser) -> None:
-        action = p.add_argument("id", metavar="ID", nargs="?", help="job id or unique prefix")
+    def many_ids_arg(p: argparse.ArgumentParser, which: str, confirm: bool = False) -> None:
+        action = p.add_argument("ids", metavar="ID", nargs="*", help="job ids or unique prefixes")
         action.completer = _complete_job_ids  # type: ignore[attr-defined]
-        p.add_argument("--group", metavar="NAME", help="every job of this group instead")
+        p.add_argument("--group", metavar="NAME", help=f"every {which} job of this group")
+        p.add_argument("--all", action="store_true", help=f"every {which} job")
+        if confirm:
+            p.add_argument(
+                "-y", "--yes", action="store_true", help="with --all: do not ask first"
+            )
 
     def job_id_arg(p: argparse.ArgumentParser) -> None:
         action = p.add_argument("id", metavar="ID", help="job id, or any unique prefix of it")
@@ -298,12 +308,13 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
     p = add(
         "stop",
         cmd_stop,
-        "stop a job's whole process tree; the job becomes paused (resumable)",
-        "  jobcore stop k3x9q\n"
+        "stop jobs' whole process trees; they become paused (resumable)",
+        "  jobcore stop k3x9q m2p4t\n"
         "  jobcore stop --grace 30 k3x9q   # time to clean up before SIGKILL\n"
-        "  jobcore stop --group renders      # the group's queued and running jobs",
+        "  jobcore stop --group renders      # the group's queued and running jobs\n"
+        "  jobcore stop --all -y             # every active job, without asking",
     )
-    id_or_group_arg(p)
+    many_ids_arg(p, "queued or running", confirm=True)
     p.add_argument(
         "--grace",
         type=float,
@@ -314,29 +325,33 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
     p = add(
         "kill",
         cmd_kill,
-        "kill a job's whole process tree at once; the job fails",
-        "  jobcore kill k3x9q",
+        "kill jobs' whole process trees at once; they fail (cancelled if not started yet)",
+        "  jobcore kill k3x9q m2p4t\n  jobcore kill --group renders\n"
+        "  jobcore kill --all -y            # every active job, without asking",
     )
-    job_id_arg(p)
+    many_ids_arg(p, "queued or running", confirm=True)
 
     p = add(
         "resume",
         cmd_resume,
-        "start a paused or failed job again",
-        "  jobcore resume k3x9q\n  jobcore resume --group renders   # every paused job of it\n"
+        "start paused or failed jobs again",
+        "  jobcore resume k3x9q m2p4t\n"
+        "  jobcore resume --group renders   # every paused job of it\n"
+        "  jobcore resume --all\n"
         "  jobcore resume --env-now k3x9q   # with this shell's environment from now on",
     )
-    id_or_group_arg(p)
+    many_ids_arg(p, "paused")
     env_now_arg(p)
 
     p = add(
         "retry",
         cmd_retry,
-        "run the failed items of a batch again (or a failed job)",
+        "run the failed items of batches again (or failed jobs)",
         "  jobcore retry k3x9q                 # every failed item\n"
-        "  jobcore retry k3x9q --item a.mp4 --item b.mp4",
+        "  jobcore retry k3x9q --item a.mp4 --item b.mp4\n"
+        "  jobcore retry --all                 # every failed job",
     )
-    job_id_arg(p)
+    many_ids_arg(p, "failed")
     p.add_argument(
         "--item", action="append", default=[], metavar="ITEM", help="only this item (repeatable)"
     )

@@ -12,7 +12,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from jobcore import fmt, limits
@@ -439,18 +439,80 @@ def cmd_attach(args: argparse.Namespace, ctx: Context) -> int:
     return _attach_until_end(ctx, _reconciled(ctx).resolve(args.id))
 
 
-def _targets(args: argparse.Namespace, ctx: Context, statuses: Sequence[str]) -> list[Job]:
-    """The job named by ID, or every job of ``--group`` in one of ``statuses``."""
-    if (args.id is None) == (args.group is None):
-        raise UsageError("name a job ID or a --group, one of the two")
-    if args.id is not None:
-        return [ctx.store.resolve(args.id)]
-    from jobcore.queue import list_groups
+APPLIES_TO: dict[str, tuple[JobStatus, ...]] = {
+    "stop": (JobStatus.QUEUED, JobStatus.RUNNING),
+    "kill": (JobStatus.QUEUED, JobStatus.RUNNING),
+    "resume": (JobStatus.PAUSED,),
+    "retry": (JobStatus.FAILED,),
+    "rm": (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED),
+    "restart": (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED),
+}
+"""The jobs each many-job verb takes with ``--group`` or ``--all`` (and offers to complete)."""
 
-    if args.group not in {g.name for g in list_groups(ctx.store)}:
-        raise JobcoreError(f"no group {args.group!r}")
-    jobs = _reconciled(ctx).list_jobs(statuses)
-    return sorted((j for j in jobs if j.queue.group == args.group), key=lambda j: j.seq)
+
+def _targets(args: argparse.Namespace, ctx: Context) -> list[Job | str]:
+    """The jobs a many-job verb acts on: the ids given (an id that names no job stays a
+    string, reported in its turn), or every job it applies to, of ``--group`` or ``--all``."""
+    chosen = [bool(args.ids), args.group is not None, args.all]
+    if sum(chosen) != 1:
+        raise UsageError("name job IDs, a --group or --all, one of the three")
+    if args.ids:
+        targets: list[Job | str] = []
+        for given in args.ids:
+            try:
+                targets.append(ctx.store.resolve(given))
+            except JobcoreError as exc:
+                targets.append(str(exc))
+        return targets
+    if args.group is not None:
+        from jobcore.queue import list_groups
+
+        if args.group not in {g.name for g in list_groups(ctx.store)}:
+            raise JobcoreError(f"no group {args.group!r}")
+    jobs = _reconciled(ctx).list_jobs([s.value for s in APPLIES_TO[args.cmd]])
+    if args.group is not None:
+        jobs = [j for j in jobs if j.queue.group == args.group]
+    return sorted(jobs, key=lambda j: j.seq)
+
+
+def _confirmed(args: argparse.Namespace, jobs: Sequence[Job | str]) -> bool:
+    """``--all`` on kill/stop asks first at a terminal, unless ``-y``."""
+    if not args.all or args.yes or not sys.stdin.isatty() or not jobs:
+        return True
+    print(f"{args.cmd} all {len(jobs)} active job(s)? [y/N] ", end="", file=sys.stderr, flush=True)
+    try:
+        return sys.stdin.readline().strip().lower() in ("y", "yes")
+    except KeyboardInterrupt:
+        return False
+
+
+def _each(
+    args: argparse.Namespace,
+    ctx: Context,
+    act: Callable[[Job], str],
+    targets: Sequence[Job | str] | None = None,
+) -> int:
+    """Run ``act`` on every target, one line each on stderr: 0 if all went well, else 1."""
+    targets = _targets(args, ctx) if targets is None else targets
+    if not targets:
+        where = f" in group {args.group}" if args.group is not None else ""
+        print(f"no job to {args.cmd}{where}", file=sys.stderr)
+        return 0
+    failed = 0
+    for target in targets:
+        try:
+            if isinstance(target, str):
+                raise JobcoreError(target)
+            print(act(target), file=sys.stderr)
+        except JobcoreError as exc:
+            print(f"jobcore: error: {exc}", file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
+
+
+def _queued_first(targets: list[Job | str]) -> list[Job | str]:
+    """Queued jobs before running ones, so none takes a slot freed by stopping another."""
+    return sorted(targets, key=lambda t: isinstance(t, Job) and t.status is JobStatus.RUNNING)
 
 
 def cmd_stop(args: argparse.Namespace, ctx: Context) -> int:
@@ -458,28 +520,41 @@ def cmd_stop(args: argparse.Namespace, ctx: Context) -> int:
 
     if args.grace is not None and not 0 <= args.grace <= MAX_GRACE_S:
         raise UsageError(f"--grace expects seconds from 0 to {MAX_GRACE_S:.0f}")
-    # Queued jobs first, so none of them takes a slot freed by stopping a running one.
-    for job in sorted(_targets(args, ctx, ["queued", "running"]), key=lambda j: j.status.value):
+    targets = _targets(args, ctx)
+    if not _confirmed(args, targets):
+        print("nothing stopped", file=sys.stderr)
+        return 1
+
+    def act(job: Job) -> str:
         job = stop(ctx.store, job.id, args.grace)
-        print(f"job {job.id} is {job.status.value}", file=sys.stderr)
-    return 0
+        return f"job {job.id} is {job.status.value}"
+
+    return _each(args, ctx, act, _queued_first(targets))
 
 
 def cmd_kill(args: argparse.Namespace, ctx: Context) -> int:
     from jobcore.control import stop
 
-    job = stop(ctx.store, ctx.store.resolve(args.id).id, kill=True)
-    print(f"job {job.id} is {job.status.value} ({job.reason})", file=sys.stderr)
-    return 0
+    targets = _targets(args, ctx)
+    if not _confirmed(args, targets):
+        print("nothing killed", file=sys.stderr)
+        return 1
+
+    def act(job: Job) -> str:
+        job = stop(ctx.store, job.id, kill=True)
+        return f"job {job.id} is {job.status.value} ({job.reason})"
+
+    return _each(args, ctx, act, _queued_first(targets))
 
 
 def cmd_resume(args: argparse.Namespace, ctx: Context) -> int:
     from jobcore.control import resume
 
-    for job in _targets(args, ctx, ["paused"]):
-        job = resume(ctx.state, ctx.store, job.id, env_now=args.env_now)
-        print(f"job {job.id} resumed", file=sys.stderr)
-    return 0
+    def act(job: Job) -> str:
+        resume(ctx.state, ctx.store, job.id, env_now=args.env_now)
+        return f"job {job.id} resumed"
+
+    return _each(args, ctx, act)
 
 
 def cmd_wait(args: argparse.Namespace, ctx: Context) -> int:
@@ -575,11 +650,15 @@ def _open_log(state: StateDir, job_id: str) -> int:
 def cmd_retry(args: argparse.Namespace, ctx: Context) -> int:
     from jobcore.control import retry
 
-    job = ctx.store.resolve(args.id)
-    changed = retry(ctx.state, ctx.store, job.id, args.item, env_now=args.env_now)
-    what = f"{changed} item(s)" if job.is_batch else "the job"
-    print(f"retrying {what} of job {job.id}", file=sys.stderr)
-    return 0
+    if args.item and len(args.ids) != 1:
+        raise UsageError("--item goes with one job ID")
+
+    def act(job: Job) -> str:
+        changed = retry(ctx.state, ctx.store, job.id, args.item, env_now=args.env_now)
+        what = f"{changed} item(s)" if job.is_batch else "the job"
+        return f"retrying {what} of job {job.id}"
+
+    return _each(args, ctx, act)
 
 
 def cmd_failures(args: argparse.Namespace, ctx: Context) -> int:
