@@ -375,7 +375,7 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
         "clean",
         cmd_clean,
         "remove finished jobs with their logs (never running or queued ones)",
-        "  jobcore clean                        # every completed and failed job\n"
+        "  jobcore clean                        # every completed, failed and cancelled job\n"
         "  jobcore clean --keep 10              # all but the newest 10\n"
         "  jobcore clean --older-than 7d --status failed\n"
         "  jobcore clean --status paused --dry-run",
@@ -386,7 +386,7 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
         "--status",
         action="append",
         metavar="S",
-        help="completed, failed and/or paused (default: completed,failed)",
+        help="completed, failed, cancelled and/or paused (default: all but paused)",
     )
     p.add_argument("--dry-run", action="store_true", help="only say what would be removed")
     p.add_argument("--json", action="store_true", help="print the removed jobs as JSON")
@@ -410,11 +410,20 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
         cmd_wait,
         "block until jobs end: exit 0 if all completed, 1 if any did not, 124 on timeout",
         "  jobcore wait k3x9q m2p4t\n  jobcore wait --group renders --timeout 3600\n"
+        "  jobcore wait --all && ./publish.sh   # until nothing runs or waits, new jobs too\n"
         "  jobcore wait                # every job active now",
     )
     action = p.add_argument("ids", metavar="ID", nargs="*", help="jobs to wait for")
     action.completer = _complete_job_ids  # type: ignore[attr-defined]
     p.add_argument("--group", metavar="NAME", help="the active jobs of this group")
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="until no job runs or waits, including jobs queued after wait started",
+    )
+    p.add_argument(
+        "-q", "--quiet", action="store_true", help="do not list the jobs that did not complete"
+    )
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="give up (exit 124) after")
 
     p = add(

@@ -450,19 +450,19 @@ APPLIES_TO: dict[str, tuple[JobStatus, ...]] = {
 """The jobs each many-job verb takes with ``--group`` or ``--all`` (and offers to complete)."""
 
 
-def _targets(args: argparse.Namespace, ctx: Context) -> list[Job | str]:
-    """The jobs a many-job verb acts on: the ids given (an id that names no job stays a
-    string, reported in its turn), or every job it applies to, of ``--group`` or ``--all``."""
+def _targets(args: argparse.Namespace, ctx: Context) -> list[Job | JobcoreError]:
+    """The jobs a many-job verb acts on: the ids given (an id that names no job stays its
+    error, reported in its turn), or every job it applies to, of ``--group`` or ``--all``."""
     chosen = [bool(args.ids), args.group is not None, args.all]
     if sum(chosen) != 1:
         raise UsageError("name job IDs, a --group or --all, one of the three")
     if args.ids:
-        targets: list[Job | str] = []
+        targets: list[Job | JobcoreError] = []
         for given in args.ids:
             try:
                 targets.append(ctx.store.resolve(given))
             except JobcoreError as exc:
-                targets.append(str(exc))
+                targets.append(exc)
         return targets
     if args.group is not None:
         from jobcore.queue import list_groups
@@ -475,7 +475,7 @@ def _targets(args: argparse.Namespace, ctx: Context) -> list[Job | str]:
     return sorted(jobs, key=lambda j: j.seq)
 
 
-def _confirmed(args: argparse.Namespace, jobs: Sequence[Job | str]) -> bool:
+def _confirmed(args: argparse.Namespace, jobs: Sequence[Job | JobcoreError]) -> bool:
     """``--all`` on kill/stop asks first at a terminal, unless ``-y``."""
     if not args.all or args.yes or not sys.stdin.isatty() or not jobs:
         return True
@@ -490,27 +490,28 @@ def _each(
     args: argparse.Namespace,
     ctx: Context,
     act: Callable[[Job], str],
-    targets: Sequence[Job | str] | None = None,
+    targets: Sequence[Job | JobcoreError] | None = None,
 ) -> int:
-    """Run ``act`` on every target, one line each on stderr: 0 if all went well, else 1."""
+    """Run ``act`` on every target, one line each on stderr: 0 if all went well, else the
+    exit code of the worst error (2 for an ambiguous id, 1 otherwise)."""
     targets = _targets(args, ctx) if targets is None else targets
     if not targets:
         where = f" in group {args.group}" if args.group is not None else ""
         print(f"no job to {args.cmd}{where}", file=sys.stderr)
         return 0
-    failed = 0
+    code = 0
     for target in targets:
         try:
-            if isinstance(target, str):
-                raise JobcoreError(target)
+            if isinstance(target, JobcoreError):
+                raise target
             print(act(target), file=sys.stderr)
         except JobcoreError as exc:
             print(f"jobcore: error: {exc}", file=sys.stderr)
-            failed += 1
-    return 1 if failed else 0
+            code = max(code, exc.exit_code)
+    return code
 
 
-def _queued_first(targets: list[Job | str]) -> list[Job | str]:
+def _queued_first(targets: list[Job | JobcoreError]) -> list[Job | JobcoreError]:
     """Queued jobs before running ones, so none takes a slot freed by stopping another."""
     return sorted(targets, key=lambda t: isinstance(t, Job) and t.status is JobStatus.RUNNING)
 
@@ -558,27 +559,61 @@ def cmd_resume(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_wait(args: argparse.Namespace, ctx: Context) -> int:
-    """Exit 0 when every job completed, 1 when any did not, 124 on timeout."""
+    """Exit 0 when every job completed, 1 when any did not, 124 on timeout.
+
+    ``--all`` watches the whole queue: a job queued while it waits is waited for too, so
+    ``jobcore wait --all && ./publish.sh`` cannot publish early.
+    """
     if args.timeout is not None:
         limits.seconds("--timeout", args.timeout)
+    if args.ids and (args.all or args.group is not None):
+        raise UsageError("name job IDs, or wait for --all or a --group, not both")
     store = _reconciled(ctx)
-    if args.ids:
-        ids = [store.resolve(i).id for i in args.ids]
-    else:
-        jobs = store.active_jobs()
-        ids = [j.id for j in jobs if args.group is None or j.queue.group == args.group]
+
+    def active_now() -> list[str]:
+        return [
+            j.id
+            for j in store.active_jobs()
+            if args.group is None or j.queue.group == args.group
+        ]
+
+    ids = list(dict.fromkeys(store.resolve(i).id for i in args.ids)) or active_now()
+    if args.all and not args.quiet:
+        print(f"waiting for {len(ids)} job(s) and any queued meanwhile", file=sys.stderr)
     deadline = None if args.timeout is None else time.monotonic() + args.timeout
     try:
         while True:
+            if args.all:
+                ids += [i for i in active_now() if i not in ids]
             jobs = [store.get(i) for i in ids]
             if not any(j.status.is_active for j in jobs):
+                _report_unfinished(jobs, args.quiet)
                 return 0 if all(j.status is JobStatus.COMPLETED for j in jobs) else 1
             if deadline is not None and time.monotonic() >= deadline:
+                _report_unfinished(jobs, args.quiet)
                 return 124
             time.sleep(0.1)
             _reconciled(ctx)
     except KeyboardInterrupt:
         return 130
+
+
+def _report_unfinished(jobs: Sequence[Job], quiet: bool) -> None:
+    """One line on stderr per job that did not complete, saying why (cancelled is its own)."""
+    if quiet:
+        return
+    for job in jobs:
+        if job.status is JobStatus.COMPLETED:
+            continue
+        if job.status.is_active:
+            what = f"is still {job.status.value}"
+        elif job.status is JobStatus.CANCELLED:
+            what = "was cancelled before it started"
+        else:
+            what = f"did not complete: {job.status.value}"
+            if job.reason:
+                what += f" ({job.reason})"
+        print(f"job {job.id} {what}  {job.label}", file=sys.stderr)
 
 
 def cmd_group(args: argparse.Namespace, ctx: Context) -> int:

@@ -15,8 +15,8 @@ from jobcore.models import Job, JobStatus
 from jobcore.paths import StateDir
 from jobcore.store import Store, record_event
 
-CLEANABLE = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.PAUSED)
-DEFAULT_STATUSES = (JobStatus.COMPLETED, JobStatus.FAILED)
+CLEANABLE = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.PAUSED)
+DEFAULT_STATUSES = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
 def select_for_clean(

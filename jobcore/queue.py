@@ -209,8 +209,8 @@ class Turn:
             row = self.store.conn.execute("SELECT status FROM jobs WHERE id = ?", (dep,)).fetchone()
             if row is None:
                 return Ending(JobStatus.FAILED, f"dependency {dep} is gone")
-            if row["status"] == JobStatus.FAILED.value:
-                return Ending(JobStatus.FAILED, f"dependency {dep} failed")
+            if row["status"] in (JobStatus.FAILED.value, JobStatus.CANCELLED.value):
+                return Ending(JobStatus.FAILED, f"dependency {dep} {row['status']}")
             if row["status"] != JobStatus.COMPLETED.value:
                 return self._wait_for("deps")
         limit = group_limit(self.store, self.job.queue.group)
