@@ -31,6 +31,7 @@ from jobcore.commands import (
     cmd_progress,
     cmd_resume,
     cmd_retry,
+    cmd_rm,
     cmd_run,
     cmd_show,
     cmd_stop,
@@ -390,6 +391,20 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
     )
     p.add_argument("--dry-run", action="store_true", help="only say what would be removed")
     p.add_argument("--json", action="store_true", help="print the removed jobs as JSON")
+
+    p = add(
+        "rm",
+        cmd_rm,
+        "remove jobs with their folders and logs; an active one only with --force",
+        "  jobcore rm k3x9q m2p4t\n"
+        "  jobcore rm --force k3x9q          # kill it first if it still runs\n"
+        "  jobcore rm --group renders        # the group's finished jobs\n"
+        "  jobcore rm --all                  # every finished job (see also jobcore clean)",
+    )
+    many_ids_arg(p, "finished")
+    p.add_argument(
+        "-f", "--force", action="store_true", help="kill a queued or running job first"
+    )
 
     p = add(
         "progress",

@@ -558,6 +558,16 @@ def cmd_resume(args: argparse.Namespace, ctx: Context) -> int:
     return _each(args, ctx, act)
 
 
+def cmd_rm(args: argparse.Namespace, ctx: Context) -> int:
+    from jobcore.housekeeping import remove
+
+    def act(job: Job) -> str:
+        job = remove(ctx.state, ctx.store, job.id, force=args.force)
+        return f"removed {job.id}  {job.status.value:<9}  {job.label}"
+
+    return _each(args, ctx, act)
+
+
 def cmd_wait(args: argparse.Namespace, ctx: Context) -> int:
     """Exit 0 when every job completed, 1 when any did not, 124 on timeout.
 
