@@ -29,6 +29,7 @@ from jobcore.commands import (
     cmd_logs,
     cmd_ls,
     cmd_progress,
+    cmd_restart,
     cmd_resume,
     cmd_retry,
     cmd_rm,
@@ -357,6 +358,24 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
         "--item", action="append", default=[], metavar="ITEM", help="only this item (repeatable)"
     )
     env_now_arg(p)
+
+    p = add(
+        "restart",
+        cmd_restart,
+        "run finished jobs again as new jobs (same command, cwd, environment, items); "
+        "prints the new ids",
+        "  jobcore restart k3x9q\n"
+        "  jobcore restart --failed-only k3x9q   # a batch: only its failed items\n"
+        "  jobcore restart --in-place k3x9q      # the same id; events keep its history\n"
+        "  jobcore restart --group renders       # every finished job of the group",
+    )
+    many_ids_arg(p, "completed, failed or cancelled")
+    p.add_argument(
+        "--failed-only", action="store_true", help="a batch runs only the items that failed"
+    )
+    p.add_argument(
+        "--in-place", action="store_true", help="reuse the id instead of making a new job"
+    )
 
     p = add(
         "failures",

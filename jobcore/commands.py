@@ -568,6 +568,21 @@ def cmd_rm(args: argparse.Namespace, ctx: Context) -> int:
     return _each(args, ctx, act)
 
 
+def cmd_restart(args: argparse.Namespace, ctx: Context) -> int:
+    from jobcore.restart import restart
+
+    def act(job: Job) -> str:
+        new = restart(
+            ctx.state, ctx.store, job.id, failed_only=args.failed_only, in_place=args.in_place
+        )
+        if new.id == job.id:
+            return f"restarted job {job.id} in place"
+        print(new.id)
+        return f"restarted job {job.id} as {new.id}"
+
+    return _each(args, ctx, act)
+
+
 def cmd_wait(args: argparse.Namespace, ctx: Context) -> int:
     """Exit 0 when every job completed, 1 when any did not, 124 on timeout.
 

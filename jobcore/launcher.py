@@ -59,11 +59,14 @@ def launch(
     queue: QueueSpec | None = None,
     on_done: str | None = None,
     redact: Sequence[str] = (),
+    launched_env: Mapping[str, str] | None = None,
 ) -> Job:
     """Create a job (one command, or a batch of ``items``) and start its worker; returns at once.
 
     Everything that can be checked is checked first: nothing is created for a command that
-    does not exist, a missing cwd or a ``--call`` target that cannot be imported.
+    does not exist, a missing cwd or a ``--call`` target that cannot be imported. The job
+    keeps ``launched_env`` as its launch environment (default: this process's; ``restart``
+    gives the original job's).
     """
     cwd = os.path.abspath(cwd or os.getcwd())
     overrides = dict(env or {})
@@ -71,7 +74,7 @@ def launch(
         from jobcore.limits import check_batch
 
         check_batch(batch.parallel, batch.retries, batch.backoff)
-    launched = launch_env.current()
+    launched = launch_env.current() if launched_env is None else dict(launched_env)
     if batch is not None and batch.call:
         if not os.path.isdir(cwd):
             raise JobcoreError(f"cwd does not exist: {cwd}")
