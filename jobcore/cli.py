@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from jobcore import __version__
 from jobcore.commands import (
     RECENT_FINISHED,
     Context,
@@ -89,6 +90,37 @@ def command_named(argv: Sequence[str]) -> str | None:
     return None
 
 
+ALIASES: dict[str, tuple[str, ...]] = {
+    "add": ("run",),
+    "status": ("ls",),
+    "log": ("logs",),
+    "follow": ("logs", "-f"),
+    "remove": ("rm",),
+    "pause": ("stop",),
+}
+"""pueue's verbs, accepted for what they mean here (its users' fingers know them)."""
+
+
+def _unaliased(argv: Sequence[str]) -> list[str]:
+    """``argv`` with a pueue verb in the command word's place replaced by ours."""
+    argv = list(argv)
+    command = command_named(argv)
+    if command in ALIASES:
+        at = argv.index(command)
+        argv[at : at + 1] = ALIASES[command]
+    return argv
+
+
+def _unknown_command(command: str, known: set[str]) -> int:
+    """One line for a mistyped command word, with the nearest ones, instead of argparse's
+    usage plus every choice."""
+    import difflib
+
+    near = difflib.get_close_matches(command, sorted(known | set(ALIASES)), n=2, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(near)}?" if near else "; `jobcore --help` lists them"
+    return _fail(f"unknown command {command!r}{hint}", 2)
+
+
 def _commands(parser: argparse.ArgumentParser) -> set[str]:
     """The command names a parser was built with."""
     return {
@@ -116,8 +148,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
   jobcore stop $id && jobcore resume $id
   jobtui                          # the live dashboard
 
-shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
+shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)
+pueue's verbs work too: add, status, log, follow, remove, pause""",
     )
+    parser.add_argument("--version", action="version", version=f"jobcore {__version__}")
     sub = parser.add_subparsers(dest="cmd", metavar="COMMAND", required=True)
 
     def add(name: str, func: Callable[..., int], summary: str, examples: str) -> Any:
@@ -535,11 +569,14 @@ def _fail(message: str, code: int) -> int:
 
 
 def main(argv: Sequence[str] | None = None, *, close_store: bool = True) -> int:
-    args_in = sys.argv[1:] if argv is None else list(argv)
+    args_in = _unaliased(sys.argv[1:] if argv is None else argv)
     command = command_named(args_in)
     parser = build_parser(command)
     if command not in _commands(parser) or "_ARGCOMPLETE" in os.environ:
         parser = build_parser()  # help, a typo, completion: they need every command
+        known = _commands(parser)
+        if command is not None and command not in known and "_ARGCOMPLETE" not in os.environ:
+            return _unknown_command(command, known)
     if "_ARGCOMPLETE" in os.environ:
         import argcomplete
 

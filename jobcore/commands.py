@@ -146,19 +146,32 @@ def _queue_from_args(args: argparse.Namespace, store: Store) -> QueueSpec:
     return QueueSpec(args.group, args.priority, after, not_before)
 
 
+def _launch_dir(given: str | None) -> str:
+    """``--cwd`` made absolute, else the current directory, which may have been deleted
+    under the shell (a rebuilt checkout): said in words, not as a FileNotFoundError."""
+    if given is not None and os.path.isabs(given):
+        return given
+    try:
+        here = os.getcwd()
+    except FileNotFoundError:
+        raise JobcoreError("the current directory no longer exists; use --cwd") from None
+    return os.path.join(here, given) if given is not None else here
+
+
 def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
     from jobcore.launcher import launch
 
     command = list(args.command)
     if command and command[0] == "--":
         command = command[1:]
+    cwd = _launch_dir(args.cwd)
     batch, items = _batch_from_args(args, command)
     queue = _queue_from_args(args, ctx.store)
     job = launch(
         ctx.state,
         ctx.store,
         command,
-        cwd=args.cwd,
+        cwd=cwd,
         env=_parse_env(args.env),
         name=args.name,
         batch=batch,

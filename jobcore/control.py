@@ -161,6 +161,9 @@ def resume(state: StateDir, store: Store, job_id: str, *, env_now: bool = False)
     reconcile(store)
     queued = clock.now()
     _check_folder(state, job_id)
+    cwd = store.get(job_id).cwd
+    if not os.path.isdir(cwd):
+        raise JobcoreError(f"job {job_id} cannot resume: its cwd {cwd} no longer exists")
     with store.write() as conn:
         _check_resumable(conn, job_id)
         if env_now:

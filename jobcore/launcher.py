@@ -10,6 +10,7 @@ looks alive but has no process (a job with no worker at all is failed after a gr
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -43,7 +44,25 @@ def validate(command: Sequence[str], cwd: str, env: Mapping[str, str]) -> None:
     if not os.path.isdir(cwd):
         raise JobcoreError(f"cwd does not exist: {cwd}")
     if find_executable(command[0], cwd, env) is None:
-        raise JobcoreError(f"command not found: {command[0]}")
+        raise JobcoreError(_not_found(command, cwd, env))
+
+
+def _not_found(command: Sequence[str], cwd: str, env: Mapping[str, str]) -> str:
+    """Why a program cannot be run, with the fix: pueue's one-string habit, a missing x bit."""
+    program = command[0]
+    if os.sep in program:
+        candidates = [os.path.join(cwd, program)]
+    else:
+        candidates = [os.path.join(d, program) for d in env.get("PATH", os.defpath).split(":")]
+    for path in candidates:
+        if os.path.isfile(path) and not os.access(path, os.X_OK):
+            return f"{path} is not executable (chmod +x it, or run it with its interpreter)"
+    if len(command) == 1 and " " in program.strip():
+        return (
+            f"command not found: {program!r} is one argument with spaces; to run it with a "
+            f"shell: jobcore run -- sh -c {shlex.quote(program)}"
+        )
+    return f"command not found: {program}"
 
 
 def launch(
