@@ -23,6 +23,7 @@ from jobcore.commands import (
     cmd_completion,
     cmd_config,
     cmd_doctor,
+    cmd_edit,
     cmd_events,
     cmd_failures,
     cmd_group,
@@ -174,9 +175,7 @@ pueue's verbs work too: add, status, log, follow, remove, pause""",
         p.add_argument("--group", metavar="NAME", help=f"every {which} job of this group")
         p.add_argument("--all", action="store_true", help=f"every {which} job")
         if confirm:
-            p.add_argument(
-                "-y", "--yes", action="store_true", help="with --all: do not ask first"
-            )
+            p.add_argument("-y", "--yes", action="store_true", help="with --all: do not ask first")
 
     def job_id_arg(p: argparse.ArgumentParser) -> None:
         action = p.add_argument("id", metavar="ID", help="job id, or any unique prefix of it")
@@ -412,6 +411,33 @@ pueue's verbs work too: add, status, log, follow, remove, pause""",
     )
 
     p = add(
+        "edit",
+        cmd_edit,
+        "change a queued or paused job; with no option, in $EDITOR as a small TOML form",
+        "  jobcore edit k3x9q                      # opens $EDITOR\n"
+        "  jobcore edit k3x9q --command 'make -j8 test' --priority 5\n"
+        "  jobcore edit k3x9q --env MODE=fast --unset-env DEBUG\n"
+        "  jobcore edit k3x9q --after m2p4t --delay 10m",
+    )
+    job_id_arg(p)
+    p.add_argument("--command", metavar="'CMD ARG...'", help="the new command (split like a shell)")
+    p.add_argument("--cwd", metavar="DIR", help="the folder to run in")
+    p.add_argument("--name", help="the new name ('' removes it)")
+    p.add_argument("--priority", type=int, metavar="N", help="the new priority in its group")
+    p.add_argument(
+        "--env", metavar="K=V", action="append", default=[], help="set a variable (repeatable)"
+    )
+    p.add_argument("--unset-env", metavar="K", action="append", default=[], help="drop a variable")
+    p.add_argument(
+        "--after",
+        action="append",
+        metavar="ID[,ID...]",
+        help="start only when these jobs completed (replaces the list; '' clears it)",
+    )
+    p.add_argument("--delay", metavar="AGE", help="start no sooner than this from now (0: now)")
+    p.add_argument("--at", metavar="HH:MM", help="start no sooner than this time")
+
+    p = add(
         "failures",
         cmd_failures,
         "list failed items across jobs, newest first",
@@ -455,9 +481,7 @@ pueue's verbs work too: add, status, log, follow, remove, pause""",
         "  jobcore rm --all                  # every finished job (see also jobcore clean)",
     )
     many_ids_arg(p, "finished")
-    p.add_argument(
-        "-f", "--force", action="store_true", help="kill a queued or running job first"
-    )
+    p.add_argument("-f", "--force", action="store_true", help="kill a queued or running job first")
 
     p = add(
         "progress",

@@ -596,6 +596,55 @@ def cmd_restart(args: argparse.Namespace, ctx: Context) -> int:
     return _each(args, ctx, act)
 
 
+def cmd_edit(args: argparse.Namespace, ctx: Context) -> int:
+    import shlex
+
+    from jobcore.edit import Changes, changes_from_env_args, edit, edit_in_editor, editable
+
+    store = _reconciled(ctx)
+    job = store.resolve(args.id)
+    editable(job)
+    given = [args.command, args.cwd, args.name, args.priority, args.after, args.delay, args.at]
+    if all(v is None for v in given) and not args.env and not args.unset_env:
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+        edited = edit_in_editor(ctx.state, store, job, shlex.split(editor))
+        if edited is None:
+            print(f"job {job.id} unchanged (the form was emptied)", file=sys.stderr)
+            return 0
+        print(f"job {job.id} edited", file=sys.stderr)
+        return 0
+    command = None
+    if args.command is not None:
+        try:
+            command = shlex.split(args.command)
+        except ValueError as exc:
+            raise UsageError(f"--command: {exc}") from None
+    not_before = None
+    if args.delay is not None or args.at is not None:
+        queue = _queue_from_args(
+            argparse.Namespace(
+                delay=args.delay, at=args.at, priority=0, after=[], group=job.queue.group
+            ),
+            store,
+        )
+        not_before = queue.not_before
+    changes = Changes(
+        command=command,
+        cwd=None if args.cwd is None else _launch_dir(args.cwd),
+        name=args.name,
+        priority=args.priority,
+        env=changes_from_env_args(job, args.env, args.unset_env),
+        after=None
+        if args.after is None
+        else tuple(d for value in args.after for d in value.split(",") if d.strip()),
+        not_before=not_before,
+        clear_not_before=args.delay in ("0", "0s"),
+    )
+    edit(ctx.state, store, job.id, changes)
+    print(f"job {job.id} edited", file=sys.stderr)
+    return 0
+
+
 def cmd_wait(args: argparse.Namespace, ctx: Context) -> int:
     """Exit 0 when every job completed, 1 when any did not, 124 on timeout.
 
@@ -610,9 +659,7 @@ def cmd_wait(args: argparse.Namespace, ctx: Context) -> int:
 
     def active_now() -> list[str]:
         return [
-            j.id
-            for j in store.active_jobs()
-            if args.group is None or j.queue.group == args.group
+            j.id for j in store.active_jobs() if args.group is None or j.queue.group == args.group
         ]
 
     ids = list(dict.fromkeys(store.resolve(i).id for i in args.ids)) or active_now()
