@@ -282,6 +282,7 @@ pueue's verbs work too: add, status, log, follow, remove, pause""",
         cmd_ls,
         "list jobs, newest first",
         "  jobcore ls\n  jobcore ls --all\n  jobcore ls --status failed,paused\n"
+        "  jobcore ls --group renders\n"
         "  jobcore ls --json | jq '.[] | select(.status==\"running\") | .id'",
     )
     p.add_argument(
@@ -296,6 +297,7 @@ pueue's verbs work too: add, status, log, follow, remove, pause""",
         metavar="S",
         help="only these statuses (comma-separated or repeated)",
     )
+    p.add_argument("--group", metavar="NAME", help="only the jobs of this group (all of them)")
     p.add_argument("--json", action="store_true", help="print a JSON array")
 
     p = add(
@@ -523,9 +525,10 @@ pueue's verbs work too: add, status, log, follow, remove, pause""",
         cmd_group,
         "queue groups and their parallel limits",
         "  jobcore group add renders --parallel 2\n  jobcore group set renders --parallel 4\n"
-        "  jobcore group set default --parallel 8\n  jobcore group ls --json",
+        "  jobcore group set default --parallel 8\n  jobcore group ls --json\n"
+        "  jobcore group rm renders          # once none of its jobs is active",
     )
-    p.add_argument("action", choices=["add", "set", "ls"])
+    p.add_argument("action", choices=["add", "set", "ls", "rm"])
     p.add_argument("name", nargs="?", metavar="NAME")
     p.add_argument(
         "--parallel",

@@ -210,13 +210,37 @@ def _statuses(values: Sequence[str]) -> list[str]:
 
 
 def _select_jobs(store: Store, args: argparse.Namespace) -> list[Job]:
+    if args.group is not None:
+        return [j for j in _select_all_groups(store, args) if j.queue.group == args.group]
+    return _select_all_groups(store, args)
+
+
+def _select_all_groups(store: Store, args: argparse.Namespace) -> list[Job]:
     if args.status:
         return store.list_jobs(_statuses(args.status))
-    if args.all:
+    if args.all or args.group is not None:
         return store.list_jobs()
     live = store.list_jobs([*(s.value for s in JobStatus if not s.is_final)])
     finished = store.list_jobs([s.value for s in JobStatus if s.is_final], limit=RECENT_FINISHED)
     return sorted([*live, *finished], key=lambda j: j.seq, reverse=True)
+
+
+def _hidden_count(store: Store, args: argparse.Namespace) -> int:
+    """How many finished jobs a plain ``ls`` leaves out (``-a`` shows them)."""
+    if args.all or args.status or args.group is not None:
+        return 0
+    final = [s.value for s in JobStatus if s.is_final]
+    row = store.conn.execute(
+        f"SELECT COUNT(*) FROM jobs WHERE status IN ({','.join('?' * len(final))})", final
+    ).fetchone()
+    return max(0, row[0] - RECENT_FINISHED)
+
+
+def one_line(text: str) -> str:
+    """A multi-line text (a ``sh -c`` script) on one line of a table: each line break as ⏎."""
+    if "\n" not in text and "\r" not in text:
+        return text
+    return " ⏎ ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
 def _estimated_remaining(store: Store, job: Job, now: float) -> float | None:
@@ -232,7 +256,7 @@ def _estimated_remaining(store: Store, job: Job, now: float) -> float | None:
 def _waiting_note(job: Job) -> str | None:
     """What a queued job waits for, in words."""
     if job.waiting_on == "delay" and job.queue.not_before is not None:
-        return "starts at " + time.strftime("%H:%M:%S", time.localtime(job.queue.not_before))
+        return "starts at " + _when(job.queue.not_before)
     if job.waiting_on == "deps":
         return "waiting for " + ", ".join(job.queue.after)
     if job.waiting_on == "slot":
@@ -253,6 +277,11 @@ def _note(job: Job) -> str | None:
 
 
 def cmd_ls(args: argparse.Namespace, ctx: Context) -> int:
+    if args.group is not None:
+        from jobcore.queue import list_groups
+
+        if args.group not in {g.name for g in list_groups(ctx.store)}:
+            raise JobcoreError(f"no group {args.group!r}")
     jobs = _select_jobs(_reconciled(ctx), args)
     if args.json:
         _emit_json([job.to_json() for job in jobs])
@@ -261,17 +290,25 @@ def cmd_ls(args: argparse.Namespace, ctx: Context) -> int:
         print("no jobs yet: start one with `jobcore run -- COMMAND`", file=sys.stderr)
         return 0
     now = time.time()
-    headers = ["ID", "NAME", "STATUS", "PROGRESS", "RATE", "ETA", "ELAPSED", "COMMAND"]
+    grouped = ctx.store.conn.execute(
+        "SELECT 1 FROM groups WHERE name != 'default' LIMIT 1"
+    ).fetchone()
+    headers = ["ID", "NAME", "STATUS", "PROGRESS", "RATE", "ETA", "ELAPSED", "REASON", "COMMAND"]
     rows = []
     for job in jobs:
         row = fmt.job_row(job, now, _estimated_remaining(ctx.store, job, now))
-        note = _note(job)
-        if note:
-            row[-1] = f"{row[-1]}  ({note})"
+        row.insert(-1, _note(job) or "")
+        row = [one_line(cell) for cell in row]
+        if grouped:
+            row.insert(1, job.queue.group)
         rows.append(row)
+    if grouped:
+        headers.insert(1, "GROUP")
     color = fmt.use_color()
     width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
-    print(fmt.table(headers, rows, color=color, width=width, status_col=2))
+    print(fmt.table(headers, rows, color=color, width=width, status_col=3 if grouped else 2))
+    if hidden := _hidden_count(ctx.store, args):
+        print(f"{hidden} older jobs hidden (-a)", file=sys.stderr)
     return 0
 
 
@@ -287,17 +324,25 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
         data["items"] = {s.value: n for s, n in ItemBook(store, job.id).counts().items()}
         failed = _shown_records(ctx, failures(store, job.id))
         data["failed_items"] = [r.to_json() for r in failed]
+    data["position"] = _position(store, job)
     if args.json:
         data["samples"] = store.samples(job.id)
         _emit_json(data)
         return 0
     now = time.time()
     color = fmt.use_color()
+    after = [f"{dep} ({_status_of(store, dep)})" for dep in job.queue.after]
     fields = [
         ("id", job.id),
         ("name", job.name or fmt.UNKNOWN),
         ("status", fmt.paint(job.status.value, fmt.STATUS_COLORS[job.status], color)),
         ("reason", job.reason or fmt.UNKNOWN),
+        ("group", job.queue.group),
+        ("priority", str(job.queue.priority)),
+        ("in line", fmt.UNKNOWN if data["position"] is None else f"#{data['position']}"),
+        ("waits for", (_waiting_note(job) if job.status is JobStatus.QUEUED else None) or "-"),
+        ("after", ", ".join(after) or fmt.UNKNOWN),
+        ("not before", _when(job.queue.not_before)),
         ("command", job.command_line),
         ("cwd", job.cwd),
         ("env", " ".join(f"{k}={v}" for k, v in job.masked_env.items()) or fmt.UNKNOWN),
@@ -307,15 +352,15 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
         ("rate", fmt.rate(job.rate)),
         ("eta", fmt.eta(job, _estimated_remaining(store, job, now))),
         ("elapsed", fmt.duration(job.elapsed(now))),
-        ("created", data["created_at"] or fmt.UNKNOWN),
-        ("started", data["started_at"] or fmt.UNKNOWN),
-        ("finished", data["finished_at"] or fmt.UNKNOWN),
+        ("created", _when(job.created_at)),
+        ("started", _when(job.started_at)),
+        ("finished", _when(job.finished_at)),
         ("exit code", fmt.UNKNOWN if job.exit_code is None else str(job.exit_code)),
         ("worker pid", str(job.worker.pid) if job.worker else fmt.UNKNOWN),
         ("log", data["log"]),
     ]
     if job.is_batch:
-        fields.insert(8, ("items", ", ".join(f"{n} {s}" for s, n in data["items"].items())))
+        fields.insert(14, ("items", ", ".join(f"{n} {s}" for s, n in data["items"].items())))
     for key, value in fields:
         print(f"{key:>12}  {value}")
     if failed:
@@ -324,6 +369,32 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
             tries = f"{record.attempts} attempt{'' if record.attempts == 1 else 's'}"
             print(f"  {shown(record.item)}  ({tries}): {record.error}")
     return 0
+
+
+def _when(ts: float | None) -> str:
+    """A time as people read it: the clock alone today, with the date on any other day."""
+    if ts is None:
+        return fmt.UNKNOWN
+    day = time.strftime("%Y-%m-%d", time.localtime(ts))
+    clock_time = time.strftime("%H:%M:%S", time.localtime(ts))
+    return clock_time if day == time.strftime("%Y-%m-%d") else f"{day} {clock_time}"
+
+
+def _position(store: Store, job: Job) -> int | None:
+    """A queued job's place in its group's line (1: next), by priority then age."""
+    if job.status is not JobStatus.QUEUED:
+        return None
+    row = store.conn.execute(
+        "SELECT COUNT(*) FROM jobs WHERE grp = ? AND status = 'queued'"
+        " AND (priority > ? OR (priority = ? AND seq < ?))",
+        (job.queue.group, job.queue.priority, job.queue.priority, job.seq),
+    ).fetchone()
+    return row[0] + 1
+
+
+def _status_of(store: Store, job_id: str) -> str:
+    row = store.conn.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    return "gone" if row is None else row[0]
 
 
 def _shown_records(ctx: Context, records: list[ItemRecord]) -> list[ItemRecord]:
@@ -702,10 +773,14 @@ def _report_unfinished(jobs: Sequence[Job], quiet: bool) -> None:
 
 
 def cmd_group(args: argparse.Namespace, ctx: Context) -> int:
-    from jobcore.queue import add_group, list_groups, set_group
+    from jobcore.queue import add_group, list_groups, remove_group, set_group
 
     if args.action != "ls" and not args.name:
         raise UsageError(f"group {args.action} needs a NAME")
+    if args.action == "rm":
+        remove_group(ctx.store, args.name)
+        print(f"removed group {args.name}", file=sys.stderr)
+        return 0
     if args.action == "add":
         add_group(ctx.store, args.name, args.parallel)
         return 0
