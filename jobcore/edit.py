@@ -178,7 +178,8 @@ def _edit_waiting(state: StateDir, store: Store, job: Job, changes: Changes) -> 
     while True:
         now = store.get(job.id)
         let_go = now.status is JobStatus.PAUSED and (now.worker is None or not is_alive(now.worker))
-        if let_go or now.status is not JobStatus.QUEUED or time.monotonic() > deadline:
+        moved_on = now.status not in (JobStatus.QUEUED, JobStatus.PAUSED)
+        if let_go or moved_on or time.monotonic() > deadline:
             break
         time.sleep(0.02)
     if not let_go:
