@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from jobcore import __version__
 from jobcore.commands import (
     RECENT_FINISHED,
     Context,
@@ -22,6 +23,7 @@ from jobcore.commands import (
     cmd_completion,
     cmd_config,
     cmd_doctor,
+    cmd_edit,
     cmd_events,
     cmd_failures,
     cmd_group,
@@ -29,8 +31,10 @@ from jobcore.commands import (
     cmd_logs,
     cmd_ls,
     cmd_progress,
+    cmd_restart,
     cmd_resume,
     cmd_retry,
+    cmd_rm,
     cmd_run,
     cmd_show,
     cmd_stop,
@@ -51,13 +55,18 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         super().__init__(prog, max_help_position=28)
 
 
-def _complete_job_ids(prefix: str, parsed_args: argparse.Namespace, **_: Any) -> list[str]:
-    """Job ids for shell completion (newest first)."""
+def _complete_job_ids(prefix: str, parsed_args: argparse.Namespace, **_: Any) -> dict[str, str]:
+    """Job ids for shell completion (newest first), each with its name or command: only
+    those the command applies to (running ones for ``stop``, paused ones for ``resume``)."""
+    from jobcore.commands import APPLIES_TO
+
+    statuses = APPLIES_TO.get(getattr(parsed_args, "cmd", ""))
     try:
         with Store(resolve_home(getattr(parsed_args, "home", None), create=False)) as store:
-            return [j.id for j in store.list_jobs(limit=200) if j.id.startswith(prefix)]
+            jobs = store.list_jobs([s.value for s in statuses] if statuses else None, limit=200)
     except (JobcoreError, sqlite3.Error):
-        return []
+        return {}
+    return {j.id: f"{j.status.value}: {j.label}"[:60] for j in jobs if j.id.startswith(prefix)}
 
 
 class _NotBuilt:
@@ -80,6 +89,37 @@ def command_named(argv: Sequence[str]) -> str | None:
         elif not arg.startswith("--home="):
             return None if arg.startswith("-") else arg
     return None
+
+
+ALIASES: dict[str, tuple[str, ...]] = {
+    "add": ("run",),
+    "status": ("ls",),
+    "log": ("logs",),
+    "follow": ("logs", "-f"),
+    "remove": ("rm",),
+    "pause": ("stop",),
+}
+"""pueue's verbs, accepted for what they mean here (its users' fingers know them)."""
+
+
+def _unaliased(argv: Sequence[str]) -> list[str]:
+    """``argv`` with a pueue verb in the command word's place replaced by ours."""
+    argv = list(argv)
+    command = command_named(argv)
+    if command in ALIASES:
+        at = argv.index(command)
+        argv[at : at + 1] = ALIASES[command]
+    return argv
+
+
+def _unknown_command(command: str, known: set[str]) -> int:
+    """One line for a mistyped command word, with the nearest ones, instead of argparse's
+    usage plus every choice."""
+    import difflib
+
+    near = difflib.get_close_matches(command, sorted(known | set(ALIASES)), n=2, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(near)}?" if near else "; `jobcore --help` lists them"
+    return _fail(f"unknown command {command!r}{hint}", 2)
 
 
 def _commands(parser: argparse.ArgumentParser) -> set[str]:
@@ -109,8 +149,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
   jobcore stop $id && jobcore resume $id
   jobtui                          # the live dashboard
 
-shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
+shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)
+pueue's verbs work too: add, status, log, follow, remove, pause""",
     )
+    parser.add_argument("--version", action="version", version=f"jobcore {__version__}")
     sub = parser.add_subparsers(dest="cmd", metavar="COMMAND", required=True)
 
     def add(name: str, func: Callable[..., int], summary: str, examples: str) -> Any:
@@ -127,10 +169,13 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
         p.set_defaults(func=func)
         return p
 
-    def id_or_group_arg(p: argparse.ArgumentParser) -> None:
-        action = p.add_argument("id", metavar="ID", nargs="?", help="job id or unique prefix")
+    def many_ids_arg(p: argparse.ArgumentParser, which: str, confirm: bool = False) -> None:
+        action = p.add_argument("ids", metavar="ID", nargs="*", help="job ids or unique prefixes")
         action.completer = _complete_job_ids  # type: ignore[attr-defined]
-        p.add_argument("--group", metavar="NAME", help="every job of this group instead")
+        p.add_argument("--group", metavar="NAME", help=f"every {which} job of this group")
+        p.add_argument("--all", action="store_true", help=f"every {which} job")
+        if confirm:
+            p.add_argument("-y", "--yes", action="store_true", help="with --all: do not ask first")
 
     def job_id_arg(p: argparse.ArgumentParser) -> None:
         action = p.add_argument("id", metavar="ID", help="job id, or any unique prefix of it")
@@ -237,6 +282,7 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
         cmd_ls,
         "list jobs, newest first",
         "  jobcore ls\n  jobcore ls --all\n  jobcore ls --status failed,paused\n"
+        "  jobcore ls --group renders\n"
         "  jobcore ls --json | jq '.[] | select(.status==\"running\") | .id'",
     )
     p.add_argument(
@@ -251,6 +297,7 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
         metavar="S",
         help="only these statuses (comma-separated or repeated)",
     )
+    p.add_argument("--group", metavar="NAME", help="only the jobs of this group (all of them)")
     p.add_argument("--json", action="store_true", help="print a JSON array")
 
     p = add(
@@ -305,12 +352,13 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
     p = add(
         "stop",
         cmd_stop,
-        "stop a job's whole process tree; the job becomes paused (resumable)",
-        "  jobcore stop k3x9q\n"
+        "stop jobs' whole process trees; they become paused (resumable)",
+        "  jobcore stop k3x9q m2p4t\n"
         "  jobcore stop --grace 30 k3x9q   # time to clean up before SIGKILL\n"
-        "  jobcore stop --group renders      # the group's queued and running jobs",
+        "  jobcore stop --group renders      # the group's queued and running jobs\n"
+        "  jobcore stop --all -y             # every active job, without asking",
     )
-    id_or_group_arg(p)
+    many_ids_arg(p, "queued or running", confirm=True)
     p.add_argument(
         "--grace",
         type=float,
@@ -321,33 +369,82 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
     p = add(
         "kill",
         cmd_kill,
-        "kill a job's whole process tree at once; the job fails",
-        "  jobcore kill k3x9q",
+        "kill jobs' whole process trees at once; they fail (cancelled if not started yet)",
+        "  jobcore kill k3x9q m2p4t\n  jobcore kill --group renders\n"
+        "  jobcore kill --all -y            # every active job, without asking",
     )
-    job_id_arg(p)
+    many_ids_arg(p, "queued or running", confirm=True)
 
     p = add(
         "resume",
         cmd_resume,
-        "start a paused or failed job again",
-        "  jobcore resume k3x9q\n  jobcore resume --group renders   # every paused job of it\n"
+        "start paused or failed jobs again",
+        "  jobcore resume k3x9q m2p4t\n"
+        "  jobcore resume --group renders   # every paused job of it\n"
+        "  jobcore resume --all\n"
         "  jobcore resume --env-now k3x9q   # with this shell's environment from now on",
     )
-    id_or_group_arg(p)
+    many_ids_arg(p, "paused")
     env_now_arg(p)
 
     p = add(
         "retry",
         cmd_retry,
-        "run the failed items of a batch again (or a failed job)",
+        "run the failed items of batches again (or failed jobs)",
         "  jobcore retry k3x9q                 # every failed item\n"
-        "  jobcore retry k3x9q --item a.mp4 --item b.mp4",
+        "  jobcore retry k3x9q --item a.mp4 --item b.mp4\n"
+        "  jobcore retry --all                 # every failed job",
     )
-    job_id_arg(p)
+    many_ids_arg(p, "failed")
     p.add_argument(
         "--item", action="append", default=[], metavar="ITEM", help="only this item (repeatable)"
     )
     env_now_arg(p)
+
+    p = add(
+        "restart",
+        cmd_restart,
+        "run finished jobs again as new jobs (same command, cwd, environment, items); "
+        "prints the new ids",
+        "  jobcore restart k3x9q\n"
+        "  jobcore restart --failed-only k3x9q   # a batch: only its failed items\n"
+        "  jobcore restart --in-place k3x9q      # the same id; events keep its history\n"
+        "  jobcore restart --group renders       # every finished job of the group",
+    )
+    many_ids_arg(p, "completed, failed or cancelled")
+    p.add_argument(
+        "--failed-only", action="store_true", help="a batch runs only the items that failed"
+    )
+    p.add_argument(
+        "--in-place", action="store_true", help="reuse the id instead of making a new job"
+    )
+
+    p = add(
+        "edit",
+        cmd_edit,
+        "change a queued or paused job; with no option, in $EDITOR as a small TOML form",
+        "  jobcore edit k3x9q                      # opens $EDITOR\n"
+        "  jobcore edit k3x9q --command 'make -j8 test' --priority 5\n"
+        "  jobcore edit k3x9q --env MODE=fast --unset-env DEBUG\n"
+        "  jobcore edit k3x9q --after m2p4t --delay 10m",
+    )
+    job_id_arg(p)
+    p.add_argument("--command", metavar="'CMD ARG...'", help="the new command (split like a shell)")
+    p.add_argument("--cwd", metavar="DIR", help="the folder to run in")
+    p.add_argument("--name", help="the new name ('' removes it)")
+    p.add_argument("--priority", type=int, metavar="N", help="the new priority in its group")
+    p.add_argument(
+        "--env", metavar="K=V", action="append", default=[], help="set a variable (repeatable)"
+    )
+    p.add_argument("--unset-env", metavar="K", action="append", default=[], help="drop a variable")
+    p.add_argument(
+        "--after",
+        action="append",
+        metavar="ID[,ID...]",
+        help="start only when these jobs completed (replaces the list; '' clears it)",
+    )
+    p.add_argument("--delay", metavar="AGE", help="start no sooner than this from now (0: now)")
+    p.add_argument("--at", metavar="HH:MM", help="start no sooner than this time")
 
     p = add(
         "failures",
@@ -367,7 +464,7 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
         "clean",
         cmd_clean,
         "remove finished jobs with their logs (never running or queued ones)",
-        "  jobcore clean                        # every completed and failed job\n"
+        "  jobcore clean                        # every completed, failed and cancelled job\n"
         "  jobcore clean --keep 10              # all but the newest 10\n"
         "  jobcore clean --older-than 7d --status failed\n"
         "  jobcore clean --status paused --dry-run",
@@ -378,10 +475,22 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
         "--status",
         action="append",
         metavar="S",
-        help="completed, failed and/or paused (default: completed,failed)",
+        help="completed, failed, cancelled and/or paused (default: all but paused)",
     )
     p.add_argument("--dry-run", action="store_true", help="only say what would be removed")
     p.add_argument("--json", action="store_true", help="print the removed jobs as JSON")
+
+    p = add(
+        "rm",
+        cmd_rm,
+        "remove jobs with their folders and logs; an active one only with --force",
+        "  jobcore rm k3x9q m2p4t\n"
+        "  jobcore rm --force k3x9q          # kill it first if it still runs\n"
+        "  jobcore rm --group renders        # the group's finished jobs\n"
+        "  jobcore rm --all                  # every finished job (see also jobcore clean)",
+    )
+    many_ids_arg(p, "finished")
+    p.add_argument("-f", "--force", action="store_true", help="kill a queued or running job first")
 
     p = add(
         "progress",
@@ -402,11 +511,20 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
         cmd_wait,
         "block until jobs end: exit 0 if all completed, 1 if any did not, 124 on timeout",
         "  jobcore wait k3x9q m2p4t\n  jobcore wait --group renders --timeout 3600\n"
+        "  jobcore wait --all && ./publish.sh   # until nothing runs or waits, new jobs too\n"
         "  jobcore wait                # every job active now",
     )
     action = p.add_argument("ids", metavar="ID", nargs="*", help="jobs to wait for")
     action.completer = _complete_job_ids  # type: ignore[attr-defined]
     p.add_argument("--group", metavar="NAME", help="the active jobs of this group")
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="until no job runs or waits, including jobs queued after wait started",
+    )
+    p.add_argument(
+        "-q", "--quiet", action="store_true", help="do not list the jobs that did not complete"
+    )
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="give up (exit 124) after")
 
     p = add(
@@ -414,9 +532,10 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)""",
         cmd_group,
         "queue groups and their parallel limits",
         "  jobcore group add renders --parallel 2\n  jobcore group set renders --parallel 4\n"
-        "  jobcore group set default --parallel 8\n  jobcore group ls --json",
+        "  jobcore group set default --parallel 8\n  jobcore group ls --json\n"
+        "  jobcore group rm renders          # once none of its jobs is active",
     )
-    p.add_argument("action", choices=["add", "set", "ls"])
+    p.add_argument("action", choices=["add", "set", "ls", "rm"])
     p.add_argument("name", nargs="?", metavar="NAME")
     p.add_argument(
         "--parallel",
@@ -484,11 +603,14 @@ def _fail(message: str, code: int) -> int:
 
 
 def main(argv: Sequence[str] | None = None, *, close_store: bool = True) -> int:
-    args_in = sys.argv[1:] if argv is None else list(argv)
+    args_in = _unaliased(sys.argv[1:] if argv is None else argv)
     command = command_named(args_in)
     parser = build_parser(command)
     if command not in _commands(parser) or "_ARGCOMPLETE" in os.environ:
         parser = build_parser()  # help, a typo, completion: they need every command
+        known = _commands(parser)
+        if command is not None and command not in known and "_ARGCOMPLETE" not in os.environ:
+            return _unknown_command(command, known)
     if "_ARGCOMPLETE" in os.environ:
         import argcomplete
 

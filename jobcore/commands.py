@@ -12,7 +12,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from jobcore import fmt, limits
@@ -148,19 +148,32 @@ def _queue_from_args(args: argparse.Namespace, store: Store) -> QueueSpec:
     return QueueSpec(args.group, args.priority, after, not_before)
 
 
+def _launch_dir(given: str | None) -> str:
+    """``--cwd`` made absolute, else the current directory, which may have been deleted
+    under the shell (a rebuilt checkout): said in words, not as a FileNotFoundError."""
+    if given is not None and os.path.isabs(given):
+        return given
+    try:
+        here = os.getcwd()
+    except FileNotFoundError:
+        raise JobcoreError("the current directory no longer exists; use --cwd") from None
+    return os.path.join(here, given) if given is not None else here
+
+
 def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
     from jobcore.launcher import launch
 
     command = list(args.command)
     if command and command[0] == "--":
         command = command[1:]
+    cwd = _launch_dir(args.cwd)
     batch, items = _batch_from_args(args, command)
     queue = _queue_from_args(args, ctx.store)
     job = launch(
         ctx.state,
         ctx.store,
         command,
-        cwd=args.cwd,
+        cwd=cwd,
         env=_parse_env(args.env),
         name=args.name,
         batch=batch,
@@ -199,13 +212,37 @@ def _statuses(values: Sequence[str]) -> list[str]:
 
 
 def _select_jobs(store: Store, args: argparse.Namespace) -> list[Job]:
+    if args.group is not None:
+        return [j for j in _select_all_groups(store, args) if j.queue.group == args.group]
+    return _select_all_groups(store, args)
+
+
+def _select_all_groups(store: Store, args: argparse.Namespace) -> list[Job]:
     if args.status:
         return store.list_jobs(_statuses(args.status))
-    if args.all:
+    if args.all or args.group is not None:
         return store.list_jobs()
     live = store.list_jobs([*(s.value for s in JobStatus if not s.is_final)])
     finished = store.list_jobs([s.value for s in JobStatus if s.is_final], limit=RECENT_FINISHED)
     return sorted([*live, *finished], key=lambda j: j.seq, reverse=True)
+
+
+def _hidden_count(store: Store, args: argparse.Namespace) -> int:
+    """How many finished jobs a plain ``ls`` leaves out (``-a`` shows them)."""
+    if args.all or args.status or args.group is not None:
+        return 0
+    final = [s.value for s in JobStatus if s.is_final]
+    row = store.conn.execute(
+        f"SELECT COUNT(*) FROM jobs WHERE status IN ({','.join('?' * len(final))})", final
+    ).fetchone()
+    return max(0, row[0] - RECENT_FINISHED)
+
+
+def one_line(text: str) -> str:
+    """A multi-line text (a ``sh -c`` script) on one line of a table: each line break as ⏎."""
+    if "\n" not in text and "\r" not in text:
+        return text
+    return " ⏎ ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
 def _estimated_remaining(store: Store, job: Job, now: float) -> float | None:
@@ -221,7 +258,7 @@ def _estimated_remaining(store: Store, job: Job, now: float) -> float | None:
 def _waiting_note(job: Job) -> str | None:
     """What a queued job waits for, in words."""
     if job.waiting_on == "delay" and job.queue.not_before is not None:
-        return "starts at " + time.strftime("%H:%M:%S", time.localtime(job.queue.not_before))
+        return "starts at " + _when(job.queue.not_before)
     if job.waiting_on == "deps":
         return "waiting for " + ", ".join(job.queue.after)
     if job.waiting_on == "slot":
@@ -242,8 +279,14 @@ def _note(job: Job) -> str | None:
 
 
 def cmd_ls(args: argparse.Namespace, ctx: Context) -> int:
+    if args.group is not None:
+        from jobcore.queue import list_groups
+
+        if args.group not in {g.name for g in list_groups(ctx.store)}:
+            raise JobcoreError(f"no group {args.group!r}")
     store = _reconciled(ctx)
-    if args.json and (args.all or args.status):  # one query: no Job objects needed
+    if args.json and (args.all or args.status) and args.group is None:
+        # One query and no Job objects: ls --json --all of 10,000 jobs is a script's poll.
         _emit_json(store.list_json(_statuses(args.status) if args.status else None))
         return 0
     jobs = _select_jobs(store, args)
@@ -254,17 +297,25 @@ def cmd_ls(args: argparse.Namespace, ctx: Context) -> int:
         print("no jobs yet: start one with `jobcore run -- COMMAND`", file=sys.stderr)
         return 0
     now = time.time()
-    headers = ["ID", "NAME", "STATUS", "PROGRESS", "RATE", "ETA", "ELAPSED", "COMMAND"]
+    grouped = ctx.store.conn.execute(
+        "SELECT 1 FROM groups WHERE name != 'default' LIMIT 1"
+    ).fetchone()
+    headers = ["ID", "NAME", "STATUS", "PROGRESS", "RATE", "ETA", "ELAPSED", "REASON", "COMMAND"]
     rows = []
     for job in jobs:
         row = fmt.job_row(job, now, _estimated_remaining(ctx.store, job, now))
-        note = _note(job)
-        if note:
-            row[-1] = f"{row[-1]}  ({note})"
+        row.insert(-1, _note(job) or "")
+        row = [one_line(cell) for cell in row]
+        if grouped:
+            row.insert(1, job.queue.group)
         rows.append(row)
+    if grouped:
+        headers.insert(1, "GROUP")
     color = fmt.use_color()
     width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
-    print(fmt.table(headers, rows, color=color, width=width, status_col=2))
+    print(fmt.table(headers, rows, color=color, width=width, status_col=3 if grouped else 2))
+    if hidden := _hidden_count(ctx.store, args):
+        print(f"{hidden} older jobs hidden (-a)", file=sys.stderr)
     return 0
 
 
@@ -283,17 +334,25 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
         data["failed_items"] = [r.to_json() for r in failed]
         in_flight = _shown_records(ctx, running(store, job.id)) if job.status.is_active else []
         data["running_items"] = [r.to_json() for r in in_flight]
+    data["position"] = _position(store, job)
     if args.json:
         data["samples"] = store.samples(job.id)
         _emit_json(data)
         return 0
     now = time.time()
     color = fmt.use_color()
+    after = [f"{dep} ({_status_of(store, dep)})" for dep in job.queue.after]
     fields = [
         ("id", job.id),
         ("name", job.name or fmt.UNKNOWN),
         ("status", fmt.paint(job.status.value, fmt.STATUS_COLORS[job.status], color)),
         ("reason", job.reason or fmt.UNKNOWN),
+        ("group", job.queue.group),
+        ("priority", str(job.queue.priority)),
+        ("in line", fmt.UNKNOWN if data["position"] is None else f"#{data['position']}"),
+        ("waits for", (_waiting_note(job) if job.status is JobStatus.QUEUED else None) or "-"),
+        ("after", ", ".join(after) or fmt.UNKNOWN),
+        ("not before", _when(job.queue.not_before)),
         ("command", job.command_line),
         ("cwd", job.cwd),
         ("env", " ".join(f"{k}={v}" for k, v in job.masked_env.items()) or fmt.UNKNOWN),
@@ -303,15 +362,15 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
         ("rate", fmt.rate(job.rate) if job.status is JobStatus.RUNNING else fmt.UNKNOWN),
         ("eta", fmt.eta(job, _estimated_remaining(store, job, now))),
         ("elapsed", fmt.duration(job.elapsed(now))),
-        ("created", data["created_at"] or fmt.UNKNOWN),
-        ("started", data["started_at"] or fmt.UNKNOWN),
-        ("finished", data["finished_at"] or fmt.UNKNOWN),
+        ("created", _when(job.created_at)),
+        ("started", _when(job.started_at)),
+        ("finished", _when(job.finished_at)),
         ("exit code", fmt.UNKNOWN if job.exit_code is None else str(job.exit_code)),
         ("worker pid", str(job.worker.pid) if job.worker else fmt.UNKNOWN),
         ("log", data["log"]),
     ]
     if job.is_batch:
-        fields.insert(8, ("items", ", ".join(f"{n} {s}" for s, n in data["items"].items())))
+        fields.insert(14, ("items", ", ".join(f"{n} {s}" for s, n in data["items"].items())))
     for key, value in fields:
         print(f"{key:>12}  {value}")
     if in_flight:
@@ -324,6 +383,32 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
             tries = f"{record.attempts} attempt{'' if record.attempts == 1 else 's'}"
             print(f"  {shown(record.item)}  ({tries}): {record.error}")
     return 0
+
+
+def _when(ts: float | None) -> str:
+    """A time as people read it: the clock alone today, with the date on any other day."""
+    if ts is None:
+        return fmt.UNKNOWN
+    day = time.strftime("%Y-%m-%d", time.localtime(ts))
+    clock_time = time.strftime("%H:%M:%S", time.localtime(ts))
+    return clock_time if day == time.strftime("%Y-%m-%d") else f"{day} {clock_time}"
+
+
+def _position(store: Store, job: Job) -> int | None:
+    """A queued job's place in its group's line (1: next), by priority then age."""
+    if job.status is not JobStatus.QUEUED:
+        return None
+    row = store.conn.execute(
+        "SELECT COUNT(*) FROM jobs WHERE grp = ? AND status = 'queued'"
+        " AND (priority > ? OR (priority = ? AND seq < ?))",
+        (job.queue.group, job.queue.priority, job.queue.priority, job.seq),
+    ).fetchone()
+    return row[0] + 1
+
+
+def _status_of(store: Store, job_id: str) -> str:
+    row = store.conn.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    return "gone" if row is None else row[0]
 
 
 def _shown_records(ctx: Context, records: list[ItemRecord]) -> list[ItemRecord]:
@@ -491,18 +576,81 @@ def cmd_attach(args: argparse.Namespace, ctx: Context) -> int:
     return _attach_until_end(ctx, _reconciled(ctx).resolve(args.id))
 
 
-def _targets(args: argparse.Namespace, ctx: Context, statuses: Sequence[str]) -> list[Job]:
-    """The job named by ID, or every job of ``--group`` in one of ``statuses``."""
-    if (args.id is None) == (args.group is None):
-        raise UsageError("name a job ID or a --group, one of the two")
-    if args.id is not None:
-        return [ctx.store.resolve(args.id)]
-    from jobcore.queue import list_groups
+APPLIES_TO: dict[str, tuple[JobStatus, ...]] = {
+    "stop": (JobStatus.QUEUED, JobStatus.RUNNING),
+    "kill": (JobStatus.QUEUED, JobStatus.RUNNING),
+    "resume": (JobStatus.PAUSED,),
+    "retry": (JobStatus.FAILED,),
+    "rm": (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED),
+    "restart": (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED),
+}
+"""The jobs each many-job verb takes with ``--group`` or ``--all`` (and offers to complete)."""
 
-    if args.group not in {g.name for g in list_groups(ctx.store)}:
-        raise JobcoreError(f"no group {args.group!r}")
-    jobs = _reconciled(ctx).list_jobs(statuses)
-    return sorted((j for j in jobs if j.queue.group == args.group), key=lambda j: j.seq)
+
+def _targets(args: argparse.Namespace, ctx: Context) -> list[Job | JobcoreError]:
+    """The jobs a many-job verb acts on: the ids given (an id that names no job stays its
+    error, reported in its turn), or every job it applies to, of ``--group`` or ``--all``."""
+    chosen = [bool(args.ids), args.group is not None, args.all]
+    if sum(chosen) != 1:
+        raise UsageError("name job IDs, a --group or --all, one of the three")
+    if args.ids:
+        targets: list[Job | JobcoreError] = []
+        for given in args.ids:
+            try:
+                targets.append(ctx.store.resolve(given))
+            except JobcoreError as exc:
+                targets.append(exc)
+        return targets
+    if args.group is not None:
+        from jobcore.queue import list_groups
+
+        if args.group not in {g.name for g in list_groups(ctx.store)}:
+            raise JobcoreError(f"no group {args.group!r}")
+    jobs = _reconciled(ctx).list_jobs([s.value for s in APPLIES_TO[args.cmd]])
+    if args.group is not None:
+        jobs = [j for j in jobs if j.queue.group == args.group]
+    return sorted(jobs, key=lambda j: j.seq)
+
+
+def _confirmed(args: argparse.Namespace, jobs: Sequence[Job | JobcoreError]) -> bool:
+    """``--all`` on kill/stop asks first at a terminal, unless ``-y``."""
+    if not args.all or args.yes or not sys.stdin.isatty() or not jobs:
+        return True
+    print(f"{args.cmd} all {len(jobs)} active job(s)? [y/N] ", end="", file=sys.stderr, flush=True)
+    try:
+        return sys.stdin.readline().strip().lower() in ("y", "yes")
+    except KeyboardInterrupt:
+        return False
+
+
+def _each(
+    args: argparse.Namespace,
+    ctx: Context,
+    act: Callable[[Job], str],
+    targets: Sequence[Job | JobcoreError] | None = None,
+) -> int:
+    """Run ``act`` on every target, one line each on stderr: 0 if all went well, else the
+    exit code of the worst error (2 for an ambiguous id, 1 otherwise)."""
+    targets = _targets(args, ctx) if targets is None else targets
+    if not targets:
+        where = f" in group {args.group}" if args.group is not None else ""
+        print(f"no job to {args.cmd}{where}", file=sys.stderr)
+        return 0
+    code = 0
+    for target in targets:
+        try:
+            if isinstance(target, JobcoreError):
+                raise target
+            print(act(target), file=sys.stderr)
+        except JobcoreError as exc:
+            print(f"jobcore: error: {exc}", file=sys.stderr)
+            code = max(code, exc.exit_code)
+    return code
+
+
+def _queued_first(targets: list[Job | JobcoreError]) -> list[Job | JobcoreError]:
+    """Queued jobs before running ones, so none takes a slot freed by stopping another."""
+    return sorted(targets, key=lambda t: isinstance(t, Job) and t.status is JobStatus.RUNNING)
 
 
 def cmd_stop(args: argparse.Namespace, ctx: Context) -> int:
@@ -510,47 +658,148 @@ def cmd_stop(args: argparse.Namespace, ctx: Context) -> int:
 
     if args.grace is not None and not 0 <= args.grace <= MAX_GRACE_S:
         raise UsageError(f"--grace expects seconds from 0 to {MAX_GRACE_S:.0f}")
-    # Queued jobs first, so none of them takes a slot freed by stopping a running one.
-    for job in sorted(_targets(args, ctx, ["queued", "running"]), key=lambda j: j.status.value):
+    targets = _targets(args, ctx)
+    if not _confirmed(args, targets):
+        print("nothing stopped", file=sys.stderr)
+        return 1
+
+    def act(job: Job) -> str:
         job = stop(ctx.store, job.id, args.grace)
-        print(f"job {job.id} is {job.status.value}", file=sys.stderr)
-    return 0
+        return f"job {job.id} is {job.status.value}"
+
+    return _each(args, ctx, act, _queued_first(targets))
 
 
 def cmd_kill(args: argparse.Namespace, ctx: Context) -> int:
     from jobcore.control import stop
 
-    job = stop(ctx.store, ctx.store.resolve(args.id).id, kill=True)
-    print(f"job {job.id} is {job.status.value} ({job.reason})", file=sys.stderr)
-    return 0
+    targets = _targets(args, ctx)
+    if not _confirmed(args, targets):
+        print("nothing killed", file=sys.stderr)
+        return 1
+
+    def act(job: Job) -> str:
+        job = stop(ctx.store, job.id, kill=True)
+        return f"job {job.id} is {job.status.value} ({job.reason})"
+
+    return _each(args, ctx, act, _queued_first(targets))
 
 
 def cmd_resume(args: argparse.Namespace, ctx: Context) -> int:
     from jobcore.control import resume
 
-    for job in _targets(args, ctx, ["paused"]):
-        job = resume(ctx.state, ctx.store, job.id, env_now=args.env_now)
-        print(f"job {job.id} resumed", file=sys.stderr)
+    def act(job: Job) -> str:
+        resume(ctx.state, ctx.store, job.id, env_now=args.env_now)
+        return f"job {job.id} resumed"
+
+    return _each(args, ctx, act)
+
+
+def cmd_rm(args: argparse.Namespace, ctx: Context) -> int:
+    from jobcore.housekeeping import remove
+
+    def act(job: Job) -> str:
+        job = remove(ctx.state, ctx.store, job.id, force=args.force)
+        return f"removed {job.id}  {job.status.value:<9}  {job.label}"
+
+    return _each(args, ctx, act)
+
+
+def cmd_restart(args: argparse.Namespace, ctx: Context) -> int:
+    from jobcore.restart import restart
+
+    def act(job: Job) -> str:
+        new = restart(
+            ctx.state, ctx.store, job.id, failed_only=args.failed_only, in_place=args.in_place
+        )
+        if new.id == job.id:
+            return f"restarted job {job.id} in place"
+        print(new.id)
+        return f"restarted job {job.id} as {new.id}"
+
+    return _each(args, ctx, act)
+
+
+def cmd_edit(args: argparse.Namespace, ctx: Context) -> int:
+    import shlex
+
+    from jobcore.edit import Changes, changes_from_env_args, edit, edit_in_editor, editable
+
+    store = _reconciled(ctx)
+    job = store.resolve(args.id)
+    editable(job)
+    given = [args.command, args.cwd, args.name, args.priority, args.after, args.delay, args.at]
+    if all(v is None for v in given) and not args.env and not args.unset_env:
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+        edited = edit_in_editor(ctx.state, store, job, shlex.split(editor))
+        if edited is None:
+            print(f"job {job.id} unchanged (the form was emptied)", file=sys.stderr)
+            return 0
+        print(f"job {job.id} edited", file=sys.stderr)
+        return 0
+    command = None
+    if args.command is not None:
+        try:
+            command = shlex.split(args.command)
+        except ValueError as exc:
+            raise UsageError(f"--command: {exc}") from None
+    not_before = None
+    if args.delay is not None or args.at is not None:
+        queue = _queue_from_args(
+            argparse.Namespace(
+                delay=args.delay, at=args.at, priority=0, after=[], group=job.queue.group
+            ),
+            store,
+        )
+        not_before = queue.not_before
+    changes = Changes(
+        command=command,
+        cwd=None if args.cwd is None else _launch_dir(args.cwd),
+        name=args.name,
+        priority=args.priority,
+        env=changes_from_env_args(job, args.env, args.unset_env),
+        after=None
+        if args.after is None
+        else tuple(d for value in args.after for d in value.split(",") if d.strip()),
+        not_before=not_before,
+        clear_not_before=args.delay in ("0", "0s"),
+    )
+    edit(ctx.state, store, job.id, changes)
+    print(f"job {job.id} edited", file=sys.stderr)
     return 0
 
 
 def cmd_wait(args: argparse.Namespace, ctx: Context) -> int:
-    """Exit 0 when every job completed, 1 when any did not, 124 on timeout."""
+    """Exit 0 when every job completed, 1 when any did not, 124 on timeout.
+
+    ``--all`` watches the whole queue: a job queued while it waits is waited for too, so
+    ``jobcore wait --all && ./publish.sh`` cannot publish early.
+    """
     if args.timeout is not None:
         limits.seconds("--timeout", args.timeout)
+    if args.ids and (args.all or args.group is not None):
+        raise UsageError("name job IDs, or wait for --all or a --group, not both")
     store = _reconciled(ctx)
-    if args.ids:
-        ids = [store.resolve(i).id for i in args.ids]
-    else:
-        jobs = store.active_jobs()
-        ids = [j.id for j in jobs if args.group is None or j.queue.group == args.group]
+
+    def active_now() -> list[str]:
+        return [
+            j.id for j in store.active_jobs() if args.group is None or j.queue.group == args.group
+        ]
+
+    ids = list(dict.fromkeys(store.resolve(i).id for i in args.ids)) or active_now()
+    if args.all and not args.quiet:
+        print(f"waiting for {len(ids)} job(s) and any queued meanwhile", file=sys.stderr)
     deadline = None if args.timeout is None else time.monotonic() + args.timeout
     try:
         while True:
+            if args.all:
+                ids += [i for i in active_now() if i not in ids]
             jobs = [store.get(i) for i in ids]
             if not any(j.status.is_active for j in jobs):
+                _report_unfinished(jobs, args.quiet)
                 return 0 if all(j.status is JobStatus.COMPLETED for j in jobs) else 1
             if deadline is not None and time.monotonic() >= deadline:
+                _report_unfinished(jobs, args.quiet)
                 return 124
             time.sleep(0.1)
             _reconciled(ctx)
@@ -558,11 +807,33 @@ def cmd_wait(args: argparse.Namespace, ctx: Context) -> int:
         return 130
 
 
+def _report_unfinished(jobs: Sequence[Job], quiet: bool) -> None:
+    """One line on stderr per job that did not complete, saying why (cancelled is its own)."""
+    if quiet:
+        return
+    for job in jobs:
+        if job.status is JobStatus.COMPLETED:
+            continue
+        if job.status.is_active:
+            what = f"is still {job.status.value}"
+        elif job.status is JobStatus.CANCELLED:
+            what = "was cancelled before it started"
+        else:
+            what = f"did not complete: {job.status.value}"
+            if job.reason:
+                what += f" ({job.reason})"
+        print(f"job {job.id} {what}  {job.label}", file=sys.stderr)
+
+
 def cmd_group(args: argparse.Namespace, ctx: Context) -> int:
-    from jobcore.queue import add_group, list_groups, set_group
+    from jobcore.queue import add_group, list_groups, remove_group, set_group
 
     if args.action != "ls" and not args.name:
         raise UsageError(f"group {args.action} needs a NAME")
+    if args.action == "rm":
+        remove_group(ctx.store, args.name)
+        print(f"removed group {args.name}", file=sys.stderr)
+        return 0
     if args.action == "add":
         add_group(ctx.store, args.name, args.parallel)
         return 0
@@ -640,11 +911,15 @@ def _open_log(state: StateDir, job_id: str) -> int:
 def cmd_retry(args: argparse.Namespace, ctx: Context) -> int:
     from jobcore.control import retry
 
-    job = ctx.store.resolve(args.id)
-    changed = retry(ctx.state, ctx.store, job.id, args.item, env_now=args.env_now)
-    what = f"{changed} item(s)" if job.is_batch else "the job"
-    print(f"retrying {what} of job {job.id}", file=sys.stderr)
-    return 0
+    if args.item and len(args.ids) != 1:
+        raise UsageError("--item goes with one job ID")
+
+    def act(job: Job) -> str:
+        changed = retry(ctx.state, ctx.store, job.id, args.item, env_now=args.env_now)
+        what = f"{changed} item(s)" if job.is_batch else "the job"
+        return f"retrying {what} of job {job.id}"
+
+    return _each(args, ctx, act)
 
 
 def cmd_failures(args: argparse.Namespace, ctx: Context) -> int:

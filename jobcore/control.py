@@ -29,7 +29,7 @@ from jobcore.errors import JobcoreError
 from jobcore.items import ItemBook, ItemStatus, counts
 from jobcore.launcher import spawn_worker
 from jobcore.liveness import is_alive, process_of, reconcile
-from jobcore.models import Job, JobStatus
+from jobcore.models import CANCELLED_REASON, Job, JobStatus
 from jobcore.paths import StateDir, open_private
 from jobcore.proctree import kill_job_tree, terminate
 from jobcore.store import Store, record_event
@@ -54,7 +54,7 @@ def stop(store: Store, job_id: str, grace: float | None = None, *, kill: bool = 
 
     ``grace`` defaults to the state folder's ``grace`` setting (the CLI's and the dashboard's
     stop alike). A stopped job becomes ``paused`` (resumable); a killed one ``failed`` with
-    reason "killed".
+    reason "killed", or ``cancelled`` if it was queued and had never started.
     """
     if grace is None:
         from jobcore import config
@@ -69,12 +69,14 @@ def stop(store: Store, job_id: str, grace: float | None = None, *, kill: bool = 
         return _cancel_auto_resume(store, job)
     if not job.status.is_active:
         raise JobcoreError(f"job {job.id} is {job.status.value}; there is nothing to stop")
-    request = "kill" if kill else "pause"
+    # A kill of a job that never started cancels it: decided in the same UPDATE that asks,
+    # so a job starting meanwhile is killed, not cancelled.
+    request = "CASE WHEN status = 'queued' AND started_at IS NULL THEN 'cancel' ELSE 'kill' END"
     with store.write() as conn:
         conn.execute(
-            "UPDATE jobs SET stop_request = ?, stop_grace = ? WHERE id = ?"
-            " AND status IN ('queued', 'running')",
-            (request, grace, job.id),
+            f"UPDATE jobs SET stop_request = {request if kill else repr('pause')},"
+            " stop_grace = ? WHERE id = ? AND status IN ('queued', 'running')",
+            (grace, job.id),
         )
     job = store.get(job.id)  # the command may have started since the first look
     if job.is_batch and job.worker is not None:
@@ -92,6 +94,8 @@ def stop(store: Store, job_id: str, grace: float | None = None, *, kill: bool = 
     # What the worker left (a batch item's escapee).
     kill_job_tree(marker, None, grace, cgroup=group)
     status, reason = (JobStatus.FAILED, "killed") if kill else (JobStatus.PAUSED, "stopped by user")
+    if job.stop_request == "cancel":
+        status, reason = JobStatus.CANCELLED, CANCELLED_REASON
     store.finish_if_active(job.id, status, reason, expect_worker=job.worker, actor="user")
     return store.get(job.id)
 
@@ -157,6 +161,9 @@ def resume(state: StateDir, store: Store, job_id: str, *, env_now: bool = False)
     reconcile(store)
     queued = clock.now()
     _check_folder(state, job_id)
+    cwd = store.get(job_id).cwd
+    if not os.path.isdir(cwd):
+        raise JobcoreError(f"job {job_id} cannot resume: its cwd {cwd} no longer exists")
     with store.write() as conn:
         _check_resumable(conn, job_id)
         if env_now:

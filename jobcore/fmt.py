@@ -22,6 +22,7 @@ STATUS_COLORS = {
     JobStatus.PAUSED: "33",  # yellow
     JobStatus.COMPLETED: "32",  # green
     JobStatus.FAILED: "31;1",  # bold red
+    JobStatus.CANCELLED: "90",  # grey: not a failure
 }
 
 

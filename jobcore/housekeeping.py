@@ -9,14 +9,14 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from jobcore.errors import UsageError
+from jobcore.errors import JobcoreError, UsageError
 from jobcore.liveness import reconcile
 from jobcore.models import Job, JobStatus
 from jobcore.paths import StateDir
 from jobcore.store import Store, record_event
 
-CLEANABLE = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.PAUSED)
-DEFAULT_STATUSES = (JobStatus.COMPLETED, JobStatus.FAILED)
+CLEANABLE = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.PAUSED)
+DEFAULT_STATUSES = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
 def select_for_clean(
@@ -59,17 +59,41 @@ def clean(
     jobs = select_for_clean(store, statuses=statuses, keep=keep, older_than=older_than)
     if dry_run:
         return jobs
-    removed = []
-    for job in jobs:
-        with store.write() as conn:
-            deleted = conn.execute(
-                "DELETE FROM jobs WHERE id = ? AND status = ?", (job.id, job.status.value)
-            ).rowcount
-            if not deleted:
-                continue  # resumed in the meantime: not ours to remove any more
-            conn.execute("DELETE FROM items WHERE job_id = ?", (job.id,))
-            conn.execute("DELETE FROM samples WHERE job_id = ?", (job.id,))
-            record_event(conn, job.id, "cleaned", actor, f"was {job.status.value}")
-        state.remove_job_dir(job.id)
-        removed.append(job)
-    return removed
+    return [job for job in jobs if _delete(state, store, job, "cleaned", actor)]
+
+
+def remove(state: StateDir, store: Store, job_id: str, *, force: bool = False) -> Job:
+    """``jobcore rm``: one job with its folder and log. A job with a process (queued,
+    running, or paused waiting to resume by itself) is refused unless ``force``, which
+    kills it first: a queued one that never started ends cancelled, then goes."""
+    from jobcore.control import stop
+
+    reconcile(store)
+    job = store.get(job_id)
+    if job.status.is_active or job.paused_until is not None:
+        if not force:
+            raise JobcoreError(
+                f"job {job.id} is {job.status.value}; `jobcore rm --force {job.id}` kills it"
+                " first"
+            )
+        job = stop(store, job.id, kill=True)
+    if not _delete(state, store, job, "removed", "user"):
+        raise JobcoreError(f"job {job.id} changed while it was being removed; try again")
+    return job
+
+
+def _delete(state: StateDir, store: Store, job: Job, kind: str, actor: str) -> bool:
+    """Delete the job's row, items and samples, then its folder, if it is still as seen
+    (a job resumed meanwhile is not ours to remove any more); its history stays."""
+    with store.write() as conn:
+        deleted = conn.execute(
+            "DELETE FROM jobs WHERE id = ? AND status = ? AND worker_pid IS ?",
+            (job.id, job.status.value, job.worker.pid if job.worker else None),
+        ).rowcount
+        if not deleted:
+            return False
+        conn.execute("DELETE FROM items WHERE job_id = ?", (job.id,))
+        conn.execute("DELETE FROM samples WHERE job_id = ?", (job.id,))
+        record_event(conn, job.id, kind, actor, f"was {job.status.value}")
+    state.remove_job_dir(job.id)
+    return True

@@ -163,7 +163,7 @@ def counts(conn: sqlite3.Connection, job_id: str) -> dict[ItemStatus, int]:
     return {status: found.get(status, 0) for status in ItemStatus}
 
 
-def _recount_job(conn: sqlite3.Connection, job_id: str) -> None:
+def recount_job(conn: sqlite3.Connection, job_id: str) -> None:
     """The job's done/total/errors counted afresh from its items (plus rate and ETA).
 
     Used when a worker starts and on retry, so the counts heal whatever happened before.
@@ -196,7 +196,7 @@ class ItemBook:
                 " started_at = NULL WHERE job_id = ? AND status = 'running'",
                 (self.job_id,),
             ).rowcount
-            _recount_job(conn, self.job_id)
+            recount_job(conn, self.job_id)
         return changed
 
     def requeue(self, record: ItemRecord) -> None:
@@ -223,7 +223,7 @@ class ItemBook:
             args.extend(to_db(name) for name in names)
         with self.store.write() as conn:
             changed = conn.execute(sql, args).rowcount
-            _recount_job(conn, self.job_id)
+            recount_job(conn, self.job_id)
         return changed
 
 

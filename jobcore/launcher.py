@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import shlex
 import shutil
 import signal
 import sys
@@ -50,7 +51,25 @@ def validate(command: Sequence[str], cwd: str, env: Mapping[str, str]) -> None:
     if not os.path.isdir(cwd):
         raise JobcoreError(f"cwd does not exist: {cwd}")
     if find_executable(command[0], cwd, env) is None:
-        raise JobcoreError(f"command not found: {command[0]}")
+        raise JobcoreError(_not_found(command, cwd, env))
+
+
+def _not_found(command: Sequence[str], cwd: str, env: Mapping[str, str]) -> str:
+    """Why a program cannot be run, with the fix: pueue's one-string habit, a missing x bit."""
+    program = command[0]
+    if os.sep in program:
+        candidates = [os.path.join(cwd, program)]
+    else:
+        candidates = [os.path.join(d, program) for d in env.get("PATH", os.defpath).split(":")]
+    for path in candidates:
+        if os.path.isfile(path) and not os.access(path, os.X_OK):
+            return f"{path} is not executable (chmod +x it, or run it with its interpreter)"
+    if len(command) == 1 and " " in program.strip():
+        return (
+            f"command not found: {program!r} is one argument with spaces; to run it with a "
+            f"shell: jobcore run -- sh -c {shlex.quote(program)}"
+        )
+    return f"command not found: {program}"
 
 
 def launch(
@@ -66,11 +85,14 @@ def launch(
     queue: QueueSpec | None = None,
     on_done: str | None = None,
     redact: Sequence[str] = (),
+    launched_env: Mapping[str, str] | None = None,
 ) -> Job:
     """Create a job (one command, or a batch of ``items``) and start its worker; returns at once.
 
     Everything that can be checked is checked first: nothing is created for a command that
-    does not exist, a missing cwd or a ``--call`` target that cannot be imported.
+    does not exist, a missing cwd or a ``--call`` target that cannot be imported. The job
+    keeps ``launched_env`` as its launch environment (default: this process's; ``restart``
+    gives the original job's).
     """
     cwd = os.path.abspath(cwd or os.getcwd())
     overrides = dict(env or {})
@@ -78,7 +100,7 @@ def launch(
         from jobcore.limits import check_batch
 
         check_batch(batch.parallel, batch.retries, batch.backoff)
-    launched = launch_env.current()
+    launched = launch_env.current() if launched_env is None else dict(launched_env)
     if batch is not None and batch.call:
         if not os.path.isdir(cwd):
             raise JobcoreError(f"cwd does not exist: {cwd}")

@@ -13,13 +13,15 @@ from typing import Any, NamedTuple
 
 class JobStatus(StrEnum):
     """Life of a job. ``queued`` waits for its worker to start the command (or for a slot);
-    ``paused`` was stopped and can be resumed; ``completed``/``failed`` are final."""
+    ``paused`` was stopped and can be resumed; ``completed``/``failed`` are final, and so is
+    ``cancelled``: killed or removed before it ever started (not a failure of the job)."""
 
     QUEUED = "queued"
     RUNNING = "running"
     PAUSED = "paused"
     COMPLETED = "completed"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
     @property
     def is_active(self) -> bool:
@@ -28,7 +30,10 @@ class JobStatus(StrEnum):
 
     @property
     def is_final(self) -> bool:
-        return self in (JobStatus.COMPLETED, JobStatus.FAILED)
+        return self in FINAL_STATUSES
+
+
+FINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 
 
 ACTIVE_STATUSES: tuple[str, ...] = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
@@ -429,10 +434,15 @@ def run_time(
     return run_s
 
 
+CANCELLED_REASON = "cancelled before it started"
+
+
 def requested_ending(stop_request: str | None) -> Ending | None:
     """The ending a user's stop or kill asked for, if any: it wins over the exit code."""
     if stop_request == "pause":
         return Ending(JobStatus.PAUSED, "stopped by user", actor="user")
     if stop_request == "kill":
         return Ending(JobStatus.FAILED, "killed", actor="user")
+    if stop_request == "cancel":
+        return Ending(JobStatus.CANCELLED, CANCELLED_REASON, actor="user")
     return None

@@ -94,6 +94,25 @@ def set_group(store: Store, name: str, parallel: int | None) -> None:
             raise JobcoreError(f"no group {name!r}")
 
 
+def remove_group(store: Store, name: str) -> None:
+    """Drop a group; refused while any job of it is queued, running or paused (it would
+    have no group to come back to). Its finished jobs keep its name."""
+    if name == "default":
+        raise JobcoreError("the default group cannot be removed")
+    with store.write() as conn:
+        row = conn.execute(
+            "SELECT COUNT(*) FROM jobs WHERE grp = ? AND status IN ('queued', 'running', 'paused')",
+            (name,),
+        ).fetchone()
+        if row[0]:
+            raise JobcoreError(
+                f"group {name!r} has {row[0]} queued, running or paused job(s); "
+                f"`jobcore kill --group {name}` or wait for them first"
+            )
+        if not conn.execute("DELETE FROM groups WHERE name = ?", (name,)).rowcount:
+            raise JobcoreError(f"no group {name!r}")
+
+
 def list_groups(store: Store) -> list[Group]:
     rows = store.conn.execute(
         "SELECT g.name, g.parallel,"
@@ -209,8 +228,8 @@ class Turn:
             row = self.store.conn.execute("SELECT status FROM jobs WHERE id = ?", (dep,)).fetchone()
             if row is None:
                 return Ending(JobStatus.FAILED, f"dependency {dep} is gone")
-            if row["status"] == JobStatus.FAILED.value:
-                return Ending(JobStatus.FAILED, f"dependency {dep} failed")
+            if row["status"] in (JobStatus.FAILED.value, JobStatus.CANCELLED.value):
+                return Ending(JobStatus.FAILED, f"dependency {dep} {row['status']}")
             if row["status"] != JobStatus.COMPLETED.value:
                 return self._wait_for("deps")
         limit = group_limit(self.store, self.job.queue.group)

@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from jobcore import __version__
 from jobcore.cli import HOME_HELP
 from jobcore.errors import JobcoreError
 
@@ -16,6 +17,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Live dashboard of jobcore's background jobs (press ? inside for keys).",
     )
     parser.add_argument("--home", metavar="DIR", help=HOME_HELP)
+    parser.add_argument("--version", action="version", version=f"jobtui {__version__}")
     args = parser.parse_args(argv)
     from jobtui.app import run  # Textual loads only once the arguments are good
 

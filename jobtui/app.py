@@ -68,6 +68,7 @@ PANEL_ORDER = (
     JobStatus.QUEUED,
     JobStatus.PAUSED,
     JobStatus.FAILED,
+    JobStatus.CANCELLED,
     JobStatus.COMPLETED,
 )
 
@@ -544,7 +545,9 @@ class JobApp(App[None]):
         if not finished:
             self.bell()
             return
-        question = f"Remove {finished:,} finished jobs (completed and failed) and their logs?"
+        question = (
+            f"Remove {finished:,} finished jobs (completed, failed and cancelled) and their logs?"
+        )
 
         def answered(yes: bool | None) -> None:
             if yes:

@@ -27,7 +27,7 @@ from jobcore.store import BUSY_TIMEOUT_MS
 PAGE_SIZE = 200
 """Rows per panel: 10,000 finished jobs must not mean 10,000 table rows."""
 
-FINAL_STATUSES = (JobStatus.COMPLETED, JobStatus.FAILED)
+FINAL_STATUSES = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
 @dataclass(frozen=True)

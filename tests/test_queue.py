@@ -156,7 +156,7 @@ def test_unknown_group_is_refused(cli: CLI) -> None:
     assert proc.returncode == 2
 
 
-def test_kill_of_a_queued_job_fails_it(cli: CLI) -> None:
+def test_kill_of_a_queued_job_cancels_it(cli: CLI) -> None:
     cli("group", "add", "gate", "--parallel", "1")
     blocker = cli.run("sleep", "30", opts=("--group", "gate"))
     waiting = cli.run("true", opts=("--group", "gate"))
@@ -164,6 +164,6 @@ def test_kill_of_a_queued_job_fails_it(cli: CLI) -> None:
     wait_for(lambda: cli.show(waiting)["waiting_on"] == "slot")
     cli("kill", waiting)
     data = cli.show(waiting)
-    assert (data["status"], data["error"]) == ("failed", "killed")
+    assert (data["status"], data["reason"]) == ("cancelled", "cancelled before it started")
     events = json.loads(cli("events", "--json", waiting).stdout)
-    assert [(e["kind"], e["actor"]) for e in events][-1] == ("killed", "user")
+    assert [(e["kind"], e["actor"]) for e in events][-1] == ("cancelled", "user")

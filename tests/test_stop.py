@@ -130,9 +130,11 @@ def test_a_stop_racing_the_commands_own_end_leaves_it_completed(
 ) -> None:
     """The command has exited 0 (its worker is still stopping what it left behind) when the
     stop comes: the stop signals no command, so the job has completed."""
-    term = tmp_path / "term"
-    leftover = f'trap "touch {term}" TERM; while :; do sleep 0.05; done'
-    job_id = cli.run("sh", "-c", f"sh -c '{leftover}' & exit 0")
+    term, ready = tmp_path / "term", tmp_path / "ready"
+    leftover = f'trap "touch {term}" TERM; touch {ready}; while :; do sleep 0.05; done'
+    # The command ends only once the leftover's trap is set: a TERM before it would kill it.
+    wait_ready = f"while [ ! -e {ready} ]; do sleep 0.01; done"
+    job_id = cli.run("sh", "-c", f"sh -c '{leftover}' & {wait_ready}; exit 0")
     wait_for(term.exists)  # the worker is stopping the leftover: the command has ended
     job = stop(store, job_id, 1.0)
     assert job.stop_request == "pause", "the stop came too late to race"

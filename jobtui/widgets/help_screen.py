@@ -18,7 +18,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("r", "resume a paused job"),
     ("R", "retry a failed job (a batch: its failed items)"),
     ("K", "kill a job's whole process tree now; it fails (asks first)"),
-    ("c", "clean: remove completed and failed jobs and their logs (asks first)"),
+    ("c", "clean: remove completed, failed and cancelled jobs and their logs (asks first)"),
     ("l", "show or hide the log in the detail"),
     ("/", "filter jobs by id, name, command or current item"),
     ("g", "cycle the group filter"),
@@ -27,8 +27,8 @@ KEYS: tuple[tuple[str, str], ...] = (
 )
 
 ABOUT = (
-    "Panels list running, queued, paused, completed and failed jobs; empty ones are hidden "
-    "and finished ones show their newest jobs, with the full count in the title. The screen "
+    "Panels list running, queued, paused, failed, cancelled and completed jobs; empty ones are "
+    "hidden and finished ones show their newest jobs, with the full count in the title. The screen "
     "follows the state folder live; keys that do not apply to the selected job are greyed "
     "out in the footer."
 )

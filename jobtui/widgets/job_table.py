@@ -91,6 +91,7 @@ PANEL_COLUMNS: dict[JobStatus, tuple[str, ...]] = {
     JobStatus.PAUSED: ("id", "name", "status", "progress", "elapsed", "item", "reason"),
     JobStatus.COMPLETED: ("id", "name", "status", "progress", "elapsed", "item"),
     JobStatus.FAILED: ("id", "name", "status", "progress", "elapsed", "reason"),
+    JobStatus.CANCELLED: ("id", "name", "status", "progress", "reason"),
 }
 """What each panel shows, in display order (finished jobs have no rate, ETA or process)."""
 

@@ -44,6 +44,7 @@ class Palette:
                 JobStatus.PAUSED: color("warning"),
                 JobStatus.COMPLETED: color("success"),
                 JobStatus.FAILED: color("error", bold=True),
+                JobStatus.CANCELLED: color("foreground-muted"),
             },
             bar=color("success"),
             bar_back=color("foreground-disabled"),
