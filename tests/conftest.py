@@ -216,3 +216,24 @@ def run_cli_in(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[s
     )
     assert proc.returncode == 0, proc.stderr
     return proc
+
+
+def completions(words: str) -> list[str]:
+    """What shell completion offers for the command line ``words`` (the real argcomplete)."""
+    env = {
+        **os.environ,
+        "_ARGCOMPLETE": "1",
+        "_ARGCOMPLETE_IFS": "\n",
+        "COMP_LINE": words,
+        "COMP_POINT": str(len(words)),
+        "_ARGCOMPLETE_SUPPRESS_SPACE": "1",
+    }
+    proc = subprocess.run(  # argcomplete answers on fd 8
+        ["sh", "-c", f'exec "{sys.executable}" -m jobcore 8>&1 9>/dev/null'],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.split()

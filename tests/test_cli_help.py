@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from jobcore.cli import build_parser, main
-from tests.conftest import CLI, read_pty
+from tests.conftest import CLI, completions, read_pty
 
 ESC = "\x1b["
 
@@ -74,24 +74,7 @@ def test_completion_script_prints(cli: CLI, shell: str) -> None:
 
 def test_completion_offers_job_ids(cli: CLI, home) -> None:
     job_id = cli.run("true")
-    env = {
-        **os.environ,
-        "_ARGCOMPLETE": "1",
-        "_ARGCOMPLETE_IFS": "\n",
-        "COMP_LINE": f"jobcore show {job_id[:2]}",
-        "COMP_POINT": str(len(f"jobcore show {job_id[:2]}")),
-        "_ARGCOMPLETE_SUPPRESS_SPACE": "1",
-    }
-    proc = subprocess.run(  # argcomplete answers on fd 8
-        ["sh", "-c", f'exec "{sys.executable}" -m jobcore 8>&1 9>/dev/null'],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert proc.returncode == 0, proc.stderr
-    offered = proc.stdout
-    assert job_id in offered.split()
+    assert job_id in completions(f"jobcore show {job_id[:2]}")
 
 
 def _on_a_pty(argv: list[str], env: dict[str, str]) -> str:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from jobcore.paths import StateDir
-from tests.conftest import CLI, wait_for
+from tests.conftest import CLI, run_cli_in, wait_for
 
 
 def test_edit_a_waiting_job_runs_the_edited_command(cli: CLI, state: StateDir) -> None:
@@ -83,15 +83,7 @@ def test_edit_in_editor_reopens_on_a_syntax_error(cli: CLI, tmp_path: Path) -> N
         "SEEN": str(tmp_path / "seen"),
     }
     env.pop("VISUAL", None)
-    proc = subprocess.run(
-        [sys.executable, "-m", "jobcore", "edit", job_id],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
-    assert proc.returncode == 0, proc.stderr
+    run_cli_in(env, "edit", job_id)
     first = (tmp_path / "seen.0").read_text()
     assert 'name = "before"' in first and 'command = [\n    "true",\n]' in first
     second = (tmp_path / "seen.1").read_text()

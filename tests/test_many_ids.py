@@ -7,7 +7,7 @@ import pty
 import subprocess
 import sys
 
-from tests.conftest import CLI, read_pty
+from tests.conftest import CLI, completions, read_pty
 
 
 def _running(cli: CLI, n: int, *opts: str) -> list[str]:
@@ -103,34 +103,14 @@ def test_naming_nothing_or_two_ways_is_a_usage_error(cli: CLI) -> None:
         assert proc.returncode == 2 and "one of the three" in proc.stderr, proc.stderr
 
 
-def _completions(words: str) -> list[str]:
-    env = {
-        **os.environ,
-        "_ARGCOMPLETE": "1",
-        "_ARGCOMPLETE_IFS": "\n",
-        "COMP_LINE": words,
-        "COMP_POINT": str(len(words)),
-        "_ARGCOMPLETE_SUPPRESS_SPACE": "1",
-    }
-    proc = subprocess.run(  # argcomplete answers on fd 8
-        ["sh", "-c", f'exec "{sys.executable}" -m jobcore 8>&1 9>/dev/null'],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout.split()
-
-
 def test_completion_offers_only_the_ids_a_verb_applies_to(cli: CLI) -> None:
     (running,) = _running(cli, 1)
     done = cli.run("true")
     cli.wait_status(done, {"completed"})
-    assert running in _completions("jobcore stop ")
-    assert done not in _completions("jobcore stop ")
-    assert done in _completions("jobcore restart ")
-    assert running not in _completions("jobcore rm ")
+    assert running in completions("jobcore stop ")
+    assert done not in completions("jobcore stop ")
+    assert done in completions("jobcore restart ")
+    assert running not in completions("jobcore rm ")
     for verb in ("rm", "restart", "edit"):
-        assert verb in _completions(f"jobcore {verb[:2]}")
+        assert verb in completions(f"jobcore {verb[:2]}")
     cli("kill", running)
