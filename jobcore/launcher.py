@@ -9,6 +9,7 @@ looks alive but has no process (a job with no worker at all is failed after a gr
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import sys
@@ -118,7 +119,12 @@ def launch(
         if isinstance(exc, OSError):
             raise disk_error(exc, f"cannot write job {job.id}") from exc
         raise
-    spawn_worker(state, store, job.id)
+    from jobcore import dispatch
+
+    errors = dispatch.start_waiting(state, store)  # at once, if its turn has come
+    dispatch.wake(state, store)
+    if job.id in errors:
+        raise errors[job.id]
     return job
 
 
@@ -197,8 +203,17 @@ def worker_env(state: StateDir, job_id: str) -> dict[str, str]:
     return env
 
 
-def spawn_worker(state: StateDir, store: Store, job_id: str) -> None:
-    """Start a detached worker for a queued job and record who it is.
+SLOT_FD = 3
+"""Where a worker finds its job's group slot (a flock'ed descriptor) when it has one."""
+
+
+def spawn_worker(
+    state: StateDir, store: Store, job_id: str, *, claim: str, slot_fd: int | None = None
+) -> None:
+    """Start a detached worker for a job claimed with ``claim`` and record who it is.
+
+    ``slot_fd``, the group slot the starter took, is handed down as SLOT_FD: the worker
+    and its command hold the slot from then on (``jobcore.dispatch``).
 
     posix_spawn rather than subprocess: one call, no fork of a big parent, and no import
     of subprocess on the launch path. Only the three standard streams are meant to reach the
@@ -215,18 +230,21 @@ def spawn_worker(state: StateDir, store: Store, job_id: str) -> None:
         store.finish_if_active(job_id, JobStatus.FAILED, str(error), expect_worker=None)
         raise error from exc
     null_fd = os.open(os.devnull, os.O_RDONLY)
-    argv = [sys.executable, "-m", "jobcore.worker", str(state.root), job_id]
+    argv = [sys.executable, "-m", "jobcore.worker", str(state.root), job_id, claim]
+    actions = [
+        (os.POSIX_SPAWN_DUP2, null_fd, 0),
+        (os.POSIX_SPAWN_DUP2, log_fd, 1),
+        (os.POSIX_SPAWN_DUP2, log_fd, 2),
+    ]
+    slot_copy = None
+    if slot_fd is not None:
+        # dup2 onto itself would leave it close-on-exec: hand over a copy at another number
+        slot_copy = fcntl.fcntl(slot_fd, fcntl.F_DUPFD_CLOEXEC, SLOT_FD + 1)
+        actions.append((os.POSIX_SPAWN_DUP2, slot_copy, SLOT_FD))
+        argv.append(str(SLOT_FD))
     try:
         pid = os.posix_spawn(
-            sys.executable,
-            argv,
-            worker_env(state, job_id),
-            file_actions=[
-                (os.POSIX_SPAWN_DUP2, null_fd, 0),
-                (os.POSIX_SPAWN_DUP2, log_fd, 1),
-                (os.POSIX_SPAWN_DUP2, log_fd, 2),
-            ],
-            setsid=True,
+            sys.executable, argv, worker_env(state, job_id), file_actions=actions, setsid=True
         )
     except OSError as exc:
         store.finish_if_active(
@@ -236,6 +254,8 @@ def spawn_worker(state: StateDir, store: Store, job_id: str) -> None:
     finally:
         os.close(log_fd)
         os.close(null_fd)
+        if slot_copy is not None:
+            os.close(slot_copy)
     _spawned.append(pid)
     if ENV_JOB in os.environ:  # launched from inside a job: maybe in that job's cgroup
         from jobcore.cgroup import settle_worker

@@ -164,6 +164,19 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE jobs ADD COLUMN masked TEXT;
     """,
+    # A waiting job is a row, started by whoever finds its turn come (jobcore.dispatch):
+    # ``claim`` is the token of the start under way and ``claimer_*`` who makes it (a claim
+    # whose claimer died before a worker was recorded goes back in line); ``due_*`` is when
+    # a self-paused job resumes, on the boot clock (``paused_until`` is what people see).
+    """
+    ALTER TABLE jobs ADD COLUMN claim TEXT;
+    ALTER TABLE jobs ADD COLUMN claimer_pid INTEGER;
+    ALTER TABLE jobs ADD COLUMN claimer_start REAL;
+    ALTER TABLE jobs ADD COLUMN claimer_boot TEXT;
+    ALTER TABLE jobs ADD COLUMN due_clock REAL;
+    ALTER TABLE jobs ADD COLUMN due_boot TEXT;
+    CREATE INDEX jobs_waiting ON jobs(grp, priority DESC, seq) WHERE status = 'queued';
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -464,9 +477,12 @@ class Store:
         job resumed by a new worker in the meantime, or finished by its own worker, is left
         alone. Returns whether this call changed the row.
         """
+        due = clock.now()
+        due_clock = None if paused_until is None else due.t + paused_until - clock.wall()
         sql = (
             "UPDATE jobs SET status = ?, reason = ?, finished_at = ?, exit_code = ?,"
-            " paused_until = ? WHERE id = ? AND status IN (?, ?)"
+            " paused_until = ?, due_clock = ?, due_boot = ?, claim = NULL"
+            " WHERE id = ? AND status IN (?, ?)"
         )
         args: list[Any] = [
             status.value,
@@ -474,6 +490,8 @@ class Store:
             time.time(),
             exit_code,
             paused_until,
+            due_clock,
+            due.boot,
             job_id,
             *ACTIVE_STATUSES,
         ]
@@ -504,23 +522,6 @@ class Store:
             apply_progress(
                 conn, job_id, done=done, advance=advance, total=total, item=item, errors=errors
             )
-
-    def drop_auto_resume(self, job_id: str, worker: ProcessIdentity, actor: str) -> bool:
-        """Cancel a self-paused job's automatic resume whose waiting worker died."""
-        with self.write() as conn:
-            changed = (
-                conn.execute(
-                    "UPDATE jobs SET paused_until = NULL,"
-                    " reason = reason || ' (automatic resume lost: its worker died)'"
-                    " WHERE id = ? AND status = 'paused' AND paused_until IS NOT NULL"
-                    " AND worker_pid = ? AND worker_start = ?",
-                    (job_id, worker.pid, worker.start),
-                ).rowcount
-                == 1
-            )
-            if changed:
-                record_event(conn, job_id, "resume-lost", actor, "the waiting worker died")
-            return changed
 
     def samples(self, job_id: str) -> list[tuple[float, int]]:
         """The recent (wall time, done) samples of a job, oldest first (rate sparklines).
