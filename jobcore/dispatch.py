@@ -74,15 +74,23 @@ def start_waiting(state: StateDir, store: Store) -> dict[str, JobcoreError]:
     ).fetchall()
     for group, limit in groups:
         while True:
-            slot = None
+            slot, broken = None, None
             if limit is not None:
-                slot = SlotFiles(state, group).take(limit)
-                if slot is None:
+                try:
+                    slot = SlotFiles(state, group).take(limit)
+                except (OSError, JobcoreError) as exc:  # a planted symlink: fail, not loop
+                    broken = f"cannot take a slot: {exc}"
+                if slot is None and broken is None:
                     break
             try:
                 claim = claim_next(store, group, me)
                 if claim is None:
                     break
+                if broken is not None:
+                    store.finish_if_active(
+                        claim.job_id, JobStatus.FAILED, broken, expect_worker=None, actor="queue"
+                    )
+                    continue
                 from jobcore.launcher import spawn_worker  # the launcher imports this module
 
                 try:

@@ -19,7 +19,7 @@ from typing import Any
 from jobcore import launch_env
 from jobcore.atomic import write_json
 from jobcore.errors import JobcoreError, UsageError
-from jobcore.liveness import identity_of
+from jobcore.liveness import identity_of, self_identity
 from jobcore.models import BatchSpec, Job, JobStatus, QueueSpec
 from jobcore.paths import ENV_JOB, JOB_MARKERS, StateDir, disk_error, open_private
 from jobcore.redact import Redactor
@@ -96,6 +96,7 @@ def launch(
         on_done=on_done,
         redact=redact,
         masked=masked,
+        held_by=self_identity(),
     )
     try:
         state.make_job_dir(job.id)
@@ -121,6 +122,7 @@ def launch(
         raise
     from jobcore import dispatch
 
+    store.release_new(job.id)
     errors = dispatch.start_waiting(state, store)  # at once, if its turn has come
     dispatch.wake(state, store)
     if job.id in errors:

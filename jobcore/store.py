@@ -42,6 +42,8 @@ WAL_SIZE_LIMIT = 64 * 1024 * 1024
 """Checkpoints truncate the WAL back to this size, so a busy day does not leave it huge."""
 BRIEF_WAIT_MS = 50
 """What a write that may lag (progress) waits for the lock before it is kept for later."""
+NEW_CLAIM = "new"
+"""The claim of a job whose launcher is still writing its folder."""
 SAMPLES_KEPT = 120
 SAMPLE_SPACING_S = 0.5
 
@@ -328,8 +330,12 @@ class Store:
         on_done: str | None = None,
         redact: Sequence[str] = (),
         masked: dict[str, Any] | None = None,
+        held_by: ProcessIdentity | None = None,
     ) -> Job:
         """Insert a new queued job with a fresh short id (retrying the rare collision).
+
+        ``held_by``: the job is created claimed by that process (its launcher), so no starter
+        takes it before its folder is written; the launcher lets go with ``release_new``.
 
         A batch's ``items`` are inserted in the same transaction: a batch never exists
         without all of its items.
@@ -350,8 +356,10 @@ class Store:
                     conn.execute(
                         "INSERT INTO jobs (id, name, command, cwd, env, status, created_at,"
                         " queued_at, spec, grp, priority, after, not_before, on_done, redact,"
-                        " queued_clock, queued_boot, masked)"
-                        " VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        " queued_clock, queued_boot, masked, claim, claimer_pid, claimer_start,"
+                        " claimer_boot)"
+                        " VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                        " ?, ?, ?, ?)",
                         (
                             job_id,
                             name,
@@ -370,6 +378,10 @@ class Store:
                             queued.t,
                             queued.boot,
                             json.dumps(masked or {}),
+                            None if held_by is None else NEW_CLAIM,
+                            None if held_by is None else held_by.pid,
+                            None if held_by is None else held_by.start,
+                            None if held_by is None else held_by.boot_id,
                         ),
                     )
                     break
@@ -387,6 +399,13 @@ class Store:
                 )
                 apply_progress(conn, job_id, done=0, total=len(items))
         return self.get(job_id)
+
+    def release_new(self, job_id: str) -> None:
+        """Let a job created ``held_by`` its launcher wait in line like any other."""
+        with self.write() as conn:
+            conn.execute(
+                "UPDATE jobs SET claim = NULL WHERE id = ? AND claim = ?", (job_id, NEW_CLAIM)
+            )
 
     def get(self, job_id: str) -> Job:
         row = self.conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()

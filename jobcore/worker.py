@@ -184,7 +184,8 @@ class Worker:
             return
         try:
             if job.started_at is not None:
-                self.note(f"--- jobcore: resumed at {iso(clock.wall())} ---")
+                how = "by itself " if self._resumed_by_itself(job) else ""
+                self.note(f"--- jobcore: resumed {how}at {iso(clock.wall())} ---")
             ending = requested_ending(job.stop_request) or self.run_holding_slot(job, log_fd)
             self.finish(ending)
             self.hand_over()  # the next job starts before this one's callback runs
@@ -192,6 +193,15 @@ class Worker:
                 self.after_end(job, ending, log_fd)
         finally:
             os.close(log_fd)
+
+    def _resumed_by_itself(self, job: Job) -> bool:
+        """Whether the last resume was a self-pause's ``retry_after`` coming round."""
+        row = self.store.conn.execute(
+            "SELECT actor FROM events WHERE job_id = ? AND kind = 'resumed'"
+            " ORDER BY seq DESC LIMIT 1",
+            (job.id,),
+        ).fetchone()
+        return row is not None and row["actor"] == "queue"
 
     def run_holding_slot(self, job: Job, log_fd: int) -> Ending:
         """Run the job with its group slot, handed down to its command; then let it go."""
