@@ -32,7 +32,7 @@ from typing import NamedTuple
 
 from jobcore import clock
 from jobcore.errors import JobcoreError
-from jobcore.liveness import self_identity
+from jobcore.liveness import is_alive, self_identity
 from jobcore.models import JobStatus, ProcessIdentity
 from jobcore.paths import ENV_JOB, JOB_MARKERS, StateDir, open_folder, open_private
 from jobcore.queue import SlotFiles
@@ -178,6 +178,27 @@ def _broken_dependency(store: Store, after: str) -> str | None:
         if found["status"] == JobStatus.FAILED.value:
             return f"dependency {dep} failed"
     return None
+
+
+def release_dead_claims(store: Store) -> int:
+    """Put back in line the claims whose starter died before a worker was recorded (it was
+    killed between its claim and the spawn); how many. A worker that starter may still have
+    started finds its claim token gone and leaves without running anything."""
+    rows = store.conn.execute(
+        "SELECT id, claim, claimer_pid, claimer_start, claimer_boot FROM jobs"
+        " WHERE status = 'queued' AND claim IS NOT NULL AND worker_pid IS NULL"
+    ).fetchall()
+    released = 0
+    for row in rows:
+        claimer = ProcessIdentity(row["claimer_pid"], row["claimer_start"], row["claimer_boot"])
+        if is_alive(claimer):
+            continue
+        with store.write() as conn:
+            released += conn.execute(
+                "UPDATE jobs SET claim = NULL WHERE id = ? AND claim = ? AND worker_pid IS NULL",
+                (row["id"], row["claim"]),
+            ).rowcount
+    return released
 
 
 def resume_due(store: Store) -> None:
@@ -348,4 +369,7 @@ def check(store: Store) -> None:
     from jobcore.liveness import reconcile
 
     reconcile(store)
-    ensure(store.state, store)
+    if release_dead_claims(store):
+        wake(store.state, store)
+    else:
+        ensure(store.state, store)

@@ -71,6 +71,7 @@ class Dispatcher:
 
     def _start_what_may_start(self) -> None:
         reconcile(self.store, actor="dispatcher")
+        dispatch.release_dead_claims(self.store)
         dispatch.resume_due(self.store)
         for job_id, error in dispatch.start_waiting(self.state, self.store).items():
             print(f"jobcore dispatcher: job {job_id}: {error}", flush=True)

@@ -98,15 +98,14 @@ def process_of(recorded: ProcessIdentity) -> psutil.Process | None:
 
 
 def reconcile(store: Store, actor: str = "liveness") -> list[Job]:
-    """Mark active jobs whose worker is gone as failed, and put back in line the claims
-    whose starter died before it recorded a worker; return the jobs it marked failed.
+    """Mark active jobs whose worker is gone as failed; return the jobs it changed.
 
     Called by every reading command and the dispatcher, so a dead worker is reported at
-    once. A queued job with no worker and no claim is not stuck: it waits for its turn. The
-    updates are conditional on the row still naming the dead process, so a worker that
+    once. A queued job with no worker is not dead: it waits for its turn, or is being
+    started (see ``jobcore.dispatch.release_dead_claims`` for a starter that died). The
+    update is conditional on the row still naming the dead worker, so a worker that
     finished (and wrote its own final state) just before dying is never overwritten.
     """
-    _release_dead_claims(store)
     changed: list[Job] = []
     rows = store.conn.execute(
         "SELECT * FROM jobs WHERE status IN (?, ?) AND worker_pid IS NOT NULL", ACTIVE_STATUSES
@@ -132,25 +131,6 @@ def reconcile(store: Store, actor: str = "liveness") -> list[Job]:
                 group.remove()
             changed.append(store.get(job.id))
     return changed
-
-
-def _release_dead_claims(store: Store) -> None:
-    """A claim whose starter is gone and whose worker never recorded itself goes back in
-    line (the starter was killed between its claim and the spawn). A worker it may still
-    have started finds its claim token gone and leaves without running anything."""
-    rows = store.conn.execute(
-        "SELECT id, claim, claimer_pid, claimer_start, claimer_boot FROM jobs"
-        " WHERE status = 'queued' AND claim IS NOT NULL AND worker_pid IS NULL"
-    ).fetchall()
-    for row in rows:
-        claimer = ProcessIdentity(row["claimer_pid"], row["claimer_start"], row["claimer_boot"])
-        if is_alive(claimer):
-            continue
-        with store.write() as conn:
-            conn.execute(
-                "UPDATE jobs SET claim = NULL WHERE id = ? AND claim = ? AND worker_pid IS NULL",
-                (row["id"], row["claim"]),
-            )
 
 
 def self_identity() -> ProcessIdentity:

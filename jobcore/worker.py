@@ -63,6 +63,7 @@ class Worker:
         """The job's group slot, handed down by its starter; closing it frees the slot once
         the command's processes (which inherit it) are gone too."""
         self.handed_over = False
+        """Whether the slot was let go and the queue told (once per worker)."""
         self.store = Store(state)
         self.store.patience = Patience(
             forever=True, note=self.note, note_after_s=BUSY_TIMEOUT_MS / 1000
@@ -159,7 +160,7 @@ class Worker:
         settle_worker()
         job = self.claim()
         if job is None:
-            self.release_slot()
+            self.hand_over()  # the slot we were given goes to whoever's turn it is
             return 0
         try:
             self.run_claimed(job)
