@@ -252,11 +252,14 @@ class _Queue:
 
     def beyond_running(self) -> list[psutil.Process]:
         """The tool's processes but the running job's command (and its jobcore worker)."""
+        running = set()
+        if self.name == "jobcore":
+            with open_store(Path(self.marker)) as store:
+                running = {j.worker.pid for j in store.list_jobs(["running"]) if j.worker}
         found = []
         for proc in processes_of(self.marker):
             try:
-                argv = proc.cmdline()
-                if proc.name() == "sleep" or "jobcore.worker" in argv:
+                if proc.name() == "sleep" or proc.pid in running:
                     continue
                 found.append(proc)
             except psutil.Error:
