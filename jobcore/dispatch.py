@@ -32,7 +32,7 @@ from typing import NamedTuple
 
 from jobcore import clock
 from jobcore.errors import JobcoreError
-from jobcore.liveness import is_alive, self_identity
+from jobcore.liveness import is_alive, reconcile, self_identity
 from jobcore.models import JobStatus, ProcessIdentity
 from jobcore.paths import ENV_JOB, JOB_MARKERS, StateDir, open_folder, open_private
 from jobcore.queue import SlotFiles
@@ -68,6 +68,7 @@ def start_waiting(state: StateDir, store: Store) -> dict[str, JobcoreError]:
     """
     errors: dict[str, JobcoreError] = {}
     me = self_identity()
+    reconciled = False
     groups = store.conn.execute(
         f"SELECT DISTINCT w.grp, g.parallel FROM jobs w LEFT JOIN groups g ON g.name = w.grp"
         f" WHERE w.{WAITING}"
@@ -83,6 +84,9 @@ def start_waiting(state: StateDir, store: Store) -> dict[str, JobcoreError]:
                 if slot is None and broken is None:
                     break
             try:
+                if slot is not None and not reconciled:
+                    reconcile(store)  # what a dead worker left that does not hold its slot
+                    reconciled = True
                 claim = claim_next(store, group, me)
                 if claim is None:
                     break
@@ -366,8 +370,6 @@ def spawn_dispatcher(state: StateDir) -> None:
 def check(store: Store) -> None:
     """What every reading command does first: the liveness check, then make sure waiting
     work has a dispatcher (after a reboot, or a dispatcher killed, the next command starts one)."""
-    from jobcore.liveness import reconcile
-
     reconcile(store)
     if release_dead_claims(store):
         wake(store.state, store)
