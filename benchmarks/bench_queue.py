@@ -1,4 +1,12 @@
-"""How fast a queue hands a freed slot to the next job, and what queueing adds to a launch.
+"""What a queue costs while jobs wait, how fast it drains, how fast it hands a freed slot on.
+
+Side by side with ``tsp`` (task-spooler, ``-S 1``) and ``nq`` in the same run, where installed:
+
+- Waiting: one long job runs in a queue of one slot and ``WAITING`` jobs wait behind it. The
+  tool's processes beyond the running job (its command, and for jobcore its worker): how
+  many, their memory (RSS and PSS) and their CPU over ``CPU_WINDOW_S``.
+- Drain: ``WAITING`` ``true`` jobs queued behind a gate job in a queue of one slot; the gate
+  opens; wall time until the last one ended, per job.
 
 - Slot to start: a group with ``--parallel 1`` and a gate job holding its slot; ``CHAIN``
   jobs are queued behind it (their workers up and waiting), then the gate opens. Each job is
@@ -14,18 +22,24 @@
 from __future__ import annotations
 
 import itertools
+import shutil
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from benchmarks.common import (
     env_for,
     interleaved,
     jobcore_argv,
+    kill_all_of,
     median,
     ms,
     open_store,
     p95,
+    processes_of,
     row,
     sections,
     temp_home,
@@ -36,6 +50,8 @@ from benchmarks.common import (
 
 CHAIN = 20
 CHAINS = 2
+WAITING = 200
+CPU_WINDOW_S = 20.0
 LAUNCH_ROUNDS = 15
 GROUP = "chain"
 FREE_GROUP = "free"
@@ -122,7 +138,7 @@ def _slot_rows() -> list[dict[str, Any]]:
         row("queue: slot freed -> next job's command starts (p50)", ms(median(gaps)), "ms",
             note=note),
         row("queue: slot freed -> next job's command starts (p95)", ms(p95(gaps)), "ms",
-            target="< 100", note=f"worst {ms(max(gaps)):.1f} ms"),
+            target="<= 20", note=f"worst {ms(max(gaps)):.1f} ms; {_peer_chain_note()}"),
     ]
 
 
@@ -183,8 +199,223 @@ def _launch_rows() -> list[dict[str, Any]]:
     ]
 
 
+class _Queue:
+    """One tool's queue of one slot in a scratch folder: submit commands, wait, list processes.
+
+    ``marker`` is what its processes carry in their argv or environment (the state folder,
+    tsp's socket, nq's folder); ``running`` tells the running job's own processes apart."""
+
+    def __init__(self, name: str, folder: Path) -> None:
+        self.name = name
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.last = ""
+        if name == "jobcore":
+            self.marker = str(folder / "state")
+            self.env = env_for(folder / "state")
+            _jobcore(self.env, "group", "add", "one", "--parallel", "1")
+        elif name == "tsp":
+            self.marker = str(folder / "ts.sock")
+            self.env = env_for(None, TS_SOCKET=self.marker, TMPDIR=str(folder))
+            subprocess.run(["tsp", "-S", "1"], env=self.env, capture_output=True, check=True)
+        else:
+            self.marker = str(folder / "nq")
+            self.env = env_for(None, NQDIR=self.marker)
+
+    def submit(self, *argv: str) -> str:
+        if self.name == "jobcore":
+            self.last = _jobcore(self.env, "run", "-q", "--group", "one", "--", *argv)
+        else:
+            tool = ["nq", "-q"] if self.name == "nq" else ["tsp"]
+            self.last = time_once([*tool, *argv], env=self.env)[1].stdout.decode().strip()
+        return self.last
+
+    def wait_all(self, timeout: float = 600) -> None:
+        if self.name == "jobcore":
+            with open_store(Path(self.marker)) as store:
+                wait_until(lambda: not store.active_jobs(), timeout=timeout, interval=0.005)
+        elif self.name == "tsp":
+            subprocess.run(["tsp", "-w", self.last], env=self.env, capture_output=True,
+                           timeout=timeout, check=False)
+        else:
+            subprocess.run(["nq", "-w"], env=self.env, capture_output=True, timeout=timeout,
+                           check=False)
+
+    def waiting_settled(self, count: int) -> None:
+        """jobcore: until the ``count`` queued jobs have been looked at (waiting on a slot)."""
+        if self.name != "jobcore":
+            return
+        with open_store(Path(self.marker)) as store:
+            wait_until(lambda: store.conn.execute(
+                "SELECT COUNT(*) FROM jobs WHERE status = 'queued' AND waiting_on = 'slot'"
+            ).fetchone()[0] >= count, timeout=120, interval=0.05)
+
+    def beyond_running(self) -> list[psutil.Process]:
+        """The tool's processes but the running job's command (and its jobcore worker)."""
+        running = set()
+        if self.name == "jobcore":
+            with open_store(Path(self.marker)) as store:
+                running = {j.worker.pid for j in store.list_jobs(["running"]) if j.worker}
+        found = []
+        for proc in processes_of(self.marker):
+            try:
+                if proc.name() == "sleep" or proc.pid in running:
+                    continue
+                found.append(proc)
+            except psutil.Error:
+                continue
+        return found
+
+    def close(self) -> None:
+        if self.name == "tsp":
+            subprocess.run(["tsp", "-K"], env=self.env, capture_output=True, check=False)
+
+
+def _tools() -> list[str]:
+    return ["jobcore", *(name for name in ("tsp", "nq") if shutil.which(name))]
+
+
+def _cpu_seconds(procs: list[psutil.Process]) -> dict[int, float]:
+    times = {}
+    for proc in procs:
+        try:
+            t = proc.cpu_times()
+            times[proc.pid] = t.user + t.system
+        except psutil.Error:
+            continue
+    return times
+
+
+def _memory(procs: list[psutil.Process]) -> tuple[float, float]:
+    """Summed RSS and PSS in MB."""
+    rss = pss = 0.0
+    for proc in procs:
+        try:
+            info = proc.memory_full_info()
+        except psutil.Error:
+            continue
+        rss += info.rss
+        pss += getattr(info, "pss", info.rss)
+    return rss / 1e6, pss / 1e6
+
+
+def _waiting_figures(name: str, root: Path) -> dict[str, float]:
+    queue = _Queue(name, root / name)
+    try:
+        queue.submit("sleep", "600")
+        for _ in range(WAITING):
+            queue.submit("true")
+        queue.waiting_settled(WAITING)
+        time.sleep(1.0)  # whatever starts on a submit has settled
+        procs = queue.beyond_running()
+        rss, pss = _memory(procs)
+        before = _cpu_seconds(procs)
+        time.sleep(CPU_WINDOW_S)
+        after = _cpu_seconds(procs)
+        cpu = sum(after[pid] - before[pid] for pid in after if pid in before)
+        return {"procs": len(procs), "rss": rss, "pss": pss, "cpu": 100 * cpu / CPU_WINDOW_S}
+    finally:
+        queue.close()
+        kill_tree_of(queue)
+
+
+def kill_tree_of(queue: _Queue) -> None:
+    """Every process of one tool's queue (the scratch folder is removed by temp_home)."""
+    kill_all_of(queue.marker)
+
+
+def _drain_seconds(name: str, root: Path) -> float:
+    """Per job: WAITING ``true`` jobs behind a gate in a queue of one slot, gate opened."""
+    queue = _Queue(name, root / f"drain-{name}")
+    gate = root / f"gate-{name}"
+    try:
+        queue.submit("sh", "-c", f'while [ ! -e "{gate}" ]; do sleep 0.005; done')
+        for _ in range(WAITING):
+            queue.submit("true")
+        queue.waiting_settled(WAITING)
+        started = time.perf_counter()
+        gate.touch()
+        queue.wait_all()
+        return (time.perf_counter() - started) / WAITING
+    finally:
+        queue.close()
+        kill_tree_of(queue)
+
+
+def _waiting_rows() -> list[dict[str, Any]]:
+    figures: dict[str, dict[str, float]] = {}
+    with temp_home() as home:
+        for name in _tools():
+            figures[name] = _waiting_figures(name, home.parent)
+    return _side_by_side(figures, [
+        ("procs", f"{WAITING} jobs waiting: tool processes beyond the running job", "",
+         "<= 1"),
+        ("rss", f"{WAITING} jobs waiting: their memory (RSS)", "MB", "<= 60"),
+        ("pss", f"{WAITING} jobs waiting: their memory (PSS)", "MB", ""),
+        ("cpu", f"{WAITING} jobs waiting: their CPU over {CPU_WINDOW_S:g} s", "% of a core",
+         "<= 1"),
+    ])
+
+
+def _drain_rows() -> list[dict[str, Any]]:
+    figures: dict[str, dict[str, float]] = {}
+    with temp_home() as home:
+        for name in _tools():
+            figures[name] = {"drain": ms(_drain_seconds(name, home.parent))}
+    return _side_by_side(figures, [
+        ("drain", f"{WAITING} queued `true` jobs draining through one slot, per job", "ms",
+         "<= 15"),
+    ])
+
+
+def _side_by_side(figures: dict[str, dict[str, float]],
+                  wanted: list[tuple[str, str, str, str]]) -> list[dict[str, Any]]:
+    """Rows with tsp as the peer and nq in the note (or "not installed")."""
+    rows = []
+    for key, figure, unit, target in wanted:
+        tsp = figures.get("tsp", {}).get(key)
+        nq = figures.get("nq", {}).get(key)
+        note = "nq: " + ("not installed" if nq is None else f"{nq:.1f} {unit}".strip())
+        if tsp is None:
+            note += "; tsp: not installed"
+        rows.append(row(figure, figures["jobcore"][key], unit, peer_name="tsp", peer=tsp,
+                        target=target, note=note))
+    return rows
+
+
+def _peer_chain(name: str, root: Path) -> list[float]:
+    """Slot freed -> next command starts, from the same bash stamps, for tsp or nq."""
+    queue = _Queue(name, root / f"chain-{name}")
+    record, gate = root / f"stamps-{name}.txt", root / f"gate-chain-{name}"
+    try:
+        queue.submit("bash", "-c", _GATE, "_", "gate", str(record), str(gate))
+        for i in range(CHAIN):
+            queue.submit("bash", "-c", _STAMP, "_", f"job{i:03d}", str(record))
+        gate.touch()
+        queue.wait_all()
+    finally:
+        queue.close()
+        kill_tree_of(queue)
+    stamps = _read_stamps(record)
+    labels = ["gate", *(f"job{i:03d}" for i in range(CHAIN))]
+    return [stamps[b]["start"] - stamps[a]["end"] for a, b in itertools.pairwise(labels)]
+
+
+def _peer_chain_note() -> str:
+    parts = []
+    with temp_home() as home:
+        for name in ("tsp", "nq"):
+            if not shutil.which(name):
+                parts.append(f"{name}: not installed")
+                continue
+            gaps = [g for _ in range(CHAINS) for g in _peer_chain(name, home.parent)]
+            parts.append(f"{name} p50/p95 {ms(median(gaps)):.1f}/{ms(p95(gaps)):.1f} ms")
+    return ", ".join(parts)
+
+
 def run() -> list[dict[str, Any]]:
-    return sections(_slot_rows, _launch_rows)
+    return sections(_waiting_rows, _drain_rows, _slot_rows, _launch_rows)
+
 
 
 if __name__ == "__main__":

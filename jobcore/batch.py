@@ -70,7 +70,7 @@ class BatchRun:
         self.log_fd = log_fd
         self.redact = redact
         self.slot_fd: int | None = None
-        """The job's group slot (``jobcore.queue.Turn``), passed on to every item."""
+        """The job's group slot (``jobcore.dispatch``), passed on to every item."""
         self.cgroup: JobCgroup | None = None
         """Set by the worker where the run has its own cgroup: items are born in it."""
 

@@ -90,7 +90,7 @@ class CommandJob:
         self._unrecorded_pid: dict[str, float | None] = {}
         """The command's pid and start, until they are in the database."""
         self.slot_fd: int | None = None
-        """The job's group slot (``jobcore.queue.Turn``), passed on to the command."""
+        """The job's group slot (``jobcore.dispatch``), passed on to the command."""
         self.cgroup: JobCgroup | None = None
         """Set by the worker where the run has its own cgroup: the command is born in it."""
 

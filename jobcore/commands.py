@@ -83,10 +83,11 @@ def _parse_env(pairs: Sequence[str]) -> dict[str, str]:
 
 
 def _reconciled(ctx: Context) -> Store:
-    """The store after the liveness check every reading command makes."""
-    from jobcore.liveness import reconcile
+    """The store after the liveness check every reading command makes (which also starts a
+    dispatcher if jobs wait and none runs: after a reboot, any command gets the queue going)."""
+    from jobcore.dispatch import check
 
-    reconcile(ctx.store)
+    check(ctx.store)
     return ctx.store
 
 
@@ -839,6 +840,10 @@ def cmd_group(args: argparse.Namespace, ctx: Context) -> int:
         return 0
     if args.action == "set":
         set_group(ctx.store, args.name, args.parallel)
+        from jobcore import dispatch
+
+        dispatch.start_waiting(ctx.state, ctx.store)  # a raised limit starts jobs at once
+        dispatch.wake(ctx.state, ctx.store)
         return 0
     groups = list_groups(_reconciled(ctx))
     if args.json:

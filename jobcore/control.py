@@ -27,7 +27,6 @@ from jobcore import clock, launch_env
 from jobcore.cgroup import recorded_cgroup
 from jobcore.errors import JobcoreError
 from jobcore.items import ItemBook, ItemStatus, counts
-from jobcore.launcher import spawn_worker
 from jobcore.liveness import is_alive, process_of, reconcile
 from jobcore.models import CANCELLED_REASON, Job, JobStatus
 from jobcore.paths import StateDir, open_private
@@ -109,12 +108,9 @@ def _signal_command_tree(store: Store, job: Job, grace: float) -> None:
 
 
 def _cancel_auto_resume(store: Store, job: Job) -> Job:
-    """A self-paused job waiting to resume by itself: it stays paused, and its waiting
-    worker (proven to be ours by pid and start time) is let go."""
-    store.update(job.id, paused_until=None)
-    worker = process_of(job.worker) if job.worker is not None else None
-    if worker is not None:
-        terminate([worker], 1.0)
+    """A self-paused job waiting to resume by itself stays paused (it is only a row: the
+    dispatcher that would have resumed it finds nothing due)."""
+    store.update(job.id, paused_until=None, due_clock=None, due_boot=None)
     return store.get(job.id)
 
 
@@ -151,7 +147,8 @@ def _check_folder(state: StateDir, job_id: str) -> None:
 
 
 def resume(state: StateDir, store: Store, job_id: str, *, env_now: bool = False) -> Job:
-    """Start a new worker for a paused or failed job; refused while it runs or once completed.
+    """Put a paused or failed job back in line (it starts at once if its turn has come);
+    refused while it runs or once completed.
 
     The status check and the switch to ``queued`` happen in one write transaction, so two
     resumes at once cannot both win: the second sees ``queued`` and is refused. The job runs
@@ -173,14 +170,16 @@ def resume(state: StateDir, store: Store, job_id: str, *, env_now: bool = False)
             " queued_boot = ?, reason = NULL,"
             " stop_request = NULL, stop_grace = NULL, stop_signalled = 0,"
             " finished_at = NULL, exit_code = NULL, worker_pid = NULL,"
-            " paused_until = NULL,"
+            " paused_until = NULL, due_clock = NULL, due_boot = NULL, claim = NULL,"
             " worker_start = NULL, cmd_pid = NULL, cmd_start = NULL WHERE id = ?",
             (clock.wall(), queued.t, queued.boot, job_id),
         )
         record_event(
             conn, job_id, "resumed", "user", "with the current environment" if env_now else None
         )
-    spawn_worker(state, store, job_id)
+    from jobcore import dispatch
+
+    dispatch.start_now_or_later(state, store, job_id)
     return store.get(job_id)
 
 

@@ -18,14 +18,13 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from jobcore import clock, limits
+from jobcore import limits
 from jobcore.errors import JobcoreError, UsageError
-from jobcore.liveness import is_alive, reconcile
+from jobcore.liveness import reconcile
 from jobcore.models import Job, JobStatus
 from jobcore.paths import StateDir
-from jobcore.store import Store, record_event, update_in
+from jobcore.store import Store, record_event
 
-LET_GO_S = 10.0
 """How long a waiting worker gets to see the request and let its queued job go."""
 
 
@@ -137,21 +136,23 @@ def edit(state: StateDir, store: Store, job_id: str, changes: Changes) -> Job:
     changes = check_changes(state, store, job, changes)
     if changes.is_empty():
         return job
-    if job.status is JobStatus.QUEUED and job.worker is not None and is_alive(job.worker):
-        return _edit_waiting(state, store, job, changes)
     cols = _columns(state, job, changes)
     with store.write() as conn:
         _update_if(conn, job, cols, job.status.value)
+    if job.status is JobStatus.QUEUED:  # a new start time, line or dependency may let it go
+        from jobcore import dispatch
+
+        dispatch.start_now_or_later(state, store, job.id)
     return store.get(job.id)
 
 
 def _update_if(conn: Any, job: Job, cols: dict[str, Any], status: str) -> None:
     """The conditional UPDATE: only while the job is still ``status``, with the worker it
-    had when read: no new worker has taken a copy to run."""
+    had when read, and not being started (no claim): a job never runs half-edited."""
     sets = ", ".join(f"{key} = ?" for key in cols)
     changed = conn.execute(
         f"UPDATE jobs SET {sets} WHERE id = ? AND status = ? AND paused_until IS NULL"
-        " AND worker_pid IS ?",
+        " AND worker_pid IS ? AND claim IS NULL",
         [*cols.values(), job.id, status, job.worker.pid if job.worker else None],
     ).rowcount
     if not changed:
@@ -159,59 +160,6 @@ def _update_if(conn: Any, job: Job, cols: dict[str, Any], status: str) -> None:
         what = "is gone" if now is None else f"is {now[0]} now"
         raise JobcoreError(f"job {job.id} {what}; it was not edited")
     record_event(conn, job.id, "edited", "user", ", ".join(sorted(cols)))
-
-
-def _edit_waiting(state: StateDir, store: Store, job: Job, changes: Changes) -> Job:
-    """A queued job whose worker waits with its own copy: the worker lets go, then the
-    edit and the requeue are one write, and a new worker takes the edited row."""
-    from jobcore.launcher import spawn_worker
-
-    with store.write() as conn:
-        asked = conn.execute(
-            "UPDATE jobs SET stop_request = 'pause', stop_grace = 0 WHERE id = ?"
-            " AND status = 'queued' AND stop_request IS NULL",
-            (job.id,),
-        ).rowcount
-    if not asked:
-        raise JobcoreError(f"job {job.id} is being stopped or has started; it was not edited")
-    deadline = time.monotonic() + LET_GO_S
-    while True:
-        now = store.get(job.id)
-        let_go = now.status is JobStatus.PAUSED and (now.worker is None or not is_alive(now.worker))
-        moved_on = now.status not in (JobStatus.QUEUED, JobStatus.PAUSED)
-        if let_go or moved_on or time.monotonic() > deadline:
-            break
-        time.sleep(0.02)
-    if not let_go:
-        with store.write() as conn:  # it started (or its worker hangs): leave it be
-            conn.execute(
-                "UPDATE jobs SET stop_request = NULL, stop_grace = NULL WHERE id = ?"
-                " AND stop_request = 'pause' AND stop_signalled = 0",
-                (job.id,),
-            )
-        raise JobcoreError(f"job {job.id} is {now.status.value} now; it was not edited")
-    cols = _columns(state, job, changes)
-    queued = clock.now()
-    with store.write() as conn:
-        _update_if(conn, now, cols, JobStatus.PAUSED.value)
-        update_in(
-            conn,
-            job.id,
-            {
-                "status": JobStatus.QUEUED.value,
-                "reason": None,
-                "finished_at": None,
-                "stop_request": None,
-                "stop_grace": None,
-                "worker_pid": None,
-                "worker_start": None,
-                "waiting_on": None,
-                "queued_clock": queued.t,
-                "queued_boot": queued.boot,
-            },
-        )
-    spawn_worker(state, store, job.id)
-    return store.get(job.id)
 
 
 def changes_from_env_args(

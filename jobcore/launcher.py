@@ -10,6 +10,7 @@ looks alive but has no process (a job with no worker at all is failed after a gr
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import gc
 import os
 import shlex
@@ -22,7 +23,7 @@ from typing import Any, NoReturn
 from jobcore import forking, launch_env
 from jobcore.atomic import write_json
 from jobcore.errors import JobcoreError, UsageError
-from jobcore.liveness import identity_of
+from jobcore.liveness import identity_of, self_identity
 from jobcore.models import BatchSpec, Job, JobStatus, QueueSpec
 from jobcore.paths import ENV_JOB, JOB_MARKERS, StateDir, disk_error, open_private
 from jobcore.redact import Redactor
@@ -124,6 +125,7 @@ def launch(
         on_done=on_done,
         redact=redact,
         masked=masked,
+        held_by=self_identity(),
     )
     try:
         state.make_job_dir(job.id)
@@ -147,7 +149,10 @@ def launch(
         if isinstance(exc, OSError):
             raise disk_error(exc, f"cannot write job {job.id}") from exc
         raise
-    spawn_worker(state, store, job.id)
+    from jobcore import dispatch
+
+    store.release_new(job.id)
+    dispatch.start_now_or_later(state, store, job.id)
     return job
 
 
@@ -226,8 +231,17 @@ def worker_env(state: StateDir, job_id: str) -> dict[str, str]:
     return env
 
 
-def spawn_worker(state: StateDir, store: Store, job_id: str) -> None:
-    """Start a detached worker for a queued job and record who it is.
+SLOT_FD = 3
+"""Where a worker finds its job's group slot (a flock'ed descriptor) when it has one."""
+
+
+def spawn_worker(
+    state: StateDir, store: Store, job_id: str, *, claim: str, slot_fd: int | None = None
+) -> None:
+    """Start a detached worker for a job claimed with ``claim`` and record who it is.
+
+    ``slot_fd``, the group slot the starter took, is handed down as SLOT_FD: the worker
+    and its command hold the slot from then on (``jobcore.dispatch``).
 
     Where this process is fork-safe (``jobcore.forking``) the worker is a fork of it: no
     second interpreter, no second round of imports. Elsewhere it is ``python -m
@@ -247,19 +261,9 @@ def spawn_worker(state: StateDir, store: Store, job_id: str) -> None:
     null_fd = os.open(os.devnull, os.O_RDONLY)
     try:
         if forking.safe():
-            pid = _fork_worker(state, store, job_id, log_fd, null_fd)
+            pid = _fork_worker(state, store, job_id, claim, slot_fd, log_fd, null_fd)
         else:
-            pid = os.posix_spawn(
-                sys.executable,
-                [sys.executable, "-m", "jobcore.worker", str(state.root), job_id],
-                worker_env(state, job_id),
-                file_actions=[
-                    (os.POSIX_SPAWN_DUP2, null_fd, 0),
-                    (os.POSIX_SPAWN_DUP2, log_fd, 1),
-                    (os.POSIX_SPAWN_DUP2, log_fd, 2),
-                ],
-                setsid=True,
-            )
+            pid = _spawn_worker(state, job_id, claim, slot_fd, log_fd, null_fd)
     except OSError as exc:
         store.finish_if_active(
             job_id, JobStatus.FAILED, f"cannot start worker: {exc}", expect_worker=None
@@ -283,6 +287,31 @@ def spawn_worker(state: StateDir, store: Store, job_id: str) -> None:
             )
 
 
+def _spawn_worker(
+    state: StateDir, job_id: str, claim: str, slot_fd: int | None, log_fd: int, null_fd: int
+) -> int:
+    """Start ``python -m jobcore.worker`` for the job; returns its pid."""
+    argv = [sys.executable, "-m", "jobcore.worker", str(state.root), job_id, claim]
+    actions = [
+        (os.POSIX_SPAWN_DUP2, null_fd, 0),
+        (os.POSIX_SPAWN_DUP2, log_fd, 1),
+        (os.POSIX_SPAWN_DUP2, log_fd, 2),
+    ]
+    slot_copy = None
+    if slot_fd is not None:
+        # dup2 onto itself would leave it close-on-exec: hand over a copy at another number
+        slot_copy = fcntl.fcntl(slot_fd, fcntl.F_DUPFD_CLOEXEC, SLOT_FD + 1)
+        actions.append((os.POSIX_SPAWN_DUP2, slot_copy, SLOT_FD))
+        argv.append(str(SLOT_FD))
+    try:
+        return os.posix_spawn(
+            sys.executable, argv, worker_env(state, job_id), file_actions=actions, setsid=True
+        )
+    finally:
+        if slot_copy is not None:
+            os.close(slot_copy)
+
+
 def _name_process(name: str) -> None:
     """What ``ps``, ``top`` and ``pgrep`` call this process (its argv stays the launcher's)."""
     with contextlib.suppress(OSError):
@@ -293,7 +322,15 @@ def _name_process(name: str) -> None:
             os.close(fd)
 
 
-def _fork_worker(state: StateDir, store: Store, job_id: str, log_fd: int, null_fd: int) -> int:
+def _fork_worker(
+    state: StateDir,
+    store: Store,
+    job_id: str,
+    claim: str,
+    slot_fd: int | None,
+    log_fd: int,
+    null_fd: int,
+) -> int:
     """Fork the worker; returns its pid. ``store``'s connection is closed across the fork
     (SQLite forbids using one in two processes) and open again when this returns."""
     env = worker_env(state, job_id)
@@ -304,14 +341,20 @@ def _fork_worker(state: StateDir, store: Store, job_id: str, log_fd: int, null_f
     try:
         pid = os.fork()
         if pid == 0:
-            _become_worker(state, job_id, env, log_fd, null_fd)
+            _become_worker(state, job_id, claim, slot_fd, env, log_fd, null_fd)
     finally:
         store.connect()  # only the parent gets here: the child never returns
     return pid
 
 
 def _become_worker(
-    state: StateDir, job_id: str, env: dict[str, str], log_fd: int, null_fd: int
+    state: StateDir,
+    job_id: str,
+    claim: str,
+    slot_fd: int | None,
+    env: dict[str, str],
+    log_fd: int,
+    null_fd: int,
 ) -> NoReturn:
     """In the forked child: detach as a spawned worker would be, run the job, exit.
 
@@ -337,7 +380,7 @@ def _become_worker(
                 signal.signal(signum, default)
         from jobcore.worker import serve
 
-        code = serve(str(state.root), job_id, forked=True)
+        code = serve(str(state.root), job_id, claim, slot_fd, forked=True)
     except BaseException:
         with contextlib.suppress(BaseException):
             import traceback

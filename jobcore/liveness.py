@@ -13,23 +13,19 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from jobcore import clock
 from jobcore.clock import boot_id  # start ticks from another boot mean nothing
-from jobcore.models import Job, JobStatus, ProcessIdentity
+from jobcore.models import ACTIVE_STATUSES, Job, JobStatus, ProcessIdentity
 from jobcore.store import Store
 
 if TYPE_CHECKING:
     import psutil
 
 WALLCLOCK_TOLERANCE_S = 1.0
-STARTING_GRACE_S = 30.0
-"""A queued job with no worker recorded this long after it was queued lost its launcher."""
 
 ORPHAN_GRACE_S = 1.0
 """SIGTERM to SIGKILL for what a dead worker left running."""
 
 WORKER_DIED = "worker died unexpectedly"
-LAUNCHER_DIED = "launcher died before the worker started"
 
 _LINUX = sys.platform.startswith("linux")
 
@@ -102,21 +98,20 @@ def process_of(recorded: ProcessIdentity) -> psutil.Process | None:
 
 
 def reconcile(store: Store, actor: str = "liveness") -> list[Job]:
-    """Mark active jobs whose worker is gone as failed (and drop the promised automatic resume
-    of a self-paused job whose waiting worker is gone); return the jobs it changed.
+    """Mark active jobs whose worker is gone as failed; return the jobs it changed.
 
-    Called by every reading command, so a dead worker is reported without any daemon. The
-    update is conditional on the row still naming the dead worker, so a worker that finished
-    (and wrote its own final state) just before dying is never overwritten.
+    Called by every reading command and the dispatcher, so a dead worker is reported at
+    once. A queued job with no worker is not dead: it waits for its turn, or is being
+    started (see ``jobcore.dispatch.release_dead_claims`` for a starter that died). The
+    update is conditional on the row still naming the dead worker, so a worker that
+    finished (and wrote its own final state) just before dying is never overwritten.
     """
     changed: list[Job] = []
-    for job in store.active_jobs():
-        if job.worker is None:
-            if _launcher_late(store, job) and store.finish_if_active(
-                job.id, JobStatus.FAILED, LAUNCHER_DIED, expect_worker=None, actor=actor
-            ):
-                changed.append(store.get(job.id))
-            continue
+    rows = store.conn.execute(
+        "SELECT * FROM jobs WHERE status IN (?, ?) AND worker_pid IS NOT NULL", ACTIVE_STATUSES
+    ).fetchall()
+    for job in map(Job.from_row, rows):
+        assert job.worker is not None
         if is_alive(job.worker):
             continue
         # The command outlives a worker killed with SIGKILL: stop what is left, or the job
@@ -135,24 +130,7 @@ def reconcile(store: Store, actor: str = "liveness") -> list[Job]:
                 group.stop(ORPHAN_GRACE_S)
                 group.remove()
             changed.append(store.get(job.id))
-    for job in store.list_jobs([JobStatus.PAUSED.value]):
-        # A self-paused job waits in its worker to resume by itself: if that worker is gone,
-        # say so instead of promising a resume that will never come.
-        worker = job.worker
-        if job.paused_until is None or worker is None or is_alive(worker):
-            continue
-        if store.drop_auto_resume(job.id, worker, actor):
-            changed.append(store.get(job.id))
     return changed
-
-
-def _launcher_late(store: Store, job: Job) -> bool:
-    """No worker recorded STARTING_GRACE_S after the job was queued, timed on the boot clock
-    (a step of the wall clock neither fails a starting job nor keeps a dead one waiting)."""
-    waited = store.queued_for(job.id)
-    if waited is None:  # queued by an older jobcore: only the wall clock is known
-        waited = clock.wall() - job.queued_at
-    return waited > STARTING_GRACE_S
 
 
 def self_identity() -> ProcessIdentity:

@@ -1,4 +1,4 @@
-"""A queue without a daemon: each queued job's own worker waits for its turn.
+"""Groups and their slots. Who starts a waiting job, and when, is ``jobcore.dispatch``.
 
 A turn needs three things: the job's start time has come (``--delay``/``--at``), every job
 it runs ``--after`` has completed, and its group has a free slot. Within a group, jobs take
@@ -9,11 +9,11 @@ description, and the kernel releases it only when the last descriptor of it is c
 worker holds one, and the job's command (or each batch item) inherits another. So the slot
 is free only when the job's processes are gone, not merely its worker: a worker killed with
 ``kill -9`` leaves its command running, and the slot with it, until the reconcile that finds
-the dead worker (every waiting worker runs one each second) kills what it left. Then the
-kernel frees the slot; a crashed job can never keep one. A process that closes every
-descriptor it inherited (a daemon) no longer holds the slot; the next job's worker runs a
-reconcile once it has taken the slot and before its command starts, so what a dead worker
-of the group left behind is killed first all the same (if its marker still finds it).
+the dead worker (the dispatcher's, at once) kills what it left. Then the kernel frees the
+slot; a crashed job can never keep one. A process that closes every descriptor it inherited
+(a daemon) no longer holds the slot; whoever starts the next job runs a reconcile once it
+has taken the slot and before the job's worker starts, so what a dead worker of the group
+left behind is killed first all the same (if its marker still finds it).
 """
 
 from __future__ import annotations
@@ -21,30 +21,12 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import time
-from collections.abc import Callable
 from typing import NamedTuple
 
-from jobcore import clock
 from jobcore.errors import JobcoreError, UsageError
 from jobcore.limits import MAX_PARALLEL, in_range
-from jobcore.liveness import reconcile
-from jobcore.models import (
-    TERMINATED,
-    Ending,
-    Job,
-    JobStatus,
-    ProcessIdentity,
-    requested_ending,
-)
 from jobcore.paths import StateDir, make_folder, open_folder
 from jobcore.store import Store
-
-TICK_S = 0.05
-JOIN_LINE_S = 3.0
-"""How long a just-queued job keeps its place in line before its worker reports."""
-RECONCILE_S = 1.0
-"""How often a waiting worker checks that the jobs ahead of it are still alive."""
 
 
 class Group(NamedTuple):
@@ -183,92 +165,3 @@ class SlotFiles:
             return free
         finally:
             os.close(mutex)
-
-
-class Turn:
-    """Waits, inside a queued job's worker, until the job may start."""
-
-    def __init__(self, state: StateDir, store: Store, job: Job, me: ProcessIdentity) -> None:
-        self.state = state
-        self.store = store
-        self.job = job
-        self.me = me
-        self.slot: int | None = None
-        """The fd whose lock is this job's slot; closing it frees the slot."""
-        self._waiting_on: str | None = None
-
-    def wait(self, terminated: Callable[[], bool] = lambda: False) -> Ending | None:
-        """Block until the job may run (None), or return how it ends without running
-        (``terminated``: the worker's SIGTERM flag, looked at every tick)."""
-        last_reconcile = float("-inf")
-        while True:
-            if terminated():
-                return TERMINATED
-            row = self.store.conn.execute(
-                "SELECT stop_request FROM jobs WHERE id = ?", (self.job.id,)
-            ).fetchone()
-            if row is None:
-                return Ending(JobStatus.FAILED, "the job was removed while it waited")
-            requested = requested_ending(row["stop_request"])
-            if requested is not None:
-                return requested
-            if time.monotonic() - last_reconcile >= RECONCILE_S:
-                self.store.patience.call(lambda: reconcile(self.store))
-                last_reconcile = time.monotonic()
-            ending = self._step(clock.wall())
-            if ending is not None or self._waiting_on is None:
-                return ending
-            time.sleep(TICK_S)
-
-    def _step(self, now: float) -> Ending | None:
-        """One look at what the job waits for; sets ``_waiting_on`` (None: may start)."""
-        if self.job.queue.not_before is not None and now < self.job.queue.not_before:
-            return self._wait_for("delay")
-        for dep in self.job.queue.after:
-            row = self.store.conn.execute("SELECT status FROM jobs WHERE id = ?", (dep,)).fetchone()
-            if row is None:
-                return Ending(JobStatus.FAILED, f"dependency {dep} is gone")
-            if row["status"] in (JobStatus.FAILED.value, JobStatus.CANCELLED.value):
-                return Ending(JobStatus.FAILED, f"dependency {dep} {row['status']}")
-            if row["status"] != JobStatus.COMPLETED.value:
-                return self._wait_for("deps")
-        limit = group_limit(self.store, self.job.queue.group)
-        if limit is None:
-            return self._wait_for(None)
-        self._wait_for("slot")
-        if self._first_in_line():
-            try:
-                self.slot = SlotFiles(self.state, self.job.queue.group).take(limit)
-            except (OSError, JobcoreError) as exc:
-                return Ending(JobStatus.FAILED, f"cannot take a slot: {exc}")
-            if self.slot is not None:
-                reconcile(self.store)  # what a dead worker left that does not hold its slot
-                return self._wait_for(None)
-        return None
-
-    def _first_in_line(self) -> bool:
-        """Whether no job ahead of this one waits for a slot of the group.
-
-        A job queued a moment ago whose worker has not reported yet counts as waiting too,
-        so jobs launched (or resumed) together keep their order however fast their workers
-        start; one whose worker never reports stops counting after ``JOIN_LINE_S`` on the
-        boot clock (a step of the wall clock neither empties nor freezes the line).
-        """
-        now = clock.now()
-        row = self.store.conn.execute(
-            "SELECT id FROM jobs WHERE grp = ? AND status = 'queued' AND (waiting_on = 'slot'"
-            " OR (waiting_on IS NULL AND queued_boot = ? AND queued_clock > ?))"
-            " ORDER BY priority DESC, seq LIMIT 1",
-            (self.job.queue.group, now.boot, now.t - JOIN_LINE_S),
-        ).fetchone()
-        return row is not None and row["id"] == self.job.id
-
-    def _wait_for(self, what: str | None) -> None:
-        if what != self._waiting_on:
-            self.store.patience.call(lambda: self.store.update(self.job.id, waiting_on=what))
-            self._waiting_on = what
-
-    def release(self) -> None:
-        if self.slot is not None:
-            os.close(self.slot)
-            self.slot = None

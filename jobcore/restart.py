@@ -12,7 +12,7 @@ from __future__ import annotations
 from jobcore import clock, launch_env
 from jobcore.errors import JobcoreError
 from jobcore.items import from_db, recount_job
-from jobcore.launcher import launch, spawn_worker
+from jobcore.launcher import launch
 from jobcore.liveness import reconcile
 from jobcore.models import FINAL_STATUSES, BatchSpec, Job, QueueSpec
 from jobcore.paths import StateDir
@@ -102,5 +102,7 @@ def _in_place(state: StateDir, store: Store, job: Job, failed_only: bool) -> Job
             )
             recount_job(conn, job.id)
         record_event(conn, job.id, "restarted", "user", f"was {job.status.value}, in place")
-    spawn_worker(state, store, job.id)
+    from jobcore import dispatch
+
+    dispatch.start_now_or_later(state, store, job.id)
     return store.get(job.id)

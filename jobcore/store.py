@@ -50,6 +50,8 @@ WAL_SIZE_LIMIT = 64 * 1024 * 1024
 """Checkpoints truncate the WAL back to this size, so a busy day does not leave it huge."""
 BRIEF_WAIT_MS = 50
 """What a write that may lag (progress) waits for the lock before it is kept for later."""
+NEW_CLAIM = "new"
+"""The claim of a job whose launcher is still writing its folder."""
 SAMPLES_KEPT = 120
 SAMPLE_SPACING_S = 0.5
 
@@ -184,6 +186,19 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE jobs ADD COLUMN forgotten INTEGER NOT NULL DEFAULT 0;
     UPDATE jobs SET run_s = MAX(0, finished_at - started_at)
         WHERE finished_at IS NOT NULL AND started_at IS NOT NULL;
+    """,
+    # A waiting job is a row, started by whoever finds its turn come (jobcore.dispatch):
+    # ``claim`` is the token of the start under way and ``claimer_*`` who makes it (a claim
+    # whose claimer died before a worker was recorded goes back in line); ``due_*`` is when
+    # a self-paused job resumes, on the boot clock (``paused_until`` is what people see).
+    """
+    ALTER TABLE jobs ADD COLUMN claim TEXT;
+    ALTER TABLE jobs ADD COLUMN claimer_pid INTEGER;
+    ALTER TABLE jobs ADD COLUMN claimer_start REAL;
+    ALTER TABLE jobs ADD COLUMN claimer_boot TEXT;
+    ALTER TABLE jobs ADD COLUMN due_clock REAL;
+    ALTER TABLE jobs ADD COLUMN due_boot TEXT;
+    CREATE INDEX jobs_waiting ON jobs(grp, priority DESC, seq) WHERE status = 'queued';
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -341,8 +356,12 @@ class Store:
         on_done: str | None = None,
         redact: Sequence[str] = (),
         masked: dict[str, Any] | None = None,
+        held_by: ProcessIdentity | None = None,
     ) -> Job:
         """Insert a new queued job with a fresh short id (retrying the rare collision).
+
+        ``held_by``: the job is created claimed by that process (its launcher), so no starter
+        takes it before its folder is written; the launcher lets go with ``release_new``.
 
         A batch's ``items`` are inserted in the same transaction: a batch never exists
         without all of its items.
@@ -363,8 +382,10 @@ class Store:
                     conn.execute(
                         "INSERT INTO jobs (id, name, command, cwd, env, status, created_at,"
                         " queued_at, spec, grp, priority, after, not_before, on_done, redact,"
-                        " queued_clock, queued_boot, masked)"
-                        " VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        " queued_clock, queued_boot, masked, claim, claimer_pid, claimer_start,"
+                        " claimer_boot)"
+                        " VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                        " ?, ?, ?, ?)",
                         (
                             job_id,
                             name,
@@ -383,6 +404,10 @@ class Store:
                             queued.t,
                             queued.boot,
                             json.dumps(masked or {}),
+                            None if held_by is None else NEW_CLAIM,
+                            None if held_by is None else held_by.pid,
+                            None if held_by is None else held_by.start,
+                            None if held_by is None else held_by.boot_id,
                         ),
                     )
                     break
@@ -400,6 +425,13 @@ class Store:
                 )
                 apply_progress(conn, job_id, done=0, total=len(items))
         return self.get(job_id)
+
+    def release_new(self, job_id: str) -> None:
+        """Let a job created ``held_by`` its launcher wait in line like any other."""
+        with self.write() as conn:
+            conn.execute(
+                "UPDATE jobs SET claim = NULL WHERE id = ? AND claim = ?", (job_id, NEW_CLAIM)
+            )
 
     def get(self, job_id: str) -> Job:
         row = self.conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
@@ -506,9 +538,12 @@ class Store:
         job resumed by a new worker in the meantime, or finished by its own worker, is left
         alone. Returns whether this call changed the row.
         """
+        due = clock.now()
+        due_clock = None if paused_until is None else due.t + paused_until - clock.wall()
         sql = (
             "UPDATE jobs SET status = ?, reason = ?, finished_at = ?, exit_code = ?,"
-            " paused_until = ?, forgotten = 0, run_s = run_s + CASE WHEN status = 'running'"
+            " paused_until = ?, due_clock = ?, due_boot = ?, claim = NULL, forgotten = 0,"
+            " run_s = run_s + CASE WHEN status = 'running'"
             " AND started_at IS NOT NULL THEN MAX(0, ? - started_at) ELSE 0 END"
             " WHERE id = ? AND status IN (?, ?)"
         )
@@ -519,6 +554,8 @@ class Store:
             now,
             exit_code,
             paused_until,
+            due_clock,
+            due.boot,
             now,
             job_id,
             *ACTIVE_STATUSES,
@@ -579,23 +616,6 @@ class Store:
                 " progress_note = COALESCE(?, progress_note) WHERE job_id = ? AND idx = ?",
                 (new_done, new_total, None if note is None else note[:500], job_id, idx),
             )
-
-    def drop_auto_resume(self, job_id: str, worker: ProcessIdentity, actor: str) -> bool:
-        """Cancel a self-paused job's automatic resume whose waiting worker died."""
-        with self.write() as conn:
-            changed = (
-                conn.execute(
-                    "UPDATE jobs SET paused_until = NULL,"
-                    " reason = reason || ' (automatic resume lost: its worker died)'"
-                    " WHERE id = ? AND status = 'paused' AND paused_until IS NOT NULL"
-                    " AND worker_pid = ? AND worker_start = ?",
-                    (job_id, worker.pid, worker.start),
-                ).rowcount
-                == 1
-            )
-            if changed:
-                record_event(conn, job_id, "resume-lost", actor, "the waiting worker died")
-            return changed
 
     def samples(self, job_id: str) -> list[tuple[float, int]]:
         """The recent (wall time, done) samples of a job, oldest first (rate sparklines).

@@ -17,6 +17,7 @@ import ctypes
 import errno
 import os
 import signal
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -29,7 +30,6 @@ from jobcore.liveness import self_identity
 from jobcore.models import Ending, Job, JobStatus, ProcessIdentity, iso, requested_ending
 from jobcore.paths import ENV_HOME, ENV_JOB, ENV_JOB_ID, StateDir, open_private
 from jobcore.patience import Patience
-from jobcore.queue import Turn
 from jobcore.redact import Redactor
 from jobcore.store import BUSY_TIMEOUT_MS, Store, record_event, update_in
 
@@ -54,8 +54,17 @@ def _become_subreaper() -> None:
 class Worker:
     """Runs one job to its end and records the truth about it."""
 
-    def __init__(self, state: StateDir, job_id: str) -> None:
+    def __init__(
+        self, state: StateDir, job_id: str, claim: str = "", slot_fd: int | None = None
+    ) -> None:
         self.state = state
+        self.claim_token = claim
+        """The token of the claim this worker was started for (``jobcore.dispatch``)."""
+        self.slot_fd = slot_fd
+        """The job's group slot, handed down by its starter; closing it frees the slot once
+        the command's processes (which inherit it) are gone too."""
+        self.handed_over = False
+        """Whether the slot was let go and the queue told (once per worker)."""
         self.store = Store(state)
         self.store.patience = Patience(
             forever=True, note=self.note, note_after_s=BUSY_TIMEOUT_MS / 1000
@@ -107,11 +116,15 @@ class Worker:
     def _claim(self) -> Job | None:
         with self.store.write() as conn:
             row = conn.execute(
-                "SELECT status, worker_pid, worker_start FROM jobs WHERE id = ?", (self.job_id,)
+                "SELECT status, claim, worker_pid, worker_start FROM jobs WHERE id = ?",
+                (self.job_id,),
             ).fetchone()
             if row is None or row["status"] != JobStatus.QUEUED.value:
                 status = "gone" if row is None else row["status"]
                 print(f"jobcore: worker {self.me.pid} leaves: the job is {status}")
+                return None
+            if row["claim"] != self.claim_token:
+                print(f"jobcore: worker {self.me.pid} leaves: its claim was given up")
                 return None
             if row["worker_pid"] is not None and (
                 row["worker_pid"] != self.me.pid or row["worker_start"] != self.me.start
@@ -148,12 +161,20 @@ class Worker:
         settle_worker()
         job = self.claim()
         if job is None:
+            self.hand_over()  # the slot we were given goes to whoever's turn it is
             return 0
+        try:
+            self.run_claimed(job)
+        finally:
+            self.hand_over()
+        return 0
+
+    def run_claimed(self, job: Job) -> None:
         try:
             self.launch_env = launch_env.load(self.state, job.id)
         except JobcoreError as exc:
             self.finish(Ending(JobStatus.FAILED, str(exc)))
-            return 0
+            return
         self.mask = self.redactor(job)
         signal.signal(signal.SIGTERM, self._on_sigterm)
         try:
@@ -162,37 +183,58 @@ class Worker:
             )
         except (OSError, JobcoreError) as exc:
             self.finish(Ending(JobStatus.FAILED, f"cannot open the log: {exc}"))
-            return 0
+            return
         try:
             if job.started_at is not None:
-                self.note(f"--- jobcore: resumed at {iso(clock.wall())} ---")
-            while True:
-                ending = self.take_turn_and_run(job, log_fd)
-                self.finish(ending)
-                if ending.status.is_final:
-                    self.after_end(job, ending, log_fd)
-                if ending.paused_until is None or not self.wait_to_resume(ending):
-                    return 0
-                job = self.store.get(job.id)
+                how = "by itself " if self._resumed_by_itself(job) else ""
+                self.note(f"--- jobcore: resumed {how}at {iso(clock.wall())} ---")
+            ending = requested_ending(job.stop_request) or self.run_holding_slot(job, log_fd)
+            self.finish(ending)
+            self.hand_over()  # the next job starts before this one's callback runs
+            if ending.status.is_final:
+                self.after_end(job, ending, log_fd)
         finally:
             os.close(log_fd)
 
-    def take_turn_and_run(self, job: Job, log_fd: int) -> Ending:
-        """Wait for the job's turn in the queue, then run it, holding its group slot.
+    def _resumed_by_itself(self, job: Job) -> bool:
+        """Whether the last resume was a self-pause's ``retry_after`` coming round."""
+        row = self.store.conn.execute(
+            "SELECT actor FROM events WHERE job_id = ? AND kind = 'resumed'"
+            " ORDER BY seq DESC LIMIT 1",
+            (job.id,),
+        ).fetchone()
+        return row is not None and row["actor"] == "queue"
 
-        The runner is built first: its imports take tens of milliseconds, which would
-        otherwise be paid after a slot frees (and while ``show`` says running with no process).
-        """
+    def run_holding_slot(self, job: Job, log_fd: int) -> Ending:
+        """Run the job with its group slot, handed down to its command; then let it go."""
         runner = self.runner(job, log_fd)
-        turn = Turn(self.state, self.store, job, self.me)
-        ending = turn.wait(self._is_terminated)
-        if ending is not None:
-            return ending
-        runner.slot_fd = turn.slot
+        runner.slot_fd = self.slot_fd
         try:
             return self.run_once(job, runner)
         finally:
-            turn.release()
+            self.release_slot()
+
+    def release_slot(self) -> None:
+        if self.slot_fd is not None:
+            os.close(self.slot_fd)
+            self.slot_fd = None
+
+    def hand_over(self) -> None:
+        """The job is recorded as ended: start what waited for its slot (or for it, with
+        ``--after``), and make sure a dispatcher looks after what still waits (a self-pause's
+        ``retry_after``). Once; a failure here only delays the queue, never this job."""
+        if self.handed_over:
+            return
+        self.handed_over = True
+        self.release_slot()
+        from jobcore import dispatch
+
+        try:
+            for job_id, error in dispatch.start_waiting(self.state, self.store).items():
+                self.note(f"jobcore: could not start job {job_id}: {error}")
+            dispatch.wake(self.state, self.store)
+        except (JobcoreError, OSError, sqlite3.Error) as exc:
+            self.note(f"jobcore: could not start the next job: {exc}")
 
     def run_once(self, job: Job, runner: BatchRun | CommandJob) -> Ending:
         """Run the job once; a SIGTERM to the worker ends it as failed (and resumable).
@@ -353,55 +395,8 @@ class Worker:
         with self.store.write() as conn:
             record_event(conn, job.id, "callback", "worker", text)
 
-    def wait_to_resume(self, ending: Ending) -> bool:
-        """Sleep until a self-pause's ``paused_until``; resume unless someone else acted.
 
-        The wait is timed on the boot clock from now: a step of the wall clock neither
-        shortens nor stretches it (``paused_until`` is what people are shown). A user's
-        resume (new worker), stop (cancels the wait) or clean changes the row; then this
-        worker just leaves.
-        """
-        until = ending.paused_until
-        assert until is not None
-        due = clock.since_boot() + (until - clock.wall())
-        while (left := due - clock.since_boot()) > 0:
-            time.sleep(min(0.5, max(0.01, left)))
-            if not self._still_paused_by_me(until):
-                return False
-        if not self.store.patience.call(lambda: self._resume_by_itself(until)):
-            return False
-        signal.signal(signal.SIGTERM, self._on_sigterm)
-        self.note(f"--- jobcore: resumed by itself at {iso(clock.wall())} ---")
-        return True
-
-    def _resume_by_itself(self, until: float) -> bool:
-        with self.store.write() as conn:
-            if not self._still_paused_by_me(until):
-                return False
-            conn.execute(
-                "UPDATE jobs SET status = 'queued', paused_until = NULL, reason = NULL,"
-                " finished_at = NULL, stop_request = NULL, stop_grace = NULL,"
-                " stop_signalled = 0 WHERE id = ?",
-                (self.job_id,),
-            )
-            record_event(conn, self.job_id, "resumed", "worker", "retry_after passed")
-        return True
-
-    def _still_paused_by_me(self, until: float) -> bool:
-        try:
-            job = self.store.get(self.job_id)
-        except JobcoreError:
-            return False  # cleaned away while waiting
-        return (
-            job.status is JobStatus.PAUSED
-            and job.paused_until == until
-            and job.worker is not None
-            and job.worker.pid == self.me.pid
-            and job.worker.start == self.me.start
-        )
-
-
-def _close_inherited_fds(every: bool = False) -> None:
+def _close_inherited_fds(keep: int | None = None, every: bool = False) -> None:
     """Close what the launcher's caller left open to us beyond the three standard streams.
 
     Python and SQLite open everything close-on-exec, so an inheritable descriptor here came
@@ -414,7 +409,7 @@ def _close_inherited_fds(every: bool = False) -> None:
         for name in os.listdir("/proc/self/fd"):
             fd = int(name)
             with contextlib.suppress(OSError):
-                if fd > 2 and (every or os.get_inheritable(fd)):
+                if fd > 2 and fd != keep and (every or os.get_inheritable(fd)):
                     os.close(fd)
 
 
@@ -450,20 +445,21 @@ def _pump_callback(proc: subprocess.Popen[bytes], writer: LogWriter) -> int | No
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2:
-        print("usage: python -m jobcore.worker STATE_DIR JOB_ID", file=sys.stderr)
+    if len(args) not in (3, 4) or not all(a.isdigit() for a in args[3:]):
+        print("usage: python -m jobcore.worker STATE_DIR JOB_ID CLAIM [SLOT_FD]", file=sys.stderr)
         return 2
-    return serve(args[0], args[1])
+    slot_fd = int(args[3]) if len(args) == 4 else None
+    return serve(args[0], args[1], args[2], slot_fd)
 
 
-def serve(root: str, job_id: str, *, forked: bool = False) -> int:
+def serve(root: str, job_id: str, claim: str, slot_fd: int | None, *, forked: bool = False) -> int:
     """Run a job as its detached worker, once stdio is the job log and the session our own:
     what ``python -m jobcore.worker`` and a worker ``forked`` by the launcher share."""
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    _close_inherited_fds(every=forked)
+    _close_inherited_fds(keep=slot_fd, every=forked)
     os.chdir(root)  # never keep the launcher's folder busy (an unmount, a deleted dir)
     _become_subreaper()
-    worker = Worker(StateDir(Path(root).absolute()), job_id)
+    worker = Worker(StateDir(Path(root).absolute()), job_id, claim, slot_fd)
     try:
         return worker.run()
     finally:

@@ -27,6 +27,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Input, Static
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
+from jobcore.dispatch import ensure
 from jobcore.errors import JobcoreError
 from jobcore.housekeeping import clean
 from jobcore.launch_env import redactor_for
@@ -392,6 +393,7 @@ class JobApp(App[None]):
             with self._store_lock:
                 assert self._store is not None
                 changed = reconcile(self._store)
+                ensure(self._store.state, self._store)  # waiting jobs get a dispatcher
             usage = self._meter.measure(self.snapshot.jobs.get(JobStatus.RUNNING, []))
         except JobcoreError as exc:
             self._from_thread(self.notify, str(exc), title="liveness check", severity="error")

@@ -8,21 +8,18 @@ state database, the queue's rows, the ledger, the worker's wait.
 
 from __future__ import annotations
 
-import signal
+import os
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from jobcore import clock
+from jobcore import clock, dispatch
 from jobcore.items import Outcome
 from jobcore.ledger import Ledger
-from jobcore.liveness import LAUNCHER_DIED, STARTING_GRACE_S, reconcile, self_identity
-from jobcore.models import Ending, JobStatus, QueueSpec
-from jobcore.paths import StateDir
-from jobcore.queue import Turn, add_group
+from jobcore.liveness import reconcile, self_identity
+from jobcore.models import JobStatus
 from jobcore.store import Store
-from jobcore.worker import Worker
 
 HOUR = 3600.0
 
@@ -56,37 +53,17 @@ def stepped(monkeypatch: pytest.MonkeyPatch) -> Iterator[SteppedClock]:
 
 
 @pytest.mark.parametrize("step", [HOUR, -HOUR])
-def test_a_starting_job_is_not_failed_by_a_step_of_the_clock(
+def test_a_waiting_job_is_not_failed_by_a_step_of_the_clock(
     store: Store, stepped: SteppedClock, step: float
 ) -> None:
-    """Queued a moment ago, no worker yet (its launcher is starting it): a step forward used to
-    fail it as "launcher died" at once; a step back must not keep a dead one waiting either."""
+    """Queued with no worker: it waits as a row, whatever the clocks do (it used to be
+    failed as "launcher died" once a grace had passed)."""
     job = store.create_job(["true"], "/", {}, None)
     stepped.step = step
-    reconcile(store)
-    assert store.get(job.id).status is JobStatus.QUEUED
-    # Past the grace on the boot clock, whatever the wall clock says: the launcher is gone.
-    later = clock.since_boot() + STARTING_GRACE_S + 1
+    later = clock.since_boot() + HOUR
     stepped.monkeypatch.setattr(clock, "since_boot", lambda: later)
     reconcile(store)
-    after = store.get(job.id)
-    assert (after.status, after.reason) == (JobStatus.FAILED, LAUNCHER_DIED)
-
-
-def test_the_queue_line_holds_across_a_step_forward(
-    state: StateDir, store: Store, stepped: SteppedClock
-) -> None:
-    """A job queued just before another, whose worker has not reported yet, keeps its place
-    in line (JOIN_LINE_S); a step forward of the clock used to drop it from the line."""
-    add_group(store, "one", 1)
-    store.create_job(["true"], "/", {}, None, queue=QueueSpec(group="one"))
-    second = store.create_job(["true"], "/", {}, None, queue=QueueSpec(group="one"))
-    store.update(second.id, waiting_on="slot")  # its worker has reported, as Turn does
-    turn = Turn(state, store, second, self_identity())
-    assert not turn._first_in_line()
-    stepped.step = HOUR
-    assert not turn._first_in_line()
-
+    assert store.get(job.id).status is JobStatus.QUEUED
 
 @pytest.mark.parametrize("step", [HOUR, -HOUR])
 def test_an_items_backoff_survives_a_step_of_the_clock(
@@ -110,31 +87,22 @@ def test_an_items_backoff_survives_a_step_of_the_clock(
 
 @pytest.mark.parametrize("step", [HOUR, -HOUR])
 def test_retry_after_waits_its_time_across_a_step_of_the_clock(
-    state: StateDir, store: Store, stepped: SteppedClock, step: float
+    store: Store, stepped: SteppedClock, step: float
 ) -> None:
     """A job paused with ``retry_after`` 120 s resumes after 120 s of the boot clock: a step
     forward used to resume it at once, a step back an hour late."""
     job = store.create_job(["true"], "/", {}, None)
-    worker = Worker(state, job.id)
+    store.update(job.id, worker_pid=os.getpid(), worker_start=self_identity().start)
     until = time.time() + 120
-    store.update(
-        job.id,
-        status=JobStatus.PAUSED.value,
-        paused_until=until,
-        worker_pid=worker.me.pid,
-        worker_start=worker.me.start,
-        boot_id=worker.me.boot_id,
+    assert store.finish_if_active(
+        job.id, JobStatus.PAUSED, "rate limit", expect_worker=self_identity(), paused_until=until
     )
-
-    def step_once() -> None:
-        stepped.step = step
-
-    stepped.fake_boot(on_sleep=step_once)
-    handler = signal.getsignal(signal.SIGTERM)
-    try:
-        resumed = worker.wait_to_resume(Ending(JobStatus.PAUSED, "rate limit", paused_until=until))
-    finally:
-        signal.signal(signal.SIGTERM, handler)
-        worker.store.close()
-    assert resumed and store.get(job.id).status is JobStatus.QUEUED
-    assert stepped.slept == pytest.approx(120, abs=0.6)
+    stepped.step = step
+    due = dispatch.next_due(store)
+    assert due == pytest.approx(120, abs=1)
+    dispatch.resume_due(store)
+    assert store.get(job.id).status is JobStatus.PAUSED
+    later = clock.since_boot() + 121
+    stepped.monkeypatch.setattr(clock, "since_boot", lambda: later)
+    dispatch.resume_due(store)
+    assert store.get(job.id).status is JobStatus.QUEUED

@@ -1,4 +1,4 @@
-"""The queue without a daemon: group limits, FIFO, priorities, dependencies, delays, wait."""
+"""The queue: group limits, FIFO, priorities, dependencies, delays, wait (see test_dispatch)."""
 
 from __future__ import annotations
 
@@ -131,22 +131,6 @@ def test_stop_and_resume_a_queued_job(cli: CLI, store: Store) -> None:
     assert cli.show(waiting)["status"] == "queued"  # back in line behind the blocker
     cli("kill", blocker)
     assert cli.wait_status(waiting, {"completed"})["status"] == "completed"
-
-
-def test_a_dead_waiting_worker_is_detected_and_resumable(cli: CLI, tmp_path: Path) -> None:
-    cli("group", "add", "gate", "--parallel", "1")
-    blocker = cli.run("sleep", "30", opts=("--group", "gate"))
-    cli.wait_status(blocker, {"running"})
-    runs = tmp_path / "runs.txt"
-    waiting = cli.run("sh", "-c", f"echo ran >> {runs}", opts=("--group", "gate"))
-    wait_for(lambda: cli.show(waiting)["waiting_on"] == "slot")
-    os.kill(cli.show(waiting)["pid"], signal.SIGKILL)
-    assert cli.wait_status(waiting, {"failed"})["error"] == "worker died unexpectedly"
-    cli("kill", blocker)
-    cli("resume", waiting)
-    cli.wait_status(waiting, {"completed"})
-    time.sleep(0.3)
-    assert runs.read_text().split() == ["ran"]
 
 
 def test_unknown_group_is_refused(cli: CLI) -> None:

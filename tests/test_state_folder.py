@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from jobcore.errors import JobcoreError
 from jobcore.paths import StateDir
 from jobcore.store import Store
 from tests.conftest import CLI
-from tests.reliability.support import job_by_hand
+from tests.reliability.support import job_by_hand, run_worker_sync
 from tests.test_bad_input import one_line_error
 
 SECRET = b"root-only content\n"
@@ -176,16 +175,9 @@ def test_worker_refuses_a_log_planted_after_launch(
     state: StateDir, store: Store, outside: Path
 ) -> None:
     """A link planted between the launcher's checks and the worker's open: the job fails."""
-    import subprocess
-
     job = job_by_hand(state, store, ["true"])
     plant(state.log_path(job.id), outside)
-    proc = subprocess.run(
-        [sys.executable, "-m", "jobcore.worker", str(state.root), job.id],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    proc = run_worker_sync(state, job.id)
     assert "Traceback" not in proc.stdout + proc.stderr
     got = store.get(job.id)
     assert got.status.value == "failed" and "symlink" in (got.reason or "")

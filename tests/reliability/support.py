@@ -64,7 +64,8 @@ def workers_of(job_id: str) -> list[psutil.Process]:
     for proc in psutil.process_iter(["cmdline", "name"]):
         try:
             cmd = proc.info["cmdline"] or []
-            ours = "jobcore.worker" in cmd and cmd[-1:] == [job_id]
+            at = cmd.index("jobcore.worker") if "jobcore.worker" in cmd else -1
+            ours = at >= 0 and cmd[at + 2 : at + 3] == [job_id]  # then its claim, its slot
             ours = ours or proc.info["name"] == f"jobcore-{job_id}"
             if ours and proc.status() != psutil.STATUS_ZOMBIE:
                 found.append(proc)
@@ -124,9 +125,12 @@ def real_start(pid: int) -> float:
 def run_worker_sync(
     state: StateDir, job_id: str, timeout: float = 30
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m jobcore.worker STATE JOBID`` in the foreground, as the launcher would."""
+    """``python -m jobcore.worker STATE JOBID CLAIM`` in the foreground, as a starter would
+    after claiming the job (``jobcore.dispatch``)."""
+    with Store(state) as store, store.write() as conn:
+        conn.execute("UPDATE jobs SET claim = 'bytest' WHERE id = ?", (job_id,))
     return subprocess.run(
-        [sys.executable, "-m", "jobcore.worker", str(state.root), job_id],
+        [sys.executable, "-m", "jobcore.worker", str(state.root), job_id, "bytest"],
         capture_output=True,
         text=True,
         timeout=timeout,

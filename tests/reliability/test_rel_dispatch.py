@@ -1,0 +1,92 @@
+"""The dispatcher killed with -9 at random moments during a drain: nothing lost, nothing
+run twice, the group limit never exceeded."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import psutil
+
+from jobcore.store import Store
+from tests.conftest import CLI, wait_for
+
+JOBS = 100
+LIMIT = 2
+
+
+def _commands_running(home: Path) -> int:
+    """Live ``sleep`` commands of this state folder's jobs (what the limit is about)."""
+    marker = f"{home}/jobs/".encode()
+    count = 0
+    for proc in psutil.process_iter(["name"]):
+        if proc.info["name"] != "sleep":
+            continue
+        try:
+            with open(f"/proc/{proc.pid}/environ", "rb") as fh:
+                if marker in fh.read() and proc.status() != psutil.STATUS_ZOMBIE:
+                    count += 1
+        except (OSError, psutil.Error):
+            continue
+    return count
+
+
+def _dispatchers(home: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        if (proc.info["cmdline"] or [])[-2:] == ["jobcore.dispatcher", str(home)]:
+            found.append(proc)
+    return found
+
+
+def test_dispatcher_killed_at_random_during_a_drain(
+    cli: CLI, store: Store, tmp_path: Path
+) -> None:
+    starts = tmp_path / "starts.txt"
+    cli("group", "add", "pair", "--parallel", str(LIMIT))
+    gate = tmp_path / "gate"
+    hold = f'while [ ! -e "{gate}" ]; do sleep 0.05; done'
+    for _ in range(LIMIT):  # the line fills up behind these before the drain begins
+        cli.run("sh", "-c", hold, opts=("--group", "pair"))
+    script = f'echo "$JOBCORE_JOB_ID" >> {starts}; sleep 0.1'
+    ids = [cli.run("sh", "-c", script, opts=("--group", "pair")) for _ in range(JOBS)]
+    samples: list[int] = []
+    kills = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            samples.append(_commands_running(cli.home))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    rng = random.Random()
+    gate.touch()
+    try:
+        while not all(store.get(i).status.is_final for i in ids):
+            time.sleep(rng.uniform(0.05, 0.6))
+            for proc in _dispatchers(cli.home):
+                proc.kill()
+                kills += 1
+            cli("ls")  # finds work waiting and no dispatcher: starts one
+        wait_for(lambda: all(store.get(i).status.is_final for i in ids), timeout=120)
+    finally:
+        done.set()
+        sampler.join()
+    statuses = Counter(store.get(i).status.value for i in ids)
+    runs = Counter(starts.read_text().split())
+    twice = [i for i, n in runs.items() if n > 1]
+    lost = [i for i in ids if runs[i] == 0]
+    print(
+        f"{JOBS} jobs through --parallel {LIMIT}, dispatcher killed {kills} times: {statuses}, "
+        f"{len(lost)} lost, {len(twice)} started twice, at most {max(samples)} commands at once "
+        f"over {len(samples)} samples"
+    )
+    assert kills > 0
+    assert statuses == {"completed": JOBS}
+    assert not lost and not twice
+    assert max(samples) <= LIMIT

@@ -1,0 +1,150 @@
+"""A waiting job is a row: no process waits for it, and a dispatcher exists only while jobs wait."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+from jobcore import clock, dispatch
+from jobcore.liveness import self_identity
+from jobcore.paths import StateDir
+from jobcore.store import Store
+from tests.conftest import CLI, _processes_of, kill_all_of, wait_for
+from tests.reliability.support import foreign_process, job_by_hand
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _jobcore_processes(home: Path) -> list[psutil.Process]:
+    """Processes of this state folder that are jobcore itself (workers, the dispatcher)."""
+    found = []
+    for proc in _processes_of(home):
+        try:
+            if any("jobcore" in part for part in proc.cmdline()[:3]):
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found
+
+
+def _dispatchers(home: Path) -> list[psutil.Process]:
+    found = []
+    for proc in _jobcore_processes(home):
+        with contextlib.suppress(psutil.Error):
+            if "jobcore.dispatcher" in proc.cmdline():
+                found.append(proc)
+    return found
+
+
+def test_fifty_waiting_jobs_cost_at_most_one_process(cli: CLI, store: Store) -> None:
+    cli("group", "add", "one", "--parallel", "1")
+    blocker = cli.run("sleep", "60", opts=("--group", "one"))
+    worker = cli.wait_command(blocker)["pid"]
+    ids = [cli.run("true", opts=("--group", "one")) for _ in range(50)]
+    wait_for(lambda: all(store.get(i).waiting_on == "slot" for i in ids))
+    beyond = [p.pid for p in _jobcore_processes(cli.home) if p.pid != worker]
+    assert len(beyond) <= 1, [p.cmdline() for p in _jobcore_processes(cli.home)]
+    assert {j["status"] for j in cli.ls() if j["id"] in ids} == {"queued"}
+    cli("kill", blocker)
+    for job_id in ids:
+        cli.wait_status(job_id, {"completed"})
+
+
+def test_the_dispatcher_leaves_when_nothing_waits(cli: CLI) -> None:
+    cli("group", "add", "one", "--parallel", "1")
+    ids = [cli.run("sleep", "0.3", opts=("--group", "one")) for _ in range(3)]
+    assert _dispatchers(cli.home)  # two jobs wait
+    for job_id in ids:
+        cli.wait_status(job_id, {"completed"})
+    wait_for(lambda: not _jobcore_processes(cli.home), timeout=10)
+
+
+def test_a_killed_worker_starts_the_next_job(cli: CLI) -> None:
+    cli("group", "add", "one", "--parallel", "1")
+    first = cli.run("sleep", "60", opts=("--group", "one"))
+    second = cli.run("true", opts=("--group", "one"))
+    worker = cli.wait_command(first)["pid"]
+    os.kill(worker, signal.SIGKILL)
+    started = time.monotonic()
+    wait_for(lambda: cli.show(second)["status"] == "completed", timeout=10)
+    print(f"kill -9 of the running worker: next job done {time.monotonic() - started:.3f}s later")
+    assert cli.show(first)["error"] == "worker died unexpectedly"
+
+
+def test_a_killed_dispatcher_is_restarted_by_the_next_command(cli: CLI) -> None:
+    cli("group", "add", "one", "--parallel", "1")
+    first = cli.run("sleep", "60", opts=("--group", "one"))
+    second = cli.run("true", opts=("--group", "one"))
+    worker = cli.wait_command(first)["pid"]
+    for dispatcher in wait_for(lambda: _dispatchers(cli.home)):
+        dispatcher.kill()
+        dispatcher.wait(5)
+    os.kill(worker, signal.SIGKILL)  # nobody watches it now
+    cli("ls")  # finds work waiting and no dispatcher
+    cli.wait_status(second, {"completed"}, timeout=10)
+
+
+def test_a_reboot_starts_waiting_jobs_at_the_next_command(cli: CLI, tmp_path: Path) -> None:
+    cli("group", "add", "one", "--parallel", "1")
+    first = cli.run("sleep", "60", opts=("--group", "one"))
+    later = [cli.run("true", opts=("--group", "one")) for _ in range(3)]
+    delayed = cli.run("true", opts=("--delay", "1s"))
+    cli.wait_command(first)
+    kill_all_of(cli.home)  # the machine went down: no process of jobcore survives
+    assert not _processes_of(cli.home)
+    cli("ls")
+    for job_id in [*later, delayed]:
+        cli.wait_status(job_id, {"completed"}, timeout=15)
+    assert cli.show(first)["status"] == "failed"
+
+
+def test_a_self_paused_job_waits_as_a_row_and_resumes_on_time(cli: CLI, tmp_path: Path) -> None:
+    record = tmp_path / "record.txt"
+    each = tmp_path / "items.txt"
+    each.write_text("1\n2\n3\n4\n")
+    opts = ("--each", str(each), "--call", "tests.examples.batchfuncs:pause_once", "--cwd",
+            str(ROOT), "--env", f"RECORD={record}", "--env", "PAUSE_S=8")
+    job_id = cli.run(opts=opts)
+    paused = cli.wait_status(job_id, {"paused", "completed", "failed"})
+    assert paused["status"] == "paused" and paused["paused_until"] is not None
+    # While it waits, the dispatcher is all that runs (its worker has left).
+    wait_for(lambda: _jobcore_processes(cli.home) == _dispatchers(cli.home) != [])
+    assert cli.show(job_id)["status"] == "paused"
+    data = cli.wait_status(job_id, {"completed", "failed"}, timeout=30)
+    assert data["status"] == "completed"
+    assert data["started_at"] >= paused["paused_until"][:19]
+    assert sorted(record.read_text().split()) == ["1", "2", "3", "4"]
+    assert "resumed by itself" in cli("logs", job_id).stdout
+
+
+def test_a_claim_whose_starter_died_goes_back_in_line(
+    cli: CLI, state: StateDir, store: Store, tmp_path: Path
+) -> None:
+    """A starter killed between its claim and the spawn: the job is not lost, and a worker
+    of that dead claim that turns up late runs nothing."""
+    runs = tmp_path / "runs.txt"
+    job = job_by_hand(state, store, ["sh", "-c", f"echo ran >> {runs}"])
+    with foreign_process(["true"]) as claimer:
+        claimer.wait()
+    store.update(job.id, claim="0123456789abcdef", claimer_pid=claimer.pid,
+                 claimer_start=1.0, claimer_boot=clock.boot_id())
+    cli("ls")  # the claim is released and the job started
+    cli.wait_status(job.id, {"completed"})
+    late = [sys.executable, "-m", "jobcore.worker", str(state.root), job.id, "0123456789abcdef"]
+    assert subprocess.run(late, capture_output=True, timeout=30).returncode == 0
+    assert runs.read_text().split() == ["ran"]
+
+
+def test_two_starters_never_claim_one_job(state: StateDir, store: Store) -> None:
+    job = job_by_hand(state, store, ["true"])
+    me = self_identity()
+    first = dispatch.claim_next(store, "default", me)
+    assert first is not None and first.job_id == job.id
+    assert dispatch.claim_next(store, "default", me) is None
