@@ -23,9 +23,8 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.events import DescendantFocus
 from textual.reactive import reactive
-from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Input, Static
-from textual.worker import Worker, WorkerCancelled, WorkerFailed
+from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from jobcore.errors import JobcoreError
 from jobcore.housekeeping import clean
@@ -36,6 +35,7 @@ from jobcore.models import Job, JobStatus
 from jobcore.paths import StateDir
 from jobcore.store import Store
 from jobtui.actions import JOB_ACTIONS, JobAction
+from jobtui.backoff import Backoff
 from jobtui.data import FINAL_STATUSES, PAGE_SIZE, JobReader, Snapshot
 from jobtui.messages import WatchUnavailable
 from jobtui.usage import TreeUsage, Usage
@@ -50,8 +50,13 @@ from jobtui.widgets.palette import Palette
 POLL_S = 2.0
 """Liveness, CPU/memory and elapsed times of running jobs, and the safety-net look at
 ``data_version`` (file events are hints and may be missed)."""
-FALLBACK_POLL_S = 0.5
-"""data_version checks when file watching is unavailable."""
+VERSION_POLL_S = 0.5
+"""A look at ``data_version`` this often whatever the watcher says: file events can be lost
+(a full inotify queue, NFS), and the look costs one PRAGMA when nothing changed."""
+REFRESH_RETRY_S = (0.5, 8.0)
+"""First and longest wait before the refresh loop reads again after a failed read."""
+POLL_RETRY_S = (POLL_S, 30.0)
+"""First and longest wait before the poll runs again after it failed."""
 MIN_REFRESH_S = 0.05
 """Bursts of commits are re-read at most this often (a lone commit is read at once)."""
 MAX_REFRESH_S = 1.0
@@ -148,9 +153,13 @@ class JobApp(App[None]):
         self._force_read = True
         self._version: int | None = None
         self._detail_shown: tuple[object, ...] | None = None
-        self._data_poll: Timer | None = None
         self._keys_state: tuple[object, ...] = ()
         self._refresher: Worker[None] | None = None
+        self.failing = {
+            "refresh": Backoff(*REFRESH_RETRY_S),
+            "poll": Backoff(*POLL_RETRY_S),
+        }
+        """The background loops, each with its failures since its last success."""
         self.tables: dict[JobStatus, JobTable] = {}
         """The status panels, by status."""
         self.filter_input: Input
@@ -198,6 +207,7 @@ class JobApp(App[None]):
             self.watching = True
             self._watch()
             self.set_timer(0.05, self._poll)
+            self.set_interval(VERSION_POLL_S, self.request_refresh)
         self._show_mode()
         self.request_refresh()
 
@@ -220,9 +230,12 @@ class JobApp(App[None]):
 
     def _show_mode(self, reason: str | None = None) -> None:
         """The subtitle says where the data comes from and how fresh it is."""
-        mode = "live" if self.watching else f"polling every {FALLBACK_POLL_S}s"
+        mode = "live" if self.watching else f"polling every {VERSION_POLL_S}s"
         if not self.live:
             mode = "snapshot"
+        failing = [f"{name}: {b.error}" for name, b in self.failing.items() if b.failures]
+        if failing:
+            mode, reason = "not live", "; ".join(failing) + "; retrying"
         group = "" if self.group is None else f" · group {self.group}"
         self.sub_title = f"{self.state.root}{group} · {mode}" + (f" ({reason})" if reason else "")
 
@@ -255,19 +268,49 @@ class JobApp(App[None]):
             self._refresh_wanted.clear()
             self._refresh_taken.set()
             wall_mark, cost = time.monotonic(), 0.0
-            version = await self.reader.data_version()
-            if self._force_read or version != self._version:
-                self._force_read = False
-                self._version = version
-                self.reads += 1
-                snapshot = await self.reader.read(self.filter_text, self.group)
-                if not self.is_running:  # screens close before this worker is cancelled
+            try:
+                cost = await self._refresh_once()
+            except Exception as exc:  # a failed read must not end the loop, nor the app
+                if not self.is_running:
                     return
-                started = time.thread_time()
-                self._apply(snapshot)
-                cost = time.thread_time() - started
-            await self._refresh_detail()
+                self._force_read = True
+                await asyncio.sleep(self._loop_failed("refresh", exc))
+                self._refresh_wanted.set()
+                continue
+            if not self.is_running:  # screens close before this worker is cancelled
+                return
+            self._loop_succeeded("refresh")
             await asyncio.sleep(MIN_REFRESH_S)
+
+    async def _refresh_once(self) -> float:
+        """Read if anything was committed, apply it, follow the detail; returns the cost."""
+        cost = 0.0
+        version = await self.reader.data_version()
+        if self._force_read or version != self._version:
+            snapshot = await self.reader.read(self.filter_text, self.group)
+            self._force_read = False
+            self._version = version
+            self.reads += 1
+            if not self.is_running:
+                return cost
+            started = time.thread_time()
+            self._apply(snapshot)
+            cost = time.thread_time() - started
+        await self._refresh_detail()
+        return cost
+
+    def _loop_failed(self, name: str, exc: BaseException) -> float:
+        """One toast when a loop starts failing, the title says so; returns the wait."""
+        backoff = self.failing[name]
+        wait = backoff.failed(exc)
+        if backoff.failures == 1:
+            self.notify(f"{backoff.error}; retrying", title=f"{name} failed", severity="error")
+            self._show_mode()
+        return wait
+
+    def _loop_succeeded(self, name: str) -> None:
+        if self.failing[name].succeeded():
+            self._show_mode()
 
     def _apply(self, snapshot: Snapshot) -> None:
         """Put a snapshot on screen, rewriting only panels and rows that changed.
@@ -380,32 +423,36 @@ class JobApp(App[None]):
 
     def on_watch_unavailable(self, message: WatchUnavailable) -> None:
         self.watching = False
-        if self._data_poll is None:
-            self._data_poll = self.set_interval(FALLBACK_POLL_S, self.request_refresh)
         self._show_mode(f"watching unavailable: {message.reason}")
 
     @work(thread=True, exclusive=True, group="poll", exit_on_error=False)
-    def _poll(self) -> None:
-        """Liveness and resource use, in a thread; the next poll is scheduled after this one."""
-        usage: Mapping[str, Usage] = self.usage
-        try:
-            with self._store_lock:
-                assert self._store is not None
-                changed = reconcile(self._store)
-            usage = self._meter.measure(self.snapshot.jobs.get(JobStatus.RUNNING, []))
-        except JobcoreError as exc:
-            self._from_thread(self.notify, str(exc), title="liveness check", severity="error")
-            changed = []
-        self._from_thread(self._after_poll, usage, bool(changed))
+    def _poll(self) -> tuple[Mapping[str, Usage], bool]:
+        """Liveness and resource use, in a thread: (usage, whether any job changed).
 
-    def _after_poll(self, usage: Mapping[str, Usage], changed: bool) -> None:
-        if not self.is_running:
+        The next poll is scheduled when this one ends, failed or not (``_poll_ended``).
+        """
+        with self._store_lock:
+            assert self._store is not None
+            changed = reconcile(self._store)
+        usage = self._meter.measure(self.snapshot.jobs.get(JobStatus.RUNNING, []))
+        return usage, bool(changed)
+
+    @on(Worker.StateChanged)
+    def _poll_ended(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group != "poll" or not self.is_running:
             return
-        self.usage = usage
-        # Through the refresh loop, so moving elapsed times and usage is paced like any
-        # other change (not drawn behind its back, delaying the next progress update).
-        self.request_refresh(force=changed or bool(self.snapshot.jobs.get(JobStatus.RUNNING)))
-        self.set_timer(POLL_S, self._poll)
+        if event.state is WorkerState.SUCCESS:
+            self._loop_succeeded("poll")
+            self.usage, changed = worker.result
+            # Through the refresh loop, so moving elapsed times and usage is paced like any
+            # other change (not drawn behind its back, delaying the next progress update).
+            running = bool(self.snapshot.jobs.get(JobStatus.RUNNING))
+            self.request_refresh(force=changed or running)
+            self.set_timer(POLL_S, self._poll)
+        elif event.state is WorkerState.ERROR:
+            assert worker.error is not None
+            self.set_timer(self._loop_failed("poll", worker.error), self._poll)
 
     def _from_thread(self, callback: Callable[..., object], *args: object, **kw: object) -> None:
         """``call_from_thread`` that is quiet when the app has already closed."""
