@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -681,4 +682,6 @@ def run(home: Path | None = None) -> None:
     from jobcore.paths import resolve_home
 
     state = resolve_home(home, create=False)
+    if not sys.stdout.isatty():  # full-screen into a file or pipe would never end
+        raise JobcoreError("stdout is not a terminal; `jobcore ls` lists the jobs as text")
     JobApp(state).run()
