@@ -24,7 +24,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.events import DescendantFocus
 from textual.reactive import reactive
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from jobcore.errors import JobcoreError
@@ -43,6 +43,7 @@ from jobtui.usage import TreeUsage, Usage
 from jobtui.watcher import ChangeSource, StateWatcher
 from jobtui.widgets.confirm import ConfirmDialog
 from jobtui.widgets.detail import DetailPane
+from jobtui.widgets.footer import JobFooter
 from jobtui.widgets.help_screen import HelpScreen
 from jobtui.widgets.job_table import JobTable, one_line
 from jobtui.widgets.log_tail import LogTail
@@ -68,6 +69,15 @@ applying it and drawing the panels it changed: a cheap one (a row or two) comes 
 once, an expensive one (many rows changing) waits so the app stays calm. What every commit
 costs anyway (file events, the event loop) is not counted: holding back the next refresh
 would not save it."""
+
+TOASTS_AT_ONCE = 3
+"""More jobs ending together than this get one toast between them, not one each."""
+ENDINGS_GATHER_S = 0.5
+"""Endings are gathered this long before they are toasted, so a burst is seen as one."""
+EMPTY_HINT = (
+    "No jobs yet. Start one with [b]jobcore run -- COMMAND[/b]"
+    " or try [b]python -m jobtui.demo[/b]."
+)
 
 PANEL_ORDER = (
     JobStatus.RUNNING,
@@ -156,6 +166,8 @@ class JobApp(App[None]):
         self._detail_shown: tuple[object, ...] | None = None
         self._keys_state: tuple[object, ...] = ()
         self._refresher: Worker[None] | None = None
+        self._endings: list[Job] = []
+        """Jobs that ended and are not toasted yet (gathered for ENDINGS_GATHER_S)."""
         self.failing = {
             "refresh": Backoff(*REFRESH_RETRY_S),
             "poll": Backoff(*POLL_RETRY_S),
@@ -178,15 +190,11 @@ class JobApp(App[None]):
         yield Header(icon="▶")
         yield Input(placeholder="filter: id, name, command or item (escape clears)", id="filter")
         with VerticalScroll(id="panels"):
-            yield Static(
-                "No jobs yet. Start one with [b]jobcore run -- COMMAND[/b]"
-                " or try [b]python -m jobtui.demo[/b].",
-                id="empty",
-            )
+            yield Static("Loading jobs…", id="empty")
             for status in PANEL_ORDER:
                 yield JobTable(status, id=f"panel-{status.value}")
         yield DetailPane(id="detail")
-        yield Footer()
+        yield JobFooter()
 
     async def on_mount(self) -> None:
         # Kept, not queried: while a modal is open, query() would search the modal's screen.
@@ -342,13 +350,15 @@ class JobApp(App[None]):
             )
         )
         empty = not any(snapshot.jobs.values())
+        if self.reads == 1:
+            self.empty_hint.update(EMPTY_HINT)
         if self.empty_hint.display != empty:
             self.empty_hint.display = empty
         self._follow_selection()
         self._refresh_keys()
 
     def _announce_endings(self, previous: Snapshot, snapshot: Snapshot) -> None:
-        """A toast for each job seen active before and finished now."""
+        """Gather the jobs seen active before and finished now, to toast them shortly."""
         active = {
             job.id
             for status in (JobStatus.RUNNING, JobStatus.QUEUED)
@@ -356,15 +366,40 @@ class JobApp(App[None]):
         }
         if not active:
             return
-        for status, severity in ((JobStatus.COMPLETED, "information"), (JobStatus.FAILED, "error")):
-            for job in snapshot.jobs.get(status, []):
-                if job.id in active:
-                    reason = f": {job.reason}" if job.reason else ""
-                    self.notify(
-                        f"{one_line(job.label)[:60]}{reason}",
-                        title=f"job {job.id} {status.value}",
-                        severity=severity,
-                    )
+        ended = [
+            job
+            for status in (JobStatus.COMPLETED, JobStatus.FAILED)
+            for job in snapshot.jobs.get(status, [])
+            if job.id in active
+        ]
+        if ended and not self._endings:
+            self.set_timer(ENDINGS_GATHER_S, self._toast_endings)
+        self._endings.extend(ended)
+
+    def _toast_endings(self) -> None:
+        """A toast per ended job, or one for them all when there are more than a few."""
+        ended, self._endings = self._endings, []
+        failed = [job for job in ended if job.status is JobStatus.FAILED]
+        if len(ended) <= TOASTS_AT_ONCE:
+            for job in ended:
+                reason = f": {job.reason}" if job.reason else ""
+                self.notify(
+                    f"{one_line(job.label)[:60]}{reason}",
+                    title=f"job {job.id} {job.status.value}",
+                    severity="error" if job in failed else "information",
+                )
+            return
+        counts = {
+            status: sum(1 for job in ended if job.status is status)
+            for status in (JobStatus.COMPLETED, JobStatus.FAILED)
+        }
+        parts = [f"{n:,} {status.value}" for status, n in counts.items() if n]
+        how = next(s.value for s, n in counts.items() if n) if len(parts) == 1 else "finished"
+        title = f"{len(ended):,} jobs {how}"
+        names = ", ".join(one_line(job.label)[:30] for job in ended[:TOASTS_AT_ONCE])
+        more = f" and {len(ended) - TOASTS_AT_ONCE:,} more" if len(ended) > TOASTS_AT_ONCE else ""
+        body = (" · ".join(parts) + "\n" if len(parts) > 1 else "") + names + more
+        self.notify(body, title=title, severity="error" if failed else "information")
 
     def _refresh_keys(self) -> None:
         """Re-check which keys apply, when the selected job or its status changed."""
