@@ -37,6 +37,7 @@ from jobcore.paths import StateDir
 from jobcore.store import Store
 from jobtui.actions import JOB_ACTIONS, JobAction
 from jobtui.backoff import Backoff
+from jobtui.commands import JobCommands
 from jobtui.data import FINAL_STATUSES, PAGE_SIZE, JobReader, Snapshot
 from jobtui.messages import WatchUnavailable
 from jobtui.usage import TreeUsage, Usage
@@ -97,11 +98,15 @@ class JobApp(App[None]):
     AUTO_FOCUS = None
     """The first panel with jobs takes focus once data arrives, not the hidden filter."""
     TITLE = "jobtui"
+    COMMANDS = App.COMMANDS | {JobCommands}
+    """The palette (ctrl+p) lists the selected job's actions before Textual's own."""
     BINDINGS = [  # noqa: RUF012 - Textual merges class-level BINDINGS
         Binding("s", "stop", "Stop", id="stop", tooltip="Stop the job; it becomes paused"),
         Binding("r", "resume", "Resume", id="resume", tooltip="Start a paused job again"),
         Binding("R", "retry", "Retry", id="retry", tooltip="Run a failed job again"),
         Binding("K", "kill", "Kill", id="kill", tooltip="Kill the job's process tree now"),
+        Binding("t", "restart", "Restart", id="restart", tooltip="Run a finished job again"),
+        Binding("x", "rm", "Remove", id="rm", tooltip="Remove a finished job and its log"),
         Binding("c", "clean", "Clean", id="clean", show=False, tooltip="Remove finished jobs"),
         Binding("l", "toggle_log", "Log", id="toggle-log", tooltip="Show or hide the log"),
         Binding("slash", "filter", "Filter", id="filter", tooltip="Filter jobs by text"),
@@ -592,7 +597,7 @@ class JobApp(App[None]):
             if yes:
                 self._run_action(action, job.id)
 
-        self.push_screen(ConfirmDialog(question, yes_label=name.title()), answered)
+        self.push_screen(ConfirmDialog(question, yes_label=action.title), answered)
 
     @work(thread=True, group="actions", exit_on_error=False)
     def _run_action(self, action: JobAction, job_id: str) -> None:
@@ -608,7 +613,8 @@ class JobApp(App[None]):
             message = f"{type(exc).__name__}: {exc}"
             self._from_thread(self.notify, message, title=title, severity="error")
         else:
-            self._from_thread(self.notify, f"job {job.id} is {job.status.value}", title=action.name)
+            report = action.report.format(id=job.id, status=job.status.value, was=job_id)
+            self._from_thread(self.notify, report, title=action.name)
         self._from_thread(self.request_refresh)
 
     def action_stop(self) -> None:
@@ -622,6 +628,12 @@ class JobApp(App[None]):
 
     def action_kill(self) -> None:
         self._job_action("kill")
+
+    def action_restart(self) -> None:
+        self._job_action("restart")
+
+    def action_rm(self) -> None:
+        self._job_action("rm")
 
     def action_clean(self) -> None:
         finished = sum(self.snapshot.counts.get(s, 0) for s in FINAL_STATUSES)

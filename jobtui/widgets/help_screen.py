@@ -18,10 +18,13 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("r", "resume a paused job"),
     ("R", "retry a failed job (a batch: its failed items)"),
     ("K", "kill a job's whole process tree now; it fails (asks first)"),
+    ("t", "restart a finished job: a new job with the same command"),
+    ("x", "remove a finished or paused job with its folder and log (asks first)"),
     ("c", "clean: remove completed, failed and cancelled jobs and their logs (asks first)"),
     ("l", "show or hide the log in the detail"),
     ("/", "filter jobs by id, name, command or current item"),
     ("g", "cycle the group filter"),
+    ("ctrl+p", "the command palette: the selected job's actions by name"),
     ("?", "this help"),
     ("q", "quit (jobs keep running)"),
 )

@@ -102,7 +102,7 @@ async def test_keys_that_do_not_apply_are_disabled(cli: CLI, state: StateDir) ->
     app = JobApp(state)
     async with app.run_test(size=SIZE) as pilot:
         await select(pilot, app, job_id)
-        for action in JOB_ACTIONS:
+        for action in ("stop", "resume", "retry", "kill"):
             assert app.check_action(action, ()) is None
         await pilot.press("s", "K")
         assert not isinstance(app.screen, ConfirmDialog)
@@ -312,3 +312,62 @@ async def test_j_and_k_move_across_panels(cli: CLI, state: StateDir) -> None:
         await pilot.press("k")
         await wait_until(pilot, lambda: app.selected_id == running)
         await asyncio.sleep(0)
+
+
+async def test_restart_runs_a_finished_job_again_as_a_new_job(cli: CLI, state: StateDir) -> None:
+    job_id = cli.run("sh", "-c", "exit 0", opts=("--name", "again"))
+    cli.wait_status(job_id, {"completed"})
+    app = JobApp(state)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, job_id)
+        await pilot.press("t")
+        await wait_until(pilot, lambda: notified(app, f"restarted job {job_id} as "), 10)
+    jobs = cli.ls("--all")
+    assert len(jobs) == 2 and {job["name"] for job in jobs} == {"again"}
+
+
+async def test_rm_asks_then_removes_the_job(cli: CLI, state: StateDir) -> None:
+    job_id = cli.run("true")
+    kept = cli.run("true")
+    cli.wait_status(job_id, {"completed"})
+    cli.wait_status(kept, {"completed"})
+    app = JobApp(state)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, job_id)
+        await pilot.press("x")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        await wait_until(pilot, lambda: panel_of(app, job_id) is None, 10)
+        assert panel_of(app, kept) is JobStatus.COMPLETED
+    assert [job["id"] for job in cli.ls("--all")] == [kept]
+    assert not state.job_dir(job_id).exists()
+
+
+async def test_rm_does_not_apply_to_a_running_job(cli: CLI, state: StateDir) -> None:
+    job_id = cli.run("sleep", "60")
+    cli.wait_status(job_id, {"running"})
+    app = JobApp(state)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, job_id)
+        assert app.check_action("rm", ()) is None and app.check_action("restart", ()) is None
+        await pilot.press("x")
+        assert not isinstance(app.screen, ConfirmDialog)
+    assert cli.show(job_id)["status"] == "running"
+
+
+async def test_the_command_palette_lists_and_runs_the_selected_jobs_actions(
+    cli: CLI, state: StateDir
+) -> None:
+    job_id = cli.run("true", opts=("--name", "tidy"))
+    cli.wait_status(job_id, {"completed"})
+    app = JobApp(state)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, job_id)
+        await pilot.press("ctrl+p", *"remove tidy")
+        await wait_until(pilot, lambda: app.screen.query("CommandList").first().option_count)
+        await pilot.pause(0.2)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        await wait_until(pilot, lambda: panel_of(app, job_id) is None, 10)
+    assert cli.ls("--all") == []
