@@ -57,6 +57,8 @@ def _remove(state: StateDir, store: Store, job_id: str) -> Job:
 
 
 ACTIVE = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
+EDITABLE = frozenset({JobStatus.QUEUED, JobStatus.PAUSED})
+"""Jobs ``jobcore edit`` changes (the app runs the editor itself: it needs the terminal)."""
 FINISHED = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 
 JOB_ACTIONS: dict[str, JobAction] = {

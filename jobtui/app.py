@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import shlex
 import sys
 import threading
 import time
@@ -19,7 +21,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.events import DescendantFocus
@@ -27,6 +29,7 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Header, Input, Static
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
+from jobcore.edit import edit_in_editor
 from jobcore.errors import JobcoreError
 from jobcore.housekeeping import clean
 from jobcore.launch_env import redactor_for
@@ -35,7 +38,7 @@ from jobcore.liveness import reconcile
 from jobcore.models import Job, JobStatus
 from jobcore.paths import StateDir
 from jobcore.store import Store
-from jobtui.actions import JOB_ACTIONS, JobAction
+from jobtui.actions import EDITABLE, JOB_ACTIONS, JobAction
 from jobtui.backoff import Backoff
 from jobtui.commands import JobCommands
 from jobtui.data import FINAL_STATUSES, PAGE_SIZE, JobReader, Snapshot
@@ -107,6 +110,7 @@ class JobApp(App[None]):
         Binding("K", "kill", "Kill", id="kill", tooltip="Kill the job's process tree now"),
         Binding("t", "restart", "Restart", id="restart", tooltip="Run a finished job again"),
         Binding("x", "rm", "Remove", id="rm", tooltip="Remove a finished job and its log"),
+        Binding("e", "edit", "Edit", id="edit", tooltip="Edit a queued or paused job in $EDITOR"),
         Binding("c", "clean", "Clean", id="clean", show=False, tooltip="Remove finished jobs"),
         Binding("l", "toggle_log", "Log", id="toggle-log", tooltip="Show or hide the log"),
         Binding("slash", "filter", "Filter", id="filter", tooltip="Filter jobs by text"),
@@ -576,6 +580,9 @@ class JobApp(App[None]):
         """Job keys are enabled only for jobs they apply to (shown greyed out otherwise)."""
         if action in JOB_ACTIONS:
             return True if JOB_ACTIONS[action].applies(self.selected_job) else None
+        if action == "edit":
+            job = self.selected_job
+            return True if job is not None and job.status in EDITABLE else None
         if action == "clean":
             return True if any(self.snapshot.counts.get(s) for s in FINAL_STATUSES) else None
         if action == "back":
@@ -634,6 +641,26 @@ class JobApp(App[None]):
 
     def action_rm(self) -> None:
         self._job_action("rm")
+
+    def action_edit(self) -> None:
+        """``jobcore edit``'s form in ``$VISUAL``/``$EDITOR``, the dashboard suspended meanwhile."""
+        job = self.selected_job
+        if job is None or job.status not in EDITABLE:
+            self.bell()
+            return
+        editor = shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
+        try:
+            with self.suspend(), self._store_lock:
+                assert self._store is not None
+                edited = edit_in_editor(self.state, self._store, job, editor)
+        except SuspendNotSupported:
+            self.notify(f"no terminal to edit in; use jobcore edit {job.id}", severity="error")
+        except (JobcoreError, OSError) as exc:
+            self.notify(str(exc), title="edit failed", severity="error")
+        else:
+            outcome = "unchanged (the form was emptied)" if edited is None else "edited"
+            self.notify(f"job {job.id} {outcome}", title="edit")
+        self.request_refresh(force=True)
 
     def action_clean(self) -> None:
         finished = sum(self.snapshot.counts.get(s, 0) for s in FINAL_STATUSES)

@@ -33,6 +33,8 @@ class JobCommands(Provider):
                 if action.applies(job):
                     run = getattr(app, f"action_{name}")
                     commands.append((f"{action.title} {label}", run, tooltips.get(name, "")))
+            if app.check_action("edit", ()):
+                commands.append((f"Edit {label}", app.action_edit, tooltips["edit"]))
         if app.check_action("clean", ()):
             commands.append(("Clean finished jobs", app.action_clean, tooltips["clean"]))
         return commands

@@ -20,6 +20,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("K", "kill a job's whole process tree now; it fails (asks first)"),
     ("t", "restart a finished job: a new job with the same command"),
     ("x", "remove a finished or paused job with its folder and log (asks first)"),
+    ("e", "edit a queued or paused job's command, name, env… in $VISUAL or $EDITOR"),
     ("c", "clean: remove completed, failed and cancelled jobs and their logs (asks first)"),
     ("l", "show or hide the log in the detail"),
     ("/", "filter jobs by id, name, command or current item"),

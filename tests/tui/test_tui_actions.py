@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 from textual.widgets import Static
 
@@ -371,3 +373,38 @@ async def test_the_command_palette_lists_and_runs_the_selected_jobs_actions(
         await pilot.press("y")
         await wait_until(pilot, lambda: panel_of(app, job_id) is None, 10)
     assert cli.ls("--all") == []
+
+
+RENAMING_EDITOR = r"""#!/bin/sh
+grep -v '^name = ' "$1" > "$1.new"
+{ echo 'name = "from-editor"'; cat "$1.new"; } > "$1"
+"""
+
+
+async def test_edit_opens_the_editor_and_changes_the_job(
+    cli: CLI, state: StateDir, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    editor = tmp_path / "editor"
+    editor.write_text(RENAMING_EDITOR)
+    editor.chmod(0o755)
+    monkeypatch.setenv("EDITOR", str(editor))
+    monkeypatch.delenv("VISUAL", raising=False)
+    job_id = cli.run("true", opts=("--delay", "1h", "--name", "before"))
+    app = JobApp(state)
+    # A headless app cannot give the terminal away; what runs inside is the same.
+    monkeypatch.setattr(app, "suspend", contextlib.nullcontext)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, job_id)
+        await pilot.press("e")
+        await wait_until(pilot, lambda: notified(app, f"job {job_id} edited"), 20)
+        await wait_until(pilot, lambda: cell(app, job_id, "name") == "from-editor")
+    assert cli.show(job_id)["name"] == "from-editor"
+
+
+async def test_edit_does_not_apply_to_a_running_job(cli: CLI, state: StateDir) -> None:
+    job_id = cli.run("sleep", "60")
+    cli.wait_status(job_id, {"running"})
+    app = JobApp(state)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, job_id)
+        assert app.check_action("edit", ()) is None
