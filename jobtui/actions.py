@@ -11,8 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from jobcore import control
+from jobcore.housekeeping import remove
 from jobcore.models import Job, JobStatus
 from jobcore.paths import StateDir
+from jobcore.restart import restart
 from jobcore.store import Store
 
 
@@ -26,8 +28,13 @@ class JobAction:
     """Statuses the action makes sense for; for others the key is disabled."""
     run: Callable[[StateDir, Store, str], Job]
     """The jobcore call, given the state folder, a store of the calling thread and the id."""
+    title: str
+    """What the command palette calls it, before the job's name ("Stop", "Remove")."""
     confirm: str | None = None
     """A question to ask first (the dangerous ones), with ``{id}`` and ``{label}``."""
+    report: str = "job {id} is {status}"
+    """The toast when done, with the ``{id}`` and ``{status}`` of the job returned and the
+    ``{was}`` id acted on."""
 
     def applies(self, job: Job | None) -> bool:
         return job is not None and job.status in self.applies_to
@@ -39,19 +46,44 @@ def _retry(state: StateDir, store: Store, job_id: str) -> Job:
     return store.get(job_id)
 
 
+def _restart(state: StateDir, store: Store, job_id: str) -> Job:
+    """``jobcore restart``: a new job like the finished one (its id is the one returned)."""
+    return restart(state, store, job_id)
+
+
+def _remove(state: StateDir, store: Store, job_id: str) -> Job:
+    """``jobcore rm`` without ``--force``: a job with a process is refused, not killed."""
+    return remove(state, store, job_id)
+
+
 ACTIVE = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
+EDITABLE = frozenset({JobStatus.QUEUED, JobStatus.PAUSED})
+"""Jobs ``jobcore edit`` changes (the app runs the editor itself: it needs the terminal)."""
+FINISHED = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 
 JOB_ACTIONS: dict[str, JobAction] = {
     action.name: action
     for action in (
-        JobAction("stop", ACTIVE, lambda state, store, job_id: control.stop(store, job_id)),
-        JobAction("resume", frozenset({JobStatus.PAUSED}), control.resume),
-        JobAction("retry", frozenset({JobStatus.FAILED}), _retry),
+        JobAction(
+            "stop", ACTIVE, lambda state, store, job_id: control.stop(store, job_id), "Stop"
+        ),
+        JobAction("resume", frozenset({JobStatus.PAUSED}), control.resume, "Resume"),
+        JobAction("retry", frozenset({JobStatus.FAILED}), _retry, "Retry"),
         JobAction(
             "kill",
             ACTIVE,
             lambda state, store, job_id: control.stop(store, job_id, kill=True),
+            "Kill",
             confirm="Kill job {id} ({label}) and its whole process tree now?",
+        ),
+        JobAction("restart", FINISHED, _restart, "Restart", report="restarted job {was} as {id}"),
+        JobAction(
+            "rm",
+            FINISHED | {JobStatus.PAUSED},
+            _remove,
+            "Remove",
+            confirm="Remove job {id} ({label}) with its folder and log?",
+            report="removed job {id}",
         ),
     )
 }

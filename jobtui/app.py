@@ -12,22 +12,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import shlex
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.events import DescendantFocus
 from textual.reactive import reactive
-from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Input, Static
-from textual.worker import Worker, WorkerCancelled, WorkerFailed
+from textual.widgets import DataTable, Header, Input, Static
+from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from jobcore.dispatch import ensure
+from jobcore.edit import edit_in_editor
 from jobcore.errors import JobcoreError
 from jobcore.housekeeping import clean
 from jobcore.launch_env import redactor_for
@@ -36,13 +39,16 @@ from jobcore.liveness import reconcile
 from jobcore.models import Job, JobStatus
 from jobcore.paths import StateDir
 from jobcore.store import Store
-from jobtui.actions import JOB_ACTIONS, JobAction
+from jobtui.actions import EDITABLE, JOB_ACTIONS, JobAction
+from jobtui.backoff import Backoff
+from jobtui.commands import JobCommands
 from jobtui.data import FINAL_STATUSES, PAGE_SIZE, JobReader, Snapshot
 from jobtui.messages import WatchUnavailable
 from jobtui.usage import TreeUsage, Usage
 from jobtui.watcher import ChangeSource, StateWatcher
 from jobtui.widgets.confirm import ConfirmDialog
 from jobtui.widgets.detail import DetailPane
+from jobtui.widgets.footer import JobFooter
 from jobtui.widgets.help_screen import HelpScreen
 from jobtui.widgets.job_table import JobTable, one_line
 from jobtui.widgets.log_tail import LogTail
@@ -51,8 +57,13 @@ from jobtui.widgets.palette import Palette
 POLL_S = 2.0
 """Liveness, CPU/memory and elapsed times of running jobs, and the safety-net look at
 ``data_version`` (file events are hints and may be missed)."""
-FALLBACK_POLL_S = 0.5
-"""data_version checks when file watching is unavailable."""
+VERSION_POLL_S = 0.5
+"""A look at ``data_version`` this often whatever the watcher says: file events can be lost
+(a full inotify queue, NFS), and the look costs one PRAGMA when nothing changed."""
+REFRESH_RETRY_S = (0.5, 8.0)
+"""First and longest wait before the refresh loop reads again after a failed read."""
+POLL_RETRY_S = (POLL_S, 30.0)
+"""First and longest wait before the poll runs again after it failed."""
 MIN_REFRESH_S = 0.05
 """Bursts of commits are re-read at most this often (a lone commit is read at once)."""
 MAX_REFRESH_S = 1.0
@@ -63,6 +74,15 @@ applying it and drawing the panels it changed: a cheap one (a row or two) comes 
 once, an expensive one (many rows changing) waits so the app stays calm. What every commit
 costs anyway (file events, the event loop) is not counted: holding back the next refresh
 would not save it."""
+
+TOASTS_AT_ONCE = 3
+"""More jobs ending together than this get one toast between them, not one each."""
+ENDINGS_GATHER_S = 0.5
+"""Endings are gathered this long before they are toasted, so a burst is seen as one."""
+EMPTY_HINT = (
+    "No jobs yet. Start one with [b]jobcore run -- COMMAND[/b]"
+    " or try [b]python -m jobtui.demo[/b]."
+)
 
 PANEL_ORDER = (
     JobStatus.RUNNING,
@@ -82,11 +102,16 @@ class JobApp(App[None]):
     AUTO_FOCUS = None
     """The first panel with jobs takes focus once data arrives, not the hidden filter."""
     TITLE = "jobtui"
+    COMMANDS = App.COMMANDS | {JobCommands}
+    """The palette (ctrl+p) lists the selected job's actions before Textual's own."""
     BINDINGS = [  # noqa: RUF012 - Textual merges class-level BINDINGS
         Binding("s", "stop", "Stop", id="stop", tooltip="Stop the job; it becomes paused"),
         Binding("r", "resume", "Resume", id="resume", tooltip="Start a paused job again"),
         Binding("R", "retry", "Retry", id="retry", tooltip="Run a failed job again"),
         Binding("K", "kill", "Kill", id="kill", tooltip="Kill the job's process tree now"),
+        Binding("t", "restart", "Restart", id="restart", tooltip="Run a finished job again"),
+        Binding("x", "rm", "Remove", id="rm", tooltip="Remove a finished job and its log"),
+        Binding("e", "edit", "Edit", id="edit", tooltip="Edit a queued or paused job in $EDITOR"),
         Binding("c", "clean", "Clean", id="clean", show=False, tooltip="Remove finished jobs"),
         Binding("l", "toggle_log", "Log", id="toggle-log", tooltip="Show or hide the log"),
         Binding("slash", "filter", "Filter", id="filter", tooltip="Filter jobs by text"),
@@ -149,9 +174,15 @@ class JobApp(App[None]):
         self._force_read = True
         self._version: int | None = None
         self._detail_shown: tuple[object, ...] | None = None
-        self._data_poll: Timer | None = None
         self._keys_state: tuple[object, ...] = ()
         self._refresher: Worker[None] | None = None
+        self._endings: list[Job] = []
+        """Jobs that ended and are not toasted yet (gathered for ENDINGS_GATHER_S)."""
+        self.failing = {
+            "refresh": Backoff(*REFRESH_RETRY_S),
+            "poll": Backoff(*POLL_RETRY_S),
+        }
+        """The background loops, each with its failures since its last success."""
         self.tables: dict[JobStatus, JobTable] = {}
         """The status panels, by status."""
         self.filter_input: Input
@@ -169,15 +200,11 @@ class JobApp(App[None]):
         yield Header(icon="▶")
         yield Input(placeholder="filter: id, name, command or item (escape clears)", id="filter")
         with VerticalScroll(id="panels"):
-            yield Static(
-                "No jobs yet. Start one with [b]jobcore run -- COMMAND[/b]"
-                " or try [b]python -m jobtui.demo[/b].",
-                id="empty",
-            )
+            yield Static("Loading jobs…", id="empty")
             for status in PANEL_ORDER:
                 yield JobTable(status, id=f"panel-{status.value}")
         yield DetailPane(id="detail")
-        yield Footer()
+        yield JobFooter()
 
     async def on_mount(self) -> None:
         # Kept, not queried: while a modal is open, query() would search the modal's screen.
@@ -199,6 +226,7 @@ class JobApp(App[None]):
             self.watching = True
             self._watch()
             self.set_timer(0.05, self._poll)
+            self.set_interval(VERSION_POLL_S, self.request_refresh)
         self._show_mode()
         self.request_refresh()
 
@@ -221,9 +249,12 @@ class JobApp(App[None]):
 
     def _show_mode(self, reason: str | None = None) -> None:
         """The subtitle says where the data comes from and how fresh it is."""
-        mode = "live" if self.watching else f"polling every {FALLBACK_POLL_S}s"
+        mode = "live" if self.watching else f"polling every {VERSION_POLL_S}s"
         if not self.live:
             mode = "snapshot"
+        failing = [f"{name}: {b.error}" for name, b in self.failing.items() if b.failures]
+        if failing:
+            mode, reason = "not live", "; ".join(failing) + "; retrying"
         group = "" if self.group is None else f" · group {self.group}"
         self.sub_title = f"{self.state.root}{group} · {mode}" + (f" ({reason})" if reason else "")
 
@@ -256,19 +287,49 @@ class JobApp(App[None]):
             self._refresh_wanted.clear()
             self._refresh_taken.set()
             wall_mark, cost = time.monotonic(), 0.0
-            version = await self.reader.data_version()
-            if self._force_read or version != self._version:
-                self._force_read = False
-                self._version = version
-                self.reads += 1
-                snapshot = await self.reader.read(self.filter_text, self.group)
-                if not self.is_running:  # screens close before this worker is cancelled
+            try:
+                cost = await self._refresh_once()
+            except Exception as exc:  # a failed read must not end the loop, nor the app
+                if not self.is_running:
                     return
-                started = time.thread_time()
-                self._apply(snapshot)
-                cost = time.thread_time() - started
-            await self._refresh_detail()
+                self._force_read = True
+                await asyncio.sleep(self._loop_failed("refresh", exc))
+                self._refresh_wanted.set()
+                continue
+            if not self.is_running:  # screens close before this worker is cancelled
+                return
+            self._loop_succeeded("refresh")
             await asyncio.sleep(MIN_REFRESH_S)
+
+    async def _refresh_once(self) -> float:
+        """Read if anything was committed, apply it, follow the detail; returns the cost."""
+        cost = 0.0
+        version = await self.reader.data_version()
+        if self._force_read or version != self._version:
+            snapshot = await self.reader.read(self.filter_text, self.group)
+            self._force_read = False
+            self._version = version
+            self.reads += 1
+            if not self.is_running:
+                return cost
+            started = time.thread_time()
+            self._apply(snapshot)
+            cost = time.thread_time() - started
+        await self._refresh_detail()
+        return cost
+
+    def _loop_failed(self, name: str, exc: BaseException) -> float:
+        """One toast when a loop starts failing, the title says so; returns the wait."""
+        backoff = self.failing[name]
+        wait = backoff.failed(exc)
+        if backoff.failures == 1:
+            self.notify(f"{backoff.error}; retrying", title=f"{name} failed", severity="error")
+            self._show_mode()
+        return wait
+
+    def _loop_succeeded(self, name: str) -> None:
+        if self.failing[name].succeeded():
+            self._show_mode()
 
     def _apply(self, snapshot: Snapshot) -> None:
         """Put a snapshot on screen, rewriting only panels and rows that changed.
@@ -299,13 +360,15 @@ class JobApp(App[None]):
             )
         )
         empty = not any(snapshot.jobs.values())
+        if self.reads == 1:
+            self.empty_hint.update(EMPTY_HINT)
         if self.empty_hint.display != empty:
             self.empty_hint.display = empty
         self._follow_selection()
         self._refresh_keys()
 
     def _announce_endings(self, previous: Snapshot, snapshot: Snapshot) -> None:
-        """A toast for each job seen active before and finished now."""
+        """Gather the jobs seen active before and finished now, to toast them shortly."""
         active = {
             job.id
             for status in (JobStatus.RUNNING, JobStatus.QUEUED)
@@ -313,15 +376,40 @@ class JobApp(App[None]):
         }
         if not active:
             return
-        for status, severity in ((JobStatus.COMPLETED, "information"), (JobStatus.FAILED, "error")):
-            for job in snapshot.jobs.get(status, []):
-                if job.id in active:
-                    reason = f": {job.reason}" if job.reason else ""
-                    self.notify(
-                        f"{one_line(job.label)[:60]}{reason}",
-                        title=f"job {job.id} {status.value}",
-                        severity=severity,
-                    )
+        ended = [
+            job
+            for status in (JobStatus.COMPLETED, JobStatus.FAILED)
+            for job in snapshot.jobs.get(status, [])
+            if job.id in active
+        ]
+        if ended and not self._endings:
+            self.set_timer(ENDINGS_GATHER_S, self._toast_endings)
+        self._endings.extend(ended)
+
+    def _toast_endings(self) -> None:
+        """A toast per ended job, or one for them all when there are more than a few."""
+        ended, self._endings = self._endings, []
+        failed = [job for job in ended if job.status is JobStatus.FAILED]
+        if len(ended) <= TOASTS_AT_ONCE:
+            for job in ended:
+                reason = f": {job.reason}" if job.reason else ""
+                self.notify(
+                    f"{one_line(job.label)[:60]}{reason}",
+                    title=f"job {job.id} {job.status.value}",
+                    severity="error" if job in failed else "information",
+                )
+            return
+        counts = {
+            status: sum(1 for job in ended if job.status is status)
+            for status in (JobStatus.COMPLETED, JobStatus.FAILED)
+        }
+        parts = [f"{n:,} {status.value}" for status, n in counts.items() if n]
+        how = next(s.value for s, n in counts.items() if n) if len(parts) == 1 else "finished"
+        title = f"{len(ended):,} jobs {how}"
+        names = ", ".join(one_line(job.label)[:30] for job in ended[:TOASTS_AT_ONCE])
+        more = f" and {len(ended) - TOASTS_AT_ONCE:,} more" if len(ended) > TOASTS_AT_ONCE else ""
+        body = (" · ".join(parts) + "\n" if len(parts) > 1 else "") + names + more
+        self.notify(body, title=title, severity="error" if failed else "information")
 
     def _refresh_keys(self) -> None:
         """Re-check which keys apply, when the selected job or its status changed."""
@@ -381,33 +469,37 @@ class JobApp(App[None]):
 
     def on_watch_unavailable(self, message: WatchUnavailable) -> None:
         self.watching = False
-        if self._data_poll is None:
-            self._data_poll = self.set_interval(FALLBACK_POLL_S, self.request_refresh)
         self._show_mode(f"watching unavailable: {message.reason}")
 
     @work(thread=True, exclusive=True, group="poll", exit_on_error=False)
-    def _poll(self) -> None:
-        """Liveness and resource use, in a thread; the next poll is scheduled after this one."""
-        usage: Mapping[str, Usage] = self.usage
-        try:
-            with self._store_lock:
-                assert self._store is not None
-                changed = reconcile(self._store)
-                ensure(self._store.state, self._store)  # waiting jobs get a dispatcher
-            usage = self._meter.measure(self.snapshot.jobs.get(JobStatus.RUNNING, []))
-        except JobcoreError as exc:
-            self._from_thread(self.notify, str(exc), title="liveness check", severity="error")
-            changed = []
-        self._from_thread(self._after_poll, usage, bool(changed))
+    def _poll(self) -> tuple[Mapping[str, Usage], bool]:
+        """Liveness and resource use, in a thread: (usage, whether any job changed).
 
-    def _after_poll(self, usage: Mapping[str, Usage], changed: bool) -> None:
-        if not self.is_running:
+        The next poll is scheduled when this one ends, failed or not (``_poll_ended``).
+        """
+        with self._store_lock:
+            assert self._store is not None
+            changed = reconcile(self._store)
+            ensure(self._store.state, self._store)  # waiting jobs get a dispatcher
+        usage = self._meter.measure(self.snapshot.jobs.get(JobStatus.RUNNING, []))
+        return usage, bool(changed)
+
+    @on(Worker.StateChanged)
+    def _poll_ended(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group != "poll" or not self.is_running:
             return
-        self.usage = usage
-        # Through the refresh loop, so moving elapsed times and usage is paced like any
-        # other change (not drawn behind its back, delaying the next progress update).
-        self.request_refresh(force=changed or bool(self.snapshot.jobs.get(JobStatus.RUNNING)))
-        self.set_timer(POLL_S, self._poll)
+        if event.state is WorkerState.SUCCESS:
+            self._loop_succeeded("poll")
+            self.usage, changed = worker.result
+            # Through the refresh loop, so moving elapsed times and usage is paced like any
+            # other change (not drawn behind its back, delaying the next progress update).
+            running = bool(self.snapshot.jobs.get(JobStatus.RUNNING))
+            self.request_refresh(force=changed or running)
+            self.set_timer(POLL_S, self._poll)
+        elif event.state is WorkerState.ERROR:
+            assert worker.error is not None
+            self.set_timer(self._loop_failed("poll", worker.error), self._poll)
 
     def _from_thread(self, callback: Callable[..., object], *args: object, **kw: object) -> None:
         """``call_from_thread`` that is quiet when the app has already closed."""
@@ -490,6 +582,9 @@ class JobApp(App[None]):
         """Job keys are enabled only for jobs they apply to (shown greyed out otherwise)."""
         if action in JOB_ACTIONS:
             return True if JOB_ACTIONS[action].applies(self.selected_job) else None
+        if action == "edit":
+            job = self.selected_job
+            return True if job is not None and job.status in EDITABLE else None
         if action == "clean":
             return True if any(self.snapshot.counts.get(s) for s in FINAL_STATUSES) else None
         if action == "back":
@@ -511,7 +606,7 @@ class JobApp(App[None]):
             if yes:
                 self._run_action(action, job.id)
 
-        self.push_screen(ConfirmDialog(question, yes_label=name.title()), answered)
+        self.push_screen(ConfirmDialog(question, yes_label=action.title), answered)
 
     @work(thread=True, group="actions", exit_on_error=False)
     def _run_action(self, action: JobAction, job_id: str) -> None:
@@ -527,7 +622,8 @@ class JobApp(App[None]):
             message = f"{type(exc).__name__}: {exc}"
             self._from_thread(self.notify, message, title=title, severity="error")
         else:
-            self._from_thread(self.notify, f"job {job.id} is {job.status.value}", title=action.name)
+            report = action.report.format(id=job.id, status=job.status.value, was=job_id)
+            self._from_thread(self.notify, report, title=action.name)
         self._from_thread(self.request_refresh)
 
     def action_stop(self) -> None:
@@ -541,6 +637,32 @@ class JobApp(App[None]):
 
     def action_kill(self) -> None:
         self._job_action("kill")
+
+    def action_restart(self) -> None:
+        self._job_action("restart")
+
+    def action_rm(self) -> None:
+        self._job_action("rm")
+
+    def action_edit(self) -> None:
+        """``jobcore edit``'s form in ``$VISUAL``/``$EDITOR``, the dashboard suspended meanwhile."""
+        job = self.selected_job
+        if job is None or job.status not in EDITABLE:
+            self.bell()
+            return
+        editor = shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
+        try:
+            with self.suspend(), self._store_lock:
+                assert self._store is not None
+                edited = edit_in_editor(self.state, self._store, job, editor)
+        except SuspendNotSupported:
+            self.notify(f"no terminal to edit in; use jobcore edit {job.id}", severity="error")
+        except (JobcoreError, OSError) as exc:
+            self.notify(str(exc), title="edit failed", severity="error")
+        else:
+            outcome = "unchanged (the form was emptied)" if edited is None else "edited"
+            self.notify(f"job {job.id} {outcome}", title="edit")
+        self.request_refresh(force=True)
 
     def action_clean(self) -> None:
         finished = sum(self.snapshot.counts.get(s, 0) for s in FINAL_STATUSES)
@@ -636,4 +758,6 @@ def run(home: Path | None = None) -> None:
     from jobcore.paths import resolve_home
 
     state = resolve_home(home, create=False)
+    if not sys.stdout.isatty():  # full-screen into a file or pipe would never end
+        raise JobcoreError("stdout is not a terminal; `jobcore ls` lists the jobs as text")
     JobApp(state).run()

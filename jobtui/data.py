@@ -102,7 +102,7 @@ class JobReader:
         """One consistent snapshot (a single read transaction) of every panel."""
         where, args = _filter(text, group)
         text = f"{text}\0{group}"  # the cache key of finished pages
-        await self.conn.execute("BEGIN")
+        await self.conn.execute("BEGIN")  # outside the try: a failed BEGIN has nothing to end
         try:
             membership: dict[JobStatus, tuple[int, int]] = {}
             sql = f"SELECT status, COUNT(*), SUM(seq) FROM jobs WHERE {where} GROUP BY status"

@@ -62,6 +62,11 @@ async def _kill(pilot: Pilot[Any]) -> None:
     await _until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog))
 
 
+async def _palette(pilot: Pilot[Any]) -> None:
+    await pilot.press("ctrl+p", *"resize")
+    await pilot.pause(0.5)
+
+
 async def main() -> None:
     OUT.mkdir(exist_ok=True)
     state = resolve_home(Path(tempfile.mkdtemp(prefix="jobtui-shots-")))
@@ -73,6 +78,7 @@ async def main() -> None:
                 ((110, 30), "dashboard", _nothing),
                 ((110, 36), "detail", _detail),
                 ((100, 30), "kill-confirm", _kill),
+                ((100, 24), "palette", _palette),
                 ((60, 24), "narrow-60", _nothing),
             ]
             for size, name, steps in shots:

@@ -35,7 +35,11 @@ def test_ten_jobs_two_at_a_time_in_fifo_order(cli: CLI, store: Store, tmp_path: 
     assert most == 2
     jobs = [store.get(i) for i in ids]
     assert all(j.status.value == "completed" for j in jobs)
-    assert order.read_text().split() == [str(i) for i in range(10)]
+    # Two jobs started in the same instant (both slots freed at once) may echo in either
+    # order; in line order means no job got ahead of another by more than that.
+    echoed = [int(i) for i in order.read_text().split()]
+    assert sorted(echoed) == list(range(10))
+    assert all(abs(place - i) <= 1 for place, i in enumerate(echoed)), echoed
 
 
 def test_a_killed_job_frees_its_slot_at_once(cli: CLI, store: Store) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 from textual.widgets import Static
 
@@ -102,7 +104,7 @@ async def test_keys_that_do_not_apply_are_disabled(cli: CLI, state: StateDir) ->
     app = JobApp(state)
     async with app.run_test(size=SIZE) as pilot:
         await select(pilot, app, job_id)
-        for action in JOB_ACTIONS:
+        for action in ("stop", "resume", "retry", "kill"):
             assert app.check_action(action, ()) is None
         await pilot.press("s", "K")
         assert not isinstance(app.screen, ConfirmDialog)
@@ -312,3 +314,97 @@ async def test_j_and_k_move_across_panels(cli: CLI, state: StateDir) -> None:
         await pilot.press("k")
         await wait_until(pilot, lambda: app.selected_id == running)
         await asyncio.sleep(0)
+
+
+async def test_restart_runs_a_finished_job_again_as_a_new_job(cli: CLI, state: StateDir) -> None:
+    job_id = cli.run("sh", "-c", "exit 0", opts=("--name", "again"))
+    cli.wait_status(job_id, {"completed"})
+    app = JobApp(state)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, job_id)
+        await pilot.press("t")
+        await wait_until(pilot, lambda: notified(app, f"restarted job {job_id} as "), 10)
+    jobs = cli.ls("--all")
+    assert len(jobs) == 2 and {job["name"] for job in jobs} == {"again"}
+
+
+async def test_rm_asks_then_removes_the_job(cli: CLI, state: StateDir) -> None:
+    job_id = cli.run("true")
+    kept = cli.run("true")
+    cli.wait_status(job_id, {"completed"})
+    cli.wait_status(kept, {"completed"})
+    app = JobApp(state)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, job_id)
+        await pilot.press("x")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        await wait_until(pilot, lambda: panel_of(app, job_id) is None, 10)
+        assert panel_of(app, kept) is JobStatus.COMPLETED
+    assert [job["id"] for job in cli.ls("--all")] == [kept]
+    assert not state.job_dir(job_id).exists()
+
+
+async def test_rm_does_not_apply_to_a_running_job(cli: CLI, state: StateDir) -> None:
+    job_id = cli.run("sleep", "60")
+    cli.wait_status(job_id, {"running"})
+    app = JobApp(state)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, job_id)
+        assert app.check_action("rm", ()) is None and app.check_action("restart", ()) is None
+        await pilot.press("x")
+        assert not isinstance(app.screen, ConfirmDialog)
+    assert cli.show(job_id)["status"] == "running"
+
+
+async def test_the_command_palette_lists_and_runs_the_selected_jobs_actions(
+    cli: CLI, state: StateDir
+) -> None:
+    job_id = cli.run("true", opts=("--name", "tidy"))
+    cli.wait_status(job_id, {"completed"})
+    app = JobApp(state)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, job_id)
+        await pilot.press("ctrl+p", *"remove tidy")
+        await wait_until(pilot, lambda: app.screen.query("CommandList").first().option_count)
+        await pilot.pause(0.2)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        await wait_until(pilot, lambda: panel_of(app, job_id) is None, 10)
+    assert cli.ls("--all") == []
+
+
+RENAMING_EDITOR = r"""#!/bin/sh
+grep -v '^name = ' "$1" > "$1.new"
+{ echo 'name = "from-editor"'; cat "$1.new"; } > "$1"
+"""
+
+
+async def test_edit_opens_the_editor_and_changes_the_job(
+    cli: CLI, state: StateDir, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    editor = tmp_path / "editor"
+    editor.write_text(RENAMING_EDITOR)
+    editor.chmod(0o755)
+    monkeypatch.setenv("EDITOR", str(editor))
+    monkeypatch.delenv("VISUAL", raising=False)
+    job_id = cli.run("true", opts=("--delay", "1h", "--name", "before"))
+    app = JobApp(state)
+    # A headless app cannot give the terminal away; what runs inside is the same.
+    monkeypatch.setattr(app, "suspend", contextlib.nullcontext)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, job_id)
+        await pilot.press("e")
+        await wait_until(pilot, lambda: notified(app, f"job {job_id} edited"), 20)
+        await wait_until(pilot, lambda: cell(app, job_id, "name") == "from-editor")
+    assert cli.show(job_id)["name"] == "from-editor"
+
+
+async def test_edit_does_not_apply_to_a_running_job(cli: CLI, state: StateDir) -> None:
+    job_id = cli.run("sleep", "60")
+    cli.wait_status(job_id, {"running"})
+    app = JobApp(state)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, job_id)
+        assert app.check_action("edit", ()) is None
