@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.widgets import Static
@@ -23,16 +24,27 @@ def ending_toasts(app: JobApp) -> list[str]:
     return [n.title for n in app._notifications if "job" in n.title]
 
 
+def running_until_go(cli: CLI, tmp_path: Path, count: int) -> list[str]:
+    """``count`` jobs running until ``tmp_path/go`` exists."""
+    ids = [cli.run("sh", "-c", WAIT_FOR_GO, opts=("--cwd", str(tmp_path))) for _ in range(count)]
+    for job_id in ids:
+        cli.wait_status(job_id, {"running"})
+    return ids
+
+
+async def end_together(pilot: Any, app: JobApp, ids: list[str], tmp_path: Path) -> None:
+    """Once the app shows every one of ``ids`` running, let them all end at once."""
+    await wait_until(pilot, lambda: all(panel_of(app, j) is JobStatus.RUNNING for j in ids))
+    (tmp_path / "go").touch()
+
+
 async def test_many_jobs_ending_at_once_make_one_toast(
     cli: CLI, state: StateDir, tmp_path: Path
 ) -> None:
-    ids = [cli.run("sh", "-c", WAIT_FOR_GO, opts=("--cwd", str(tmp_path))) for _ in range(5)]
-    for job_id in ids:
-        cli.wait_status(job_id, {"running"})
+    ids = running_until_go(cli, tmp_path, 5)
     app = JobApp(state)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_until(pilot, lambda: all(panel_of(app, j) is JobStatus.RUNNING for j in ids))
-        (tmp_path / "go").touch()
+        await end_together(pilot, app, ids, tmp_path)
         await wait_until(pilot, lambda: all(panel_of(app, j) is JobStatus.COMPLETED for j in ids))
         await wait_until(pilot, lambda: ending_toasts(app), 5)
         await pilot.pause(1.0)  # any further toast would come within the gathering time
@@ -42,13 +54,10 @@ async def test_many_jobs_ending_at_once_make_one_toast(
 async def test_a_few_jobs_ending_get_a_toast_each(
     cli: CLI, state: StateDir, tmp_path: Path
 ) -> None:
-    ids = [cli.run("sh", "-c", WAIT_FOR_GO, opts=("--cwd", str(tmp_path))) for _ in range(2)]
-    for job_id in ids:
-        cli.wait_status(job_id, {"running"})
+    ids = running_until_go(cli, tmp_path, 2)
     app = JobApp(state)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_until(pilot, lambda: all(panel_of(app, j) is JobStatus.RUNNING for j in ids))
-        (tmp_path / "go").touch()
+        await end_together(pilot, app, ids, tmp_path)
         await wait_until(pilot, lambda: len(ending_toasts(app)) == 2, 5)
         assert sorted(ending_toasts(app)) == sorted(f"job {j} completed" for j in ids)
 
