@@ -214,8 +214,9 @@ def _pausing_batch(cli: CLI, tmp_path: Path, items: list[str], pause_s: float) -
 
 
 def test_python_batch_with_pause_and_automatic_resume(cli: CLI, tmp_path: Path) -> None:
-    # 3 s: long enough to be seen paused on a loaded machine, short enough to wait out.
-    job_id, record = _pausing_batch(cli, tmp_path, ["1", "2", "3", "4", "5"], pause_s=3)
+    # Long enough to be seen paused on a loaded machine (CI missed a 3 s one), short enough
+    # to wait out.
+    job_id, record = _pausing_batch(cli, tmp_path, ["1", "2", "3", "4", "5"], pause_s=6)
     paused = cli.wait_status(job_id, {"paused", "completed", "failed"})
     assert paused["status"] == "paused" and paused["reason"] == "rate limited"
     assert paused["paused_until"] is not None
@@ -334,7 +335,7 @@ def test_failures_list_and_forget(cli: CLI, tmp_path: Path) -> None:
 def test_an_automatic_resume_survives_a_killed_dispatcher(cli: CLI, tmp_path: Path) -> None:
     """The pause is a row: with the dispatcher killed meanwhile, the next command starts
     another, and the job resumes at its time."""
-    job_id, record = _pausing_batch(cli, tmp_path, ["1", "2", "3"], pause_s=3)
+    job_id, record = _pausing_batch(cli, tmp_path, ["1", "2", "3"], pause_s=6)
     paused = cli.wait_status(job_id, {"paused", "completed", "failed"})
     assert paused["status"] == "paused" and paused["paused_until"] is not None
     for proc in psutil.process_iter(["cmdline"]):
