@@ -212,7 +212,9 @@ def test_doctor_fix_empties_and_removes_a_cgroup_no_run_owns(
     cli.wait_status(job_id, {"completed"})
     base = cgroup.tracking().base
     assert base is not None
-    stale = cgroup.JobCgroup(base / f"{cgroup.folder_token(state)}-{job_id}-99999")
+    # Named for a live process (this one), not a dead worker: a starting worker of a test
+    # running beside this one removes empty cgroups whose worker is gone.
+    stale = cgroup.JobCgroup(base / f"{cgroup.folder_token(state)}-{job_id}-{os.getpid()}")
     stale.create()
     proc = subprocess.Popen(
         ["sh", "-c", f"sleep 300; : {home}"], preexec_fn=stale.enter, stdin=subprocess.DEVNULL
