@@ -561,9 +561,12 @@ pueue's verbs work too: add, status, log, follow, remove, pause""",
         "queue groups and their parallel limits",
         "  jobcore group add renders --parallel 2\n  jobcore group set renders --parallel 4\n"
         "  jobcore group set default --parallel 8\n  jobcore group ls --json\n"
-        "  jobcore group rm renders          # once none of its jobs is active",
+        "  jobcore group rm renders          # once none of its jobs is active\n"
+        "  jobcore group pause renders       # nothing new starts; running jobs finish\n"
+        "  jobcore group pause renders --now # and its running jobs are stopped (resumable)\n"
+        "  jobcore group resume renders",
     )
-    p.add_argument("action", choices=["add", "set", "ls", "rm"])
+    p.add_argument("action", choices=["add", "set", "ls", "rm", "pause", "resume"])
     p.add_argument("name", nargs="?", metavar="NAME")
     p.add_argument(
         "--parallel",
@@ -572,6 +575,7 @@ pueue's verbs work too: add, status, log, follow, remove, pause""",
         help="at most N jobs of the group run at once (default: unlimited)",
     )
     p.add_argument("--json", action="store_true", help="with ls: print a JSON array")
+    p.add_argument("--now", action="store_true", help="with pause: stop its running jobs too")
 
     p = add(
         "events",

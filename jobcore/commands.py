@@ -264,6 +264,8 @@ def _waiting_note(job: Job) -> str | None:
         return "starts at " + _when(job.queue.not_before)
     if job.waiting_on == "deps":
         return "waiting for " + ", ".join(job.queue.after)
+    if job.waiting_on == "paused":
+        return f"group {job.queue.group} is paused"
     if job.waiting_on == "held":
         return f"held: `jobcore release {job.id}`"
     if job.waiting_on == "slot":
@@ -869,6 +871,8 @@ def cmd_group(args: argparse.Namespace, ctx: Context) -> int:
     if args.action == "add":
         add_group(ctx.store, args.name, args.parallel)
         return 0
+    if args.action in ("pause", "resume"):
+        return _pause_group(args, ctx)
     if args.action == "set":
         set_group(ctx.store, args.name, args.parallel)
         from jobcore import dispatch
@@ -880,9 +884,45 @@ def cmd_group(args: argparse.Namespace, ctx: Context) -> int:
     if args.json:
         _emit_json([g.to_json() for g in groups])
         return 0
-    rows = [[g.name, str(g.parallel or "unlimited"), str(g.running), str(g.queued)] for g in groups]
+    rows = [
+        [
+            g.name + (" (paused)" if g.paused else ""),
+            str(g.parallel or "unlimited"),
+            str(g.running),
+            str(g.queued),
+        ]
+        for g in groups
+    ]
     print(fmt.table(["GROUP", "PARALLEL", "RUNNING", "QUEUED"], rows, color=fmt.use_color()))
     return 0
+
+
+def _pause_group(args: argparse.Namespace, ctx: Context) -> int:
+    """``group pause [--now]`` and ``group resume``: paused first, so no job stopped by
+    ``--now`` hands its slot to the next in line."""
+    from jobcore import dispatch
+    from jobcore.queue import pause_group
+
+    if args.now and args.action != "pause":
+        raise UsageError("--now goes with group pause")
+    pause_group(ctx.store, args.name, args.action == "pause")
+    dispatch.start_waiting(ctx.state, ctx.store)  # resumed: start now; paused: say so in ls
+    dispatch.wake(ctx.state, ctx.store)
+    print(f"group {args.name} {args.action}d", file=sys.stderr)
+    if not args.now:
+        return 0
+    from jobcore.control import stop
+
+    def act(job: Job) -> str:
+        job = stop(ctx.store, job.id)
+        return f"job {job.id} is {job.status.value}"
+
+    running = [j for j in _reconciled(ctx).list_jobs(["running"]) if j.queue.group == args.name]
+    if not running:
+        return 0
+    code = _each(args, ctx, act, sorted(running, key=lambda j: j.seq))
+    print(f"`jobcore resume --group {args.name}` queues them again", file=sys.stderr)
+    return code
 
 
 def cmd_progress(args: argparse.Namespace, ctx: Context) -> int:

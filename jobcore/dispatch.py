@@ -47,6 +47,8 @@ LOG_NAME = "dispatch.log"
 
 WAITING = "status = 'queued' AND claim IS NULL AND worker_pid IS NULL AND held = 0"
 """A queued job nobody is starting: it waits for its turn (a held one waits for a person)."""
+PAUSED_GROUPS = "SELECT name FROM groups WHERE paused"
+"""Groups whose waiting jobs wait for ``group resume``."""
 SELF_PAUSED = "status = 'paused' AND paused_until IS NOT NULL"
 """A self-paused job that resumes by itself (``retry_after``)."""
 
@@ -71,7 +73,7 @@ def start_waiting(state: StateDir, store: Store) -> dict[str, JobcoreError]:
     reconciled = False
     groups = store.conn.execute(
         f"SELECT DISTINCT w.grp, g.parallel FROM jobs w LEFT JOIN groups g ON g.name = w.grp"
-        f" WHERE w.{WAITING}"
+        f" WHERE w.{WAITING} AND NOT COALESCE(g.paused, 0)"
     ).fetchall()
     for group, limit in groups:
         while True:
@@ -145,7 +147,8 @@ def _mark_waiting(store: Store) -> None:
     """Record what each waiting job waits for (shown by ``ls``), and fail those whose
     dependency failed or is gone: they would wait for ever."""
     rows = store.conn.execute(
-        f"SELECT id, after, not_before, waiting_on FROM jobs WHERE {WAITING}"
+        f"SELECT id, after, not_before, waiting_on, grp IN ({PAUSED_GROUPS}) AS paused"
+        f" FROM jobs WHERE {WAITING}"
     ).fetchall()
     now = clock.wall()
     changes: dict[str, str | None] = {}
@@ -155,7 +158,7 @@ def _mark_waiting(store: Store) -> None:
         if broken is not None:
             failures[row["id"]] = broken
             continue
-        what = _waits_on(store.conn, row, now) or "slot"
+        what = "paused" if row["paused"] else _waits_on(store.conn, row, now) or "slot"
         if what != row["waiting_on"]:
             changes[row["id"]] = what
     if not changes and not failures:
@@ -258,7 +261,8 @@ def has_waiting(store: Store) -> bool:
     """Whether a job waits (queued with no worker yet, or self-paused): a dispatcher must live."""
     return (
         store.conn.execute(
-            "SELECT 1 FROM jobs WHERE (status = 'queued' AND worker_pid IS NULL AND held = 0)"
+            "SELECT 1 FROM jobs WHERE (status = 'queued' AND worker_pid IS NULL AND held = 0"
+            f" AND grp NOT IN ({PAUSED_GROUPS}))"
             f" OR ({SELF_PAUSED}) LIMIT 1"
         ).fetchone()
         is not None

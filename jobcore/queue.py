@@ -35,6 +35,8 @@ class Group(NamedTuple):
     """At most this many of its jobs run at once; None is unlimited."""
     running: int
     queued: int
+    paused: bool = False
+    """``group pause``: none of its waiting jobs starts until ``group resume``."""
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -42,6 +44,7 @@ class Group(NamedTuple):
             "parallel": self.parallel,
             "running": self.running,
             "queued": self.queued,
+            "paused": self.paused,
         }
 
 
@@ -97,12 +100,23 @@ def remove_group(store: Store, name: str) -> None:
 
 def list_groups(store: Store) -> list[Group]:
     rows = store.conn.execute(
-        "SELECT g.name, g.parallel,"
+        "SELECT g.name, g.parallel, g.paused,"
         " (SELECT COUNT(*) FROM jobs WHERE grp = g.name AND status = 'running') AS running,"
         " (SELECT COUNT(*) FROM jobs WHERE grp = g.name AND status = 'queued') AS queued"
         " FROM groups g ORDER BY g.name"
     ).fetchall()
-    return [Group(r["name"], r["parallel"], r["running"], r["queued"]) for r in rows]
+    return [
+        Group(r["name"], r["parallel"], r["running"], r["queued"], bool(r["paused"])) for r in rows
+    ]
+
+
+def pause_group(store: Store, name: str, paused: bool) -> None:
+    """Hold back (or let go) every waiting job of a group; running jobs are not touched."""
+    with store.write() as conn:
+        if not conn.execute(
+            "UPDATE groups SET paused = ? WHERE name = ?", (int(paused), name)
+        ).rowcount:
+            raise JobcoreError(f"no group {name!r}")
 
 
 def group_limit(store: Store, name: str) -> int | None:

@@ -206,6 +206,10 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE jobs ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE jobs ADD COLUMN front INTEGER NOT NULL DEFAULT 0;
     """,
+    # ``group pause``: none of the group's waiting jobs starts until ``group resume``.
+    """
+    ALTER TABLE groups ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
