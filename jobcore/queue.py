@@ -28,6 +28,10 @@ from jobcore.limits import MAX_PARALLEL, in_range
 from jobcore.paths import StateDir, make_folder, open_folder
 from jobcore.store import Store
 
+ENV_GROUP = "JOBCORE_GROUP"
+ENV_SLOT = "JOBCORE_SLOT"
+"""A running job of a limited group finds its group and slot number (0 to N-1) in these."""
+
 
 class Group(NamedTuple):
     name: str
@@ -122,6 +126,17 @@ def pause_group(store: Store, name: str, paused: bool) -> None:
 def group_limit(store: Store, name: str) -> int | None:
     row = store.conn.execute("SELECT parallel FROM groups WHERE name = ?", (name,)).fetchone()
     return row["parallel"] if row else None
+
+
+def slot_index(fd: int) -> int | None:
+    """The number of the slot file held open as ``fd`` (``3`` for ``slots/<group>/3.slot``):
+    unique among the group's running jobs, so each can pick its own GPU by it."""
+    try:
+        name = os.path.basename(os.readlink(f"/proc/self/fd/{fd}"))
+    except OSError:
+        return None
+    number = name.removesuffix(".slot")
+    return int(number) if name.endswith(".slot") and number.isdigit() else None
 
 
 class SlotFiles:
