@@ -125,7 +125,7 @@ def claim_next(store: Store, group: str, me: ProcessIdentity) -> Claim | None:
             token = os.urandom(8).hex()
             conn.execute(
                 "UPDATE jobs SET claim = ?, claimer_pid = ?, claimer_start = ?, claimer_boot = ?,"
-                " waiting_on = NULL WHERE id = ?",
+                " waiting_on = NULL, front = 0 WHERE id = ?",
                 (token, me.pid, me.start, me.boot_id, row["id"]),
             )
             return Claim(row["id"], token)
@@ -369,7 +369,7 @@ def _claim_one(store: Store, job_id: str, me: ProcessIdentity) -> Claim:
         token = os.urandom(8).hex()
         conn.execute(
             "UPDATE jobs SET claim = ?, claimer_pid = ?, claimer_start = ?, claimer_boot = ?,"
-            " waiting_on = NULL WHERE id = ?",
+            " waiting_on = NULL, front = 0 WHERE id = ?",
             (token, me.pid, me.start, me.boot_id, job_id),
         )
         return Claim(job_id, token)

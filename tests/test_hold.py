@@ -68,3 +68,19 @@ def test_start_force_runs_beside_the_limit(cli: CLI, store: Store) -> None:
     cli("start", "--force", late)
     cli.wait_status(late, {"running"})
     wait_for(lambda: store.get(blocker).status.value == "running", timeout=5)
+
+
+def test_a_held_job_stopped_then_resumed_is_held_no_more(cli: CLI) -> None:
+    job = cli.run("sleep", "30", opts=("--hold",))
+    cli("stop", job)
+    assert cli.show(job)["status"] == "paused"
+    cli("resume", job)
+    cli.wait_status(job, {"running"})
+
+
+def test_a_held_job_cancelled_then_restarted_in_place_runs(cli: CLI) -> None:
+    job = cli.run("sleep", "30", opts=("--hold",))
+    cli("kill", job)
+    assert cli.show(job)["status"] == "cancelled"
+    cli("restart", "--in-place", job)
+    cli.wait_status(job, {"running"})
