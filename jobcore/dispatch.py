@@ -115,6 +115,7 @@ def claim_next(store: Store, group: str, me: ProcessIdentity) -> Claim | None:
     with store.write() as conn:
         rows = conn.execute(
             f"SELECT id, after, not_before FROM jobs WHERE grp = ? AND {WAITING}"
+            f" AND grp NOT IN ({PAUSED_GROUPS})"  # paused since the starter looked
             " ORDER BY front DESC, priority DESC, seq",
             (group,),
         ).fetchall()
