@@ -31,12 +31,14 @@ from jobcore.commands import (
     cmd_logs,
     cmd_ls,
     cmd_progress,
+    cmd_release,
     cmd_restart,
     cmd_resume,
     cmd_retry,
     cmd_rm,
     cmd_run,
     cmd_show,
+    cmd_start,
     cmd_stop,
     cmd_wait,
 )
@@ -257,6 +259,9 @@ pueue's verbs work too: add, status, log, follow, remove, pause""",
     )
     p.add_argument("--delay", metavar="AGE", help="start no sooner than this from now (10m)")
     p.add_argument("--at", metavar="HH:MM", help="start no sooner than this time")
+    p.add_argument(
+        "--hold", action="store_true", help="queue it, but start it only on `jobcore release`"
+    )
     p.add_argument("--follow", action="store_true", help="then attach until the job ends")
     p.add_argument(
         "--on-done",
@@ -386,6 +391,29 @@ pueue's verbs work too: add, status, log, follow, remove, pause""",
     )
     many_ids_arg(p, "paused")
     env_now_arg(p)
+
+    p = add(
+        "release",
+        cmd_release,
+        "let held jobs (run --hold) wait in line; each starts when its turn comes",
+        "  jobcore release k3x9q m2p4t\n"
+        "  jobcore release --group renders   # every held job of it\n"
+        "  jobcore release --all",
+    )
+    many_ids_arg(p, "held")
+
+    p = add(
+        "start",
+        cmd_start,
+        "start queued, held or delayed jobs now, ahead of the line (not past the group limit)",
+        "  jobcore start k3x9q                # the next free slot of its group is its\n"
+        "  jobcore start --force k3x9q        # at once, beside the group's limit\n"
+        "  jobcore start --group renders",
+    )
+    many_ids_arg(p, "queued")
+    p.add_argument(
+        "--force", action="store_true", help="start at once even if its group is full (no slot)"
+    )
 
     p = add(
         "retry",
@@ -533,9 +561,12 @@ pueue's verbs work too: add, status, log, follow, remove, pause""",
         "queue groups and their parallel limits",
         "  jobcore group add renders --parallel 2\n  jobcore group set renders --parallel 4\n"
         "  jobcore group set default --parallel 8\n  jobcore group ls --json\n"
-        "  jobcore group rm renders          # once none of its jobs is active",
+        "  jobcore group rm renders          # once none of its jobs is active\n"
+        "  jobcore group pause renders       # nothing new starts; running jobs finish\n"
+        "  jobcore group pause renders --now # and its running jobs are stopped (resumable)\n"
+        "  jobcore group resume renders",
     )
-    p.add_argument("action", choices=["add", "set", "ls", "rm"])
+    p.add_argument("action", choices=["add", "set", "ls", "rm", "pause", "resume"])
     p.add_argument("name", nargs="?", metavar="NAME")
     p.add_argument(
         "--parallel",
@@ -544,6 +575,7 @@ pueue's verbs work too: add, status, log, follow, remove, pause""",
         help="at most N jobs of the group run at once (default: unlimited)",
     )
     p.add_argument("--json", action="store_true", help="with ls: print a JSON array")
+    p.add_argument("--now", action="store_true", help="with pause: stop its running jobs too")
 
     p = add(
         "events",

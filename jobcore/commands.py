@@ -146,7 +146,7 @@ def _queue_from_args(args: argparse.Namespace, store: Store) -> QueueSpec:
     after = tuple(
         store.resolve(dep).id for value in args.after for dep in value.split(",") if dep.strip()
     )
-    return QueueSpec(args.group, args.priority, after, not_before)
+    return QueueSpec(args.group, args.priority, after, not_before, getattr(args, "hold", False))
 
 
 def _launch_dir(given: str | None) -> str:
@@ -184,7 +184,9 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
         redact=[n for value in args.redact_env for n in value.split(",") if n],
     )
     print(job.id)
-    if not args.quiet:
+    if not args.quiet and args.hold:
+        print(f"job {job.id} is held: `jobcore release {job.id}` lets it start", file=sys.stderr)
+    elif not args.quiet:
         from jobcore.estimate import expected_total, from_history
 
         print(
@@ -262,6 +264,10 @@ def _waiting_note(job: Job) -> str | None:
         return "starts at " + _when(job.queue.not_before)
     if job.waiting_on == "deps":
         return "waiting for " + ", ".join(job.queue.after)
+    if job.waiting_on == "paused":
+        return f"group {job.queue.group} is paused"
+    if job.waiting_on == "held":
+        return f"held: `jobcore release {job.id}`"
     if job.waiting_on == "slot":
         return f"waiting for a slot in {job.queue.group}"
     return None
@@ -581,6 +587,8 @@ APPLIES_TO: dict[str, tuple[JobStatus, ...]] = {
     "stop": (JobStatus.QUEUED, JobStatus.RUNNING),
     "kill": (JobStatus.QUEUED, JobStatus.RUNNING),
     "resume": (JobStatus.PAUSED,),
+    "release": (JobStatus.QUEUED,),
+    "start": (JobStatus.QUEUED,),
     "retry": (JobStatus.FAILED,),
     "rm": (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED),
     "restart": (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED),
@@ -610,6 +618,8 @@ def _targets(args: argparse.Namespace, ctx: Context) -> list[Job | JobcoreError]
     jobs = _reconciled(ctx).list_jobs([s.value for s in APPLIES_TO[args.cmd]])
     if args.group is not None:
         jobs = [j for j in jobs if j.queue.group == args.group]
+    if args.cmd == "release":
+        jobs = [j for j in jobs if j.queue.held]
     return sorted(jobs, key=lambda j: j.seq)
 
 
@@ -692,6 +702,29 @@ def cmd_resume(args: argparse.Namespace, ctx: Context) -> int:
     def act(job: Job) -> str:
         resume(ctx.state, ctx.store, job.id, env_now=args.env_now)
         return f"job {job.id} resumed"
+
+    return _each(args, ctx, act)
+
+
+def cmd_release(args: argparse.Namespace, ctx: Context) -> int:
+    from jobcore.dispatch import release
+
+    def act(job: Job) -> str:
+        release(ctx.state, ctx.store, job.id)
+        return f"job {job.id} released"
+
+    return _each(args, ctx, act)
+
+
+def cmd_start(args: argparse.Namespace, ctx: Context) -> int:
+    from jobcore.dispatch import start_now
+
+    def act(job: Job) -> str:
+        start_now(ctx.state, ctx.store, job.id, force=args.force)
+        job = ctx.store.get(job.id)
+        if job.status is JobStatus.QUEUED and job.waiting_on is not None:
+            return f"job {job.id} is next in line: {_waiting_note(job) or job.waiting_on}"
+        return f"job {job.id} started"
 
     return _each(args, ctx, act)
 
@@ -838,6 +871,8 @@ def cmd_group(args: argparse.Namespace, ctx: Context) -> int:
     if args.action == "add":
         add_group(ctx.store, args.name, args.parallel)
         return 0
+    if args.action in ("pause", "resume"):
+        return _pause_group(args, ctx)
     if args.action == "set":
         set_group(ctx.store, args.name, args.parallel)
         from jobcore import dispatch
@@ -849,9 +884,45 @@ def cmd_group(args: argparse.Namespace, ctx: Context) -> int:
     if args.json:
         _emit_json([g.to_json() for g in groups])
         return 0
-    rows = [[g.name, str(g.parallel or "unlimited"), str(g.running), str(g.queued)] for g in groups]
+    rows = [
+        [
+            g.name + (" (paused)" if g.paused else ""),
+            str(g.parallel or "unlimited"),
+            str(g.running),
+            str(g.queued),
+        ]
+        for g in groups
+    ]
     print(fmt.table(["GROUP", "PARALLEL", "RUNNING", "QUEUED"], rows, color=fmt.use_color()))
     return 0
+
+
+def _pause_group(args: argparse.Namespace, ctx: Context) -> int:
+    """``group pause [--now]`` and ``group resume``: paused first, so no job stopped by
+    ``--now`` hands its slot to the next in line."""
+    from jobcore import dispatch
+    from jobcore.queue import pause_group
+
+    if args.now and args.action != "pause":
+        raise UsageError("--now goes with group pause")
+    pause_group(ctx.store, args.name, args.action == "pause")
+    dispatch.start_waiting(ctx.state, ctx.store)  # resumed: start now; paused: say so in ls
+    dispatch.wake(ctx.state, ctx.store)
+    print(f"group {args.name} {args.action}d", file=sys.stderr)
+    if not args.now:
+        return 0
+    from jobcore.control import stop
+
+    def act(job: Job) -> str:
+        job = stop(ctx.store, job.id)
+        return f"job {job.id} is {job.status.value}"
+
+    running = [j for j in _reconciled(ctx).list_jobs(["running"]) if j.queue.group == args.name]
+    if not running:
+        return 0
+    code = _each(args, ctx, act, sorted(running, key=lambda j: j.seq))
+    print(f"`jobcore resume --group {args.name}` queues them again", file=sys.stderr)
+    return code
 
 
 def cmd_progress(args: argparse.Namespace, ctx: Context) -> int:

@@ -171,7 +171,8 @@ def resume(state: StateDir, store: Store, job_id: str, *, env_now: bool = False)
             " stop_request = NULL, stop_grace = NULL, stop_signalled = 0,"
             " finished_at = NULL, exit_code = NULL, worker_pid = NULL,"
             " paused_until = NULL, due_clock = NULL, due_boot = NULL, claim = NULL,"
-            " worker_start = NULL, cmd_pid = NULL, cmd_start = NULL WHERE id = ?",
+            " worker_start = NULL, cmd_pid = NULL, cmd_start = NULL, held = 0, front = 0"
+            " WHERE id = ?",
             (clock.wall(), queued.t, queued.boot, job_id),
         )
         record_event(

@@ -45,8 +45,10 @@ FIFO_NAME = "dispatch.fifo"
 LOG_NAME = "dispatch.log"
 """The dispatcher's stdout and stderr (it writes only when something goes wrong)."""
 
-WAITING = "status = 'queued' AND claim IS NULL AND worker_pid IS NULL"
-"""A queued job nobody is starting: it waits for its turn."""
+WAITING = "status = 'queued' AND claim IS NULL AND worker_pid IS NULL AND held = 0"
+"""A queued job nobody is starting: it waits for its turn (a held one waits for a person)."""
+PAUSED_GROUPS = "SELECT name FROM groups WHERE paused"
+"""Groups whose waiting jobs wait for ``group resume``."""
 SELF_PAUSED = "status = 'paused' AND paused_until IS NOT NULL"
 """A self-paused job that resumes by itself (``retry_after``)."""
 
@@ -71,7 +73,7 @@ def start_waiting(state: StateDir, store: Store) -> dict[str, JobcoreError]:
     reconciled = False
     groups = store.conn.execute(
         f"SELECT DISTINCT w.grp, g.parallel FROM jobs w LEFT JOIN groups g ON g.name = w.grp"
-        f" WHERE w.{WAITING}"
+        f" WHERE w.{WAITING} AND NOT COALESCE(g.paused, 0)"
     ).fetchall()
     for group, limit in groups:
         while True:
@@ -113,7 +115,8 @@ def claim_next(store: Store, group: str, me: ProcessIdentity) -> Claim | None:
     with store.write() as conn:
         rows = conn.execute(
             f"SELECT id, after, not_before FROM jobs WHERE grp = ? AND {WAITING}"
-            " ORDER BY priority DESC, seq",
+            f" AND grp NOT IN ({PAUSED_GROUPS})"  # paused since the starter looked
+            " ORDER BY front DESC, priority DESC, seq",
             (group,),
         ).fetchall()
         now = clock.wall()
@@ -123,7 +126,7 @@ def claim_next(store: Store, group: str, me: ProcessIdentity) -> Claim | None:
             token = os.urandom(8).hex()
             conn.execute(
                 "UPDATE jobs SET claim = ?, claimer_pid = ?, claimer_start = ?, claimer_boot = ?,"
-                " waiting_on = NULL WHERE id = ?",
+                " waiting_on = NULL, front = 0 WHERE id = ?",
                 (token, me.pid, me.start, me.boot_id, row["id"]),
             )
             return Claim(row["id"], token)
@@ -145,7 +148,8 @@ def _mark_waiting(store: Store) -> None:
     """Record what each waiting job waits for (shown by ``ls``), and fail those whose
     dependency failed or is gone: they would wait for ever."""
     rows = store.conn.execute(
-        f"SELECT id, after, not_before, waiting_on FROM jobs WHERE {WAITING}"
+        f"SELECT id, after, not_before, waiting_on, grp IN ({PAUSED_GROUPS}) AS paused"
+        f" FROM jobs WHERE {WAITING}"
     ).fetchall()
     now = clock.wall()
     changes: dict[str, str | None] = {}
@@ -155,7 +159,7 @@ def _mark_waiting(store: Store) -> None:
         if broken is not None:
             failures[row["id"]] = broken
             continue
-        what = _waits_on(store.conn, row, now) or "slot"
+        what = "paused" if row["paused"] else _waits_on(store.conn, row, now) or "slot"
         if what != row["waiting_on"]:
             changes[row["id"]] = what
     if not changes and not failures:
@@ -258,7 +262,8 @@ def has_waiting(store: Store) -> bool:
     """Whether a job waits (queued with no worker yet, or self-paused): a dispatcher must live."""
     return (
         store.conn.execute(
-            "SELECT 1 FROM jobs WHERE (status = 'queued' AND worker_pid IS NULL)"
+            "SELECT 1 FROM jobs WHERE (status = 'queued' AND worker_pid IS NULL AND held = 0"
+            f" AND grp NOT IN ({PAUSED_GROUPS}))"
             f" OR ({SELF_PAUSED}) LIMIT 1"
         ).fetchone()
         is not None
@@ -313,6 +318,62 @@ def dispatcher_runs(state: StateDir) -> bool:
     finally:
         os.close(fd)
     return False
+
+
+def release(state: StateDir, store: Store, job_id: str) -> None:
+    """Let a held job wait in line like any other; it starts now if its turn has come."""
+    with store.write() as conn:
+        if not conn.execute(
+            "UPDATE jobs SET held = 0, waiting_on = NULL WHERE id = ? AND status = 'queued'"
+            " AND held = 1",
+            (job_id,),
+        ).rowcount:
+            raise JobcoreError(f"job {job_id} is not held")
+        record_event(conn, job_id, "released", "user")
+    start_now_or_later(state, store, job_id)
+
+
+def start_now(state: StateDir, store: Store, job_id: str, *, force: bool = False) -> None:
+    """Start a queued, held or delayed job now: its delay and hold are dropped and it goes
+    to the head of its group's line, so it takes the next free slot (it still waits for its
+    ``--after`` jobs). ``force`` starts it at once beside its group's limit, with no slot."""
+    with store.write() as conn:
+        if not conn.execute(
+            "UPDATE jobs SET held = 0, front = 1, not_before = NULL, waiting_on = NULL"
+            " WHERE id = ? AND status = 'queued' AND claim IS NULL AND worker_pid IS NULL",
+            (job_id,),
+        ).rowcount:
+            found = conn.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            what = found["status"] if found is not None else "gone"
+            raise JobcoreError(f"job {job_id} is {what}, not waiting to start")
+        record_event(conn, job_id, "start", "user", "beside the group limit" if force else None)
+    if not force:
+        start_now_or_later(state, store, job_id)
+        return
+    claim = _claim_one(store, job_id, self_identity())
+    from jobcore.launcher import spawn_worker  # the launcher imports this module
+
+    spawn_worker(state, store, job_id, claim=claim.token)
+
+
+def _claim_one(store: Store, job_id: str, me: ProcessIdentity) -> Claim:
+    """Claim one waiting job whatever its place in line; refused while its dependencies
+    have not completed."""
+    with store.write() as conn:
+        row = conn.execute(
+            f"SELECT id, after, not_before FROM jobs WHERE id = ? AND {WAITING}", (job_id,)
+        ).fetchone()
+        if row is None:
+            raise JobcoreError(f"job {job_id} is already starting")
+        if _waits_on(conn, row, clock.wall()) == "deps":
+            raise JobcoreError(f"job {job_id} waits for {', '.join(json.loads(row['after']))}")
+        token = os.urandom(8).hex()
+        conn.execute(
+            "UPDATE jobs SET claim = ?, claimer_pid = ?, claimer_start = ?, claimer_boot = ?,"
+            " waiting_on = NULL, front = 0 WHERE id = ?",
+            (token, me.pid, me.start, me.boot_id, job_id),
+        )
+        return Claim(job_id, token)
 
 
 def start_now_or_later(state: StateDir, store: Store, job_id: str) -> None:

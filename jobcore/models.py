@@ -138,6 +138,8 @@ class QueueSpec(NamedTuple):
     priority: int = 0
     after: tuple[str, ...] = ()
     not_before: float | None = None
+    held: bool = False
+    """``run --hold``: it waits until ``jobcore release`` or ``jobcore start``."""
 
 
 class Ending(NamedTuple):
@@ -238,7 +240,11 @@ class Job(NamedTuple):
             spec=_decoded(row["spec"]),
             paused_until=row["paused_until"],
             queue=QueueSpec(
-                row["grp"], row["priority"], tuple(_decoded(row["after"])), row["not_before"]
+                row["grp"],
+                row["priority"],
+                tuple(_decoded(row["after"])),
+                row["not_before"],
+                bool(row["held"]),
             ),
             waiting_on=row["waiting_on"],
             on_done=row["on_done"],

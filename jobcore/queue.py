@@ -28,6 +28,10 @@ from jobcore.limits import MAX_PARALLEL, in_range
 from jobcore.paths import StateDir, make_folder, open_folder
 from jobcore.store import Store
 
+ENV_GROUP = "JOBCORE_GROUP"
+ENV_SLOT = "JOBCORE_SLOT"
+"""A running job of a limited group finds its group and slot number (0 to N-1) in these."""
+
 
 class Group(NamedTuple):
     name: str
@@ -35,6 +39,8 @@ class Group(NamedTuple):
     """At most this many of its jobs run at once; None is unlimited."""
     running: int
     queued: int
+    paused: bool = False
+    """``group pause``: none of its waiting jobs starts until ``group resume``."""
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -42,6 +48,7 @@ class Group(NamedTuple):
             "parallel": self.parallel,
             "running": self.running,
             "queued": self.queued,
+            "paused": self.paused,
         }
 
 
@@ -97,17 +104,39 @@ def remove_group(store: Store, name: str) -> None:
 
 def list_groups(store: Store) -> list[Group]:
     rows = store.conn.execute(
-        "SELECT g.name, g.parallel,"
+        "SELECT g.name, g.parallel, g.paused,"
         " (SELECT COUNT(*) FROM jobs WHERE grp = g.name AND status = 'running') AS running,"
         " (SELECT COUNT(*) FROM jobs WHERE grp = g.name AND status = 'queued') AS queued"
         " FROM groups g ORDER BY g.name"
     ).fetchall()
-    return [Group(r["name"], r["parallel"], r["running"], r["queued"]) for r in rows]
+    return [
+        Group(r["name"], r["parallel"], r["running"], r["queued"], bool(r["paused"])) for r in rows
+    ]
+
+
+def pause_group(store: Store, name: str, paused: bool) -> None:
+    """Hold back (or let go) every waiting job of a group; running jobs are not touched."""
+    with store.write() as conn:
+        if not conn.execute(
+            "UPDATE groups SET paused = ? WHERE name = ?", (int(paused), name)
+        ).rowcount:
+            raise JobcoreError(f"no group {name!r}")
 
 
 def group_limit(store: Store, name: str) -> int | None:
     row = store.conn.execute("SELECT parallel FROM groups WHERE name = ?", (name,)).fetchone()
     return row["parallel"] if row else None
+
+
+def slot_index(fd: int) -> int | None:
+    """The number of the slot file held open as ``fd`` (``3`` for ``slots/<group>/3.slot``):
+    unique among the group's running jobs, so each can pick its own GPU by it."""
+    try:
+        name = os.path.basename(os.readlink(f"/proc/self/fd/{fd}"))
+    except OSError:
+        return None
+    number = name.removesuffix(".slot")
+    return int(number) if name.endswith(".slot") and number.isdigit() else None
 
 
 class SlotFiles:

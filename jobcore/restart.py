@@ -85,8 +85,8 @@ def _in_place(state: StateDir, store: Store, job: Job, failed_only: bool) -> Job
             " exit_code = NULL, worker_pid = NULL, worker_start = NULL, cmd_pid = NULL,"
             " cmd_start = NULL, stop_request = NULL, stop_grace = NULL, stop_signalled = 0,"
             " paused_until = NULL, waiting_on = NULL, done = 0, errors = 0,"
-            " current_item = NULL, rate = NULL, eta_s = NULL, progress_at = NULL"
-            f" WHERE id = ? AND status IN ({','.join('?' * len(FINAL_STATUSES))})",
+            " current_item = NULL, rate = NULL, eta_s = NULL, progress_at = NULL, held = 0,"
+            f" front = 0 WHERE id = ? AND status IN ({','.join('?' * len(FINAL_STATUSES))})",
             (clock.wall(), queued.t, queued.boot, job.id, *FINAL_STATUSES),
         ).rowcount
         if not changed:

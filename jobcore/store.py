@@ -200,6 +200,16 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE jobs ADD COLUMN due_boot TEXT;
     CREATE INDEX jobs_waiting ON jobs(grp, priority DESC, seq) WHERE status = 'queued';
     """,
+    # ``held``: queued by ``run --hold``, it starts only when ``release``d or ``start``ed;
+    # ``front``: ``jobcore start`` put it at the head of its group's line.
+    """
+    ALTER TABLE jobs ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN front INTEGER NOT NULL DEFAULT 0;
+    """,
+    # ``group pause``: none of the group's waiting jobs starts until ``group resume``.
+    """
+    ALTER TABLE groups ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -383,9 +393,9 @@ class Store:
                         "INSERT INTO jobs (id, name, command, cwd, env, status, created_at,"
                         " queued_at, spec, grp, priority, after, not_before, on_done, redact,"
                         " queued_clock, queued_boot, masked, claim, claimer_pid, claimer_start,"
-                        " claimer_boot)"
+                        " claimer_boot, held, waiting_on)"
                         " VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-                        " ?, ?, ?, ?)",
+                        " ?, ?, ?, ?, ?, ?)",
                         (
                             job_id,
                             name,
@@ -408,6 +418,8 @@ class Store:
                             None if held_by is None else held_by.pid,
                             None if held_by is None else held_by.start,
                             None if held_by is None else held_by.boot_id,
+                            int(queue.held),
+                            "held" if queue.held else None,
                         ),
                     )
                     break

@@ -30,6 +30,7 @@ from jobcore.liveness import self_identity
 from jobcore.models import Ending, Job, JobStatus, ProcessIdentity, iso, requested_ending
 from jobcore.paths import ENV_HOME, ENV_JOB, ENV_JOB_ID, StateDir, open_private
 from jobcore.patience import Patience
+from jobcore.queue import ENV_GROUP, ENV_SLOT, slot_index
 from jobcore.redact import Redactor
 from jobcore.store import BUSY_TIMEOUT_MS, Store, record_event, update_in
 
@@ -61,6 +62,8 @@ class Worker:
         self.claim_token = claim
         """The token of the claim this worker was started for (``jobcore.dispatch``)."""
         self.slot_fd = slot_fd
+        self.slot = None if slot_fd is None else slot_index(slot_fd)
+        """The group slot's number, JOBCORE_SLOT of the command (None: no limited group)."""
         """The job's group slot, handed down by its starter; closing it frees the slot once
         the command's processes (which inherit it) are gone too."""
         self.handed_over = False
@@ -154,6 +157,11 @@ class Worker:
         env[ENV_JOB] = self.state.job_marker(job.id)
         env[ENV_JOB_ID] = job.id
         env[ENV_HOME] = str(self.state.root)
+        env.pop(ENV_GROUP, None)
+        env.pop(ENV_SLOT, None)
+        if self.slot is not None:
+            env[ENV_GROUP] = job.queue.group
+            env[ENV_SLOT] = str(self.slot)
         env.setdefault("PYTHONUNBUFFERED", "1")  # live logs from Python programs on a pipe
         return env
 

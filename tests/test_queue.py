@@ -68,7 +68,13 @@ def test_raising_the_limit_starts_waiting_jobs(cli: CLI, store: Store) -> None:
     time.sleep(0.3)
     assert len(_running(store, "grow")) == 3
     groups = {g["name"]: g for g in __import__("json").loads(cli("group", "ls", "--json").stdout)}
-    assert groups["grow"] == {"name": "grow", "parallel": 1, "running": 3, "queued": 0}
+    assert groups["grow"] == {
+        "name": "grow",
+        "parallel": 1,
+        "running": 3,
+        "queued": 0,
+        "paused": False,
+    }
 
 
 def test_priority_moves_a_job_ahead(cli: CLI, tmp_path: Path) -> None:
