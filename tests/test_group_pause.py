@@ -4,7 +4,6 @@ JOBCORE_GROUP/JOBCORE_SLOT: each running job of a limited group knows its own sl
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 from jobcore.store import Store
@@ -19,9 +18,9 @@ def test_a_paused_group_starts_nothing_new_and_lets_running_jobs_finish(
     cli.wait_status(running, {"running"})
     cli("group", "pause", "gpu")
     waiting = cli.run("sleep", "30", opts=("--group", "gpu"))
-    time.sleep(0.5)
+    # run looks at the queue before it returns: what the job waits for is recorded then.
+    wait_for(lambda: cli.show(waiting)["waiting_on"] == "paused")
     assert store.get(waiting).status.value == "queued"
-    assert cli.show(waiting)["waiting_on"] == "paused"
     assert store.get(running).status.value == "running"
     groups = {g["name"]: g for g in json.loads(cli("group", "ls", "--json").stdout)}
     assert groups["gpu"]["paused"] is True
@@ -37,7 +36,7 @@ def test_pause_now_stops_the_running_jobs(cli: CLI, store: Store) -> None:
     result = cli("group", "pause", "gpu", "--now")
     assert f"job {running}" in result.stderr
     cli.wait_status(running, {"paused"})
-    time.sleep(0.5)
+    wait_for(lambda: cli.show(waiting)["waiting_on"] == "paused")  # looked at, held back
     assert store.get(waiting).status.value == "queued"
 
 

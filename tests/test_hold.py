@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from jobcore.store import Store
 from tests.conftest import CLI, wait_for
 
@@ -12,7 +10,7 @@ def test_a_held_job_stays_queued_until_released(cli: CLI, store: Store) -> None:
     held = cli.run("sleep", "30", opts=("--hold",))
     other = cli.run("sleep", "30")  # a free slot, and the queue looked at again
     cli.wait_status(other, {"running"})
-    time.sleep(0.3)
+    wait_for(lambda: cli.show(held)["waiting_on"] == "held")  # the queue looked at it
     shown = cli.show(held)
     assert shown["status"] == "queued"
     assert shown["waiting_on"] == "held"
@@ -32,7 +30,7 @@ def test_release_of_a_job_not_held_is_an_error(cli: CLI) -> None:
 
 def test_start_skips_a_delay(cli: CLI) -> None:
     job = cli.run("sleep", "30", opts=("--delay", "1h"))
-    time.sleep(0.3)
+    wait_for(lambda: cli.show(job)["waiting_on"] == "delay")  # the queue looked at it
     assert cli.show(job)["status"] == "queued"
     cli("start", job)
     cli.wait_status(job, {"running"})
@@ -53,7 +51,7 @@ def test_start_in_a_full_group_waits_for_the_slot_and_jumps_the_line(
     first = cli.run("sleep", "30", opts=("--group", "one"))
     late = cli.run("sleep", "30", opts=("--group", "one"))
     cli("start", late)
-    time.sleep(0.3)
+    wait_for(lambda: cli.show(late)["waiting_on"] == "slot")  # at the head, the slot taken
     assert store.get(late).status.value == "queued"
     cli("kill", blocker)
     cli.wait_status(late, {"running"})

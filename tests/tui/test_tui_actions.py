@@ -297,7 +297,7 @@ async def test_a_refresh_between_a_move_and_its_event_keeps_the_move(
         app.screen.set_focus(completed)
         app._apply(app.snapshot)  # ...and a refresh before the focus events
         assert app.focused is completed and completed.cursor_job_id == done
-        await pilot.pause(0.2)
+        await pilot.pause()  # the highlight and focus events of both moves are handled
         assert app.selected_id == done and app.focused is completed
 
 
@@ -366,8 +366,9 @@ async def test_the_command_palette_lists_and_runs_the_selected_jobs_actions(
     async with app.run_test(size=SIZE) as pilot:
         await select(pilot, app, job_id)
         await pilot.press("ctrl+p", *"remove tidy")
-        await wait_until(pilot, lambda: app.screen.query("CommandList").first().option_count)
-        await pilot.pause(0.2)
+        await wait_until(
+            pilot, lambda: app.screen.query("CommandList").first().highlighted is not None
+        )
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("y")

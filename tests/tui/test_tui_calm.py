@@ -46,8 +46,8 @@ async def test_many_jobs_ending_at_once_make_one_toast(
     async with app.run_test(size=(120, 40)) as pilot:
         await end_together(pilot, app, ids, tmp_path)
         await wait_until(pilot, lambda: all(panel_of(app, j) is JobStatus.COMPLETED for j in ids))
-        await wait_until(pilot, lambda: ending_toasts(app), 5)
-        await pilot.pause(1.0)  # any further toast would come within the gathering time
+        # Every ending has been seen (all rows moved) and none is left ungathered.
+        await wait_until(pilot, lambda: ending_toasts(app) and not app._endings, 5)
         assert ending_toasts(app) == ["5 jobs completed"]
 
 
@@ -76,8 +76,8 @@ async def test_loading_is_shown_until_the_first_read(
     monkeypatch.setattr(app.reader, "read", slow_read)
     async with app.run_test(size=(100, 24)) as pilot:
         hint = app.query_one("#empty", Static)
-        await pilot.pause(0.2)
-        assert "Loading" in str(hint.content) and "No jobs" not in str(hint.content)
+        await wait_until(pilot, lambda: "Loading" in str(hint.content))  # the read is held
+        assert "No jobs" not in str(hint.content)
         release.set()
         await wait_until(pilot, lambda: "No jobs yet" in str(hint.content))
 
@@ -88,7 +88,7 @@ async def test_the_footer_keeps_quit_and_help(state: StateDir, store: Store, wid
     app = snapshot_app(state)
     async with app.run_test(size=(width, 24)) as pilot:
         await wait_until(pilot, lambda: app.selected_id)
-        await pilot.pause(0.2)
+        await pilot.pause()  # the footer is laid out for the selection's keys
         keys = [k for k in app.screen.query(FooterKey) if k.display]
         # The palette key is docked right, over whatever reaches under it.
         right = min([k.region.x for k in keys if k.has_class("-command-palette")] + [width])

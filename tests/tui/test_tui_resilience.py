@@ -113,6 +113,7 @@ async def test_progress_shows_when_the_watcher_delivers_nothing(
     app = JobApp(state, watcher=SilentWatcher())
     async with app.run_test(size=(120, 30)) as pilot:
         await wait_until(pilot, lambda: panel_of(app, job_id) is JobStatus.RUNNING)
-        await pilot.pause(0.3)  # the first poll (at 50 ms) is over: the next is a minute away
+        # The first poll (at 50 ms) is over once it measured the job: the next is a minute away.
+        await wait_until(pilot, lambda: job_id in app.usage)
         await report(cli, monkeypatch, job_id, "--total", "10", "--done", "4")
         await wait_until(pilot, lambda: "4/10" in (cell(app, job_id, "progress") or ""), 1.5)
