@@ -3,7 +3,7 @@
 - ``jobcore run -q -- true`` (the console script, as typed) against ``python -c pass`` in the
   same environment, and against ``nq true`` / ``tsp true`` when they are installed; all
   side by side, round-robin, each launched job waited for (untimed) before the next round.
-- What the launch path imports: ``-X importtime`` totals of ``import jobcore.cli`` against
+- What the launch path imports: ``-X importtime`` totals of ``import jobcore.cli.main`` against
   the bare interpreter, and the heavy modules a ``run`` actually loads (should be none).
 - ``jobcore run`` with 100,000 finished jobs in history against an empty history (flat).
 - The figures of issue 12, each against ``python -c pass``, ``tsp`` and ``nq`` in one run: CPU
@@ -126,7 +126,7 @@ def _imports_of_run(home: Path) -> list[str]:
     """Heavy modules loaded by a whole ``jobcore run -q -- true`` in a fresh interpreter."""
     code = (
         "import sys, json, io, contextlib\n"
-        "from jobcore.cli import main\n"
+        "from jobcore.cli.main import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    main(['run', '-q', '--', 'true'])\n"
         f"heavy = {HEAVY!r}\n"
@@ -179,10 +179,10 @@ def _launch_rows() -> list[dict[str, Any]]:
         heavy = _imports_of_run(home)
         rows.append(row("heavy modules imported by jobcore run", float(len(heavy)), "modules",
                         target="== 0", note=", ".join(heavy) or None))
-    cli_us = [_importtime_total("import jobcore.cli") for _ in range(IMPORT_ROUNDS)]
+    cli_us = [_importtime_total("import jobcore.cli.main") for _ in range(IMPORT_ROUNDS)]
     bare_us = [_importtime_total("pass") for _ in range(IMPORT_ROUNDS)]
-    top = _heaviest_imports("import jobcore.cli")
-    rows.append(row("import time: jobcore.cli + interpreter (-X importtime)",
+    top = _heaviest_imports("import jobcore.cli.main")
+    rows.append(row("import time: jobcore.cli.main + interpreter (-X importtime)",
                     ms(median(cli_us) / 1e6), "ms", peer_name="bare interpreter",
                     peer=ms(median(bare_us) / 1e6),
                     note="largest self times: " + ", ".join(f"{n} {t / 1000:.1f} ms"

@@ -3,7 +3,7 @@
 The big log is a real file of lines (a 1 MiB block of numbered lines written 1,024 times,
 the last block with its own line numbers), deleted with the state folder afterwards. The
 command is timed as a user runs it, side by side on both jobs; ``tail -n 100`` on the same
-file and the in-process ``jobcore.logs.tail`` are reported for context.
+file and the in-process ``jobcore.state.logs.tail`` are reported for context.
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def _cli_rows(home: Path, big: tuple[str, Path], small: tuple[str, Path], made: 
 
 
 def _inprocess_rows(big_path: Path, small_path: Path) -> list[dict[str, Any]]:
-    from jobcore.logs import tail
+    from jobcore.state.logs import tail
 
     def timed(path: Path) -> Any:
         def once() -> float:
@@ -120,7 +120,7 @@ def _inprocess_rows(big_path: Path, small_path: Path) -> list[dict[str, Any]]:
     times = interleaved({"big": timed(big_path), "small": timed(small_path)},
                         INPROC_ROUNDS, warmup=2)
     return [
-        row(f"in-process jobcore.logs.tail({LINES}): 1 GiB vs 1 MiB",
+        row(f"in-process jobcore.state.logs.tail({LINES}): 1 GiB vs 1 MiB",
             median(times["big"]) * 1e6, "µs", peer_name="same on a 1 MiB log",
             peer=median(times["small"]) * 1e6, target="<= 1.2x"),
     ]

@@ -28,8 +28,8 @@ import json, sqlite3, sys, time
 mode, db, job_id, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 if mode == "store":
     from pathlib import Path
-    from jobcore.paths import StateDir
-    from jobcore.store import Store
+    from jobcore.state.paths import StateDir
+    from jobcore.state.store import Store
     store = Store(StateDir(Path(db).parent))
     def commit(i):
         store.record_progress(job_id, advance=1, item=f"item {i}")

@@ -20,9 +20,9 @@ from typing import Any
 import psutil
 
 from benchmarks.common import env_for, fill_history, median, open_store, p95, row, temp_home
-from jobcore.liveness import self_identity
-from jobcore.models import JobStatus
-from jobcore.paths import resolve_home
+from jobcore.procs.identity import self_identity
+from jobcore.state.models import JobStatus
+from jobcore.state.paths import resolve_home
 from jobtui.app import JobApp
 from jobtui.data import Snapshot
 
@@ -36,8 +36,8 @@ SIZE = (120, 40)
 
 WRITER = """
 import random, sys, time
-from jobcore.paths import resolve_home
-from jobcore.store import Store
+from jobcore.state.paths import resolve_home
+from jobcore.state.store import Store
 store = Store(resolve_home(sys.argv[1]))
 mode, ids = sys.argv[2], sys.argv[3:]
 if mode == "latency":

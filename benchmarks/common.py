@@ -200,15 +200,15 @@ def ms(seconds: float) -> float:
 
 def open_store(home: Path) -> Any:
     """A Store on ``home`` (created if needed)."""
-    from jobcore.paths import resolve_home
-    from jobcore.store import Store
+    from jobcore.state.paths import resolve_home
+    from jobcore.state.store import Store
 
     return Store(resolve_home(home))
 
 
 def fake_ids(count: int, start: int = 0) -> list[str]:
     """``count`` distinct job ids in jobcore's alphabet (spread over the id space)."""
-    from jobcore.store import ID_ALPHABET, ID_LENGTH
+    from jobcore.state.store import ID_ALPHABET, ID_LENGTH
 
     base = len(ID_ALPHABET)
     space = base**ID_LENGTH

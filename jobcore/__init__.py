@@ -5,6 +5,7 @@ are imported on first use.
 
     from jobcore import progress     # report progress from a Python loop
     from jobcore import background   # give your own CLI a --bg flag
+    from jobcore import submit       # a Python batch as a detached job
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ from typing import Any
 __version__ = "0.1.0"
 
 _LAZY = {
-    "progress": "jobcore.progress_api",
-    "Progress": "jobcore.progress_api",
-    "background": "jobcore.background",
-    "submit": "jobcore.launcher",
-    "Pause": "jobcore.errors",
+    "progress": "jobcore.api.progress",
+    "Progress": "jobcore.api.progress",
+    "background": "jobcore.api.background",
+    "submit": "jobcore.api.submit",
+    "Pause": "jobcore.base.errors",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = ["Pause", "Progress", "__version__", "background", "progress", "submit"]
 
 
 def __getattr__(name: str) -> Any:

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from jobcore import control
-from jobcore.housekeeping import remove
-from jobcore.models import Job, JobStatus
-from jobcore.paths import StateDir
-from jobcore.restart import restart
-from jobcore.store import Store
+from jobcore.ops import control
+from jobcore.ops.housekeeping import remove
+from jobcore.ops.restart import restart
+from jobcore.state.models import Job, JobStatus
+from jobcore.state.paths import StateDir
+from jobcore.state.store import Store
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ Data flows one way. A background watcher turns file events into refresh requests
 refresh loop re-reads the database only when ``PRAGMA data_version`` moved (through one
 long-lived aiosqlite connection, off the UI thread) and updates rows in place. A slow poll is
 the safety net: it re-checks the version, measures CPU and memory, and runs
-``jobcore.liveness.reconcile`` in a thread, so a dead worker turns failed with no key pressed.
+``jobcore.ops.reconcile`` in a thread, so a dead worker turns failed with no key pressed.
 Actions go the other way, through the same ``jobcore`` calls the CLI makes, in thread workers.
 """
 
@@ -29,16 +29,16 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Header, Input, Static
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
-from jobcore.dispatch import ensure
-from jobcore.edit import edit_in_editor
-from jobcore.errors import JobcoreError
-from jobcore.housekeeping import clean
-from jobcore.launch_env import redactor_for
-from jobcore.live_line import read_live
-from jobcore.liveness import reconcile
-from jobcore.models import Job, JobStatus
-from jobcore.paths import StateDir
-from jobcore.store import Store
+from jobcore.base.errors import JobcoreError
+from jobcore.ops.dispatch import ensure
+from jobcore.ops.edit import edit_in_editor
+from jobcore.ops.housekeeping import clean
+from jobcore.ops.reconcile import reconcile
+from jobcore.state.launch_env import redactor_for
+from jobcore.state.live_line import read_live
+from jobcore.state.models import Job, JobStatus
+from jobcore.state.paths import StateDir
+from jobcore.state.store import Store
 from jobtui.actions import EDITABLE, JOB_ACTIONS, JobAction
 from jobtui.backoff import Backoff
 from jobtui.commands import JobCommands
@@ -681,7 +681,7 @@ class JobApp(App[None]):
 
     @work(thread=True, group="actions", exit_on_error=False)
     def _clean(self) -> None:
-        """``jobcore.housekeeping.clean`` with its defaults, as ``jobcore clean`` runs it."""
+        """``jobcore.ops.housekeeping.clean`` with its defaults, as ``jobcore clean`` runs it."""
         try:
             with self._store_lock:
                 assert self._store is not None
@@ -755,7 +755,7 @@ class JobApp(App[None]):
 
 def run(home: Path | None = None) -> None:
     """Open the dashboard on ``home`` (or the default state folder)."""
-    from jobcore.paths import resolve_home
+    from jobcore.state.paths import resolve_home
 
     state = resolve_home(home, create=False)
     if not sys.stdout.isatty():  # full-screen into a file or pipe would never end

@@ -19,10 +19,10 @@ from typing import Any
 
 import aiosqlite
 
-from jobcore import fmt
-from jobcore.items import from_db, shown
-from jobcore.models import Job, JobStatus
-from jobcore.store import BUSY_TIMEOUT_MS
+from jobcore.state.items import from_db, shown
+from jobcore.state.models import Job, JobStatus
+from jobcore.state.store import BUSY_TIMEOUT_MS
+from jobcore.view import fmt
 
 PAGE_SIZE = 200
 """Rows per panel: 10,000 finished jobs must not mean 10,000 table rows."""

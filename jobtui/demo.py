@@ -1,6 +1,6 @@
 """``python -m jobtui.demo [--home DIR]``: real jobs to look at, then the dashboard.
 
-Launches a few real background jobs through ``jobcore.launcher.launch`` — a shell loop printing
+Launches a few real background jobs through ``jobcore.ops.launcher.launch`` — a shell loop printing
 marker lines, a Python script drawing a tqdm-style ``\\r`` bar, one that fails, one that gets
 stopped (paused) and one that completes — then opens the dashboard when stdout is a terminal.
 Without a terminal it prints their state the way ``jobcore ls`` does and exits 0.
@@ -16,14 +16,14 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from jobcore import fmt
-from jobcore.control import stop
-from jobcore.errors import JobcoreError
-from jobcore.launcher import launch
-from jobcore.liveness import reconcile
-from jobcore.models import Job, JobStatus
-from jobcore.paths import ENV_HOME, StateDir, resolve_home
-from jobcore.store import Store
+from jobcore.base.errors import JobcoreError
+from jobcore.ops.control import stop
+from jobcore.ops.launcher import launch
+from jobcore.ops.reconcile import reconcile
+from jobcore.state.models import Job, JobStatus
+from jobcore.state.paths import ENV_HOME, StateDir, resolve_home
+from jobcore.state.store import Store
+from jobcore.view import fmt
 
 SHELL_LOOP = """
 echo "converting 240 recordings"

@@ -16,10 +16,10 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from jobcore.control import stop
-from jobcore.models import JobStatus
-from jobcore.paths import resolve_home
-from jobcore.store import Store
+from jobcore.ops.control import stop
+from jobcore.state.models import JobStatus
+from jobcore.state.paths import resolve_home
+from jobcore.state.store import Store
 from jobtui.app import JobApp
 from jobtui.demo import launch_demo
 from jobtui.widgets.confirm import ConfirmDialog

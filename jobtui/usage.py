@@ -1,6 +1,6 @@
 """CPU and memory of each running job: its worker plus its cgroup, or its process tree.
 
-A job with a cgroup (``jobcore.cgroup``) is measured by the kernel: ``cpu.stat``'s
+A job with a cgroup (``jobcore.procs.cgroup``) is measured by the kernel: ``cpu.stat``'s
 ``usage_usec`` counts every member, those that came and went between two looks too (a
 build's compilers, a batch's short items), and ``memory.current`` where the memory
 controller reaches the cgroup. Otherwise, and for the worker itself, ``cpu_percent``
@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 import psutil
 
-from jobcore.cgroup import JobCgroup, recorded_cgroup
-from jobcore.liveness import is_alive
-from jobcore.models import Job
-from jobcore.paths import StateDir
+from jobcore.procs.cgroup import JobCgroup, recorded_cgroup
+from jobcore.procs.identity import is_alive
+from jobcore.state.models import Job
+from jobcore.state.paths import StateDir
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from watchfiles import Change, awatch
 
-from jobcore.paths import DB_NAME, LIVE_NAME, LOG_NAME
+from jobcore.state.paths import DB_NAME, LIVE_NAME, LOG_NAME
 
 DEBOUNCE_MS = 200
 LIVE_STEP_MS = 10

@@ -22,8 +22,8 @@ import psutil
 import pytest
 from hypothesis import settings
 
-from jobcore.paths import StateDir, resolve_home
-from jobcore.store import Store
+from jobcore.state.paths import StateDir, resolve_home
+from jobcore.state.store import Store
 
 # CI is a gate, not a search: there the property tests try the same examples on every run
 # (HYPOTHESIS_PROFILE=ci, set by .ci/run); anywhere else each run draws new ones.

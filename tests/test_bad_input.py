@@ -15,10 +15,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobcore.commands import _parse_env
-from jobcore.errors import UsageError
-from jobcore.paths import StateDir
-from jobcore.store import Store
+from jobcore.base.errors import UsageError
+from jobcore.cli.commands import _parse_env
+from jobcore.state.paths import StateDir
+from jobcore.state.store import Store
 from tests.conftest import CLI
 from tests.reliability.support import job_by_hand, mounted, run_worker_sync
 

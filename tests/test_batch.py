@@ -15,7 +15,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from jobcore.store import Store
+from jobcore.state.paths import resolve_home
+from jobcore.state.store import Store
 from tests.conftest import CLI, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -254,7 +255,7 @@ def test_python_batch_records_results_and_errors(
     assert [(r["item"], r["error"]) for r in failed] == [
         ("bad one", "ValueError: cannot handle bad one")
     ]
-    with Store(__import__("jobcore.paths").paths.resolve_home(cli.home)) as store:
+    with Store(resolve_home(cli.home)) as store:
         results = dict(
             store.conn.execute(
                 "SELECT item, result FROM items WHERE job_id = ? AND status = 'done'", (job_id,)
@@ -339,7 +340,7 @@ def test_an_automatic_resume_survives_a_killed_dispatcher(cli: CLI, tmp_path: Pa
     paused = cli.wait_status(job_id, {"paused", "completed", "failed"})
     assert paused["status"] == "paused" and paused["paused_until"] is not None
     for proc in psutil.process_iter(["cmdline"]):
-        if (proc.info["cmdline"] or [])[-2:] == ["jobcore.dispatcher", str(cli.home)]:
+        if (proc.info["cmdline"] or [])[-2:] == ["jobcore.ops.dispatcher", str(cli.home)]:
             proc.kill()
     cli("ls")
     assert cli.wait_status(job_id, {"completed", "failed"})["status"] == "completed"

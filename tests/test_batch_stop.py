@@ -11,8 +11,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from jobcore.paths import StateDir
-from jobcore.store import Store
+from jobcore.state.paths import StateDir
+from jobcore.state.store import Store
 from tests.conftest import CLI, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent

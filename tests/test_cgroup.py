@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from jobcore.paths import StateDir
+from jobcore.state.paths import StateDir
 from tests.conftest import CLI, wait_for
 from tests.reliability.support import (
     escapee_script,
@@ -32,7 +32,7 @@ def needs_cgroup2() -> None:
 
 def job_cgroup(state: StateDir, job_id: str) -> Path:
     """The cgroup the job's worker recorded for its current run."""
-    from jobcore import cgroup
+    from jobcore.procs import cgroup
 
     path = cgroup.recorded(state, job_id)
     assert path is not None, "the job recorded no cgroup"
@@ -118,7 +118,7 @@ def test_doctor_says_which_method_tracks_processes(cli: CLI) -> None:
 
 
 def test_with_cgroups_off_the_job_has_none(cli: CLI, state: StateDir, monkeypatch) -> None:
-    from jobcore import cgroup
+    from jobcore.procs import cgroup
 
     monkeypatch.setenv("JOBCORE_CGROUP", "off")
     job_id = cli.run("sh", "-c", "cat /proc/self/cgroup")
@@ -160,7 +160,7 @@ def test_a_nested_job_is_not_killed_with_the_outer_one(cli: CLI, state: StateDir
 
 def test_kill_without_cgroup_kill_signals_every_member(tmp_path: Path) -> None:
     """Kernels before 5.14 have no cgroup.kill: every pid in cgroup.procs gets SIGKILL."""
-    from jobcore import cgroup
+    from jobcore.procs import cgroup
 
     tracking = cgroup.tracking()
     assert tracking.base is not None, tracking.reason
@@ -206,7 +206,7 @@ def test_dashboard_cpu_counts_processes_that_came_and_went(
 def test_doctor_fix_empties_and_removes_a_cgroup_no_run_owns(
     cli: CLI, state: StateDir, home: Path
 ) -> None:
-    from jobcore import cgroup
+    from jobcore.procs import cgroup
 
     job_id = cli.run("true")
     cli.wait_status(job_id, {"completed"})

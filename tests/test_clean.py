@@ -6,8 +6,8 @@ import json
 import time
 from pathlib import Path
 
-from jobcore.models import JobStatus
-from jobcore.store import Store
+from jobcore.state.models import JobStatus
+from jobcore.state.store import Store
 from tests.conftest import CLI
 
 

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from jobcore.cli import build_parser, main
+from jobcore.cli.main import build_parser, main
 from tests.conftest import CLI, completions, read_pty
 
 ESC = "\x1b["

@@ -2,7 +2,7 @@
 
 The real clock cannot be stepped in a test, so the step is made where Python reads it:
 ``time.time`` (what a step of the system clock changes) is moved by an hour, while the boot
-clock (``jobcore.clock.since_boot``, CLOCK_BOOTTIME) carries on. Everything else is real: the
+clock (``jobcore.base.clock.since_boot``, CLOCK_BOOTTIME) carries on. Everything else is real: the
 state database, the queue's rows, the ledger, the worker's wait.
 """
 
@@ -14,12 +14,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from jobcore import clock, dispatch
-from jobcore.items import Outcome
-from jobcore.ledger import Ledger
-from jobcore.liveness import reconcile, self_identity
-from jobcore.models import JobStatus
-from jobcore.store import Store
+from jobcore.base import clock
+from jobcore.ops import dispatch
+from jobcore.ops.reconcile import reconcile
+from jobcore.procs.identity import self_identity
+from jobcore.state.items import Outcome
+from jobcore.state.models import JobStatus
+from jobcore.state.store import Store
+from jobcore.worker.ledger import Ledger
 
 HOUR = 3600.0
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from jobcore.errors import JobcoreError, StoreUnavailable
-from jobcore.patience import MAX_PAUSE_S, Patience
-from jobcore.progress_parse import ProgressUpdate
-from jobcore.reporter import Reporter
-from jobcore.store import Store
+from jobcore.base.errors import JobcoreError, StoreUnavailable
+from jobcore.base.progress_parse import ProgressUpdate
+from jobcore.state.patience import MAX_PAUSE_S, Patience
+from jobcore.state.reporter import Reporter
+from jobcore.state.store import Store
 from tests.reliability.support import LOCK_HOLDER
 
 

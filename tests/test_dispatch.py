@@ -12,10 +12,11 @@ from pathlib import Path
 
 import psutil
 
-from jobcore import clock, dispatch
-from jobcore.liveness import self_identity
-from jobcore.paths import StateDir
-from jobcore.store import Store
+from jobcore.base import clock
+from jobcore.ops import dispatch
+from jobcore.procs.identity import self_identity
+from jobcore.state.paths import StateDir
+from jobcore.state.store import Store
 from tests.conftest import CLI, _processes_of, kill_all_of, wait_for
 from tests.reliability.support import foreign_process, job_by_hand
 
@@ -38,7 +39,7 @@ def _dispatchers(home: Path) -> list[psutil.Process]:
     found = []
     for proc in _jobcore_processes(home):
         with contextlib.suppress(psutil.Error):
-            if "jobcore.dispatcher" in proc.cmdline():
+            if "jobcore.ops.dispatcher" in proc.cmdline():
                 found.append(proc)
     return found
 

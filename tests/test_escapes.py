@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from jobcore.screen_text import fit, plain_text, screen_text, split_unfinished
+from jobcore.view.screen_text import fit, plain_text, screen_text, split_unfinished
 from tests.conftest import CLI, read_pty
 
 HOSTILE = r"\033[2J\033]0;pwned\007\033[31mred\033[0m"

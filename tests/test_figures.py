@@ -6,10 +6,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from jobcore import fmt
-from jobcore.estimate import expected_remaining, from_history
-from jobcore.models import JobStatus
-from jobcore.store import Store
+from jobcore.state.estimate import expected_remaining, from_history
+from jobcore.state.models import JobStatus
+from jobcore.state.store import Store
+from jobcore.view import fmt
 from tests.conftest import CLI
 
 
@@ -80,7 +80,7 @@ def test_an_indented_marker_is_output(cli: CLI) -> None:
 
 
 def test_attach_shows_the_current_leg_and_the_whole_time(store: Store) -> None:
-    from jobcore.attach import status_line
+    from jobcore.cli.attach import status_line
 
     now = time.time()
     job = store.create_job(["true"], "/", {}, None)

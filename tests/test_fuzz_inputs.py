@@ -10,13 +10,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jobcore import config
-from jobcore.durations import parse_duration
-from jobcore.errors import JobcoreError, UsageError
-from jobcore.items import BOM, from_db, read_items, to_db
-from jobcore.logs import item_prefix
-from jobcore.paths import StateDir
-from jobcore.runners import fill_argv
+from jobcore.base.durations import parse_duration
+from jobcore.base.errors import JobcoreError, UsageError
+from jobcore.state import config
+from jobcore.state.items import BOM, from_db, read_items, to_db
+from jobcore.state.logs import item_prefix
+from jobcore.state.paths import StateDir
+from jobcore.worker.runners import fill_argv
 
 line_text = st.text(st.characters(blacklist_characters="\r\n\0"), max_size=3000)
 """Any line of text, lone surrogates included (what a line that is not UTF-8 decodes to)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from jobcore.store import Store
+from jobcore.state.store import Store
 from tests.conftest import CLI, wait_for
 
 

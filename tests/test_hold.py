@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jobcore.store import Store
+from jobcore.state.store import Store
 from tests.conftest import CLI, wait_for
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from jobcore.store import Store
+from jobcore.state.store import Store
 from tests.conftest import CLI, wait_for
 from tests.reliability.support import is_running, marked
 

@@ -6,8 +6,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from jobcore.paths import StateDir
-from jobcore.store import Store
+from jobcore.state.paths import StateDir
+from jobcore.state.store import Store
 from tests.conftest import CLI
 from tests.reliability.support import job_by_hand
 
@@ -124,7 +124,7 @@ def test_logs_json_gives_the_lines_and_items(cli: CLI, tmp_path) -> None:
 
 def test_ls_json_all_is_exactly_each_jobs_to_json(cli: CLI, state: StateDir, store: Store) -> None:
     """``ls --json --all`` builds its objects straight from rows: the same as ``to_json``."""
-    from jobcore.models import QueueSpec
+    from jobcore.state.models import QueueSpec
 
     cli("group", "add", "renders", "--parallel", "1")
     token = "ghp_" + "a" * 36

@@ -8,7 +8,7 @@ import time
 
 import psutil
 
-from jobcore.paths import StateDir
+from jobcore.state.paths import StateDir
 from tests.conftest import CLI, wait_for
 from tests.reliability.support import descendants, marked, wait_gone
 from tests.test_stop import start_hard_tree

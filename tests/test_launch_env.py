@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from jobcore.paths import StateDir
+from jobcore.state.paths import StateDir
 from tests.conftest import CLI, wait_for
 from tests.conftest import run_cli_in as jobcore
 

@@ -14,10 +14,11 @@ from contextlib import contextmanager
 import psutil
 import pytest
 
-from jobcore import forking, launcher
-from jobcore.liveness import identity_of
-from jobcore.paths import StateDir
-from jobcore.store import Store
+from jobcore.ops import launcher
+from jobcore.procs import forking
+from jobcore.procs.identity import identity_of
+from jobcore.state.paths import StateDir
+from jobcore.state.store import Store
 from tests.conftest import CLI, wait_for
 
 

@@ -16,18 +16,19 @@ from pathlib import Path
 import psutil
 import pytest
 
-from jobcore import clock, launcher, liveness
-from jobcore.liveness import (
-    WORKER_DIED,
+from jobcore.base import clock
+from jobcore.ops import launcher
+from jobcore.ops.reconcile import WORKER_DIED, reconcile
+from jobcore.procs.identity import (
     boot_id,
     identity_of,
     is_alive,
     same_process,
 )
-from jobcore.models import ProcessIdentity
-from jobcore.paths import StateDir
-from jobcore.proctree import kill_job_tree
-from jobcore.store import Store
+from jobcore.procs.tree import kill_job_tree
+from jobcore.state.models import ProcessIdentity
+from jobcore.state.paths import StateDir
+from jobcore.state.store import Store
 from tests.conftest import CLI, wait_for
 from tests.reliability.support import fake_running, foreign_process, job_by_hand, real_start
 
@@ -143,7 +144,7 @@ def test_reconcile_never_overwrites_a_final_state(state: StateDir, store: Store)
     job = job_by_hand(state, store, ["true"])
     fake_running(store, job.id, gone.pid, 12345.0)
     store.update(job.id, status="completed", exit_code=0, finished_at=time.time())
-    assert liveness.reconcile(store) == []
+    assert reconcile(store) == []
     assert store.get(job.id).status.value == "completed"
 
 

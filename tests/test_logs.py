@@ -16,10 +16,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobcore import logs
-from jobcore.logs import Follower, tail
-from jobcore.paths import StateDir
-from jobcore.store import Store
+from jobcore.state import logs
+from jobcore.state.logs import Follower, tail
+from jobcore.state.paths import StateDir
+from jobcore.state.store import Store
 from tests.conftest import CLI, read_pty, wait_for
 from tests.reliability.support import fake_running, foreign_process, job_by_hand, real_start
 

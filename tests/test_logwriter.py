@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobcore.live_line import LiveLine, read_live
-from jobcore.logwriter import MAX_LINE, SNAPSHOT_INTERVAL_S, LogWriter
-from jobcore.progress_parse import WANTED
-from jobcore.redact import Redactor
+from jobcore.base.progress_parse import WANTED
+from jobcore.base.redact import Redactor
+from jobcore.state.live_line import LiveLine, read_live
+from jobcore.worker.logwriter import MAX_LINE, SNAPSHOT_INTERVAL_S, LogWriter
 
 
 class FakeClock:

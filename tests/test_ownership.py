@@ -13,10 +13,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from jobcore import store as store_module
-from jobcore.launcher import launch
-from jobcore.paths import StateDir, resolve_home
-from jobcore.store import Store
+from jobcore.ops.launcher import launch
+from jobcore.state import store as store_module
+from jobcore.state.paths import StateDir, resolve_home
+from jobcore.state.store import Store
 from tests.conftest import CLI, HomeCLI, wait_for
 from tests.reliability.support import Ident, descendants, ident, is_running
 

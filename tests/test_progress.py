@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from jobcore.live_line import read_live
-from jobcore.models import JobStatus
-from jobcore.paths import StateDir
-from jobcore.progress_api import Progress
-from jobcore.reporter import Reporter
-from jobcore.store import Store
+from jobcore.api.progress import Progress
+from jobcore.state.live_line import read_live
+from jobcore.state.models import JobStatus
+from jobcore.state.paths import StateDir
+from jobcore.state.reporter import Reporter
+from jobcore.state.store import Store
 from tests.conftest import CLI, wait_for
 
 EXAMPLES = Path(__file__).parent / "examples"
@@ -147,7 +147,7 @@ def test_progress_api_outside_a_job_draws_a_bar_on_a_terminal() -> None:
 def test_reporter_throttles_writes_and_keeps_the_final_state(store: Store) -> None:
     job = store.create_job(["true"], "/", {}, None)
     reporter = Reporter(store, job.id, interval=0.25)
-    from jobcore.progress_parse import ProgressUpdate
+    from jobcore.base.progress_parse import ProgressUpdate
 
     started = time.monotonic()
     for i in range(100_000):
@@ -219,7 +219,7 @@ def test_estimate_from_history(cli: CLI, store: Store) -> None:
         )
     running = store.create_job(["sleep", "1"], "/", {}, "nightly")
     store.update(running.id, status="running", started_at=now - 30, total=10, done=5)
-    from jobcore.liveness import self_identity
+    from jobcore.procs.identity import self_identity
 
     store.set_worker(running.id, self_identity())
     line = next(r for r in cli("ls").stdout.splitlines() if r.startswith(running.id))

@@ -13,7 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tqdm import tqdm
 
-from jobcore.progress_parse import MAX_COUNT, ProgressUpdate, parse_line, parse_marker, parse_tqdm
+from jobcore.base.progress_parse import (
+    MAX_COUNT,
+    ProgressUpdate,
+    parse_line,
+    parse_marker,
+    parse_tqdm,
+)
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from jobcore.store import Store
+from jobcore.state.store import Store
 from tests.conftest import CLI, wait_for
 
 

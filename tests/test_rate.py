@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobcore import clock
-from jobcore.rate import WINDOW_S, eta_seconds, rate_from_samples
-from jobcore.store import SAMPLE_SPACING_S, apply_progress
+from jobcore.base import clock
+from jobcore.base.rate import WINDOW_S, eta_seconds, rate_from_samples
+from jobcore.state.store import SAMPLE_SPACING_S, apply_progress
 
 
 def samples_at(rates: list[tuple[float, float]], spacing: float = SAMPLE_SPACING_S):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jobcore.redact import Redactor, _patterns, mask_argv, mask_text
+from jobcore.base.redact import Redactor, _patterns, mask_argv, mask_text
 
 PIECES = [
     "https://",

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from jobcore.paths import StateDir
+from jobcore.state.paths import StateDir
 from tests.conftest import CLI
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import psutil
 
-from jobcore.paths import StateDir
+from jobcore.state.paths import StateDir
 from tests.conftest import CLI
 from tests.reliability.support import marked, wait_gone, workers_of
 

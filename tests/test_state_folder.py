@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from jobcore.atomic import write_json
-from jobcore.errors import JobcoreError
-from jobcore.paths import StateDir
-from jobcore.store import Store
+from jobcore.base.errors import JobcoreError
+from jobcore.state.atomic import write_json
+from jobcore.state.paths import StateDir
+from jobcore.state.store import Store
 from tests.conftest import CLI
 from tests.reliability.support import job_by_hand, run_worker_sync
 from tests.test_bad_input import one_line_error

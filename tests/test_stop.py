@@ -8,9 +8,9 @@ import sys
 import time
 from pathlib import Path
 
-from jobcore.control import stop
-from jobcore.paths import StateDir
-from jobcore.store import Store
+from jobcore.ops.control import stop
+from jobcore.state.paths import StateDir
+from jobcore.state.store import Store
 from tests.conftest import CLI, wait_for
 from tests.reliability.support import descendants, marked, wait_gone, wait_stopped
 

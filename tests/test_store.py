@@ -13,9 +13,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobcore.errors import JobcoreError, UsageError
-from jobcore.paths import StateDir, resolve_home
-from jobcore.store import ID_ALPHABET, ID_LENGTH, MIGRATIONS, SCHEMA_VERSION, Store, _split_sql
+from jobcore.base.errors import JobcoreError, UsageError
+from jobcore.state.paths import StateDir, resolve_home
+from jobcore.state.store import (
+    ID_ALPHABET,
+    ID_LENGTH,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    Store,
+    _split_sql,
+)
 from tests.reliability.support import run_writers
 
 
@@ -100,7 +107,7 @@ def test_many_processes_opening_a_fresh_database_at_once(tmp_path: Path) -> None
     go = tmp_path / "go"
     script = (
         "import sys, time, pathlib\n"
-        "from jobcore.paths import StateDir\nfrom jobcore.store import Store\n"
+        "from jobcore.state.paths import StateDir\nfrom jobcore.state.store import Store\n"
         f"while not pathlib.Path({str(go)!r}).exists(): time.sleep(0.002)\n"
         f"s = Store(StateDir(pathlib.Path({str(root)!r})))\n"
         "s.create_job(['true'], '/', {}, None)\n"

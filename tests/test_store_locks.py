@@ -10,14 +10,14 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from jobcore.paths import StateDir
-from jobcore.store import Store
+from jobcore.state.paths import StateDir
+from jobcore.state.store import Store
 
 
 def _insert_in_other_process(state: StateDir) -> str:
     code = (
         "import sys\nfrom pathlib import Path\n"
-        "from jobcore.paths import StateDir\nfrom jobcore.store import Store\n"
+        "from jobcore.state.paths import StateDir\nfrom jobcore.state.store import Store\n"
         "with Store(StateDir(Path(sys.argv[1]))) as s:\n"
         "    print(s.create_job(['true'], '/', {}, None).id)\n"
     )

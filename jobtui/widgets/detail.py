@@ -12,9 +12,9 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, Sparkline, Static
 
-from jobcore import fmt
-from jobcore.models import Job, JobStatus
-from jobcore.screen_text import screen_text
+from jobcore.state.models import Job, JobStatus
+from jobcore.view import fmt
+from jobcore.view.screen_text import screen_text
 from jobtui.widgets.job_table import one_line
 from jobtui.widgets.log_tail import LogTail
 from jobtui.widgets.palette import Palette

@@ -22,9 +22,9 @@ from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
 
-from jobcore import fmt
-from jobcore.models import Job, JobStatus
-from jobcore.screen_text import plain_text
+from jobcore.state.models import Job, JobStatus
+from jobcore.view import fmt
+from jobcore.view.screen_text import plain_text
 from jobtui.usage import Usage
 from jobtui.widgets.palette import Palette
 from jobtui.widgets.progress_cell import COUNTS_WIDTH, progress_cell

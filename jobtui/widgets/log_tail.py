@@ -1,10 +1,10 @@
 """A live tail of one job's log: the last lines first, then whatever is appended.
 
-Reading starts from the end of the file (``jobcore.logs.tail``), so a gigabyte log opens as fast
-as a small one, then follows from a byte offset (``Follower``); a log that shrank was truncated
-and is shown afresh. File reads run in a thread, never on the UI thread. Lines keep their
+Reading starts from the end of the file (``jobcore.state.logs.tail``), so a gigabyte log opens
+as fast as a small one, then follows from a byte offset (``Follower``); a log that shrank was
+truncated and is shown afresh. File reads run in a thread, never on the UI thread. Lines keep their
 colours (SGR sequences drawn as styles); every other control sequence the command wrote is
-dropped (``jobcore.screen_text``), so output cannot clear or retitle the dashboard.
+dropped (``jobcore.view.screen_text``), so output cannot clear or retitle the dashboard.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from rich.text import Text
 from textual.strip import Strip
 from textual.widgets import Log
 
-from jobcore.errors import JobcoreError
-from jobcore.logs import Follower, tail
-from jobcore.screen_text import plain_text, screen_text
+from jobcore.base.errors import JobcoreError
+from jobcore.state.logs import Follower, tail
+from jobcore.view.screen_text import plain_text, screen_text
 
 TAIL_LINES = 200
 MAX_LINES = 2000

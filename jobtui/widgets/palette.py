@@ -12,7 +12,7 @@ from rich.style import Style
 from textual.app import App
 from textual.color import Color
 
-from jobcore.models import JobStatus
+from jobcore.state.models import JobStatus
 
 
 @dataclass(frozen=True)

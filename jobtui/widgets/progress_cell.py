@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from jobcore.fmt import UNKNOWN
+from jobcore.view.fmt import UNKNOWN
 from jobtui.widgets.palette import Palette
 
 COUNTS_WIDTH = 14

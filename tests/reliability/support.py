@@ -13,10 +13,10 @@ from pathlib import Path
 
 import psutil
 
-from jobcore.liveness import boot_id, identity_of
-from jobcore.models import Job, JobStatus
-from jobcore.paths import StateDir
-from jobcore.store import Store
+from jobcore.procs.identity import boot_id, identity_of
+from jobcore.state.models import Job, JobStatus
+from jobcore.state.paths import StateDir
+from jobcore.state.store import Store
 
 Ident = tuple[int, float]
 """A process as psutil proves it: pid and create time."""
@@ -126,7 +126,7 @@ def run_worker_sync(
     state: StateDir, job_id: str, timeout: float = 30
 ) -> subprocess.CompletedProcess[str]:
     """``python -m jobcore.worker STATE JOBID CLAIM`` in the foreground, as a starter would
-    after claiming the job (``jobcore.dispatch``)."""
+    after claiming the job (``jobcore.ops.dispatch``)."""
     with Store(state) as store, store.write() as conn:
         conn.execute("UPDATE jobs SET claim = 'bytest' WHERE id = ?", (job_id,))
     return subprocess.run(
@@ -177,9 +177,9 @@ def mounted(target: Path, *mount_args: str) -> Iterator[Path]:
 WRITER = r"""
 import json, sqlite3, sys, time
 from pathlib import Path
-from jobcore.errors import JobcoreError
-from jobcore.paths import StateDir
-from jobcore.store import Store
+from jobcore.base.errors import JobcoreError
+from jobcore.state.paths import StateDir
+from jobcore.state.store import Store
 
 root, shared, jobs, seconds, go = sys.argv[1:6]
 jobs, seconds = int(jobs), float(seconds)

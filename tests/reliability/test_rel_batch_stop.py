@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psutil
 
-from jobcore.paths import StateDir
+from jobcore.state.paths import StateDir
 from tests.conftest import CLI, wait_for
 from tests.test_batch_stop import (
     _items,

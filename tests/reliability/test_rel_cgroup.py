@@ -7,8 +7,8 @@ from __future__ import annotations
 import os
 import signal
 
-from jobcore.cgroup import recorded
-from jobcore.paths import StateDir
+from jobcore.procs.cgroup import recorded
+from jobcore.state.paths import StateDir
 from tests.conftest import CLI
 from tests.reliability.support import (
     escapee_line,

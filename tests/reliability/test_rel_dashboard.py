@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from jobcore.models import JobStatus
-from jobcore.paths import StateDir
-from jobcore.store import Store
+from jobcore.state.models import JobStatus
+from jobcore.state.paths import StateDir
+from jobcore.state.store import Store
 from jobtui.app import JobApp
 from tests.conftest import CLI
 from tests.tui.conftest import panel_of, wait_until

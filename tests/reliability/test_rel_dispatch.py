@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psutil
 
-from jobcore.store import Store
+from jobcore.state.store import Store
 from tests.conftest import CLI, wait_for
 
 JOBS = 100
@@ -37,7 +37,7 @@ def _commands_running(home: Path) -> int:
 def _dispatchers(home: Path) -> list[psutil.Process]:
     found = []
     for proc in psutil.process_iter(["cmdline"]):
-        if (proc.info["cmdline"] or [])[-2:] == ["jobcore.dispatcher", str(home)]:
+        if (proc.info["cmdline"] or [])[-2:] == ["jobcore.ops.dispatcher", str(home)]:
             found.append(proc)
     return found
 

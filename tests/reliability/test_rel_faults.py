@@ -14,8 +14,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from jobcore.liveness import WORKER_DIED
-from jobcore.paths import StateDir
+from jobcore.ops.reconcile import WORKER_DIED
+from jobcore.state.paths import StateDir
 from tests.conftest import CLI, kill_all_of, wait_for
 from tests.reliability.support import LOCK_HOLDER, mounted, read_log
 from tests.reliability.test_rel_sqlite import _fill

@@ -9,9 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-from jobcore import clock
-from jobcore.paths import StateDir
-from jobcore.store import Store
+from jobcore.base import clock
+from jobcore.state.paths import StateDir
+from jobcore.state.store import Store
 from tests.conftest import CLI, wait_for
 
 

@@ -9,17 +9,17 @@ import time
 
 import psutil
 
-from jobcore import launcher
-from jobcore.liveness import (
+from jobcore.ops import launcher
+from jobcore.ops.reconcile import WORKER_DIED
+from jobcore.procs.identity import (
     WALLCLOCK_TOLERANCE_S,
-    WORKER_DIED,
     identity_of,
     is_alive,
     same_process,
 )
-from jobcore.models import ProcessIdentity
-from jobcore.paths import StateDir
-from jobcore.store import Store
+from jobcore.state.models import ProcessIdentity
+from jobcore.state.paths import StateDir
+from jobcore.state.store import Store
 from tests.conftest import CLI, wait_for
 from tests.reliability.support import (
     descendants,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psutil
 
-from jobcore.paths import StateDir, resolve_home
+from jobcore.state.paths import StateDir, resolve_home
 from tests.conftest import CLI, HomeCLI, wait_for
 from tests.reliability.support import descendants, ident, is_running, read_log
 from tests.test_ownership import launch_with_id, slot_attack

@@ -16,7 +16,7 @@ import re
 import sys
 from pathlib import Path
 
-from jobcore.paths import StateDir
+from jobcore.state.paths import StateDir
 from jobtui.app import JobApp
 from tests.conftest import CLI, run_cli_in, wait_for
 from tests.tui.conftest import open_detail, wait_until

@@ -10,8 +10,8 @@ import threading
 import time
 from pathlib import Path
 
-from jobcore.paths import StateDir, resolve_home
-from jobcore.store import Store
+from jobcore.state.paths import StateDir, resolve_home
+from jobcore.state.store import Store
 from tests.conftest import CLI, kill_all_of
 from tests.reliability.support import mounted, run_writers
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from jobcore.paths import StateDir
+from jobcore.state.paths import StateDir
 from tests.conftest import CLI, wait_for
 from tests.reliability.support import descendants, marked, wait_stopped
 

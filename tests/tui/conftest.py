@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from jobcore.models import JobStatus
-from jobcore.paths import StateDir
-from jobcore.store import Store
+from jobcore.state.models import JobStatus
+from jobcore.state.paths import StateDir
+from jobcore.state.store import Store
 from jobtui.app import JobApp
 from jobtui.widgets.job_table import JobTable
 

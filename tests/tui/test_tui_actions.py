@@ -11,8 +11,8 @@ import pytest
 from rich.console import Console
 from textual.widgets import Static
 
-from jobcore.models import JobStatus
-from jobcore.paths import StateDir
+from jobcore.state.models import JobStatus
+from jobcore.state.paths import StateDir
 from jobtui.actions import JOB_ACTIONS
 from jobtui.app import JobApp
 from jobtui.widgets.confirm import ConfirmDialog

@@ -10,9 +10,9 @@ import pytest
 from textual.widgets import Static
 from textual.widgets._footer import FooterKey
 
-from jobcore.models import JobStatus
-from jobcore.paths import StateDir
-from jobcore.store import Store
+from jobcore.state.models import JobStatus
+from jobcore.state.paths import StateDir
+from jobcore.state.store import Store
 from jobtui.app import JobApp
 from tests.conftest import CLI
 from tests.tui.conftest import fixed_jobs, panel_of, snapshot_app, wait_until

@@ -8,8 +8,8 @@ import signal
 
 import pytest
 
-from jobcore.models import JobStatus
-from jobcore.paths import StateDir
+from jobcore.state.models import JobStatus
+from jobcore.state.paths import StateDir
 from jobtui.app import JobApp
 from jobtui.watcher import CALM_STEP_MS, LIVE_STEP_MS, StateWatcher
 from tests.conftest import CLI

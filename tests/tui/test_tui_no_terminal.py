@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from jobcore.paths import StateDir
+from jobcore.state.paths import StateDir
 
 
 def test_jobtui_with_stdout_to_a_file_exits_with_one_line(state: StateDir, tmp_path: Path) -> None:

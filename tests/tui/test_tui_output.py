@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.color import Color
 from textual.widgets import Static
 
-from jobcore.paths import StateDir
+from jobcore.state.paths import StateDir
 from jobtui.app import JobApp
 from tests.conftest import CLI
 from tests.tui.conftest import open_detail, wait_until

@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 import jobtui.app
-from jobcore.models import JobStatus
-from jobcore.paths import StateDir
+from jobcore.state.models import JobStatus
+from jobcore.state.paths import StateDir
 from jobtui.app import JobApp
 from tests.conftest import CLI
 from tests.tui.conftest import cell, panel_of, wait_until

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from jobcore.paths import StateDir
-from jobcore.store import Store
+from jobcore.state.paths import StateDir
+from jobcore.state.store import Store
 from jobtui.widgets.confirm import ConfirmDialog
 from tests.tui.conftest import cell, fixed_jobs, snapshot_app, wait_until
 

@@ -1,0 +1,1 @@
+"""The public Python API, re-exported from ``jobcore``: progress, tqdm, background, submit."""

@@ -1,0 +1,1 @@
+"""What every layer may use: errors, range checks, clocks, text scanning, secret masking."""

@@ -1,0 +1,1 @@
+"""The ``jobcore`` command: the parser, the verbs and how they print."""

@@ -1,0 +1,1 @@
+"""What commands do: launch, stop, resume, dispatch the queue, reconcile, clean, doctor."""

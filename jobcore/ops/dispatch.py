@@ -1,0 +1,448 @@
+"""Start waiting jobs: a waiting job is a row, and whoever finds its turn come starts it.
+
+Three kinds of process start jobs, all through ``start_waiting``: the command that queued
+or resumed work (a job that may run at once starts at once), a worker whose job just ended
+(its freed slot goes to the next job in line without waiting for anyone) and the dispatcher
+(``jobcore.ops.dispatcher``), which exists only while something waits and wakes on events.
+
+A start is exact whoever makes it: the starter first takes a group slot (a ``flock``, so
+the limit holds), then claims the first job in line in one ``BEGIN IMMEDIATE`` transaction
+(still queued, unclaimed, its delay over, its dependencies completed: it gets a claim token
+and the starter's identity), then spawns the worker with the token and the slot's
+descriptor. The worker runs the job only if the row still carries its token; the slot
+stays held by the worker and its command. A claim whose starter died before any worker
+was recorded goes back in line (``jobcore.ops.reconcile``), and a late worker of that
+claim finds its token gone and leaves.
+
+``wake`` tells the dispatcher that the queue changed (a byte into a FIFO in the state
+folder), or starts one if none runs and something waits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import sqlite3
+import stat
+import sys
+from typing import NamedTuple
+
+from jobcore.base import clock
+from jobcore.base.errors import JobcoreError
+from jobcore.ops.reconcile import reconcile
+from jobcore.procs.identity import is_alive, self_identity
+from jobcore.state.models import JobStatus, ProcessIdentity
+from jobcore.state.paths import ENV_JOB, JOB_MARKERS, StateDir, open_folder, open_private
+from jobcore.state.queue import SlotFiles
+from jobcore.state.store import Store, record_event
+
+LOCK_NAME = "dispatch.lock"
+"""Held (flock) by the one dispatcher of a state folder while it runs."""
+FIFO_NAME = "dispatch.fifo"
+"""Any process writes a byte here to wake the dispatcher: the queue changed."""
+LOG_NAME = "dispatch.log"
+"""The dispatcher's stdout and stderr (it writes only when something goes wrong)."""
+
+WAITING = "status = 'queued' AND claim IS NULL AND worker_pid IS NULL AND held = 0"
+"""A queued job nobody is starting: it waits for its turn (a held one waits for a person)."""
+PAUSED_GROUPS = "SELECT name FROM groups WHERE paused"
+"""Groups whose waiting jobs wait for ``group resume``."""
+SELF_PAUSED = "status = 'paused' AND paused_until IS NOT NULL"
+"""A self-paused job that resumes by itself (``retry_after``)."""
+
+_spawned: list[int] = []
+"""Dispatchers started here: reaped later, so a long-lived caller leaves no zombies."""
+
+
+class Claim(NamedTuple):
+    job_id: str
+    token: str
+
+
+def start_waiting(state: StateDir, store: Store) -> dict[str, JobcoreError]:
+    """Start every waiting job whose turn has come; by job id, the errors of workers that
+    would not start (those jobs are failed with the reason).
+
+    Group by group: take a slot, claim the first job in line, spawn its worker with the slot,
+    until the group has no free slot or no job ready. Then record what the others wait for.
+    """
+    errors: dict[str, JobcoreError] = {}
+    me = self_identity()
+    reconciled = False
+    groups = store.conn.execute(
+        f"SELECT DISTINCT w.grp, g.parallel FROM jobs w LEFT JOIN groups g ON g.name = w.grp"
+        f" WHERE w.{WAITING} AND NOT COALESCE(g.paused, 0)"
+    ).fetchall()
+    for group, limit in groups:
+        while True:
+            slot, broken = None, None
+            if limit is not None:
+                try:
+                    slot = SlotFiles(state, group).take(limit)
+                except (OSError, JobcoreError) as exc:  # a planted symlink: fail, not loop
+                    broken = f"cannot take a slot: {exc}"
+                if slot is None and broken is None:
+                    break
+            try:
+                if slot is not None and not reconciled:
+                    reconcile(store)  # what a dead worker left that does not hold its slot
+                    reconciled = True
+                claim = claim_next(store, group, me)
+                if claim is None:
+                    break
+                if broken is not None:
+                    store.finish_if_active(
+                        claim.job_id, JobStatus.FAILED, broken, expect_worker=None, actor="queue"
+                    )
+                    continue
+                from jobcore.ops.launcher import spawn_worker  # the launcher imports this module
+
+                try:
+                    spawn_worker(state, store, claim.job_id, claim=claim.token, slot_fd=slot)
+                except JobcoreError as exc:  # the job is failed with the reason
+                    errors[claim.job_id] = exc
+            finally:
+                if slot is not None:
+                    os.close(slot)  # the worker holds its own descriptor of it now
+    _mark_waiting(store)
+    return errors
+
+
+def claim_next(store: Store, group: str, me: ProcessIdentity) -> Claim | None:
+    """Claim the first job of ``group`` whose turn has come (priority, then first queued)."""
+    with store.write() as conn:
+        rows = conn.execute(
+            f"SELECT id, after, not_before FROM jobs WHERE grp = ? AND {WAITING}"
+            f" AND grp NOT IN ({PAUSED_GROUPS})"  # paused since the starter looked
+            " ORDER BY front DESC, priority DESC, seq",
+            (group,),
+        ).fetchall()
+        now = clock.wall()
+        for row in rows:
+            if _waits_on(conn, row, now) is not None:
+                continue
+            token = os.urandom(8).hex()
+            conn.execute(
+                "UPDATE jobs SET claim = ?, claimer_pid = ?, claimer_start = ?, claimer_boot = ?,"
+                " waiting_on = NULL, front = 0 WHERE id = ?",
+                (token, me.pid, me.start, me.boot_id, row["id"]),
+            )
+            return Claim(row["id"], token)
+    return None
+
+
+def _waits_on(conn: sqlite3.Connection, row: sqlite3.Row, now: float) -> str | None:
+    """What a waiting row still waits for: ``delay``, ``deps``, or None (its turn may come)."""
+    if row["not_before"] is not None and now < row["not_before"]:
+        return "delay"
+    for dep in json.loads(row["after"]):
+        found = conn.execute("SELECT status FROM jobs WHERE id = ?", (dep,)).fetchone()
+        if found is None or found["status"] != JobStatus.COMPLETED.value:
+            return "deps"
+    return None
+
+
+def _mark_waiting(store: Store) -> None:
+    """Record what each waiting job waits for (shown by ``ls``), and fail those whose
+    dependency failed or is gone: they would wait for ever."""
+    rows = store.conn.execute(
+        f"SELECT id, after, not_before, waiting_on, grp IN ({PAUSED_GROUPS}) AS paused"
+        f" FROM jobs WHERE {WAITING}"
+    ).fetchall()
+    now = clock.wall()
+    changes: dict[str, str | None] = {}
+    failures: dict[str, str] = {}
+    for row in rows:
+        broken = _broken_dependency(store, row["after"])
+        if broken is not None:
+            failures[row["id"]] = broken
+            continue
+        what = "paused" if row["paused"] else _waits_on(store.conn, row, now) or "slot"
+        if what != row["waiting_on"]:
+            changes[row["id"]] = what
+    if not changes and not failures:
+        return
+    with store.write() as conn:
+        for job_id, what in changes.items():
+            conn.execute(
+                f"UPDATE jobs SET waiting_on = ? WHERE id = ? AND {WAITING}", (what, job_id)
+            )
+        for job_id, reason in failures.items():
+            if conn.execute(
+                "UPDATE jobs SET status = 'failed', reason = ?, finished_at = ?"
+                f" WHERE id = ? AND {WAITING}",
+                (reason, clock.wall(), job_id),
+            ).rowcount:
+                record_event(conn, job_id, "failed", "queue", reason)
+
+
+def _broken_dependency(store: Store, after: str) -> str | None:
+    for dep in json.loads(after):
+        found = store.conn.execute("SELECT status FROM jobs WHERE id = ?", (dep,)).fetchone()
+        if found is None:
+            return f"dependency {dep} is gone"
+        if found["status"] in (JobStatus.FAILED.value, JobStatus.CANCELLED.value):
+            return f"dependency {dep} {found['status']}"
+    return None
+
+
+def release_dead_claims(store: Store) -> int:
+    """Put back in line the claims whose starter died before a worker was recorded (it was
+    killed between its claim and the spawn); how many. A worker that starter may still have
+    started finds its claim token gone and leaves without running anything."""
+    rows = store.conn.execute(
+        "SELECT id, claim, claimer_pid, claimer_start, claimer_boot FROM jobs"
+        " WHERE status = 'queued' AND claim IS NOT NULL AND worker_pid IS NULL"
+    ).fetchall()
+    released = 0
+    for row in rows:
+        claimer = ProcessIdentity(row["claimer_pid"], row["claimer_start"], row["claimer_boot"])
+        if is_alive(claimer):
+            continue
+        with store.write() as conn:
+            released += conn.execute(
+                "UPDATE jobs SET claim = NULL WHERE id = ? AND claim = ? AND worker_pid IS NULL",
+                (row["id"], row["claim"]),
+            ).rowcount
+    return released
+
+
+def resume_due(store: Store) -> None:
+    """Put self-paused jobs whose ``retry_after`` has passed back in line."""
+    now = clock.now()
+    wall = clock.wall()
+    rows = store.conn.execute(
+        f"SELECT id, paused_until, due_clock, due_boot FROM jobs WHERE {SELF_PAUSED}"
+    ).fetchall()
+    for row in rows:
+        if _due_in(row, now, wall) > 0:
+            continue
+        with store.write() as conn:
+            if conn.execute(
+                "UPDATE jobs SET status = 'queued', paused_until = NULL, reason = NULL,"
+                " finished_at = NULL, stop_request = NULL, stop_grace = NULL,"
+                " stop_signalled = 0, worker_pid = NULL, worker_start = NULL, cmd_pid = NULL,"
+                " cmd_start = NULL, claim = NULL, due_clock = NULL, due_boot = NULL,"
+                " queued_clock = ?, queued_boot = ? WHERE id = ? AND status = 'paused'"
+                " AND paused_until = ?",
+                (now.t, now.boot, row["id"], row["paused_until"]),
+            ).rowcount:
+                record_event(conn, row["id"], "resumed", "queue", "retry_after passed")
+
+
+def _due_in(row: sqlite3.Row, now: clock.Stamp, wall: float) -> float:
+    """Seconds until a self-paused job resumes: on the boot clock where it was recorded in
+    this boot (a step of the wall clock moves nothing), else by the wall clock."""
+    if row["due_clock"] is not None and row["due_boot"] == now.boot:
+        return float(row["due_clock"] - now.t)
+    return float(row["paused_until"] - wall)
+
+
+def next_due(store: Store) -> float | None:
+    """Seconds until the earliest ``--delay``/``--at`` or ``retry_after`` comes (None: none)."""
+    now, wall = clock.now(), clock.wall()
+    times = [
+        row[0] - wall
+        for row in store.conn.execute(
+            f"SELECT not_before FROM jobs WHERE {WAITING} AND not_before IS NOT NULL"
+        )
+    ]
+    times += [
+        _due_in(row, now, wall)
+        for row in store.conn.execute(
+            f"SELECT paused_until, due_clock, due_boot FROM jobs WHERE {SELF_PAUSED}"
+        )
+    ]
+    return min(times, default=None)
+
+
+def has_waiting(store: Store) -> bool:
+    """Whether a job waits (queued with no worker yet, or self-paused): a dispatcher must live."""
+    return (
+        store.conn.execute(
+            "SELECT 1 FROM jobs WHERE (status = 'queued' AND worker_pid IS NULL AND held = 0"
+            f" AND grp NOT IN ({PAUSED_GROUPS}))"
+            f" OR ({SELF_PAUSED}) LIMIT 1"
+        ).fetchone()
+        is not None
+    )
+
+
+# -- waking the dispatcher ----------------------------------------------------------------------
+
+
+def open_fifo(state: StateDir, flags: int) -> int:
+    """Open the wake-up FIFO of the state folder (never through a symlink, never another's)."""
+    dir_fd = open_folder(state.root, state.root)
+    try:
+        fd = os.open(FIFO_NAME, flags | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    finally:
+        os.close(dir_fd)
+    st = os.fstat(fd)
+    if not stat.S_ISFIFO(st.st_mode) or st.st_uid != os.getuid():
+        os.close(fd)
+        raise JobcoreError(f"refusing {state.root / FIFO_NAME}: not a FIFO of yours")
+    return fd
+
+
+def poke(state: StateDir) -> bool:
+    """Wake the dispatcher; False if none listens."""
+    try:
+        fd = open_fifo(state, os.O_WRONLY)
+    except OSError as exc:
+        if exc.errno in (errno.ENXIO, errno.ENOENT, errno.ELOOP):
+            return False
+        raise
+    try:
+        os.write(fd, b"!")
+    except BlockingIOError:
+        pass  # full: it has plenty of wake-ups pending already
+    finally:
+        os.close(fd)
+    return True
+
+
+def open_lock(state: StateDir) -> int:
+    return open_private(state.root / LOCK_NAME, os.O_RDWR | os.O_CREAT, state.root)
+
+
+def dispatcher_runs(state: StateDir) -> bool:
+    """Whether a dispatcher holds the lock of the state folder."""
+    fd = open_lock(state)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def release(state: StateDir, store: Store, job_id: str) -> None:
+    """Let a held job wait in line like any other; it starts now if its turn has come."""
+    with store.write() as conn:
+        if not conn.execute(
+            "UPDATE jobs SET held = 0, waiting_on = NULL WHERE id = ? AND status = 'queued'"
+            " AND held = 1",
+            (job_id,),
+        ).rowcount:
+            raise JobcoreError(f"job {job_id} is not held")
+        record_event(conn, job_id, "released", "user")
+    start_now_or_later(state, store, job_id)
+
+
+def start_now(state: StateDir, store: Store, job_id: str, *, force: bool = False) -> None:
+    """Start a queued, held or delayed job now: its delay and hold are dropped and it goes
+    to the head of its group's line, so it takes the next free slot (it still waits for its
+    ``--after`` jobs). ``force`` starts it at once beside its group's limit, with no slot."""
+    with store.write() as conn:
+        if not conn.execute(
+            "UPDATE jobs SET held = 0, front = 1, not_before = NULL, waiting_on = NULL"
+            " WHERE id = ? AND status = 'queued' AND claim IS NULL AND worker_pid IS NULL",
+            (job_id,),
+        ).rowcount:
+            found = conn.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            what = found["status"] if found is not None else "gone"
+            raise JobcoreError(f"job {job_id} is {what}, not waiting to start")
+        record_event(conn, job_id, "start", "user", "beside the group limit" if force else None)
+    if not force:
+        start_now_or_later(state, store, job_id)
+        return
+    claim = _claim_one(store, job_id, self_identity())
+    from jobcore.ops.launcher import spawn_worker  # the launcher imports this module
+
+    spawn_worker(state, store, job_id, claim=claim.token)
+
+
+def _claim_one(store: Store, job_id: str, me: ProcessIdentity) -> Claim:
+    """Claim one waiting job whatever its place in line; refused while its dependencies
+    have not completed."""
+    with store.write() as conn:
+        row = conn.execute(
+            f"SELECT id, after, not_before FROM jobs WHERE id = ? AND {WAITING}", (job_id,)
+        ).fetchone()
+        if row is None:
+            raise JobcoreError(f"job {job_id} is already starting")
+        if _waits_on(conn, row, clock.wall()) == "deps":
+            raise JobcoreError(f"job {job_id} waits for {', '.join(json.loads(row['after']))}")
+        token = os.urandom(8).hex()
+        conn.execute(
+            "UPDATE jobs SET claim = ?, claimer_pid = ?, claimer_start = ?, claimer_boot = ?,"
+            " waiting_on = NULL, front = 0 WHERE id = ?",
+            (token, me.pid, me.start, me.boot_id, job_id),
+        )
+        return Claim(job_id, token)
+
+
+def start_now_or_later(state: StateDir, store: Store, job_id: str) -> None:
+    """A job was just queued (launched, resumed, restarted, edited): start it now if its turn
+    has come, else leave it to the dispatcher; raise why its worker would not start."""
+    errors = start_waiting(state, store)
+    wake(state, store)
+    if job_id in errors:
+        raise errors[job_id]
+
+
+def wake(state: StateDir, store: Store) -> None:
+    """Make sure the queue is looked at: wake the dispatcher, or start one if something waits.
+
+    Called after the change is committed. A dispatcher about to exit closes its FIFO, then
+    its lock, then looks again: whatever was committed before this call is seen by it or
+    by the one started here.
+    """
+    if not poke(state):
+        ensure(state, store)
+
+
+def ensure(state: StateDir, store: Store) -> None:
+    """Start a dispatcher if something waits and none runs (no wake-up for one that does)."""
+    if has_waiting(store) and not dispatcher_runs(state):
+        spawn_dispatcher(state)
+
+
+def spawn_dispatcher(state: StateDir) -> None:
+    """Start the dispatcher detached (new session, stdio off the terminal), as
+    ``python -m jobcore.ops.dispatcher STATE_DIR``; it exits at once if another runs."""
+    for pid in list(_spawned):
+        with contextlib.suppress(ChildProcessError):
+            if not os.waitpid(pid, os.WNOHANG)[0]:
+                continue
+        _spawned.remove(pid)
+    log_fd = open_private(state.root / LOG_NAME, os.O_WRONLY | os.O_APPEND | os.O_CREAT, state.root)
+    null_fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    env = {name: value for name, value in os.environ.items() if name not in JOB_MARKERS}
+    try:
+        pid = os.posix_spawn(
+            sys.executable,
+            [sys.executable, "-m", "jobcore.ops.dispatcher", str(state.root)],
+            env,
+            file_actions=[
+                (os.POSIX_SPAWN_DUP2, null_fd, 0),
+                (os.POSIX_SPAWN_DUP2, log_fd, 1),
+                (os.POSIX_SPAWN_DUP2, log_fd, 2),
+            ],
+            setsid=True,
+        )
+    except OSError as exc:
+        raise JobcoreError(f"cannot start the dispatcher: {exc.strerror or exc}") from exc
+    finally:
+        os.close(log_fd)
+        os.close(null_fd)
+    _spawned.append(pid)
+    if ENV_JOB in os.environ:  # from inside a job: out of that job's cgroup
+        from jobcore.procs.cgroup import settle_worker
+
+        settle_worker(pid)
+
+
+def check(store: Store) -> None:
+    """What every reading command does first: the liveness check, then make sure waiting
+    work has a dispatcher (after a reboot, or a dispatcher killed, the next command starts one)."""
+    reconcile(store)
+    if release_dead_claims(store):
+        wake(store.state, store)
+    else:
+        ensure(store.state, store)

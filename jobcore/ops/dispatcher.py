@@ -1,0 +1,175 @@
+"""The dispatcher: one per state folder, alive only while something waits.
+
+It keeps no state of its own (SQLite is the truth) and never polls: it sleeps in one
+``poll()`` on the pidfds of the running workers (a worker's end, ``kill -9`` included, is
+seen at once), the wake-up FIFO (a job queued, a limit raised, a job resumed) and a timer
+for the earliest ``--delay``/``--at``/``retry_after``, with a slow safety net. Each time it
+wakes it reconciles (liveness), puts due self-paused jobs back in line and starts what may
+start (``jobcore.ops.dispatch.start_waiting``). When nothing waits any more it exits.
+
+A singleton through a ``flock`` on ``dispatch.lock``; started detached on demand by any
+command that finds waiting work and no dispatcher (``jobcore.ops.dispatch.ensure``). Run as
+``python -m jobcore.ops.dispatcher STATE_DIR``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import select
+import signal
+import sqlite3
+import sys
+from pathlib import Path
+
+from jobcore.base.errors import JobcoreError
+from jobcore.ops import dispatch
+from jobcore.ops.reconcile import reconcile
+from jobcore.procs.identity import is_alive
+from jobcore.state.paths import StateDir, open_folder
+from jobcore.state.store import Store
+
+SAFETY_NET_S = 10.0
+"""The longest sleep: a missed event (a slot held by a process that outlived its worker)
+is noticed this late at worst."""
+ERROR_PAUSE_S = 1.0
+"""How long to wait before trying again when the database could not be used."""
+
+
+class Dispatcher:
+    """Starts waiting jobs of one state folder as soon as they may run, until none waits."""
+
+    def __init__(self, state: StateDir, lock_fd: int) -> None:
+        self.state = state
+        self.lock_fd = lock_fd
+        self.store = Store(state)
+        self.fifo = self._open_fifo()
+
+    def _open_fifo(self) -> int:
+        """Our end of the wake-up FIFO, read-write so it never reads end-of-file."""
+        dir_fd = open_folder(self.state.root, self.state.root)
+        try:
+            with contextlib.suppress(FileExistsError):
+                os.mkfifo(dispatch.FIFO_NAME, 0o600, dir_fd=dir_fd)
+        finally:
+            os.close(dir_fd)
+        return dispatch.open_fifo(self.state, os.O_RDWR)
+
+    def run(self) -> None:
+        while True:
+            self._drain()
+            self._reap()
+            try:
+                self._start_what_may_start()
+            except (JobcoreError, sqlite3.Error) as exc:  # a locked or full database: later
+                print(f"jobcore dispatcher: {exc}", flush=True)
+                self._sleep(ERROR_PAUSE_S)
+                continue
+            if not dispatch.has_waiting(self.store) and not self._stay():
+                return
+            self._sleep()
+
+    def _start_what_may_start(self) -> None:
+        reconcile(self.store, actor="dispatcher")
+        dispatch.release_dead_claims(self.store)
+        dispatch.resume_due(self.store)
+        for job_id, error in dispatch.start_waiting(self.state, self.store).items():
+            print(f"jobcore dispatcher: job {job_id}: {error}", flush=True)
+
+    def _stay(self) -> bool:
+        """Nothing waits: leave, unless work came in while we were leaving.
+
+        The FIFO is closed first (a wake-up now fails, and its sender starts a dispatcher
+        if the lock is free), then the lock; only then is the database read again, so work
+        committed before either is seen here or by the next dispatcher.
+        """
+        os.close(self.fifo)
+        fcntl.flock(self.lock_fd, fcntl.LOCK_UN)
+        if not dispatch.has_waiting(self.store):
+            return False
+        try:
+            fcntl.flock(self.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # another dispatcher took over
+        self.fifo = self._open_fifo()
+        return True
+
+    def _sleep(self, longest: float = SAFETY_NET_S) -> None:
+        """Until a worker ends, a wake-up comes, or the next job is due."""
+        due = dispatch.next_due(self.store)
+        timeout = longest if due is None else max(0.0, min(due, longest))
+        poller = select.poll()
+        poller.register(self.fifo, select.POLLIN)
+        pidfds = self._worker_pidfds()
+        try:
+            for fd in pidfds:
+                poller.register(fd, select.POLLIN)
+            poller.poll(timeout * 1000 + 1)
+        finally:
+            for fd in pidfds:
+                os.close(fd)
+
+    def _worker_pidfds(self) -> list[int]:
+        """A pidfd per live worker of an active job (taken first, then proven to be it)."""
+        fds = []
+        for job in self.store.active_jobs():
+            if job.worker is None:
+                continue
+            try:
+                fd = os.pidfd_open(job.worker.pid)
+            except OSError:
+                continue
+            if is_alive(job.worker):
+                fds.append(fd)
+            else:
+                os.close(fd)
+        return fds
+
+    def _drain(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            while os.read(self.fifo, 4096):
+                pass
+
+    @staticmethod
+    def _reap() -> None:
+        """Collect the workers we started that have exited (no zombies)."""
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.fifo)
+        self.store.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m jobcore.ops.dispatcher STATE_DIR", file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    state = StateDir(Path(args[0]).absolute())
+    os.chdir(state.root)
+    try:
+        lock_fd = dispatch.open_lock(state)
+    except (OSError, JobcoreError) as exc:
+        print(f"jobcore dispatcher: {exc}", flush=True)
+        return 1
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return 0  # one runs already
+    dispatcher = Dispatcher(state, lock_fd)
+    try:
+        dispatcher.run()
+    finally:
+        dispatcher.close()
+    return 0
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    os._exit(code)

@@ -1,0 +1,1 @@
+"""Facts about processes: identity (pid + start time), the process tree, cgroups, forking."""

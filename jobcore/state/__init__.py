@@ -1,0 +1,1 @@
+"""The recorded truth: the state folder, the SQLite database, its rows and their transitions."""

@@ -1,0 +1,1 @@
+"""The detached worker: runs one job's command or batch and records what happens to it."""

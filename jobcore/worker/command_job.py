@@ -1,0 +1,226 @@
+"""Run a one-command job: start the command, stream its output, collect its exit.
+
+The worker's other kind of job is a batch (``jobcore.worker.batch``). Kept in its own module so a
+batch's worker never imports subprocess and the progress parser at start-up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import select
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from jobcore.base.progress_parse import WANTED, parse_line
+from jobcore.procs.cgroup import JobCgroup
+from jobcore.procs.identity import identity_of
+from jobcore.procs.tree import LEFTOVER_GRACE_S, kill_job_tree
+from jobcore.state.live_line import LiveLine
+from jobcore.state.models import TERMINATED, Ending, Job, JobStatus, ProcessIdentity
+from jobcore.state.reporter import Reporter
+from jobcore.state.store import Store
+from jobcore.worker.logwriter import LogWriter
+
+if TYPE_CHECKING:
+    from jobcore.base.redact import Redactor
+
+READ_SIZE = 1024 * 1024
+PIPE_SIZE = 1024 * 1024
+"""The output pipe's buffer (Linux's default 64 KiB is raised up to ``pipe-max-size``): a
+chatty command writes ahead while the worker handles a chunk, and chunks are bigger."""
+POLL_S = 0.25
+DRAIN_S = 0.5
+
+
+def _reap_adopted(main_pid: int) -> None:
+    """Reap exited orphans re-parented to us, never the main child (Popen reaps that)."""
+    while True:
+        try:
+            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return
+        if info is None or info.si_pid == main_pid:
+            return
+        os.waitpid(info.si_pid, 0)
+
+
+def command_ending(returncode: int, said: str = "") -> Ending:
+    """How a one-command job ends, given its exit code (negative: killed by a signal) and
+    what it last said (its last ``::error``, else its last line of output)."""
+    if returncode == 0:
+        return Ending(JobStatus.COMPLETED, None, returncode)
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return Ending(JobStatus.FAILED, f"killed by {name}", returncode)
+    reason = f"exited with code {returncode}"
+    return Ending(JobStatus.FAILED, f"{reason}: {said}" if said else reason, returncode)
+
+
+class CommandJob:
+    """One command run to its end, its output in the log and its progress lines reported."""
+
+    def __init__(
+        self,
+        store: Store,
+        job: Job,
+        me: ProcessIdentity,
+        env: dict[str, str],
+        log_fd: int,
+        terminated: Callable[[], bool],
+        redact: Redactor | None,
+    ) -> None:
+        self.store = store
+        self.job = job
+        self.me = me
+        self.env = env
+        self.log_fd = log_fd
+        self.terminated = terminated
+        """The worker's SIGTERM flag: the pump stops the command's tree when it is set."""
+        self.redact = redact
+        self._last_error: str | None = None
+        """The message of its last ``::error`` line: the reason it failed, if it says."""
+        self._unrecorded_pid: dict[str, float | None] = {}
+        """The command's pid and start, until they are in the database."""
+        self.slot_fd: int | None = None
+        """The job's group slot (``jobcore.ops.dispatch``), passed on to the command."""
+        self.cgroup: JobCgroup | None = None
+        """Set by the worker where the run has its own cgroup: the command is born in it."""
+
+    def run(self) -> Ending:
+        job, log_fd = self.job, self.log_fd
+        reporter = Reporter(
+            self.store, job.id, shown=None if self.redact is None else self.redact.text
+        )
+
+        def on_line(line: bytes) -> bool:
+            change = parse_line(line, writer.row)
+            if change is None:
+                return False
+            if change.error is not None:
+                self._last_error = change.error
+            reporter.update(change)
+            return change.is_marker and change.error is None
+
+        live = LiveLine(self.store.state.live_path(job.id))
+        writer = LogWriter(log_fd, on_line, redact=self.redact, live=live, wants=WANTED)
+        read_fd, write_fd = os.pipe()
+        with contextlib.suppress(OSError, AttributeError):  # Linux only; capped for users
+            fcntl.fcntl(read_fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+        try:
+            proc = self.start(job, write_fd)
+            os.close(write_fd)
+            if isinstance(proc, str):
+                writer.feed(f"jobcore: {proc}\n".encode())
+                return Ending(JobStatus.FAILED, proc)
+            identity = identity_of(proc.pid)
+            self._unrecorded_pid = {
+                "cmd_pid": proc.pid,
+                "cmd_start": identity.start if identity else None,
+            }
+            self._record_pid()
+            returncode = self.pump(proc, read_fd, writer, reporter)
+            if returncode is None:
+                return TERMINATED
+            return command_ending(returncode, self._said(writer))
+        finally:
+            writer.close()
+            reporter.close()
+            os.close(read_fd)
+
+    def _said(self, writer: LogWriter) -> str:
+        """What the command last said, for the reason it failed: its ``::error``, else its
+        last line (stderr and stdout share one pipe, so of either)."""
+        if self._last_error is not None:
+            return self._last_error[:500]
+        return writer.last_line.decode("utf-8", "replace").strip()[:500]
+
+    def _record_pid(self) -> None:
+        """Record the command's identity; if the database cannot take it now, try again
+        between reads of its output (the output must keep flowing)."""
+        if self._unrecorded_pid and self.store.patience.attempt(self._write_pid):
+            self._unrecorded_pid = {}
+
+    def _write_pid(self) -> None:
+        with self.store.briefly():
+            self.store.update(self.job.id, **self._unrecorded_pid)
+
+    def start(self, job: Job, out_fd: int) -> subprocess.Popen[bytes] | str:
+        """Start the command; on failure return the one-line reason instead.
+
+        The command inherits the group slot's descriptor, so the slot stays taken for as long
+        as any process of the job holds it, not only while this worker lives: see
+        ``jobcore.state.queue``.
+        """
+        if not os.path.isdir(job.cwd):
+            return f"cwd does not exist: {job.cwd}"
+        try:
+            return subprocess.Popen(
+                job.command,
+                cwd=job.cwd,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=out_fd,
+                stderr=out_fd,
+                close_fds=True,
+                pass_fds=() if self.slot_fd is None else (self.slot_fd,),
+                preexec_fn=self.cgroup.enter if self.cgroup is not None else None,
+            )
+        except subprocess.SubprocessError:  # only preexec_fn raises this
+            return f"cannot start {job.command[0]} in its cgroup {self.cgroup.path}"
+        except FileNotFoundError:
+            return f"command not found: {job.command[0]}"
+        except PermissionError:
+            return f"permission denied: {job.command[0]}"
+        except OSError as exc:
+            return f"cannot start {job.command[0]}: {exc.strerror or exc}"
+
+    def pump(
+        self, proc: subprocess.Popen[bytes], read_fd: int, writer: LogWriter, reporter: Reporter
+    ) -> int | None:
+        """Copy output until the command exits, then stop what it left behind and drain.
+
+        Returns the exit code, or None if the worker's SIGTERM came first: then the whole
+        tree, the command included, is stopped.
+        """
+        while proc.poll() is None and not self.terminated():
+            self._read_some(read_fd, writer, reporter, POLL_S)
+            _reap_adopted(proc.pid)
+            self._record_pid()
+        interrupted = proc.returncode is None
+        marker = self.store.state.job_marker(self.job.id)
+        leftovers = kill_job_tree(
+            marker, self.me, grace=LEFTOVER_GRACE_S, cgroup=self.cgroup
+        )
+        if leftovers and not interrupted:
+            said = writer.last_line  # the note is ours, not the command's last words
+            writer.feed(f"jobcore: stopped {leftovers} leftover process(es)\n".encode())
+            writer.last_line = said
+        deadline = time.monotonic() + DRAIN_S
+        while time.monotonic() < deadline and self._read_some(read_fd, writer, reporter, 0.05):
+            pass
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(DRAIN_S)  # killed above, unless stuck in the kernel
+        _reap_adopted(proc.pid)
+        return None if interrupted else proc.returncode
+
+    def _read_some(self, fd: int, writer: LogWriter, reporter: Reporter, timeout: float) -> bool:
+        """Read what is available within ``timeout``; False at end of output or when idle."""
+        ready, _, _ = select.select([fd], [], [], timeout)
+        if not ready:
+            writer.idle()
+            reporter.flush()
+            return False
+        data = os.read(fd, READ_SIZE)
+        if not data:
+            return False
+        writer.feed(data)
+        reporter.flush()
+        return True

@@ -1,0 +1,264 @@
+"""A batch worker's ledger: ready items handed out from memory, checkpoints in few commits.
+
+Why: a commit costs about as much as the scheduler's whole Python work for an item, and an
+item of ``true`` takes under a millisecond. Two commits per item (claim, then result) made
+the worker, not the items, the bottleneck of a fast batch. So:
+
+- An ended attempt is committed at once (with any others that ended in the same pass): an
+  item is recorded done only in the transaction that records its result, and after a crash
+  the only items run again are those that were in flight.
+- What is only shown, not relied on, is committed at most every FLUSH_S, or with the next
+  result: that an item started (it is pending in the database until then, so a crash runs
+  it again, as an item in flight should be) and the job's counts, rate and current item
+  (healed by a recount when a worker starts).
+- Pending items are read ahead, READ_AHEAD at a time: only one worker runs a job (the
+  queue's lock), so nothing else claims them, and a read comes after the marks are written.
+- When the database cannot be written (locked by another process, a full disk), ended
+  attempts wait in memory and are tried again after the store's backoff, while the items
+  still running are drained as usual; no new item starts until they are recorded, so a crash
+  then redoes no more than the items in flight, as always. Results are never marked done
+  without their result: the same transaction still records both.
+- An item's backoff (``not_before``) is on the boot clock (``jobcore.base.clock``): a step of the
+  wall clock neither releases nor freezes the items waiting to be retried.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections import deque
+from collections.abc import Callable
+
+from jobcore.base import clock
+from jobcore.state.items import ItemBook, ItemRecord, ItemStatus, Outcome, backoff_delay
+from jobcore.state.store import Store, apply_progress
+
+FLUSH_S = 0.025
+"""The longest what is only shown (running marks, the job's counts) waits to be committed."""
+READ_AHEAD = 64
+"""Pending items read per query (a query per item would cost as much as a commit)."""
+REREAD_S = 0.2
+"""After a read found fewer than READ_AHEAD ready items, the next read waits this long
+(until then nothing becomes ready but retries in backoff and a ``jobcore retry``)."""
+
+
+class Ledger:
+    """Hands out a batch's ready items and checkpoints their attempts, for one worker."""
+
+    def __init__(
+        self,
+        store: Store,
+        job_id: str,
+        retries: int,
+        backoff: float,
+        shown: Callable[[str], str] | None = None,
+    ) -> None:
+        self.store = store
+        self.shown = shown
+        """Masks what is stored of an item for people to read (current item, error line)."""
+        self.job_id = job_id
+        self.retries = retries
+        self.backoff = backoff
+        self.book = ItemBook(store, job_id)
+        self._ready: deque[ItemRecord] = deque()
+        self._read_after = 0.0
+        self._started: dict[int, ItemRecord] = {}
+        """Attempts begun and not yet marked running in the database, by item index."""
+        self._began: dict[int, float] = {}
+        """When each running attempt began, on the boot clock (its duration never jumps)."""
+        self._unrecorded: list[tuple[ItemRecord, Outcome, float, float | None]] = []
+        """Ended attempts the database could not take yet: (record, outcome, wall time of
+        the end, duration)."""
+        self._done = self._failed = 0
+        """Items done and failed for good since the job's counts were last committed."""
+        self._current: str | None = None
+        self._flushed_at = 0.0
+
+    def take(self) -> ItemRecord | None:
+        """The next ready item, its attempt begun (counted, timed); None if none is ready now
+        (or while ended attempts wait for the database)."""
+        if not self._record_ended():
+            return None
+        if not self._ready and time.monotonic() >= self._read_after:
+            # What is already taken must be in the database before reading on.
+            if not self.store.patience.attempt(self._flush_briefly):
+                return None
+            rows = self._read_ready()
+            if len(rows) < READ_AHEAD:
+                self._read_after = time.monotonic() + REREAD_S
+            self._ready.extend(rows)
+        if not self._ready:
+            return None
+        record = self._ready.popleft()
+        record = record._replace(
+            status=ItemStatus.RUNNING,
+            attempts=record.attempts + 1,
+            started_at=clock.wall(),
+            finished_at=None,
+            duration=None,
+        )
+        self._started[record.idx] = record
+        self._began[record.idx] = clock.since_boot()
+        self._current = self._shown(record.item)
+        return record
+
+    def ended(self, attempts: list[tuple[ItemRecord, Outcome]]) -> None:
+        """Attempts that ended (done, failed, or to be retried), committed at once if the
+        database can take them, else kept and tried again (see ``take``, ``settle``)."""
+        at, now = clock.wall(), clock.since_boot()
+        for record, outcome in attempts:
+            began = self._began.pop(record.idx, None)
+            self._started.pop(record.idx, None)  # its result says more than its mark
+            self._unrecorded.append((record, outcome, at, None if began is None else now - began))
+        self._record_ended()
+
+    def next_ready_at(self) -> float | None:
+        """When (boot clock) the earliest pending item may start (None: nothing is left)."""
+        if self._ready or self._unrecorded:
+            return 0.0
+        self.store.patience.call(self.flush)
+        now = clock.now()
+        row = self.store.conn.execute(
+            "SELECT MIN(CASE WHEN not_before IS NULL OR not_before_boot IS NOT ? THEN 0"
+            " ELSE not_before END) FROM items WHERE job_id = ? AND status = 'pending'",
+            (now.boot, self.job_id),
+        ).fetchone()
+        return row[0]
+
+    def flush_in(self, limit: float) -> float:
+        """Seconds until what is only shown (or an ended attempt kept back) is due to be
+        committed (``limit``: nothing is)."""
+        if self._unrecorded:
+            return min(limit, self.store.patience.wait_s())
+        if not self._started and not self._done and not self._failed:
+            return limit
+        return min(limit, max(0.0, self._flushed_at + FLUSH_S - time.monotonic()))
+
+    def flush_if_due(self) -> None:
+        if self._record_ended() and self.flush_in(1.0) == 0.0:
+            self.store.patience.attempt(self._flush_briefly)
+
+    def requeue(self, records: list[ItemRecord]) -> None:
+        """Interrupted attempts (stop, pause) back to pending, their attempt not counted.
+
+        Everything still kept back is written first, however long the database takes.
+        """
+        self.settle()
+        for record in records:
+            self._began.pop(record.idx, None)
+            self.store.patience.call(lambda record=record: self.book.requeue(record))
+
+    def settle(self) -> None:
+        """Write every ended attempt kept back and the marks, waiting as the store says."""
+        self.store.patience.call(self._commit_ended)
+        self.store.patience.call(self.flush)
+
+    def flush(self) -> None:
+        """Commit the started marks and the job's progress now."""
+        if self._started or self._done or self._failed:
+            with self.store.write() as conn:
+                self._write_marks(conn, self._done, self._failed)
+            self._marks_written()
+
+    def _flush_briefly(self) -> None:
+        with self.store.briefly():
+            self.flush()
+
+    def _record_ended(self) -> bool:
+        """Try to commit the ended attempts kept back (if the backoff allows); whether none
+        is left."""
+        if self._unrecorded:
+            self.store.patience.attempt(self._commit_ended_briefly)
+        return not self._unrecorded
+
+    def _commit_ended_briefly(self) -> None:
+        with self.store.briefly():
+            self._commit_ended()
+
+    def _commit_ended(self) -> None:
+        """Ended attempts in one transaction, with the marks if they are due."""
+        if not self._unrecorded:
+            return
+        with self.store.write() as conn:
+            statuses = [self._record(conn, *ended) for ended in self._unrecorded]
+            done = self._done + statuses.count(ItemStatus.DONE)
+            failed = self._failed + statuses.count(ItemStatus.FAILED)
+            flush = bool(self._started or done or failed) and (
+                time.monotonic() >= self._flushed_at + FLUSH_S
+            )
+            if flush:
+                self._write_marks(conn, done, failed)
+        self._unrecorded.clear()
+        if ItemStatus.PENDING in statuses:
+            self._read_after = 0.0  # a retry: look again once its backoff is over
+        if flush:
+            self._marks_written()
+        else:
+            self._done, self._failed = done, failed
+
+    def _write_marks(self, conn: sqlite3.Connection, done: int, failed: int) -> None:
+        conn.executemany(
+            "UPDATE items SET status = 'running', attempts = ?, started_at = ?,"
+            " finished_at = NULL, duration = NULL WHERE job_id = ? AND idx = ?",
+            [(r.attempts, r.started_at, self.job_id, r.idx) for r in self._started.values()],
+        )
+        # Counted incrementally: a recount per commit would make a batch quadratic.
+        apply_progress(conn, self.job_id, advance=done, errors=failed, item=self._current)
+
+    def _marks_written(self) -> None:
+        self._started.clear()
+        self._done = self._failed = 0
+        self._flushed_at = time.monotonic()
+
+    def _shown(self, text: str) -> str:
+        return text if self.shown is None else self.shown(text)
+
+    def _read_ready(self) -> list[ItemRecord]:
+        now = clock.now()
+        rows = self.store.conn.execute(
+            "SELECT * FROM items WHERE job_id = ? AND status = 'pending' AND (not_before IS NULL"
+            " OR not_before_boot IS NOT ? OR not_before <= ?) ORDER BY idx LIMIT ?",
+            (self.job_id, now.boot, now.t, READ_AHEAD),
+        ).fetchall()
+        return [ItemRecord.from_row(row) for row in rows]
+
+    def _record(
+        self,
+        conn: sqlite3.Connection,
+        record: ItemRecord,
+        outcome: Outcome,
+        at: float,
+        duration: float | None,
+    ) -> ItemStatus:
+        """One ended attempt: done, failed for good, or pending again after a backoff."""
+        retry_at = None
+        if outcome.ok:
+            status = ItemStatus.DONE
+        elif record.attempts <= self.retries:
+            status = ItemStatus.PENDING
+            # From when it is recorded: an attempt kept back by a locked database still
+            # waits its whole backoff.
+            now = clock.now()
+            retry_at = now._replace(t=now.t + backoff_delay(self.backoff, record.attempts))
+        else:
+            status = ItemStatus.FAILED
+        conn.execute(
+            "UPDATE items SET status = ?, attempts = ?, exit_code = ?, error = ?, result = ?,"
+            " started_at = ?, finished_at = ?, duration = ?, not_before = ?,"
+            " not_before_boot = ?, forgotten = 0 WHERE job_id = ? AND idx = ?",
+            (
+                status.value,
+                record.attempts,
+                outcome.exit_code,
+                None if outcome.ok or outcome.error is None else self._shown(outcome.error),
+                outcome.result,
+                record.started_at,
+                at,
+                duration,
+                None if retry_at is None else retry_at.t,
+                None if retry_at is None else retry_at.boot,
+                self.job_id,
+                record.idx,
+            ),
+        )
+        return status
