@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from jobcore.models import JobStatus
-from jobcore.paths import StateDir
-from jobcore.store import SCHEMA_VERSION, Store
+from jobcore.state.models import JobStatus
+from jobcore.state.paths import StateDir
+from jobcore.state.store import SCHEMA_VERSION, Store
 from tests.conftest import CLI, wait_for
 
 FIXTURE = Path(__file__).parent / "fixtures" / "state-first-release" / "state"
