@@ -25,6 +25,7 @@ from jobcore.state.models import JobStatus
 from jobcore.state.paths import resolve_home
 from jobtui.app import JobApp
 from jobtui.data import Snapshot
+from tests.rows import set_row
 
 LATENCY_COMMITS = 60
 LOAD_JOBS = 10
@@ -90,8 +91,8 @@ def _running_jobs(home: Path, count: int) -> list[str]:
     with open_store(home) as store:
         for index in range(count):
             job = store.create_job(["work", str(index)], "/tmp", {}, f"job-{index}")
-            store.set_worker(job.id, self_identity())
-            store.update(job.id, status=JobStatus.RUNNING.value, started_at=time.time())
+            set_row(store, job.id, worker=self_identity())
+            set_row(store, job.id, status=JobStatus.RUNNING.value, started_at=time.time())
             ids.append(job.id)
     return ids
 
@@ -149,7 +150,9 @@ async def _cpu() -> tuple[float, float, float]:
             # Then the jobs end: with nothing running there is nothing to tick either.
             with open_store(home) as store:
                 for job_id in ids:
-                    store.update(job_id, status=JobStatus.COMPLETED.value, finished_at=time.time())
+                    set_row(
+                        store, job_id, status=JobStatus.COMPLETED.value, finished_at=time.time()
+                    )
             await pilot.pause(1.0)
             wall, cpu = time.monotonic(), time.process_time()
             await pilot.pause(IDLE_SECONDS)
@@ -186,17 +189,43 @@ def run() -> list[dict[str, Any]]:
     busy, idle, quiet = asyncio.run(_cpu())
     big, small = _rss_with_history(HISTORY), _rss_with_history(100)
     return [
-        row("tui: progress commit → row on screen, p50", median(watched) * 1000, "ms",
-            peer_name="polling fallback", peer=median(polled) * 1000, target="<= 100"),
-        row("tui: progress commit → row on screen, p95", p95(watched) * 1000, "ms",
-            peer_name="polling fallback", peer=p95(polled) * 1000, target="<= 100"),
-        row(f"tui: app CPU, {LOAD_JOBS} jobs reporting {LOAD_RATE_HZ:.0f}x/s", busy, "%",
-            target="<= 5"),
-        row(f"tui: app CPU, {LOAD_JOBS} jobs running, no progress (elapsed ticks)", idle, "%",
-            target="-"),
+        row(
+            "tui: progress commit → row on screen, p50",
+            median(watched) * 1000,
+            "ms",
+            peer_name="polling fallback",
+            peer=median(polled) * 1000,
+            target="<= 100",
+        ),
+        row(
+            "tui: progress commit → row on screen, p95",
+            p95(watched) * 1000,
+            "ms",
+            peer_name="polling fallback",
+            peer=p95(polled) * 1000,
+            target="<= 100",
+        ),
+        row(
+            f"tui: app CPU, {LOAD_JOBS} jobs reporting {LOAD_RATE_HZ:.0f}x/s",
+            busy,
+            "%",
+            target="<= 5",
+        ),
+        row(
+            f"tui: app CPU, {LOAD_JOBS} jobs running, no progress (elapsed ticks)",
+            idle,
+            "%",
+            target="-",
+        ),
         row("tui: app CPU, nothing changing (no job running)", quiet, "%", target="<= 0.5"),
-        row(f"tui: app RSS, {HISTORY:,} jobs in history", big, "MB",
-            peer_name="100 jobs in history", peer=small, target="<= 1.5x"),
+        row(
+            f"tui: app RSS, {HISTORY:,} jobs in history",
+            big,
+            "MB",
+            peer_name="100 jobs in history",
+            peer=small,
+            target="<= 1.5x",
+        ),
     ]
 
 

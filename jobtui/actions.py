@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from jobcore.ops import control
-from jobcore.ops.housekeeping import remove
+from jobcore.ops.control import remove
 from jobcore.ops.restart import restart
 from jobcore.state.models import Job, JobStatus
 from jobcore.state.paths import StateDir

@@ -19,7 +19,8 @@ from typing import Any
 
 import aiosqlite
 
-from jobcore.state.items import from_db, shown
+from jobcore.state.item_text import from_db
+from jobcore.state.items import shown
 from jobcore.state.models import Job, JobStatus
 from jobcore.state.store import BUSY_TIMEOUT_MS
 from jobcore.view import fmt

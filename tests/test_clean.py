@@ -9,6 +9,7 @@ from pathlib import Path
 from jobcore.state.models import JobStatus
 from jobcore.state.store import Store
 from tests.conftest import CLI
+from tests.rows import set_row
 
 
 def _finished(cli: CLI, n: int, command: str = "true") -> list[str]:
@@ -45,7 +46,7 @@ def test_clean_keep_and_dry_run(cli: CLI) -> None:
 def test_clean_by_age_and_status(cli: CLI, store: Store) -> None:
     old, new = _finished(cli, 2)
     failed = _finished(cli, 1, "false")[0]
-    store.update(old, finished_at=time.time() - 8 * 86400)
+    set_row(store, old, finished_at=time.time() - 8 * 86400)
     cli("clean", "--older-than", "7d")
     assert {j["id"] for j in cli.ls("--all")} == {new, failed}
     cli("clean", "--status", "failed")

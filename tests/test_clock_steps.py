@@ -22,6 +22,7 @@ from jobcore.state.items import Outcome
 from jobcore.state.models import JobStatus
 from jobcore.state.store import Store
 from jobcore.worker.ledger import Ledger
+from tests.rows import set_row
 
 HOUR = 3600.0
 
@@ -94,7 +95,7 @@ def test_retry_after_waits_its_time_across_a_step_of_the_clock(
     """A job paused with ``retry_after`` 120 s resumes after 120 s of the boot clock: a step
     forward used to resume it at once, a step back an hour late."""
     job = store.create_job(["true"], "/", {}, None)
-    store.update(job.id, worker_pid=os.getpid(), worker_start=self_identity().start)
+    set_row(store, job.id, worker_pid=os.getpid(), worker_start=self_identity().start)
     until = time.time() + 120
     assert store.finish_if_active(
         job.id, JobStatus.PAUSED, "rate limit", expect_worker=self_identity(), paused_until=until

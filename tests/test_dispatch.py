@@ -19,6 +19,7 @@ from jobcore.state.paths import StateDir
 from jobcore.state.store import Store
 from tests.conftest import CLI, _processes_of, kill_all_of, wait_for
 from tests.reliability.support import foreign_process, job_by_hand
+from tests.rows import set_row
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,10 +59,14 @@ def test_fifty_waiting_jobs_cost_at_most_one_process(cli: CLI, store: Store) -> 
         cli.wait_status(job_id, {"completed"})
 
 
-def test_the_dispatcher_leaves_when_nothing_waits(cli: CLI) -> None:
+def test_the_dispatcher_leaves_when_nothing_waits(cli: CLI, tmp_path: Path) -> None:
     cli("group", "add", "one", "--parallel", "1")
-    ids = [cli.run("sleep", "0.3", opts=("--group", "one")) for _ in range(3)]
+    gate = tmp_path / "go"
+    hold = f"while [ ! -e {gate} ]; do sleep 0.05; done"
+    ids = [cli.run("sh", "-c", hold, opts=("--group", "one"))]
+    ids += [cli.run("true", opts=("--group", "one")) for _ in range(2)]
     assert _dispatchers(cli.home)  # two jobs wait
+    gate.touch()
     for job_id in ids:
         cli.wait_status(job_id, {"completed"})
     wait_for(lambda: not _jobcore_processes(cli.home), timeout=10)
@@ -110,8 +115,18 @@ def test_a_self_paused_job_waits_as_a_row_and_resumes_on_time(cli: CLI, tmp_path
     record = tmp_path / "record.txt"
     each = tmp_path / "items.txt"
     each.write_text("1\n2\n3\n4\n")
-    opts = ("--each", str(each), "--call", "tests.examples.batchfuncs:pause_once", "--cwd",
-            str(ROOT), "--env", f"RECORD={record}", "--env", "PAUSE_S=8")
+    opts = (
+        "--each",
+        str(each),
+        "--call",
+        "tests.examples.batchfuncs:pause_once",
+        "--cwd",
+        str(ROOT),
+        "--env",
+        f"RECORD={record}",
+        "--env",
+        "PAUSE_S=8",
+    )
     job_id = cli.run(opts=opts)
     paused = cli.wait_status(job_id, {"paused", "completed", "failed"})
     assert paused["status"] == "paused" and paused["paused_until"] is not None
@@ -134,8 +149,14 @@ def test_a_claim_whose_starter_died_goes_back_in_line(
     job = job_by_hand(state, store, ["sh", "-c", f"echo ran >> {runs}"])
     with foreign_process(["true"]) as claimer:
         claimer.wait()
-    store.update(job.id, claim="0123456789abcdef", claimer_pid=claimer.pid,
-                 claimer_start=1.0, claimer_boot=clock.boot_id())
+    set_row(
+        store,
+        job.id,
+        claim="0123456789abcdef",
+        claimer_pid=claimer.pid,
+        claimer_start=1.0,
+        claimer_boot=clock.boot_id(),
+    )
     cli("ls")  # the claim is released and the job started
     cli.wait_status(job.id, {"completed"})
     late = [sys.executable, "-m", "jobcore.worker", str(state.root), job.id, "0123456789abcdef"]

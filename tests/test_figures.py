@@ -11,6 +11,7 @@ from jobcore.state.models import JobStatus
 from jobcore.state.store import Store
 from jobcore.view import fmt
 from tests.conftest import CLI
+from tests.rows import set_row
 
 
 def test_percentages_round_down_and_nothing_of_nothing_is_zero() -> None:
@@ -24,7 +25,8 @@ def test_the_estimate_from_history_accounts_for_parallelism(store: Store) -> Non
     now = time.time()
     for _ in range(3):  # 100 items in 100 s with -j 1: 1 s per item per slot
         job = store.create_job(["true"], "/", {}, "nightly")
-        store.update(
+        set_row(
+            store,
             job.id,
             status=JobStatus.COMPLETED.value,
             started_at=now - 110,
@@ -33,7 +35,7 @@ def test_the_estimate_from_history_accounts_for_parallelism(store: Store) -> Non
             done=100,
         )
     running = store.create_job(["true"], "/", {}, "nightly", spec={"each": True, "parallel": 4})
-    store.update(running.id, status="running", started_at=now, total=100, done=20)
+    set_row(store, running.id, status="running", started_at=now, total=100, done=20)
     estimate = from_history(store, "nightly", exclude=running.id)
     assert estimate is not None
     assert expected_remaining(store.get(running.id), estimate, now) == 20.0  # 80 items / 4
@@ -84,7 +86,7 @@ def test_attach_shows_the_current_leg_and_the_whole_time(store: Store) -> None:
 
     now = time.time()
     job = store.create_job(["true"], "/", {}, None)
-    store.update(job.id, status="running", started_at=now - 10, run_s=100.0)
+    set_row(store, job.id, status="running", started_at=now - 10, run_s=100.0)
     line = status_line(store.get(job.id), now, color=False)
     assert "elapsed 10s (1m 50s in all)" in line
     assert store.get(job.id).to_json()["elapsed_s"] >= 110.0

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from jobcore.base.durations import parse_duration
 from jobcore.base.errors import JobcoreError, UsageError
 from jobcore.state import config
-from jobcore.state.items import BOM, from_db, read_items, to_db
+from jobcore.state.item_text import from_db, to_db
+from jobcore.state.items import BOM, read_items
 from jobcore.state.logs import item_prefix
 from jobcore.state.paths import StateDir
 from jobcore.worker.runners import fill_argv

@@ -31,6 +31,7 @@ from jobcore.state.paths import StateDir
 from jobcore.state.store import Store
 from tests.conftest import CLI, wait_for
 from tests.reliability.support import fake_running, foreign_process, job_by_hand, real_start
+from tests.rows import set_row
 
 
 def test_identity_of_matches_psutil_even_with_odd_process_names(tmp_path: Path) -> None:
@@ -66,7 +67,7 @@ def test_live_unrelated_process_with_another_start_is_dead_and_never_signalled(
         job = job_by_hand(state, store, ["sleep", "300"])
         start = real_start(foreign.pid)
         fake_running(store, job.id, foreign.pid, start + 100)  # same pid, another process
-        store.update(job.id, cmd_pid=child.pid, cmd_start=real_start(child.pid) + 100)
+        set_row(store, job.id, cmd_pid=child.pid, cmd_start=real_start(child.pid) + 100)
 
         proc = cli("stop", "--grace", "0", job.id, check=False)
         assert proc.returncode == 1
@@ -143,7 +144,7 @@ def test_reconcile_never_overwrites_a_final_state(state: StateDir, store: Store)
         gone.wait()
     job = job_by_hand(state, store, ["true"])
     fake_running(store, job.id, gone.pid, 12345.0)
-    store.update(job.id, status="completed", exit_code=0, finished_at=time.time())
+    set_row(store, job.id, status="completed", exit_code=0, finished_at=time.time())
     assert reconcile(store) == []
     assert store.get(job.id).status.value == "completed"
 

@@ -22,6 +22,7 @@ from jobcore.state.paths import StateDir
 from jobcore.state.store import Store
 from tests.conftest import CLI, read_pty, wait_for
 from tests.reliability.support import fake_running, foreign_process, job_by_hand, real_start
+from tests.rows import set_row
 
 
 def _logs(home: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
@@ -236,7 +237,7 @@ def test_follow_prints_a_character_at_the_read_limit_intact(
             bigger.write_bytes(b"start\n" + b"a" * (4 * logs.BLOCK - 1) + "é\n".encode())
             os.replace(bigger, log)
             time.sleep(0.5)
-            store.update(job.id, status="completed", finished_at=time.time())
+            set_row(store, job.id, status="completed", finished_at=time.time())
             out, err = follower.communicate(timeout=30)
         finally:
             follower.kill()

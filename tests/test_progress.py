@@ -19,6 +19,7 @@ from jobcore.state.paths import StateDir
 from jobcore.state.reporter import Reporter
 from jobcore.state.store import Store
 from tests.conftest import CLI, wait_for
+from tests.rows import set_row
 
 EXAMPLES = Path(__file__).parent / "examples"
 
@@ -209,7 +210,8 @@ def test_estimate_from_history(cli: CLI, store: Store) -> None:
     now = time.time()
     for duration in (100.0, 120.0, 400.0):
         job = store.create_job(["true"], "/", {}, "nightly")
-        store.update(
+        set_row(
+            store,
             job.id,
             status=JobStatus.COMPLETED.value,
             started_at=now - duration - 10,
@@ -218,10 +220,10 @@ def test_estimate_from_history(cli: CLI, store: Store) -> None:
             done=10,
         )
     running = store.create_job(["sleep", "1"], "/", {}, "nightly")
-    store.update(running.id, status="running", started_at=now - 30, total=10, done=5)
+    set_row(store, running.id, status="running", started_at=now - 30, total=10, done=5)
     from jobcore.procs.identity import self_identity
 
-    store.set_worker(running.id, self_identity())
+    set_row(store, running.id, worker=self_identity())
     line = next(r for r in cli("ls").stdout.splitlines() if r.startswith(running.id))
     # median per item 12 s, 5 items left → about 1m 00s, marked as an estimate
     assert line.split()[3:8] == ["5/10", "(50%)", "-", "~1m", "00s"]

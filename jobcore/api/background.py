@@ -3,7 +3,7 @@
     import jobcore
 
     def main():
-        jobcore.api.background()          # returns at once unless --bg is on the command line
+        jobcore.background()          # returns at once unless --bg is on the command line
         args = parser.parse_args()    # --bg is already gone from sys.argv
         ...
 

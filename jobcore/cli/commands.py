@@ -473,7 +473,7 @@ def cmd_logs(args: argparse.Namespace, ctx: Context) -> int:
         raise UsageError("--json prints what is there now; it does not go with -f")
     path = ctx.state.log_path(job.id)
     if args.item is not None:
-        from jobcore.state.items import to_db
+        from jobcore.state.item_text import to_db
         from jobcore.state.launch_env import redactor_for
         from jobcore.state.logs import item_lines, item_prefix
 
@@ -731,7 +731,7 @@ def cmd_start(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_rm(args: argparse.Namespace, ctx: Context) -> int:
-    from jobcore.ops.housekeeping import remove
+    from jobcore.ops.control import remove
 
     def act(job: Job) -> str:
         job = remove(ctx.state, ctx.store, job.id, force=args.force)

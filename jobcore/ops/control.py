@@ -23,17 +23,18 @@ import sqlite3
 import time
 from collections.abc import Sequence
 
-from jobcore.base import clock
 from jobcore.base.errors import JobcoreError
+from jobcore.ops.housekeeping import delete_ended
 from jobcore.ops.reconcile import reconcile
 from jobcore.procs.cgroup import recorded_cgroup
 from jobcore.procs.identity import is_alive, process_of
 from jobcore.procs.tree import kill_job_tree, terminate
-from jobcore.state import launch_env
+from jobcore.state import launch_env, transitions
 from jobcore.state.items import ItemBook, ItemStatus, counts
 from jobcore.state.models import CANCELLED_REASON, Job, JobStatus
 from jobcore.state.paths import StateDir, open_private
-from jobcore.state.store import Store, record_event
+from jobcore.state.store import Store
+from jobcore.state.transitions import record_event
 
 MAX_GRACE_S = 86400.0
 """A day: a longer grace is a typo (or ``inf``), not a cleanup."""
@@ -70,15 +71,8 @@ def stop(store: Store, job_id: str, grace: float | None = None, *, kill: bool = 
         return _cancel_auto_resume(store, job)
     if not job.status.is_active:
         raise JobcoreError(f"job {job.id} is {job.status.value}; there is nothing to stop")
-    # A kill of a job that never started cancels it: decided in the same UPDATE that asks,
-    # so a job starting meanwhile is killed, not cancelled.
-    request = "CASE WHEN status = 'queued' AND started_at IS NULL THEN 'cancel' ELSE 'kill' END"
     with store.write() as conn:
-        conn.execute(
-            f"UPDATE jobs SET stop_request = {request if kill else repr('pause')},"
-            " stop_grace = ? WHERE id = ? AND status IN ('queued', 'running')",
-            (grace, job.id),
-        )
+        transitions.request_stop(conn, job.id, grace, kill=kill)
     job = store.get(job.id)  # the command may have started since the first look
     if job.is_batch and job.worker is not None:
         # The worker stops its items with this grace; the tree is ours only if it does not.
@@ -105,14 +99,15 @@ def _signal_command_tree(store: Store, job: Job, grace: float) -> None:
     """Stop a one-command job's tree, first marking the row if its command still runs."""
     if job.command_proc is not None and is_alive(job.command_proc):
         with store.write() as conn:
-            conn.execute("UPDATE jobs SET stop_signalled = 1 WHERE id = ?", (job.id,))
+            transitions.mark_stop_signalled(conn, job.id)
     kill_job_tree(store.state.job_marker(job.id), job.worker, grace)
 
 
 def _cancel_auto_resume(store: Store, job: Job) -> Job:
     """A self-paused job waiting to resume by itself stays paused (it is only a row: the
     dispatcher that would have resumed it finds nothing due)."""
-    store.update(job.id, paused_until=None, due_clock=None, due_boot=None)
+    with store.write() as conn:
+        transitions.cancel_auto_resume(conn, job.id)
     return store.get(job.id)
 
 
@@ -158,7 +153,6 @@ def resume(state: StateDir, store: Store, job_id: str, *, env_now: bool = False)
     job's from then on.
     """
     reconcile(store)
-    queued = clock.now()
     _check_folder(state, job_id)
     cwd = store.get(job_id).cwd
     if not os.path.isdir(cwd):
@@ -167,18 +161,14 @@ def resume(state: StateDir, store: Store, job_id: str, *, env_now: bool = False)
         _check_resumable(conn, job_id)
         if env_now:
             launch_env.save(state, job_id, launch_env.current())
-        conn.execute(
-            "UPDATE jobs SET status = 'queued', queued_at = ?, queued_clock = ?,"
-            " queued_boot = ?, reason = NULL,"
-            " stop_request = NULL, stop_grace = NULL, stop_signalled = 0,"
-            " finished_at = NULL, exit_code = NULL, worker_pid = NULL,"
-            " paused_until = NULL, due_clock = NULL, due_boot = NULL, claim = NULL,"
-            " worker_start = NULL, cmd_pid = NULL, cmd_start = NULL, held = 0, front = 0"
-            " WHERE id = ?",
-            (clock.wall(), queued.t, queued.boot, job_id),
-        )
-        record_event(
-            conn, job_id, "resumed", "user", "with the current environment" if env_now else None
+        transitions.requeue(
+            conn,
+            job_id,
+            fresh=False,
+            actor="user",
+            kind="resumed",
+            reason="with the current environment" if env_now else None,
+            from_statuses=transitions.RESUMABLE,
         )
     from jobcore.ops import dispatch
 
@@ -220,3 +210,21 @@ def retry(
         record_event(conn, job.id, "retried", "user", f"{changed} failed item(s)")
     resume(state, store, job.id, env_now=env_now)
     return changed
+
+
+def remove(state: StateDir, store: Store, job_id: str, *, force: bool = False) -> Job:
+    """``jobcore rm``: one job with its folder and log. A job with a process (queued,
+    running, or paused waiting to resume by itself) is refused unless ``force``, which
+    kills it first: a queued one that never started ends cancelled, then goes."""
+    reconcile(store)
+    job = store.get(job_id)
+    if job.status.is_active or job.paused_until is not None:
+        if not force:
+            raise JobcoreError(
+                f"job {job.id} is {job.status.value}; `jobcore rm --force {job.id}` kills it"
+                " first"
+            )
+        job = stop(store, job.id, kill=True)
+    if not delete_ended(state, store, job, "removed", "user"):
+        raise JobcoreError(f"job {job.id} changed while it was being removed; try again")
+    return job

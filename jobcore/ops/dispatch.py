@@ -32,12 +32,16 @@ from typing import NamedTuple
 
 from jobcore.base import clock
 from jobcore.base.errors import JobcoreError
+from jobcore.ops.housekeeping import clean
 from jobcore.ops.reconcile import reconcile
+from jobcore.ops.spawn import spawn_worker
 from jobcore.procs.identity import is_alive, self_identity
+from jobcore.state import transitions
 from jobcore.state.models import JobStatus, ProcessIdentity
 from jobcore.state.paths import ENV_JOB, JOB_MARKERS, StateDir, open_folder, open_private
 from jobcore.state.queue import SlotFiles
-from jobcore.state.store import Store, record_event
+from jobcore.state.store import Store
+from jobcore.state.transitions import SELF_PAUSED, WAITING, record_event
 
 LOCK_NAME = "dispatch.lock"
 """Held (flock) by the one dispatcher of a state folder while it runs."""
@@ -46,12 +50,8 @@ FIFO_NAME = "dispatch.fifo"
 LOG_NAME = "dispatch.log"
 """The dispatcher's stdout and stderr (it writes only when something goes wrong)."""
 
-WAITING = "status = 'queued' AND claim IS NULL AND worker_pid IS NULL AND held = 0"
-"""A queued job nobody is starting: it waits for its turn (a held one waits for a person)."""
 PAUSED_GROUPS = "SELECT name FROM groups WHERE paused"
 """Groups whose waiting jobs wait for ``group resume``."""
-SELF_PAUSED = "status = 'paused' AND paused_until IS NOT NULL"
-"""A self-paused job that resumes by itself (``retry_after``)."""
 
 _spawned: list[int] = []
 """Dispatchers started here: reaped later, so a long-lived caller leaves no zombies."""
@@ -60,6 +60,22 @@ _spawned: list[int] = []
 class Claim(NamedTuple):
     job_id: str
     token: str
+
+
+class AfterJob:
+    """What a worker does once its job is recorded as ended: its freed slot goes to the
+    next job in line, and the retention policy (``keep``) is applied."""
+
+    def start_waiting(self, state: StateDir, store: Store) -> dict[str, JobcoreError]:
+        errors = start_waiting(state, store)
+        wake(state, store)
+        return errors
+
+    def clean(self, state: StateDir, store: Store, keep: int) -> None:
+        clean(state, store, keep=keep, actor="worker")
+
+
+AFTER_JOB = AfterJob()
 
 
 def start_waiting(state: StateDir, store: Store) -> dict[str, JobcoreError]:
@@ -98,10 +114,15 @@ def start_waiting(state: StateDir, store: Store) -> dict[str, JobcoreError]:
                         claim.job_id, JobStatus.FAILED, broken, expect_worker=None, actor="queue"
                     )
                     continue
-                from jobcore.ops.launcher import spawn_worker  # the launcher imports this module
-
                 try:
-                    spawn_worker(state, store, claim.job_id, claim=claim.token, slot_fd=slot)
+                    spawn_worker(
+                        state,
+                        store,
+                        claim.job_id,
+                        claim=claim.token,
+                        follow_ups=AFTER_JOB,
+                        slot_fd=slot,
+                    )
                 except JobcoreError as exc:  # the job is failed with the reason
                     errors[claim.job_id] = exc
             finally:
@@ -125,12 +146,8 @@ def claim_next(store: Store, group: str, me: ProcessIdentity) -> Claim | None:
             if _waits_on(conn, row, now) is not None:
                 continue
             token = os.urandom(8).hex()
-            conn.execute(
-                "UPDATE jobs SET claim = ?, claimer_pid = ?, claimer_start = ?, claimer_boot = ?,"
-                " waiting_on = NULL, front = 0 WHERE id = ?",
-                (token, me.pid, me.start, me.boot_id, row["id"]),
-            )
-            return Claim(row["id"], token)
+            if transitions.claim(conn, row["id"], token, me):
+                return Claim(row["id"], token)
     return None
 
 
@@ -171,12 +188,7 @@ def _mark_waiting(store: Store) -> None:
                 f"UPDATE jobs SET waiting_on = ? WHERE id = ? AND {WAITING}", (what, job_id)
             )
         for job_id, reason in failures.items():
-            if conn.execute(
-                "UPDATE jobs SET status = 'failed', reason = ?, finished_at = ?"
-                f" WHERE id = ? AND {WAITING}",
-                (reason, clock.wall(), job_id),
-            ).rowcount:
-                record_event(conn, job_id, "failed", "queue", reason)
+            transitions.fail_waiting(conn, job_id, reason, actor="queue")
 
 
 def _broken_dependency(store: Store, after: str) -> str | None:
@@ -203,10 +215,7 @@ def release_dead_claims(store: Store) -> int:
         if is_alive(claimer):
             continue
         with store.write() as conn:
-            released += conn.execute(
-                "UPDATE jobs SET claim = NULL WHERE id = ? AND claim = ? AND worker_pid IS NULL",
-                (row["id"], row["claim"]),
-            ).rowcount
+            released += transitions.release_claim(conn, row["id"], row["claim"])
     return released
 
 
@@ -221,16 +230,7 @@ def resume_due(store: Store) -> None:
         if _due_in(row, now, wall) > 0:
             continue
         with store.write() as conn:
-            if conn.execute(
-                "UPDATE jobs SET status = 'queued', paused_until = NULL, reason = NULL,"
-                " finished_at = NULL, stop_request = NULL, stop_grace = NULL,"
-                " stop_signalled = 0, worker_pid = NULL, worker_start = NULL, cmd_pid = NULL,"
-                " cmd_start = NULL, claim = NULL, due_clock = NULL, due_boot = NULL,"
-                " queued_clock = ?, queued_boot = ? WHERE id = ? AND status = 'paused'"
-                " AND paused_until = ?",
-                (now.t, now.boot, row["id"], row["paused_until"]),
-            ).rowcount:
-                record_event(conn, row["id"], "resumed", "queue", "retry_after passed")
+            transitions.resume_self_paused(conn, row["id"], row["paused_until"])
 
 
 def _due_in(row: sqlite3.Row, now: clock.Stamp, wall: float) -> float:
@@ -352,9 +352,7 @@ def start_now(state: StateDir, store: Store, job_id: str, *, force: bool = False
         start_now_or_later(state, store, job_id)
         return
     claim = _claim_one(store, job_id, self_identity())
-    from jobcore.ops.launcher import spawn_worker  # the launcher imports this module
-
-    spawn_worker(state, store, job_id, claim=claim.token)
+    spawn_worker(state, store, job_id, claim=claim.token, follow_ups=AFTER_JOB)
 
 
 def _claim_one(store: Store, job_id: str, me: ProcessIdentity) -> Claim:
@@ -369,11 +367,7 @@ def _claim_one(store: Store, job_id: str, me: ProcessIdentity) -> Claim:
         if _waits_on(conn, row, clock.wall()) == "deps":
             raise JobcoreError(f"job {job_id} waits for {', '.join(json.loads(row['after']))}")
         token = os.urandom(8).hex()
-        conn.execute(
-            "UPDATE jobs SET claim = ?, claimer_pid = ?, claimer_start = ?, claimer_boot = ?,"
-            " waiting_on = NULL, front = 0 WHERE id = ?",
-            (token, me.pid, me.start, me.boot_id, job_id),
-        )
+        transitions.claim(conn, job_id, token, me)
         return Claim(job_id, token)
 
 

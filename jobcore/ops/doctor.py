@@ -23,7 +23,8 @@ from jobcore.base.errors import JobcoreError
 from jobcore.ops.reconcile import reconcile
 from jobcore.procs.identity import is_alive
 from jobcore.state.paths import ENV_JOB, StateDir, make_folder, open_folder, open_private
-from jobcore.state.store import Store, record_event
+from jobcore.state.store import Store
+from jobcore.state.transitions import record_event
 
 TEMP_AGE_S = 60.0
 """Temporary files younger than this may belong to a write in progress."""

@@ -23,7 +23,8 @@ from jobcore.base.errors import JobcoreError, UsageError
 from jobcore.ops.reconcile import reconcile
 from jobcore.state.models import Job, JobStatus
 from jobcore.state.paths import StateDir
-from jobcore.state.store import Store, record_event
+from jobcore.state.store import Store
+from jobcore.state.transitions import record_event
 
 """How long a waiting worker gets to see the request and let its queued job go."""
 

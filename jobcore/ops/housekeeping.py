@@ -9,11 +9,12 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from jobcore.base.errors import JobcoreError, UsageError
+from jobcore.base.errors import UsageError
 from jobcore.ops.reconcile import reconcile
 from jobcore.state.models import Job, JobStatus
 from jobcore.state.paths import StateDir
-from jobcore.state.store import Store, record_event
+from jobcore.state.store import Store
+from jobcore.state.transitions import record_event
 
 CLEANABLE = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.PAUSED)
 DEFAULT_STATUSES = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
@@ -59,30 +60,10 @@ def clean(
     jobs = select_for_clean(store, statuses=statuses, keep=keep, older_than=older_than)
     if dry_run:
         return jobs
-    return [job for job in jobs if _delete(state, store, job, "cleaned", actor)]
+    return [job for job in jobs if delete_ended(state, store, job, "cleaned", actor)]
 
 
-def remove(state: StateDir, store: Store, job_id: str, *, force: bool = False) -> Job:
-    """``jobcore rm``: one job with its folder and log. A job with a process (queued,
-    running, or paused waiting to resume by itself) is refused unless ``force``, which
-    kills it first: a queued one that never started ends cancelled, then goes."""
-    from jobcore.ops.control import stop
-
-    reconcile(store)
-    job = store.get(job_id)
-    if job.status.is_active or job.paused_until is not None:
-        if not force:
-            raise JobcoreError(
-                f"job {job.id} is {job.status.value}; `jobcore rm --force {job.id}` kills it"
-                " first"
-            )
-        job = stop(store, job.id, kill=True)
-    if not _delete(state, store, job, "removed", "user"):
-        raise JobcoreError(f"job {job.id} changed while it was being removed; try again")
-    return job
-
-
-def _delete(state: StateDir, store: Store, job: Job, kind: str, actor: str) -> bool:
+def delete_ended(state: StateDir, store: Store, job: Job, kind: str, actor: str) -> bool:
     """Delete the job's row, items and samples, then its folder, if it is still as seen
     (a job resumed meanwhile is not ours to remove any more); its history stays."""
     with store.write() as conn:

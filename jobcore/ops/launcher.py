@@ -1,40 +1,25 @@
-"""Create jobs and start their detached workers.
+"""Create jobs: check the command can run, write its row and folder, then hand it to the queue.
 
-The worker gets a new session (it survives the terminal closing and SIGHUP to the launcher's
-group), /dev/null as stdin and the job log as stdout/stderr: a worker left writing to a closed
-terminal dies of EIO on its next print. The launcher records the worker's identity right after
-spawning; the worker records it too, so a launcher killed at any moment leaves no job that
-looks alive but has no process (a job with no worker at all is failed after a grace period).
+The row is created claimed by this process (``held_by``), so no starter takes the job before
+its folder, launch environment and record exist; then it is released and started at once if
+its turn has come (``jobcore.ops.dispatch``), which spawns its worker (``jobcore.ops.spawn``).
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import gc
 import os
-import signal
-import sys
 from collections.abc import Mapping, Sequence
-from typing import Any, NoReturn
+from typing import Any
 
 from jobcore.base.errors import JobcoreError
 from jobcore.base.redact import Redactor
-from jobcore.procs import forking
-from jobcore.procs.identity import identity_of, self_identity
+from jobcore.procs.identity import self_identity
 from jobcore.procs.programs import validate
 from jobcore.state import launch_env
 from jobcore.state.atomic import write_json
-from jobcore.state.models import BatchSpec, Job, JobStatus, QueueSpec
-from jobcore.state.paths import ENV_JOB, JOB_MARKERS, StateDir, disk_error, open_private
+from jobcore.state.models import BatchSpec, Job, QueueSpec
+from jobcore.state.paths import StateDir, disk_error
 from jobcore.state.store import Store
-
-WORKER_NAME = "jobcore-{job_id}"
-"""A forked worker's process name (``ps``, ``pgrep jobcore-``): its argv stays the launcher's
-(a spawned one runs ``python -m jobcore.worker STATE_DIR JOB_ID``)."""
-
-_spawned: list[int] = []
-"""Workers started here: polled so long-lived callers (the dashboard) leave no zombies."""
 
 
 def launch(
@@ -140,189 +125,3 @@ def _masked(redactor: Redactor, command: Sequence[str], on_done: str | None) -> 
     if on_done is not None and (text := redactor.text(on_done)) != on_done:
         masked["on_done"] = text
     return masked
-
-
-def _reap_spawned() -> None:
-    """Collect workers of ours that have exited (a long-lived caller leaves no zombies)."""
-    for pid in list(_spawned):
-        try:
-            done, _ = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            done = pid
-        if done:
-            _spawned.remove(pid)
-
-
-def worker_env(state: StateDir, job_id: str) -> dict[str, str]:
-    """Our environment for a new worker, with its own job's marker instead of ours.
-
-    Launched from inside a job (``jobcore run`` in its command, ``jobcore.submit()`` in a
-    batch function), the new worker must not pass for a process of that job: its sweeps
-    would kill it as a leftover. Marked as its own job, it is also what their tree walk
-    leaves out, with everything under it.
-    """
-    env = {name: value for name, value in os.environ.items() if name not in JOB_MARKERS}
-    env[ENV_JOB] = state.job_marker(job_id)
-    return env
-
-
-SLOT_FD = 3
-"""Where a worker finds its job's group slot (a flock'ed descriptor) when it has one."""
-
-
-def spawn_worker(
-    state: StateDir, store: Store, job_id: str, *, claim: str, slot_fd: int | None = None
-) -> None:
-    """Start a detached worker for a job claimed with ``claim`` and record who it is.
-
-    ``slot_fd``, the group slot the starter took, is handed down as SLOT_FD: the worker
-    and its command hold the slot from then on (``jobcore.ops.dispatch``).
-
-    Where this process is fork-safe (``jobcore.procs.forking``) the worker is a fork of it: no
-    second interpreter, no second round of imports. Elsewhere it is ``python -m
-    jobcore.worker`` through posix_spawn rather than subprocess: one call, no fork of a big
-    parent, and no import of subprocess on the launch path. Either way only the three
-    standard streams reach the worker's command (see ``worker._close_inherited_fds``).
-    """
-    _reap_spawned()
-    try:
-        log_fd = open_private(
-            state.log_path(job_id), os.O_WRONLY | os.O_APPEND | os.O_CREAT, state.root
-        )
-    except (OSError, JobcoreError) as exc:
-        error = exc if isinstance(exc, JobcoreError) else disk_error(exc, "cannot open the log")
-        store.finish_if_active(job_id, JobStatus.FAILED, str(error), expect_worker=None)
-        raise error from exc
-    null_fd = os.open(os.devnull, os.O_RDONLY)
-    try:
-        if forking.safe():
-            pid = _fork_worker(state, store, job_id, claim, slot_fd, log_fd, null_fd)
-        else:
-            pid = _spawn_worker(state, job_id, claim, slot_fd, log_fd, null_fd)
-    except OSError as exc:
-        store.finish_if_active(
-            job_id, JobStatus.FAILED, f"cannot start worker: {exc}", expect_worker=None
-        )
-        raise JobcoreError(f"cannot start worker: {exc.strerror or exc}") from exc
-    finally:
-        os.close(log_fd)
-        os.close(null_fd)
-    _spawned.append(pid)
-    if ENV_JOB in os.environ:  # launched from inside a job: maybe in that job's cgroup
-        from jobcore.procs.cgroup import settle_worker
-
-        settle_worker(pid)
-    identity = identity_of(pid)
-    if identity is not None:
-        with store.write() as conn:
-            conn.execute(
-                "UPDATE jobs SET worker_pid = ?, worker_start = ?, boot_id = ?"
-                " WHERE id = ? AND worker_pid IS NULL",
-                (identity.pid, identity.start, identity.boot_id, job_id),
-            )
-
-
-def _spawn_worker(
-    state: StateDir, job_id: str, claim: str, slot_fd: int | None, log_fd: int, null_fd: int
-) -> int:
-    """Start ``python -m jobcore.worker`` for the job; returns its pid."""
-    argv = [sys.executable, "-m", "jobcore.worker", str(state.root), job_id, claim]
-    actions = [
-        (os.POSIX_SPAWN_DUP2, null_fd, 0),
-        (os.POSIX_SPAWN_DUP2, log_fd, 1),
-        (os.POSIX_SPAWN_DUP2, log_fd, 2),
-    ]
-    slot_copy = None
-    if slot_fd is not None:
-        # dup2 onto itself would leave it close-on-exec: hand over a copy at another number
-        slot_copy = fcntl.fcntl(slot_fd, fcntl.F_DUPFD_CLOEXEC, SLOT_FD + 1)
-        actions.append((os.POSIX_SPAWN_DUP2, slot_copy, SLOT_FD))
-        argv.append(str(SLOT_FD))
-    try:
-        return os.posix_spawn(
-            sys.executable, argv, worker_env(state, job_id), file_actions=actions, setsid=True
-        )
-    finally:
-        if slot_copy is not None:
-            os.close(slot_copy)
-
-
-def _name_process(name: str) -> None:
-    """What ``ps``, ``top`` and ``pgrep`` call this process (its argv stays the launcher's)."""
-    with contextlib.suppress(OSError):
-        fd = os.open("/proc/self/comm", os.O_WRONLY)
-        try:
-            os.write(fd, name.encode())
-        finally:
-            os.close(fd)
-
-
-def _fork_worker(
-    state: StateDir,
-    store: Store,
-    job_id: str,
-    claim: str,
-    slot_fd: int | None,
-    log_fd: int,
-    null_fd: int,
-) -> int:
-    """Fork the worker; returns its pid. ``store``'s connection is closed across the fork
-    (SQLite forbids using one in two processes) and open again when this returns."""
-    env = worker_env(state, job_id)
-    for stream in (sys.stdout, sys.stderr):  # or the child would write our buffered text too
-        with contextlib.suppress(OSError, ValueError):
-            stream.flush()
-    store.close()
-    try:
-        pid = os.fork()
-        if pid == 0:
-            _become_worker(state, job_id, claim, slot_fd, env, log_fd, null_fd)
-    finally:
-        store.connect()  # only the parent gets here: the child never returns
-    return pid
-
-
-def _become_worker(
-    state: StateDir,
-    job_id: str,
-    claim: str,
-    slot_fd: int | None,
-    env: dict[str, str],
-    log_fd: int,
-    null_fd: int,
-) -> NoReturn:
-    """In the forked child: detach as a spawned worker would be, run the job, exit.
-
-    Nothing inherited from the launcher is finalised here (``gc.freeze``): an object of its
-    could own a descriptor number the worker has reused by then. Signal handlers the
-    launcher set go back to their defaults, as an exec would reset them.
-    """
-    code = 1
-    try:
-        gc.freeze()
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
-        os.setsid()
-        _name_process(WORKER_NAME.format(job_id=job_id))
-        os.dup2(null_fd, 0)
-        os.dup2(log_fd, 1)
-        os.dup2(log_fd, 2)
-        os.environ.clear()
-        os.environ.update(env)
-        for signum in signal.valid_signals():
-            handler = signal.getsignal(signum)
-            if callable(handler) and handler is not signal.default_int_handler:
-                default = signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL
-                signal.signal(signum, default)
-        from jobcore.ops.worker_process import serve
-
-        code = serve(str(state.root), job_id, claim, slot_fd, forked=True)
-    except BaseException:
-        with contextlib.suppress(BaseException):
-            import traceback
-
-            traceback.print_exc()  # to the job log: a crashed worker says why
-    finally:
-        with contextlib.suppress(BaseException):
-            sys.stdout.flush()
-            sys.stderr.flush()
-        os._exit(code)

@@ -9,15 +9,16 @@ its events stay and say it was restarted.
 
 from __future__ import annotations
 
-from jobcore.base import clock
 from jobcore.base.errors import JobcoreError
 from jobcore.ops.launcher import launch
 from jobcore.ops.reconcile import reconcile
-from jobcore.state import launch_env
-from jobcore.state.items import from_db, recount_job
+from jobcore.state import launch_env, transitions
+from jobcore.state.item_text import from_db
+from jobcore.state.items import recount_job
 from jobcore.state.models import FINAL_STATUSES, BatchSpec, Job, QueueSpec
 from jobcore.state.paths import StateDir
-from jobcore.state.store import Store, record_event
+from jobcore.state.store import Store
+from jobcore.state.transitions import record_event
 
 
 def restart(
@@ -78,31 +79,21 @@ def _items(store: Store, job: Job, failed_only: bool) -> list[str]:
 
 def _in_place(state: StateDir, store: Store, job: Job, failed_only: bool) -> Job:
     """The same row back to queued, its items to pending, then a new worker for it."""
-    queued = clock.now()
     with store.write() as conn:
-        changed = conn.execute(
-            "UPDATE jobs SET status = 'queued', queued_at = ?, queued_clock = ?,"
-            " queued_boot = ?, reason = NULL, started_at = NULL, finished_at = NULL,"
-            " exit_code = NULL, worker_pid = NULL, worker_start = NULL, cmd_pid = NULL,"
-            " cmd_start = NULL, stop_request = NULL, stop_grace = NULL, stop_signalled = 0,"
-            " paused_until = NULL, waiting_on = NULL, done = 0, errors = 0,"
-            " current_item = NULL, rate = NULL, eta_s = NULL, progress_at = NULL, held = 0,"
-            f" front = 0 WHERE id = ? AND status IN ({','.join('?' * len(FINAL_STATUSES))})",
-            (clock.wall(), queued.t, queued.boot, job.id, *FINAL_STATUSES),
-        ).rowcount
-        if not changed:
+        if not transitions.requeue(
+            conn,
+            job.id,
+            fresh=True,
+            actor="user",
+            kind="restarted",
+            reason=f"was {job.status.value}, in place",
+            from_statuses=transitions.RESTARTABLE,
+        ):
             raise JobcoreError(f"job {job.id} changed meanwhile; it was not restarted")
         conn.execute("DELETE FROM samples WHERE job_id = ?", (job.id,))
         if job.is_batch:
-            conn.execute(
-                "UPDATE items SET status = 'pending', attempts = 0, error = NULL,"
-                " exit_code = NULL, result = NULL, started_at = NULL, finished_at = NULL,"
-                " duration = NULL, not_before = NULL, forgotten = 0 WHERE job_id = ?"
-                + (" AND status = 'failed'" if failed_only else ""),
-                (job.id,),
-            )
+            transitions.reset_items(conn, job.id, only_failed=failed_only)
             recount_job(conn, job.id)
-        record_event(conn, job.id, "restarted", "user", f"was {job.status.value}, in place")
     from jobcore.ops import dispatch
 
     dispatch.start_now_or_later(state, store, job.id)

@@ -14,6 +14,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from jobcore.base.errors import JobcoreError, Pause
+from jobcore.state import transitions
+from jobcore.state.item_text import from_db, to_db
 from jobcore.state.models import Job, iso
 from jobcore.state.store import Store, apply_progress
 
@@ -128,21 +130,6 @@ def read_items(lines: Iterable[bytes], source: str) -> list[str]:
     return items
 
 
-def to_db(item: str) -> str | bytes:
-    """How an item is stored: text, or its bytes where it is not UTF-8 (SQLite text cannot
-    hold the lone surrogates that stand for those bytes)."""
-    try:
-        item.encode("utf-8")
-    except UnicodeEncodeError:
-        return item.encode("utf-8", "surrogateescape")
-    return item
-
-
-def from_db(value: str | bytes) -> str:
-    """An item as stored, back to the string its command receives (see ``to_db``)."""
-    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value
-
-
 def shown(item: str) -> str:
     """An item for people and JSON: bytes that are not UTF-8 shown as U+FFFD."""
     return item.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
@@ -191,38 +178,23 @@ class ItemBook:
         Their interrupted attempt does not count against the retry budget.
         """
         with self.store.write() as conn:
-            changed = conn.execute(
-                "UPDATE items SET status = 'pending', attempts = MAX(0, attempts - 1),"
-                " started_at = NULL WHERE job_id = ? AND status = 'running'",
-                (self.job_id,),
-            ).rowcount
+            changed = transitions.interrupt_items(conn, self.job_id)
             recount_job(conn, self.job_id)
         return changed
 
     def requeue(self, record: ItemRecord) -> None:
         """An attempt was interrupted (stop, pause): pending again, attempt not counted."""
         with self.store.write() as conn:
-            conn.execute(
-                "UPDATE items SET status = 'pending', attempts = MAX(0, attempts - 1),"
-                " started_at = NULL WHERE job_id = ? AND idx = ? AND status = 'running'",
-                (self.job_id, record.idx),
-            )
+            transitions.interrupt_items(conn, self.job_id, record.idx)
 
     def counts(self) -> dict[ItemStatus, int]:
         return counts(self.store.conn, self.job_id)
 
     def retry_failed(self, names: Sequence[str] | None = None) -> int:
         """Failed items (all, or those named) back to pending with a fresh retry budget."""
-        sql = (
-            "UPDATE items SET status = 'pending', attempts = 0, error = NULL, exit_code = NULL,"
-            " not_before = NULL, forgotten = 0 WHERE job_id = ? AND status = 'failed'"
-        )
-        args: list[Any] = [self.job_id]
-        if names:
-            sql += f" AND item IN ({','.join('?' * len(names))})"
-            args.extend(to_db(name) for name in names)
+        named = [to_db(name) for name in names] if names else None
         with self.store.write() as conn:
-            changed = conn.execute(sql, args).rowcount
+            changed = transitions.reset_items(conn, self.job_id, only_failed=True, items=named)
             recount_job(conn, self.job_id)
         return changed
 

@@ -21,6 +21,7 @@ from typing import Any
 from jobcore.base import clock
 from jobcore.base.errors import JobcoreError, StoreUnavailable, UsageError
 from jobcore.base.rate import eta_seconds, rate_from_samples
+from jobcore.state import transitions
 from jobcore.state.models import (
     ACTIVE_STATUSES,
     JSON_COLUMNS,
@@ -32,6 +33,7 @@ from jobcore.state.models import (
 )
 from jobcore.state.paths import StateDir
 from jobcore.state.patience import Patience
+from jobcore.state.transitions import NEW_CLAIM, record_event
 
 ENV_BUSY_TIMEOUT = "JOBCORE_BUSY_TIMEOUT_MS"
 """Overrides BUSY_TIMEOUT_MS (tests hold a lock for seconds, not half a minute)."""
@@ -50,8 +52,10 @@ WAL_SIZE_LIMIT = 64 * 1024 * 1024
 """Checkpoints truncate the WAL back to this size, so a busy day does not leave it huge."""
 BRIEF_WAIT_MS = 50
 """What a write that may lag (progress) waits for the lock before it is kept for later."""
-NEW_CLAIM = "new"
-"""The claim of a job whose launcher is still writing its folder."""
+OWNED_COLUMNS = frozenset(
+    {"status", "worker_pid", "worker_start", "claim", "stop_request", "stop_signalled"}
+)
+"""Columns only ``jobcore.state.transitions`` writes."""
 SAMPLES_KEPT = 120
 SAMPLE_SPACING_S = 0.5
 
@@ -429,7 +433,7 @@ class Store:
                 raise JobcoreError("could not allocate a job id")
             record_event(conn, job_id, "created", "user")
             if spec and "each" in spec:
-                from jobcore.state.items import to_db
+                from jobcore.state.item_text import to_db
 
                 conn.executemany(
                     "INSERT INTO items (job_id, idx, item) VALUES (?, ?, ?)",
@@ -441,9 +445,7 @@ class Store:
     def release_new(self, job_id: str) -> None:
         """Let a job created ``held_by`` its launcher wait in line like any other."""
         with self.write() as conn:
-            conn.execute(
-                "UPDATE jobs SET claim = NULL WHERE id = ? AND claim = ?", (job_id, NEW_CLAIM)
-            )
+            transitions.release_claim(conn, job_id, NEW_CLAIM)
 
     def get(self, job_id: str) -> Job:
         row = self.conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
@@ -513,16 +515,9 @@ class Store:
     def active_jobs(self) -> list[Job]:
         return self.list_jobs(ACTIVE_STATUSES)
 
-    def set_worker(self, job_id: str, worker: ProcessIdentity) -> None:
-        """Record the worker's identity (idempotent: launcher and worker may both write it)."""
-        with self.write() as conn:
-            conn.execute(
-                "UPDATE jobs SET worker_pid = ?, worker_start = ?, boot_id = ? WHERE id = ?",
-                (worker.pid, worker.start, worker.boot_id, job_id),
-            )
-
     def update(self, job_id: str, **fields: Any) -> None:
-        """Set columns of one job in its own write transaction."""
+        """Set columns of one job in its own write transaction: never those whose changes
+        ``jobcore.state.transitions`` owns (status, worker, claim, stop request)."""
         with self.write() as conn:
             update_in(conn, job_id, fields)
 
@@ -544,45 +539,12 @@ class Store:
         paused_until: float | None = None,
         actor: str = "worker",
     ) -> bool:
-        """Move an active job to ``status`` unless someone already moved it.
-
-        Only while the row still names ``expect_worker`` (or names no worker, for None): a
-        job resumed by a new worker in the meantime, or finished by its own worker, is left
-        alone. Returns whether this call changed the row.
-        """
-        due = clock.now()
-        due_clock = None if paused_until is None else due.t + paused_until - clock.wall()
-        sql = (
-            "UPDATE jobs SET status = ?, reason = ?, finished_at = ?, exit_code = ?,"
-            " paused_until = ?, due_clock = ?, due_boot = ?, claim = NULL, forgotten = 0,"
-            " run_s = run_s + CASE WHEN status = 'running'"
-            " AND started_at IS NOT NULL THEN MAX(0, ? - started_at) ELSE 0 END"
-            " WHERE id = ? AND status IN (?, ?)"
-        )
-        now = time.time()
-        args: list[Any] = [
-            status.value,
-            reason,
-            now,
-            exit_code,
-            paused_until,
-            due_clock,
-            due.boot,
-            now,
-            job_id,
-            *ACTIVE_STATUSES,
-        ]
-        if expect_worker is None:
-            sql += " AND worker_pid IS NULL"
-        else:
-            sql += " AND worker_pid = ? AND worker_start = ?"
-            args += [expect_worker.pid, expect_worker.start]
+        """``transitions.finish_if_active`` in its own write transaction."""
+        end = transitions.Finish(status, reason, exit_code, paused_until)
         with self.write() as conn:
-            changed = conn.execute(sql, args).rowcount == 1
-            if changed:
-                kind = "killed" if reason == "killed" else status.value
-                record_event(conn, job_id, kind, actor, reason)
-            return changed
+            return transitions.finish_if_active(
+                conn, job_id, end, expect_worker=expect_worker, actor=actor
+            )
 
     def record_progress(
         self,
@@ -659,20 +621,6 @@ class Store:
         return self.conn.execute("PRAGMA data_version").fetchone()[0]
 
 
-def record_event(
-    conn: sqlite3.Connection, job_id: str, kind: str, actor: str, reason: str | None = None
-) -> None:
-    """One line of a job's history (inside the transaction that made the change).
-
-    ``actor`` is who acted: ``user`` (a command or the dashboard), ``worker``, ``liveness``
-    (a reader that found the worker dead) or ``doctor``. Events outlive ``clean``.
-    """
-    conn.execute(
-        "INSERT INTO events (job_id, t, kind, actor, reason) VALUES (?, ?, ?, ?, ?)",
-        (job_id, time.time(), kind, actor, reason),
-    )
-
-
 def apply_progress(
     conn: sqlite3.Connection,
     job_id: str,
@@ -744,9 +692,13 @@ def apply_progress(
 
 
 def update_in(conn: sqlite3.Connection, job_id: str, fields: dict[str, Any]) -> None:
-    """UPDATE one job's columns inside a caller's transaction."""
+    """UPDATE one job's columns inside a caller's transaction (never those that
+    ``jobcore.state.transitions`` owns)."""
     if not fields:
         return
+    owned = OWNED_COLUMNS.intersection(fields)
+    if owned:
+        raise ValueError(f"{', '.join(sorted(owned))} change through jobcore.state.transitions")
     cols = ", ".join(f"{key} = ?" for key in fields)
     conn.execute(f"UPDATE jobs SET {cols} WHERE id = ?", [*fields.values(), job_id])
 

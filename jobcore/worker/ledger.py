@@ -30,6 +30,7 @@ from collections import deque
 from collections.abc import Callable
 
 from jobcore.base import clock
+from jobcore.state import transitions
 from jobcore.state.items import ItemBook, ItemRecord, ItemStatus, Outcome, backoff_delay
 from jobcore.state.store import Store, apply_progress
 
@@ -197,10 +198,8 @@ class Ledger:
             self._done, self._failed = done, failed
 
     def _write_marks(self, conn: sqlite3.Connection, done: int, failed: int) -> None:
-        conn.executemany(
-            "UPDATE items SET status = 'running', attempts = ?, started_at = ?,"
-            " finished_at = NULL, duration = NULL WHERE job_id = ? AND idx = ?",
-            [(r.attempts, r.started_at, self.job_id, r.idx) for r in self._started.values()],
+        transitions.start_items(
+            conn, self.job_id, [(r.idx, r.attempts, r.started_at) for r in self._started.values()]
         )
         # Counted incrementally: a recount per commit would make a batch quadratic.
         apply_progress(conn, self.job_id, advance=done, errors=failed, item=self._current)
@@ -242,23 +241,18 @@ class Ledger:
             retry_at = now._replace(t=now.t + backoff_delay(self.backoff, record.attempts))
         else:
             status = ItemStatus.FAILED
-        conn.execute(
-            "UPDATE items SET status = ?, attempts = ?, exit_code = ?, error = ?, result = ?,"
-            " started_at = ?, finished_at = ?, duration = ?, not_before = ?,"
-            " not_before_boot = ?, forgotten = 0 WHERE job_id = ? AND idx = ?",
-            (
-                status.value,
-                record.attempts,
-                outcome.exit_code,
-                None if outcome.ok or outcome.error is None else self._shown(outcome.error),
-                outcome.result,
-                record.started_at,
-                at,
-                duration,
-                None if retry_at is None else retry_at.t,
-                None if retry_at is None else retry_at.boot,
-                self.job_id,
-                record.idx,
-            ),
+        error = None if outcome.ok or outcome.error is None else self._shown(outcome.error)
+        end = transitions.ItemEnd(
+            record.idx,
+            status.value,
+            record.attempts,
+            outcome.exit_code,
+            error,
+            outcome.result,
+            record.started_at,
+            at,
+            duration,
+            retry_at,
         )
+        transitions.end_item(conn, self.job_id, end)
         return status

@@ -28,12 +28,13 @@ from jobcore.base.errors import JobcoreError
 from jobcore.base.redact import Redactor
 from jobcore.procs.cgroup import JobCgroup, create_for_run, settle_worker
 from jobcore.procs.identity import self_identity
-from jobcore.state import config, launch_env
+from jobcore.state import config, launch_env, transitions
 from jobcore.state.models import Ending, Job, JobStatus, ProcessIdentity, iso, requested_ending
 from jobcore.state.paths import ENV_HOME, ENV_JOB, ENV_JOB_ID, StateDir, open_private
 from jobcore.state.patience import Patience
 from jobcore.state.queue import ENV_GROUP, ENV_SLOT, slot_index
-from jobcore.state.store import BUSY_TIMEOUT_MS, Store, record_event, update_in
+from jobcore.state.store import BUSY_TIMEOUT_MS, Store
+from jobcore.state.transitions import record_event
 
 
 class FollowUps(Protocol):
@@ -138,30 +139,10 @@ class Worker:
 
     def _claim(self) -> Job | None:
         with self.store.write() as conn:
-            row = conn.execute(
-                "SELECT status, claim, worker_pid, worker_start FROM jobs WHERE id = ?",
-                (self.job_id,),
-            ).fetchone()
-            if row is None or row["status"] != JobStatus.QUEUED.value:
-                status = "gone" if row is None else row["status"]
-                print(f"jobcore: worker {self.me.pid} leaves: the job is {status}")
-                return None
-            if row["claim"] != self.claim_token:
-                print(f"jobcore: worker {self.me.pid} leaves: its claim was given up")
-                return None
-            if row["worker_pid"] is not None and (
-                row["worker_pid"] != self.me.pid or row["worker_start"] != self.me.start
-            ):
-                print(
-                    f"jobcore: worker {self.me.pid} leaves: worker "
-                    f"{row['worker_pid']} ({row['worker_start']}) owns the job, not "
-                    f"{self.me.pid} ({self.me.start})"
-                )
-                return None
-            conn.execute(
-                "UPDATE jobs SET worker_pid = ?, worker_start = ?, boot_id = ? WHERE id = ?",
-                (self.me.pid, self.me.start, self.me.boot_id, self.job_id),
-            )
+            refused = transitions.adopt(conn, self.job_id, self.claim_token, self.me)
+        if refused is not None:
+            print(f"jobcore: worker {self.me.pid} leaves: {refused}")
+            return None
         return self.store.get(self.job_id)
 
     def redactor(self, job: Job) -> Redactor:
@@ -271,7 +252,10 @@ class Worker:
         while it ran: a command that ended by itself before a stop (killed half-way, or
         racing that end) reached it keeps its own ending.
         """
-        self.store.patience.call(lambda: self._mark_started(job))
+        if not self.store.patience.call(lambda: self._mark_started(job)):
+            # Ended meanwhile (a stop before the command started): nothing runs.
+            ended = self.store.get(job.id)
+            return Ending(ended.status, ended.reason, ended.exit_code, actor="user")
         runner.cgroup = self.job_cgroup(job)
         try:
             ending = runner.run()
@@ -292,14 +276,9 @@ class Worker:
         requested = requested_ending(row["stop_request"]) if row["stop_signalled"] else None
         return requested or ending
 
-    def _mark_started(self, job: Job) -> None:
+    def _mark_started(self, job: Job) -> bool:
         with self.store.write() as conn:
-            update_in(
-                conn,
-                job.id,
-                {"status": JobStatus.RUNNING.value, "started_at": clock.wall(), "reason": None},
-            )
-            record_event(conn, job.id, "started", "worker")
+            return transitions.mark_running(conn, job.id, self.me)
 
     def job_cgroup(self, job: Job) -> JobCgroup | None:
         """This run's own cgroup, for commands (a ``--call`` batch runs in the worker)."""

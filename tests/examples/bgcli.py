@@ -1,4 +1,4 @@
-"""A small third-party-style CLI that offers --bg through jobcore.api.background()."""
+"""A small third-party-style CLI that offers --bg through jobcore.background()."""
 
 import argparse
 import os
@@ -7,7 +7,7 @@ import jobcore
 
 
 def main() -> None:
-    jobcore.api.background()
+    jobcore.background()
     parser = argparse.ArgumentParser(prog="bgcli")
     parser.add_argument("--verbose", action="store_true", help="must precede the subcommand")
     sub = parser.add_subparsers(dest="cmd", required=True)

@@ -17,6 +17,7 @@ from jobcore.procs.identity import boot_id, identity_of
 from jobcore.state.models import Job, JobStatus
 from jobcore.state.paths import StateDir
 from jobcore.state.store import Store
+from tests.rows import set_row
 
 Ident = tuple[int, float]
 """A process as psutil proves it: pid and create time."""
@@ -100,13 +101,14 @@ def job_by_hand(
     job = store.create_job(list(command), str(cwd), {}, None)
     state.make_job_dir(job.id)
     if fields:
-        store.update(job.id, **fields)
+        set_row(store, job.id, **fields)
     return store.get(job.id)
 
 
 def fake_running(store: Store, job_id: str, pid: int, start: float, boot: str | None = None):
     """Make a row claim that ``pid`` (started at ``start`` ticks) is its running worker."""
-    store.update(
+    set_row(
+        store,
         job_id,
         status=JobStatus.RUNNING.value,
         started_at=time.time(),

@@ -13,6 +13,7 @@ from jobcore.base import clock
 from jobcore.state.paths import StateDir
 from jobcore.state.store import Store
 from tests.conftest import CLI, wait_for
+from tests.rows import set_row
 
 
 def test_100_jobs_launched_at_once(cli: CLI, home: Path, store: Store) -> None:
@@ -117,6 +118,6 @@ def test_queued_row_with_an_old_queued_at_and_no_worker_runs(
     and the next command gets it started."""
     job = store.create_job(["true"], "/", {}, None)
     state.make_job_dir(job.id)
-    store.update(job.id, queued_clock=clock.since_boot() - 3600)
+    set_row(store, job.id, queued_clock=clock.since_boot() - 3600)
     assert cli.wait_status(job.id, {"completed", "failed"})["status"] == "completed"
 
