@@ -19,10 +19,10 @@ from typing import Any
 
 import aiosqlite
 
+from jobcore.state.database import BUSY_TIMEOUT_MS
 from jobcore.state.item_text import from_db
 from jobcore.state.items import shown
 from jobcore.state.models import Job, JobStatus
-from jobcore.state.store import BUSY_TIMEOUT_MS
 from jobcore.view import fmt
 
 PAGE_SIZE = 200

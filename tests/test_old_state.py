@@ -17,7 +17,8 @@ import pytest
 
 from jobcore.state.models import JobStatus
 from jobcore.state.paths import StateDir
-from jobcore.state.store import SCHEMA_VERSION, Store
+from jobcore.state.schema import SCHEMA_VERSION
+from jobcore.state.store import Store
 from tests.conftest import CLI, wait_for
 
 FIXTURE = Path(__file__).parent / "fixtures" / "state-first-release" / "state"

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from jobcore.base import clock
 from jobcore.base.rate import WINDOW_S, eta_seconds, rate_from_samples
-from jobcore.state.store import SAMPLE_SPACING_S, apply_progress
+from jobcore.state.progress_rows import SAMPLE_SPACING_S, apply_progress
 
 
 def samples_at(rates: list[tuple[float, float]], spacing: float = SAMPLE_SPACING_S):

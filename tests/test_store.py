@@ -15,14 +15,8 @@ from hypothesis import strategies as st
 
 from jobcore.base.errors import JobcoreError, UsageError
 from jobcore.state.paths import StateDir, resolve_home
-from jobcore.state.store import (
-    ID_ALPHABET,
-    ID_LENGTH,
-    MIGRATIONS,
-    SCHEMA_VERSION,
-    Store,
-    _split_sql,
-)
+from jobcore.state.schema import MIGRATIONS, SCHEMA_VERSION, split_sql
+from jobcore.state.store import ID_ALPHABET, ID_LENGTH, Store
 from tests.reliability.support import run_writers
 
 
@@ -44,7 +38,7 @@ def test_migration_from_every_older_version_keeps_the_rows(
     state = resolve_home(tmp_path / "state")
     with sqlite3.connect(state.db_path) as conn:
         for script in MIGRATIONS[:from_version]:
-            for statement in _split_sql(script):
+            for statement in split_sql(script):
                 conn.execute(statement)
         conn.execute(
             "INSERT INTO jobs (id, name, command, cwd, status, created_at, queued_at, done)"

@@ -656,9 +656,9 @@ def main(argv: Sequence[str] | None = None, *, close_store: bool = True) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except sqlite3.Error as exc:  # found mid-query (a damaged page), not when opening
-        from jobcore.state.store import _db_error
+        from jobcore.state.database import db_error
 
-        return _fail(str(_db_error(exc, ctx.state.db_path)), 1)
+        return _fail(str(db_error(exc, ctx.state.db_path)), 1)
     except OSError as exc:
         from jobcore.state.paths import disk_error
 

@@ -17,7 +17,8 @@ from jobcore.base.errors import JobcoreError, Pause
 from jobcore.state import transitions
 from jobcore.state.item_text import from_db, to_db
 from jobcore.state.models import Job, iso
-from jobcore.state.store import Store, apply_progress
+from jobcore.state.progress_rows import apply_progress
+from jobcore.state.store import Store
 
 if TYPE_CHECKING:
     from jobcore.base.redact import Redactor

@@ -32,7 +32,8 @@ from collections.abc import Callable
 from jobcore.base import clock
 from jobcore.state import transitions
 from jobcore.state.items import ItemBook, ItemRecord, ItemStatus, Outcome, backoff_delay
-from jobcore.state.store import Store, apply_progress
+from jobcore.state.progress_rows import apply_progress
+from jobcore.state.store import Store
 
 FLUSH_S = 0.025
 """The longest what is only shown (running marks, the job's counts) waits to be committed."""

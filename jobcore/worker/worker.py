@@ -29,11 +29,12 @@ from jobcore.base.redact import Redactor
 from jobcore.procs.cgroup import JobCgroup, create_for_run, settle_worker
 from jobcore.procs.identity import self_identity
 from jobcore.state import config, launch_env, transitions
+from jobcore.state.database import BUSY_TIMEOUT_MS
 from jobcore.state.models import Ending, Job, JobStatus, ProcessIdentity, iso, requested_ending
 from jobcore.state.paths import ENV_HOME, ENV_JOB, ENV_JOB_ID, StateDir, open_private
 from jobcore.state.patience import Patience
 from jobcore.state.queue import ENV_GROUP, ENV_SLOT, slot_index
-from jobcore.state.store import BUSY_TIMEOUT_MS, Store
+from jobcore.state.store import Store
 from jobcore.state.transitions import record_event
 
 

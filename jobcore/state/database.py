@@ -1,0 +1,144 @@
+"""Opening the SQLite state database: WAL, busy timeout, private file, current schema.
+
+Many processes write at once (workers, `jobcore progress`, the CLI, the dashboard's actions), so:
+WAL, a busy timeout, autocommit mode with explicit ``BEGIN IMMEDIATE`` for every write (a deferred
+BEGIN that upgrades from read to write gets SQLITE_BUSY at once, bypassing the busy handler), and
+``synchronous=NORMAL`` (durable at checkpoints, never corrupt).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import time
+from pathlib import Path
+
+from jobcore.base.errors import JobcoreError, StoreUnavailable
+from jobcore.state.schema import MIGRATIONS, SCHEMA_VERSION, split_sql
+
+ENV_BUSY_TIMEOUT = "JOBCORE_BUSY_TIMEOUT_MS"
+"""Overrides BUSY_TIMEOUT_MS (tests hold a lock for seconds, not half a minute)."""
+
+
+def _busy_timeout_ms() -> int:
+    """How long a write waits for another process's write lock before it fails."""
+    value = os.environ.get(ENV_BUSY_TIMEOUT, "")
+    return int(value) if value.isdigit() and 0 < int(value) <= 3_600_000 else 30_000
+
+
+BUSY_TIMEOUT_MS = _busy_timeout_ms()
+
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
+"""Checkpoints truncate the WAL back to this size, so a busy day does not leave it huge."""
+BRIEF_WAIT_MS = 50
+"""What a write that may lag (progress) waits for the lock before it is kept for later."""
+
+
+def open_database(path: Path) -> sqlite3.Connection:
+    """A connection to the state database at ``path``, created 0600 and migrated if needed."""
+    try:
+        _create_private(path)
+        conn = sqlite3.connect(
+            path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        _use_wal(conn)
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        _migrate(conn, path)
+    except sqlite3.Error as exc:
+        raise db_error(exc, path) from exc
+    except OSError as exc:
+        raise JobcoreError(f"cannot open state database {path}: {exc.strerror}") from exc
+    return conn
+
+
+def db_error(exc: sqlite3.Error, path: os.PathLike[str] | str) -> JobcoreError:
+    """One line for the ways a database can be unusable, with what to do about it."""
+    text = str(exc)
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return StoreUnavailable(
+            f"state database {path} is locked: another process has held its write lock for "
+            f"{BUSY_TIMEOUT_MS / 1000:g}s; try again (running jobs wait for it)"
+        )
+    if code in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
+        return StoreUnavailable(
+            f"cannot write {path}: the disk is full (nothing was changed)"
+            if code == sqlite3.SQLITE_FULL or "full" in text
+            else f"cannot write state database {path}: {text}"
+        )
+    if "not a database" in text or "malformed" in text:
+        return JobcoreError(
+            f"state database {path} is corrupt ({text}); move it aside to start afresh"
+        )
+    if "disk is full" in text or "disk I/O" in text:
+        return JobcoreError(f"cannot write {path}: the disk is full (nothing was changed)")
+    if "readonly" in text or "unable to open" in text:
+        return JobcoreError(f"cannot write state database {path}: {text}")
+    return JobcoreError(f"state database {path}: {text}")
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Put the file in WAL mode, waiting for any other process doing the same.
+
+    Turning a new file from its rollback journal to WAL fails at once with SQLITE_BUSY, the
+    busy handler never called, while another connection holds a rollback-mode write lock:
+    exactly what every other process creating the state at that moment holds. So this waits
+    here as the busy timeout would. Once the file is WAL it stays WAL and this is one pragma.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.001
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal":
+                return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                raise
+        if time.monotonic() > deadline:
+            raise sqlite3.OperationalError("database is locked (cannot switch it to WAL)")
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
+
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Run the migrations this database lacks, in one write transaction."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise JobcoreError(
+            f"state database {path} was written by a newer jobcore "
+            f"(schema {version}, this version knows {SCHEMA_VERSION}); upgrade jobcore"
+        )
+    if version == SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for index in range(version, SCHEMA_VERSION):
+            for statement in split_sql(MIGRATIONS[index]):
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file 0600 before SQLite does (it would follow the umask).
+
+    Only when it does not exist yet: closing any descriptor of an SQLite file drops every
+    POSIX lock this process holds on it, so an open/close next to a live connection would
+    let other processes checkpoint and reset the WAL under that connection's feet.
+    """
+    if path.is_symlink():  # SQLite would follow it (and its -wal beside the target)
+        raise JobcoreError(f"refusing {path}: it is a symlink; move it aside")
+    if path.exists():
+        return
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
