@@ -1,7 +1,7 @@
 """jobcore: detached background jobs whose recorded state is always the truth.
 
-The package import is kept light (workers and the CLI start fast): the public helpers below
-are imported on first use.
+The package import is kept light, the public helpers below imported on first use
+(docs/decisions/0015-light-start-path-imports.md).
 
     from jobcore import progress     # report progress from a Python loop
     from jobcore import background   # give your own CLI a --bg flag

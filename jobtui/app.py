@@ -58,8 +58,8 @@ POLL_S = 2.0
 """Liveness, CPU/memory and elapsed times of running jobs, and the safety-net look at
 ``data_version`` (file events are hints and may be missed)."""
 VERSION_POLL_S = 0.5
-"""A look at ``data_version`` this often whatever the watcher says: file events can be lost
-(a full inotify queue, NFS), and the look costs one PRAGMA when nothing changed."""
+"""A look at ``data_version`` this often whatever the watcher says, as file events can be lost
+(docs/decisions/0020-data-version-polling.md)."""
 REFRESH_RETRY_S = (0.5, 8.0)
 """First and longest wait before the refresh loop reads again after a failed read."""
 POLL_RETRY_S = (POLL_S, 30.0)
@@ -69,11 +69,8 @@ MIN_REFRESH_S = 0.05
 MAX_REFRESH_S = 1.0
 """However busy the jobs are, the screen is at most this far behind."""
 CPU_BUDGET = 0.025
-"""Share of a core refreshing may use on average. A refresh's cost is the UI thread's time
-applying it and drawing the panels it changed: a cheap one (a row or two) comes almost at
-once, an expensive one (many rows changing) waits so the app stays calm. What every commit
-costs anyway (file events, the event loop) is not counted: holding back the next refresh
-would not save it."""
+"""Share of a core refreshing may use: a cheap refresh comes at once, a costly one waits
+(docs/decisions/0021-dashboard-redraws-only-what-changed.md)."""
 
 TOASTS_AT_ONCE = 3
 """More jobs ending together than this get one toast between them, not one each."""
@@ -216,9 +213,9 @@ class JobApp(App[None]):
         self.filter_input.cursor_blink = self.blink
         self._apply_theme()
         self.watch(self, "theme", self._apply_theme, init=False)
-        # Every Store is opened before the reader: Store() opens and closes a raw descriptor of
-        # the database, and closing any descriptor drops all of this process's SQLite locks on
-        # the file, so another process may then delete the WAL under the reader's feet.
+        # Every Store is opened before the reader: Store() closes a raw descriptor of the db,
+        # which drops this process's SQLite locks
+        # (docs/decisions/0018-never-close-a-database-descriptor.md).
         self._store = await asyncio.to_thread(Store, self.state)
         await self.reader.open()
         self._refresher = self._refresh_loop()
@@ -334,8 +331,8 @@ class JobApp(App[None]):
     def _apply(self, snapshot: Snapshot) -> None:
         """Put a snapshot on screen, rewriting only panels and rows that changed.
 
-        Styles, titles and footer keys are set only when they differ: each of those costs a
-        stylesheet pass or a footer rebuild, which at 40 commits/s is most of the CPU.
+        Styles, titles and footer keys are set only when they differ, as each costs a stylesheet
+        pass or footer rebuild (docs/decisions/0021-dashboard-redraws-only-what-changed.md).
         """
         previous = self.snapshot
         self.snapshot = snapshot
@@ -457,12 +454,10 @@ class JobApp(App[None]):
     async def _watch(self) -> None:
         try:
             async for _ in self.watcher.changes():
-                # Called directly (this worker runs on the UI's event loop): a message per
-                # burst of commits cost more than the refresh it asked for, at 40 commits/s.
+                # Called directly, not by message, then wait for the refresh loop to take it:
+                # a burst of commits is one batch
+                # (docs/decisions/0019-dashboard-wakes-on-wal-events.md).
                 self.request_refresh()
-                # Then wait for the refresh loop to take the request: meanwhile watchfiles
-                # gathers further changes into one batch, instead of waking us per commit
-                # while a paced refresh is pending anyway.
                 await self._refresh_taken.wait()
         except (OSError, RuntimeError) as exc:  # watchfiles' internal errors are RuntimeErrors
             self.post_message(WatchUnavailable(f"{type(exc).__name__}: {exc}"))

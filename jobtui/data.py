@@ -1,13 +1,9 @@
 """Async reads of the state database for the dashboard, through one long-lived connection.
 
-Each query is one ``execute_fetchall``: every aiosqlite call is a round trip to its thread
-and back through the event loop, and a cursor's execute, fetch and close are three.
-
-One connection for the app's lifetime: opening and closing connections churns ``-wal``/``-shm``
-and feeds back into the file watcher. ``PRAGMA data_version`` tells, for the price of one call,
-whether anyone committed since the last look, so a file event that changed nothing costs nothing.
-Finished jobs are read a page at a time (the newest ``page_size`` per status), and only when the
-set of finished jobs changed: their rows do not change in place.
+One connection for the app's lifetime, one ``execute_fetchall`` per query, and ``PRAGMA
+data_version`` first, so an event that changed nothing costs one call
+(docs/decisions/0020-data-version-polling.md). Finished jobs are read a page at a time (the
+newest ``page_size`` per status), and only when their set changed: their rows never do.
 """
 
 from __future__ import annotations

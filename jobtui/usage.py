@@ -37,9 +37,8 @@ class Usage:
 def _children_map() -> dict[int, list[int]]:
     """Every process's children (pids), from one pass over the process table.
 
-    ``Process.children()`` scans the whole table on each call, so one shared scan serves all
-    jobs. On Linux it reads ``/proc/PID/stat`` itself: psutil's ``process_iter`` builds an
-    object per process and costs five times as much, every poll, on a busy machine.
+    One shared scan serves all jobs; on Linux it reads ``/proc/PID/stat`` itself, far cheaper
+    than ``process_iter`` (docs/decisions/0016-read-proc-directly.md).
     """
     children: dict[int, list[int]] = {}
     if not os.path.isdir("/proc/self"):

@@ -18,10 +18,11 @@ from jobcore.state.paths import DB_NAME, LIVE_NAME, LOG_NAME
 
 DEBOUNCE_MS = 200
 LIVE_STEP_MS = 10
-"""While jobs are active: a lone commit is reported in ~20 ms instead of ~80 ms (FIELD-NOTES)."""
+"""While jobs are active: a lone commit shows in ~20 ms, not ~80
+(docs/decisions/0019-dashboard-wakes-on-wal-events.md)."""
 CALM_STEP_MS = 100
-"""While nothing is active: only new jobs and cleaning can happen. watchfiles' thread wakes
-every step to look for changes, so 10 ms would cost half a percent of a core for nothing."""
+"""While nothing is active: each step wakes watchfiles' thread, so it steps slowly
+(docs/decisions/0019-dashboard-wakes-on-wal-events.md)."""
 RUST_TIMEOUT_MS = 5000
 """How long the watch thread may block before it hands control back (stops come by event)."""
 

@@ -1,10 +1,7 @@
 """The clocks: wall time for people, a clock that never jumps for durations.
 
-Every duration that must hold across processes (a launcher's grace, the queue's line, an
-item's backoff, rate samples) is a ``Stamp``: seconds on ``CLOCK_BOOTTIME`` (the same for every
-process of one boot, counting suspend, never stepped by NTP or an admin) plus the boot id.
-Two stamps of different boots have no duration between them. Where there is no boot clock or
-no boot id, a stamp is the wall clock with an empty boot id, which is what it was before.
+A duration that must hold across processes is a ``Stamp``: ``CLOCK_BOOTTIME`` seconds plus the
+boot id, so a step of the wall clock moves none (docs/decisions/0009-boot-clock-for-durations.md).
 Tests replace ``wall`` and ``since_boot`` here, the one seam for time.
 """
 

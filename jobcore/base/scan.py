@@ -1,10 +1,8 @@
 """Find the first of several needles in a chunk of output, at memory speed.
 
-One pattern with alternatives (``a|b|c``) crawls over a chunk at tens of MB/s in Python's
-``re``; a pattern led by a literal runs at a few GB/s, and ``bytes.find`` of a single byte
-(memchr) at tens. So each needle is searched on its own, only in chunks that contain a byte
-every match of it has (most chunks have no ``\\r``, ``ESC``, ``|`` or ``z``), and again only
-once the reader has moved past its match.
+Each needle is searched on its own, only in chunks holding a byte every match of it has, and
+again only once the reader is past its match: an ``a|b|c`` regex crawls, memchr flies
+(docs/decisions/0010-output-by-the-chunk.md).
 """
 
 from __future__ import annotations

@@ -1,11 +1,10 @@
 """The dispatcher: one per state folder, alive only while something waits.
 
-It keeps no state of its own (SQLite is the truth) and never polls: it sleeps in one
-``poll()`` on the pidfds of the running workers (a worker's end, ``kill -9`` included, is
-seen at once), the wake-up FIFO (a job queued, a limit raised, a job resumed) and a timer
-for the earliest ``--delay``/``--at``/``retry_after``, with a slow safety net. Each time it
-wakes it reconciles (liveness), puts due self-paused jobs back in line and starts what may
-start (``jobcore.ops.dispatch.start_waiting``). When nothing waits any more it exits.
+It keeps no state and never polls: one ``poll()`` on the workers' pidfds, the wake-up FIFO and
+a timer, so a waiting job costs nothing
+(docs/decisions/0006-dispatcher-sleeps-on-pidfds-and-a-fifo.md).
+Each wake it reconciles, puts due self-paused jobs back in line and starts what may start
+(``jobcore.ops.dispatch.start_waiting``); when nothing waits any more it exits.
 
 A singleton through a ``flock`` on ``dispatch.lock``; started detached on demand by any
 command that finds waiting work and no dispatcher (``jobcore.ops.dispatch.ensure``). Run as

@@ -277,11 +277,8 @@ class JobCgroup:
 
     @contextlib.contextmanager
     def spawning(self) -> Iterator[None]:
-        """The caller is inside for the instant of a spawn, so the child is born inside.
-
-        ``posix_spawn`` has no hook in the child, and Python 3.11 no ``CLONE_INTO_CGROUP``;
-        moving in and out costs ~30 µs here, against ~650 µs for the spawn itself.
-        """
+        """The caller is inside for the instant of a spawn, so the child is born inside: cheap
+        beside the spawn (docs/decisions/0008-cgroup-per-run.md)."""
         self.enter()
         try:
             yield

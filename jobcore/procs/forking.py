@@ -1,13 +1,9 @@
 """Whether this process may start a job's worker as a fork of itself, not a new interpreter.
 
-A fork saves the worker a whole interpreter start and its imports, but it copies only the
-calling thread and everything the process holds. So only processes that say they are safe
-(the ``jobcore`` command, which holds nothing but its closed database connection by then; a
-dispatcher) fork, and only while they have a single thread. A library caller (a user's script
-calling ``jobcore.submit``) and the dashboard, which has threads, spawn ``python -m
-jobcore.worker``. So does a launch from inside a job: ``/proc/PID/environ`` of a fork still
-shows its launcher's environment, with that job's marker, and the worker would pass for one of
-that job's processes (``stop`` of the job would take it down).
+A fork saves a worker its interpreter start and imports, but copies only the calling thread
+and all the process holds: only a process that declared itself safe, single-threaded and not
+inside a job (its marker would show in the fork's ``/proc/PID/environ``) forks; others spawn
+(docs/decisions/0004-fork-the-worker.md).
 """
 
 from __future__ import annotations

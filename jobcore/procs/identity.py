@@ -59,7 +59,8 @@ def same_process(recorded: ProcessIdentity, current: ProcessIdentity) -> bool:
 
 def is_alive(recorded: ProcessIdentity) -> bool:
     """The recorded process still runs: same pid, same start, and not a zombie."""
-    if _LINUX:  # one read of /proc/PID/stat tells all three (psutil costs 40 ms to import)
+    # One read of /proc/PID/stat, no psutil import (docs/decisions/0016-read-proc-directly.md).
+    if _LINUX:
         stat = _proc_stat(recorded.pid)
         if stat is None or stat[0] in ("Z", "X"):
             return False

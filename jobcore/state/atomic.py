@@ -22,15 +22,12 @@ def write_text(path: Path, text: str, *, root: Path) -> None:
 
 
 def write_bytes(path: Path, data: bytes, durable: bool = True, *, root: Path) -> None:
-    """Write through a temp file in the same folder and rename it over ``path``.
+    """Write through a temp file in the same folder and rename it over ``path``: readers see the
+    old file or the new, never half (docs/decisions/0017-atomic-rename-writes.md).
 
-    Measured: rewriting in place let readers see thousands of corrupt reads; this saw none.
-    ``durable`` also fsyncs the file and the folder, for records that must survive a crash;
-    a view's scratch file (the live line, rewritten twice a second) skips that.
+    ``durable`` also fsyncs the file and the folder, for records that must survive a crash.
     ``root`` is the state folder: every folder between it and ``path`` is reached without
     following a symlink, and the rename replaces a planted link rather than writing through it.
-    The temp name is made here rather than by ``tempfile``, whose import (random, weakref)
-    cost ``jobcore run`` 3 ms.
     """
     dir_fd = open_folder(path.parent, root)
     try:

@@ -105,7 +105,7 @@ def load(state: StateDir) -> dict[str, Any]:
     except FileNotFoundError:
         return values
     fh = os.fdopen(fd, "rb")
-    import tomllib  # ~10 ms: paid only by those who have a config file
+    import tomllib  # paid only with a config file (docs/decisions/0015-light-start-path-imports.md)
 
     try:
         with fh:

@@ -4,16 +4,9 @@ A turn needs three things: the job's start time has come (``--delay``/``--at``),
 it runs ``--after`` has completed, and its group has a free slot. Within a group, jobs take
 slots in line: highest priority first, then first come first.
 
-A slot is a ``flock`` lock on a file in the state folder. The lock belongs to the open file
-description, and the kernel releases it only when the last descriptor of it is closed: the
-worker holds one, and the job's command (or each batch item) inherits another. So the slot
-is free only when the job's processes are gone, not merely its worker: a worker killed with
-``kill -9`` leaves its command running, and the slot with it, until the reconcile that finds
-the dead worker (the dispatcher's, at once) kills what it left. Then the kernel frees the
-slot; a crashed job can never keep one. A process that closes every descriptor it inherited
-(a daemon) no longer holds the slot; whoever starts the next job runs a reconcile once it
-has taken the slot and before the job's worker starts, so what a dead worker of the group
-left behind is killed first all the same (if its marker still finds it).
+A slot is a ``flock`` on a file in the state folder, inherited by the job's worker and command
+(or batch items): the kernel frees it only when the last of them is gone, so a crashed job
+never keeps one (docs/decisions/0005-group-slot-is-an-inherited-flock.md).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Run the items of a Python batch: calls of ``package.module:function`` in a pool.
 
 Kept apart from the command runner so a shell batch's worker never imports
-concurrent.futures and multiprocessing (tens of milliseconds at every start).
+concurrent.futures and multiprocessing (docs/decisions/0015-light-start-path-imports.md).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Run a one-command job: start the command, stream its output, collect its exit.
 
-The worker's other kind of job is a batch (``jobcore.worker.batch``). Kept in its own module so a
-batch's worker never imports subprocess and the progress parser at start-up.
+The worker's other kind of job is a batch (``jobcore.worker.batch``). Its own module, so a
+batch's worker never imports subprocess and the progress parser
+(docs/decisions/0015-light-start-path-imports.md).
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ if TYPE_CHECKING:
 
 READ_SIZE = 1024 * 1024
 PIPE_SIZE = 1024 * 1024
-"""The output pipe's buffer (Linux's default 64 KiB is raised up to ``pipe-max-size``): a
-chatty command writes ahead while the worker handles a chunk, and chunks are bigger."""
+"""The output pipe's buffer, raised from 64 KiB so a chatty command writes ahead of the worker
+(docs/decisions/0010-output-by-the-chunk.md)."""
 POLL_S = 0.25
 DRAIN_S = 0.5
 

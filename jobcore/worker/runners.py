@@ -49,7 +49,8 @@ def fill_argv(template: Sequence[str], item: str) -> list[str]:
 
 
 class _Running:
-    """An item's process while it runs (a plain class: dataclasses cost a worker 14 ms)."""
+    """An item's process while it runs; a plain class, as dataclasses slow a worker's start
+    (docs/decisions/0015-light-start-path-imports.md)."""
 
     __slots__ = (
         "eof",
@@ -130,7 +131,8 @@ class CommandRunner:
         """Running items by pid."""
         if slot_fd is not None:
             # The job's group slot: items inherit it (posix_spawn keeps what is inheritable),
-            # so the slot stays taken while any of them runs; see ``jobcore.state.queue``.
+            # so the slot stays taken while any of them runs
+            # (docs/decisions/0005-group-slot-is-an-inherited-flock.md).
             os.set_inheritable(slot_fd, True)
 
     @property

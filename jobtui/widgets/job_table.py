@@ -225,10 +225,8 @@ class JobTable(DataTable[object]):
     def _update_row(self, job_id: str, changes: Mapping[str, object]) -> None:
         """Rewrite cells of one row and re-render that row only.
 
-        ``DataTable.update_cell`` bumps a table-wide counter that is part of every render
-        cache key, so one changed cell re-renders every visible cell; with ten jobs reporting
-        that was most of the dashboard's CPU. Here only the row's cache entries are dropped.
-        (This leans on DataTable internals; textual is pinned to a major version for it.)
+        ``update_cell`` would re-render every visible cell; here only the row's cache entries are
+        dropped (DataTable internals: docs/decisions/0021-dashboard-redraws-only-what-changed.md).
         """
         row_key = RowKey(job_id)
         for key, value in changes.items():
@@ -274,9 +272,8 @@ class JobTable(DataTable[object]):
     ) -> list[list[Segment]]:
         """A body cell drawn straight from its Text, cached like DataTable caches it.
 
-        DataTable's general path (markup parsing, Padding, Console.render_lines) costs about
-        0.3 ms a cell; ten rows reporting progress made that most of the dashboard's CPU.
-        Every row here is one line high and every cell a string or a Text.
+        DataTable's general path is too slow per cell; every row here is one line high and every
+        cell a string or a Text (docs/decisions/0021-dashboard-redraws-only-what-changed.md).
         """
         if row_index < 0 or column_index < 0:
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)

@@ -81,7 +81,8 @@ def test_database_copied_mid_write_opens_cleanly(
 
     def copier() -> None:
         # cp runs in its own process: closing a descriptor of the database in this one would
-        # drop every SQLite lock this process holds on it (FIELD-NOTES).
+        # drop every SQLite lock this process holds on it
+        # (docs/decisions/0018-never-close-a-database-descriptor.md).
         n = 0
         wal = Path(str(state.db_path) + "-wal")
         while not stop.is_set():
