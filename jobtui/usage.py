@@ -20,6 +20,7 @@ import psutil
 
 from jobcore.procs.cgroup import JobCgroup, recorded_cgroup
 from jobcore.procs.identity import is_alive
+from jobcore.procs.procfs import children_map
 from jobcore.state.models import Job
 from jobcore.state.paths import StateDir
 
@@ -46,18 +47,7 @@ def _children_map() -> dict[int, list[int]]:
             if proc.info["ppid"] is not None:
                 children.setdefault(proc.info["ppid"], []).append(proc.pid)
         return children
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as fh:
-                data = fh.read()
-        except OSError:  # exited meanwhile
-            continue
-        # The command name may hold spaces and parentheses: fields start after the last ')'.
-        ppid = int(data[data.rindex(b")") + 2 :].split(None, 2)[1])
-        children.setdefault(ppid, []).append(int(name))
-    return children
+    return children_map()
 
 
 def _descendants(pid: int, children: dict[int, list[int]]) -> list[int]:

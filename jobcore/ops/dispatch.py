@@ -1,21 +1,11 @@
 """Start waiting jobs: a waiting job is a row, and whoever finds its turn come starts it.
 
-Three kinds of process start jobs, all through ``start_waiting``: the command that queued
-or resumed work (a job that may run at once starts at once), a worker whose job just ended
-(its freed slot goes to the next job in line without waiting for anyone) and the dispatcher
-(``jobcore.ops.dispatcher``), which exists only while something waits and wakes on events.
-
-A start is exact whoever makes it: the starter first takes a group slot (a ``flock``, so
-the limit holds), then claims the first job in line in one ``BEGIN IMMEDIATE`` transaction
-(still queued, unclaimed, its delay over, its dependencies completed: it gets a claim token
-and the starter's identity), then spawns the worker with the token and the slot's
-descriptor. The worker runs the job only if the row still carries its token; the slot
-stays held by the worker and its command. A claim whose starter died before any worker
-was recorded goes back in line (``jobcore.ops.reconcile``), and a late worker of that
-claim finds its token gone and leaves.
-
-``wake`` tells the dispatcher that the queue changed (a byte into a FIFO in the state
-folder), or starts one if none runs and something waits.
+The command that queued it, a worker whose job just ended or the dispatcher calls
+``start_waiting``: take a group slot, claim the first job in line in one transaction
+(``jobcore.state.transitions.claim``), spawn its worker with the claim and the slot; a dead
+starter's claim goes back in line (docs/decisions/0005-group-slot-is-an-inherited-flock.md).
+``wake`` pokes the dispatcher's FIFO or starts one
+(docs/decisions/0006-dispatcher-sleeps-on-pidfds-and-a-fifo.md).
 """
 
 from __future__ import annotations

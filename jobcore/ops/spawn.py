@@ -73,16 +73,12 @@ def spawn_worker(
 ) -> None:
     """Start a detached worker for a job claimed with ``claim`` and record who it is.
 
-    ``slot_fd``, the group slot the starter took, is handed down as SLOT_FD: the worker
-    and its command hold the slot from then on (``jobcore.ops.dispatch``).
-
-    Where this process is fork-safe (``jobcore.procs.forking``) the worker is a fork of it: no
-    second interpreter, no second round of imports. Elsewhere it is ``python -m
-    jobcore.worker`` through posix_spawn rather than subprocess: one call, no fork of a big
-    parent, and no import of subprocess on the launch path. Either way only the three
-    standard streams reach the worker's command (see ``worker._close_inherited_fds``).
-    A forked worker runs ``follow_ups`` when its job ends; a spawned one gets the same from
-    its program (``jobcore.ops.worker_process``).
+    A fork of this process where ``jobcore.procs.forking`` allows it, else ``python -m
+    jobcore.worker`` through posix_spawn (docs/decisions/0004-fork-the-worker.md); the slot
+    reaches it as SLOT_FD (docs/decisions/0005-group-slot-is-an-inherited-flock.md). Only the
+    three standard streams reach the worker's command (``worker._close_inherited_fds``). A
+    forked worker runs ``follow_ups`` when its job ends; a spawned one gets the same from its
+    program (``jobcore.ops.worker_process``).
     """
     _reap_spawned()
     try:

@@ -13,7 +13,8 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from jobcore.base.clock import boot_id  # start ticks from another boot mean nothing
+from jobcore.base.clock import boot_id
+from jobcore.procs.procfs import stat_fields  # start ticks from another boot mean nothing
 from jobcore.state.models import ProcessIdentity
 
 if TYPE_CHECKING:
@@ -25,15 +26,9 @@ _LINUX = sys.platform.startswith("linux")
 
 
 def _proc_stat(pid: int) -> tuple[str, int] | None:
-    """(state letter, start ticks) from /proc/PID/stat, or None if there is no such process."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            data = fh.read()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
-    fields = data[data.rindex(b")") + 2 :].split()
-    return fields[0].decode(), int(fields[19])
+    """(state letter, start ticks) of a process, or None if there is no such process."""
+    fields = stat_fields(pid)
+    return None if fields is None else (fields[0].decode(), int(fields[19]))
 
 
 def identity_of(pid: int) -> ProcessIdentity | None:

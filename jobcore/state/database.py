@@ -1,9 +1,7 @@
 """Opening the SQLite state database: WAL, busy timeout, private file, current schema.
 
-Many processes write at once (workers, `jobcore progress`, the CLI, the dashboard's actions), so:
-WAL, a busy timeout, autocommit mode with explicit ``BEGIN IMMEDIATE`` for every write (a deferred
-BEGIN that upgrades from read to write gets SQLITE_BUSY at once, bypassing the busy handler), and
-``synchronous=NORMAL`` (durable at checkpoints, never corrupt).
+Many processes write at once: WAL, a busy timeout and ``BEGIN IMMEDIATE`` for every write
+(docs/decisions/0002-sqlite-wal-and-begin-immediate.md).
 """
 
 from __future__ import annotations
@@ -83,13 +81,8 @@ def db_error(exc: sqlite3.Error, path: os.PathLike[str] | str) -> JobcoreError:
 
 
 def _use_wal(conn: sqlite3.Connection) -> None:
-    """Put the file in WAL mode, waiting for any other process doing the same.
-
-    Turning a new file from its rollback journal to WAL fails at once with SQLITE_BUSY, the
-    busy handler never called, while another connection holds a rollback-mode write lock:
-    exactly what every other process creating the state at that moment holds. So this waits
-    here as the busy timeout would. Once the file is WAL it stays WAL and this is one pragma.
-    """
+    """Put the file in WAL mode, waiting as the busy timeout would for another process doing
+    the same: SQLite fails that at once (docs/decisions/0003-wait-out-the-wal-switch.md)."""
     deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
     pause = 0.001
     while True:
@@ -130,12 +123,8 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
 
 
 def _create_private(path: Path) -> None:
-    """Create the database file 0600 before SQLite does (it would follow the umask).
-
-    Only when it does not exist yet: closing any descriptor of an SQLite file drops every
-    POSIX lock this process holds on it, so an open/close next to a live connection would
-    let other processes checkpoint and reset the WAL under that connection's feet.
-    """
+    """Create the database file 0600 before SQLite does (it would follow the umask), only if
+    it does not exist yet (docs/decisions/0018-never-close-a-database-descriptor.md)."""
     if path.is_symlink():  # SQLite would follow it (and its -wal beside the target)
         raise JobcoreError(f"refusing {path}: it is a symlink; move it aside")
     if path.exists():

@@ -40,11 +40,8 @@ ACTIVE_STATUSES: tuple[str, ...] = (JobStatus.QUEUED.value, JobStatus.RUNNING.va
 
 
 def iso(ts: float | None) -> str | None:
-    """Epoch seconds as ISO-8601 with the local offset, or None.
-
-    Formatted by hand from ``time.localtime``: datetime's astimezone + isoformat cost ten
-    times more, which a 10,000-job ``ls --json`` feels.
-    """
+    """Epoch seconds as ISO-8601 with the local offset, or None; by hand from ``localtime``,
+    far cheaper than datetime (docs/decisions/0012-compact-json-straight-from-rows.md)."""
     if ts is None:
         return None
     minute = int(ts) // 60
@@ -78,8 +75,8 @@ def _minute_parts(ts: float) -> tuple[str, str, bool]:
 
 
 def _decoded(text: str) -> Any:
-    """A JSON column. The empty ``{}`` and ``[]`` most jobs hold are made without the decoder:
-    five ``json.loads`` per row were a third of reading 10,000 jobs."""
+    """A JSON column; the empty ``{}`` and ``[]`` most jobs hold skip the decoder
+    (docs/decisions/0012-compact-json-straight-from-rows.md)."""
     if text == "{}":
         return {}
     if text == "[]":
@@ -354,11 +351,9 @@ JSON_COLUMNS = (
 
 
 def jobs_json(rows: Iterable[tuple[Any, ...]]) -> list[dict[str, Any]]:
-    """``Job.from_row(row).to_json()`` of each row (of JSON_COLUMNS), made straight from the
-    rows: ``ls --json --all`` of 10,000 jobs spent most of its time building Jobs it never
-    used. A command line or environment shared by many jobs is decoded and masked once (the
-    lists and dicts are shared: the result is for printing). tests/test_json.py keeps this
-    and ``to_json`` the same."""
+    """``Job.from_row(row).to_json()`` of each row, built straight from the rows (shared lists
+    and dicts: for printing); tests/test_json.py keeps the two the same
+    (docs/decisions/0012-compact-json-straight-from-rows.md)."""
     from jobcore.base.redact import mask_argv, mask_env, mask_text
 
     shown: dict[str, list[str]] = {}

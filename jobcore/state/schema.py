@@ -92,8 +92,8 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE jobs ADD COLUMN on_done TEXT;
     ALTER TABLE jobs ADD COLUMN redact TEXT NOT NULL DEFAULT '[]';
     """,
-    # Partial indexes: an item going pending -> running -> done touches one index entry, not
-    # four (the commit per scheduler pass was most of a fast batch's cost).
+    # Partial indexes: an item's pending -> running -> done touches one index entry, not four
+    # (docs/decisions/0011-batch-ledger-few-commits.md).
     """
     DROP INDEX items_by_status;
     DROP INDEX items_failed;
@@ -101,11 +101,8 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX items_failed_by_job ON items(job_id, finished_at) WHERE status = 'failed';
     CREATE INDEX items_failed_at ON items(finished_at) WHERE status = 'failed';
     """,
-    # Durations that must hold across processes are measured on the boot clock, not the
-    # wall clock (a step of the clock voided them): see jobcore.base.clock. queued_at stays the
-    # wall time shown to people; an item's not_before (never shown) and a sample's t become
-    # boot-clock seconds of the boot named beside them (old wall-clock values are dropped:
-    # an item's pending backoff ends at once, a rate is measured afresh).
+    # Durations across processes move to the boot clock, their boot beside them; queued_at
+    # stays wall time for people (docs/decisions/0009-boot-clock-for-durations.md).
     """
     ALTER TABLE jobs ADD COLUMN queued_clock REAL;
     ALTER TABLE jobs ADD COLUMN queued_boot TEXT;

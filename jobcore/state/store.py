@@ -2,7 +2,8 @@
 
 One ``Store`` is one connection (``jobcore.state.database``); every write is a
 ``BEGIN IMMEDIATE`` transaction (``Store.write``). Status, worker, claim and stop-request
-changes go through ``jobcore.state.transitions``.
+changes go through ``jobcore.state.transitions``
+(docs/decisions/0002-sqlite-wal-and-begin-immediate.md).
 """
 
 from __future__ import annotations

@@ -1,25 +1,9 @@
 """A batch worker's ledger: ready items handed out from memory, checkpoints in few commits.
 
-Why: a commit costs about as much as the scheduler's whole Python work for an item, and an
-item of ``true`` takes under a millisecond. Two commits per item (claim, then result) made
-the worker, not the items, the bottleneck of a fast batch. So:
-
-- An ended attempt is committed at once (with any others that ended in the same pass): an
-  item is recorded done only in the transaction that records its result, and after a crash
-  the only items run again are those that were in flight.
-- What is only shown, not relied on, is committed at most every FLUSH_S, or with the next
-  result: that an item started (it is pending in the database until then, so a crash runs
-  it again, as an item in flight should be) and the job's counts, rate and current item
-  (healed by a recount when a worker starts).
-- Pending items are read ahead, READ_AHEAD at a time: only one worker runs a job (the
-  queue's lock), so nothing else claims them, and a read comes after the marks are written.
-- When the database cannot be written (locked by another process, a full disk), ended
-  attempts wait in memory and are tried again after the store's backoff, while the items
-  still running are drained as usual; no new item starts until they are recorded, so a crash
-  then redoes no more than the items in flight, as always. Results are never marked done
-  without their result: the same transaction still records both.
-- An item's backoff (``not_before``) is on the boot clock (``jobcore.base.clock``): a step of the
-  wall clock neither releases nor freezes the items waiting to be retried.
+An ended attempt is committed at once (an item is done only with its result); what is only
+shown waits up to FLUSH_S; pending items are read ahead; while the database cannot be
+written, results wait in memory and no item starts; backoffs are on the boot clock
+(docs/decisions/0011-batch-ledger-few-commits.md).
 """
 
 from __future__ import annotations
