@@ -14,7 +14,7 @@ from collections.abc import Callable
 from signal import SIGHUP, SIGINT, SIGKILL, SIGTERM
 from typing import TYPE_CHECKING
 
-from jobcore.errors import Pause
+from jobcore.errors import JobcoreError, Pause
 from jobcore.items import ItemBook, ItemRecord, ItemStatus, Outcome
 from jobcore.ledger import Ledger
 from jobcore.live_line import LiveLine
@@ -25,6 +25,7 @@ from jobcore.store import Store
 if TYPE_CHECKING:
     from jobcore.call_runner import CallRunner
     from jobcore.cgroup import JobCgroup
+    from jobcore.dask_runner import DaskRunner
     from jobcore.redact import Redactor
 
 TICK_S = 0.2
@@ -74,9 +75,13 @@ class BatchRun:
         self.cgroup: JobCgroup | None = None
         """Set by the worker where the run has its own cgroup: items are born in it."""
 
-    def _runner(self) -> CommandRunner | CallRunner:
+    def _runner(self) -> CommandRunner | CallRunner | DaskRunner:
         """The runner for this batch, started in the job's folder with the job's world."""
         os.chdir(self.job.cwd)
+        if self.spec.cluster:
+            from jobcore.dask_runner import start_on_cluster
+
+            return start_on_cluster(self)
         if self.spec.call:
             # The function runs in this process (or its pool): give it the job's environment,
             # and only that (not what the worker inherited from whoever resumed the job).
@@ -114,7 +119,10 @@ class BatchRun:
         if not os.path.isdir(self.job.cwd):
             return Ending(JobStatus.FAILED, f"cwd does not exist: {self.job.cwd}")
         self.store.patience.call(self.book.reset_in_flight)
-        self.runner = self._runner()
+        try:
+            self.runner = self._runner()
+        except JobcoreError as exc:  # a cluster that cannot be reached or used
+            return Ending(JobStatus.FAILED, str(exc))
         self.ledger = Ledger(
             self.store,
             self.job.id,

@@ -101,6 +101,9 @@ def launch(
         from jobcore.limits import check_batch
 
         check_batch(batch.parallel, batch.retries, batch.backoff)
+        from jobcore.cluster import resolve as settle_cluster
+
+        batch = settle_cluster(batch, state)
     launched = launch_env.current() if launched_env is None else dict(launched_env)
     if batch is not None and batch.call:
         if not os.path.isdir(cwd):
@@ -189,16 +192,24 @@ def submit(
     processes: bool = False,
     cwd: str | None = None,
     home: str | None = None,
+    cluster: str | None = None,
 ) -> str:
     """Run ``package.module:function`` once per item in a detached job; returns the job id.
 
     Items are passed to the function as strings (one per item, as with ``--each``).
+    ``cluster``: a Dask scheduler's address to run them on (default: ``config set
+    cluster``, else this machine).
     """
     from jobcore.paths import resolve_home
 
     state = resolve_home(home)
     spec = BatchSpec(
-        parallel=parallel, retries=retries, backoff=backoff, call=target, processes=processes
+        parallel=parallel,
+        retries=retries,
+        backoff=backoff,
+        call=target,
+        processes=processes,
+        cluster=cluster,
     )
     with Store(state) as store:
         job = launch(
