@@ -5,9 +5,12 @@ backoff (Dask's own retries stay off), the job log, stop and resume. It hands it
 cluster as tasks (``jobcore.dask_tasks``) and records each end as it arrives, through the same
 runner interface as the local runners: ``start``, ``wait``, ``interrupt_all``, ``close``.
 
-- A task's result carries its exit code (or a call's result) and the output not yet shipped;
-  a long item's output arrives in numbered chunks meanwhile (Dask events on the run's topic),
-  and all of it goes through the job's LogWriter under the item's prefix, as a local item's.
+- A task sends its end (exit code or a call's result, and the output not yet shipped) as a
+  Dask event on the run's topic, after the numbered chunks of a long item's output: the
+  scheduler pushes them, in order, and the driver never fetches a result (a round trip per
+  item). All output goes through the job's LogWriter under the item's prefix, as a local
+  item's. A task that ends without sending one (an error outside it, a cancel) is found by
+  its future's status.
 - A Dask worker that dies mid-item: the scheduler runs its task again elsewhere (the attempt
   is not counted, as an interrupted local one is not).
 - The scheduler lost mid-run: the items in flight go back to pending and the job pauses
@@ -48,8 +51,6 @@ if TYPE_CHECKING:
 
 CONNECT_S = 10.0
 """How long the driver tries to reach the scheduler when it starts."""
-LEFTOVER_WAIT_S = 1.0
-"""How long an ended item waits for output chunks still on their way."""
 KILL_WAIT_S = 2.0
 """How long killed items get to report their end before they are cancelled."""
 STEP_S = 0.1
@@ -62,7 +63,7 @@ LOST_RETRY_S = 30.0
 class _Remote:
     """An item in flight on the cluster."""
 
-    __slots__ = ("chunks", "ended", "future", "last_error", "record", "reporter", "writer")
+    __slots__ = ("chunks", "future", "last_error", "record", "reporter", "writer")
 
     def __init__(self, record: ItemRecord, future: Future[Any], writer: LogWriter) -> None:
         self.record = record
@@ -70,8 +71,6 @@ class _Remote:
         self.writer = writer
         self.chunks = 0
         """Output chunks written so far (they are numbered from 0)."""
-        self.ended: tuple[dict[str, Any], float] | None = None
-        """Its result, and when it came, while chunks it announced are still on their way."""
         self.reporter: Reporter | None = None
         self.last_error: str | None = None
 
@@ -114,10 +113,12 @@ class DaskRunner:
         self.redact = redact
         self.live = live
         self.tasks = dask_tasks
-        self.items: dict[str, _Remote] = {}
-        """In flight, by task key."""
-        self.events: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
-        """Ends (``done``, key) and output chunks (``chunk``, message), from Dask's threads."""
+        self.items: dict[int, _Remote] = {}
+        """In flight, by item index."""
+        self.events: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
+        """Output chunks and ends of items, from Dask's event loop."""
+        self.ended: list[tuple[ItemRecord, Outcome]] = []
+        """Attempts that ended since the last ``wait`` returned."""
         self.ran: dict[str, int] = {}
         """Items each worker ran in this run (ended attempts)."""
         self._where_at = 0.0
@@ -167,6 +168,8 @@ class DaskRunner:
                 self.cwd,
                 record.item,
                 record.idx,
+                record.attempts,
+                self.topic,
                 key=key,
                 pure=False,
                 retries=0,
@@ -178,6 +181,7 @@ class DaskRunner:
                 self.job,
                 self.run,
                 record.idx,
+                record.attempts,
                 fill_argv(self.template, record.item),
                 self.env,
                 self.cwd,
@@ -196,14 +200,15 @@ class DaskRunner:
             live=self.live,
             wants=WANTED,
         )
-        self.items[key] = entry
+        self.items[record.idx] = entry
         self._where_changed = True
-        future.add_done_callback(lambda f: self.events.put(("done", f.key)))
         return None
 
     def _on_event(self, event: tuple[float, dict[str, Any]]) -> None:
-        """A chunk of a running item's output (on Dask's event loop: only queued here)."""
-        self.events.put(("chunk", event[1]))
+        """A chunk of output or an end (on Dask's event loop: only queued here)."""
+        msg = event[1]
+        if isinstance(msg, dict) and msg.get("run") == self.run:
+            self.events.put(msg)
 
     def _on_line(self, entry: _Remote, line: bytes) -> bool:
         """An item's line: its progress is the item's own; its last ``::error`` is the reason
@@ -225,61 +230,40 @@ class DaskRunner:
         return change.is_marker
 
     def wait(self, timeout: float) -> list[tuple[ItemRecord, Outcome]]:
-        """Take ends and output for up to ``timeout`` seconds; the attempts that ended."""
+        """Take output and ends for up to ``timeout`` seconds; the attempts that ended."""
         if not self.items:
             time.sleep(timeout)
             return []
-        deadline = time.monotonic() + timeout
         try:
-            self._handle(*self.events.get(timeout=timeout))
+            self._handle(self.events.get(timeout=timeout))
             while True:
-                self._handle(*self.events.get_nowait())
+                self._handle(self.events.get_nowait())
         except queue.Empty:
             pass
-        ended = []
-        now = time.monotonic()
-        for key, entry in list(self.items.items()):
-            if entry.reporter is not None:
+        for entry in list(self.items.values()):
+            if entry.future.status in ("error", "cancelled"):
+                self._end(entry, self._failed_task(entry.future))
+            elif entry.reporter is not None:
                 entry.reporter.flush()
-            if entry.ended is None:
-                continue
-            reply, at = entry.ended
-            if entry.chunks < reply.get("chunks", 0) and now - at < LEFTOVER_WAIT_S:
-                continue  # its last chunks are still on their way
-            ended.append((entry.record, self._close(key, reply)))
-        if not ended and self.live is not None and time.monotonic() >= deadline:
+        if not self.ended and self.live is not None:
             self.live.flush()
         self._note_where()
+        ended, self.ended = self.ended, []
         return ended
 
-    def _handle(self, kind: str, value: Any) -> None:
-        if kind == "chunk":
-            entry = self._entry_of(value)
-            if entry is not None and value.get("seq") == entry.chunks:
-                entry.writer.feed(value["data"])
-                entry.chunks += 1
+    def _handle(self, msg: dict[str, Any]) -> None:
+        entry = self.items.get(msg.get("idx", -1))
+        if entry is None:
             return
-        entry = self.items.get(value)
-        if entry is None or entry.ended is not None:
-            return
-        entry.ended = (self._reply(entry.future), time.monotonic())
-        self._where_changed = True
+        if "end" in msg:
+            if msg.get("attempt") == entry.record.attempts:
+                self._end(entry, msg["end"])
+        elif msg.get("seq") == entry.chunks:
+            entry.writer.feed(msg["data"])
+            entry.chunks += 1
 
-    def _entry_of(self, msg: dict[str, Any]) -> _Remote | None:
-        if not isinstance(msg, dict) or msg.get("run") != self.run:
-            return None
-        for entry in self.items.values():
-            if entry.record.idx == msg.get("idx") and entry.ended is None:
-                return entry
-        return None
-
-    def _reply(self, future: Future[Any]) -> dict[str, Any]:
-        """The task's reply; a task that ended without one says why as one."""
-        if future.status == "finished":
-            try:
-                return dict(future.result(timeout=CONNECT_S))
-            except Exception as exc:  # the result could not be fetched (its worker died)
-                return {"lost": f"{type(exc).__name__}: {exc}"}
+    def _failed_task(self, future: Future[Any]) -> dict[str, Any]:
+        """Why a task ended without sending its end."""
         if future.status == "cancelled":
             self.lost = self.lost or f"lost the Dask scheduler at {self.address}"
             return {"lost": self.lost}
@@ -288,9 +272,13 @@ class DaskRunner:
             return {"error": f"its Dask worker died each time it ran it: {exc}"}
         return {"error": f"{type(exc).__name__}: {exc}"[:500]}
 
-    def _close(self, key: str, reply: dict[str, Any]) -> Outcome:
-        """An ended item: its last output written, its outcome made."""
-        entry = self.items.pop(key)
+    def _end(self, entry: _Remote, reply: dict[str, Any]) -> None:
+        self.ended.append((entry.record, self._close(entry.record.idx, reply)))
+        self._where_changed = True
+
+    def _close(self, idx: int, reply: dict[str, Any]) -> Outcome:
+        """An ended item: its last output written, its outcome made (its future let go)."""
+        entry = self.items.pop(idx)
         tail = reply.get("tail")
         if tail:
             entry.writer.feed(tail)
@@ -329,20 +317,17 @@ class DaskRunner:
         ended = self.wait(0)
         self._signal(signal.SIGTERM)
         deadline = time.monotonic() + grace
-        while self._unended() and (left := deadline - time.monotonic()) > 0:
+        while self.items and (left := deadline - time.monotonic()) > 0:
             ended += self.wait(min(left, STEP_S))
-        if self._unended():
+        if self.items:
             self._signal(signal.SIGKILL)
             deadline = time.monotonic() + KILL_WAIT_S
-            while self._unended() and time.monotonic() < deadline:
+            while self.items and time.monotonic() < deadline:
                 ended += self.wait(STEP_S)
-        for key, entry in list(self.items.items()):
+        for idx, entry in list(self.items.items()):
             entry.future.cancel()
-            ended.append((entry.record, self._close(key, {"interrupted": True})))
+            ended.append((entry.record, self._close(idx, {"interrupted": True})))
         return ended
-
-    def _unended(self) -> bool:
-        return any(entry.ended is None for entry in self.items.values())
 
     def _signal(self, sig: int) -> None:
         """Signal this run's items on every worker (a worker that is gone has none)."""
@@ -376,10 +361,26 @@ class DaskRunner:
         """Leave the cluster: the run's stopping mark goes from the workers, the note stays."""
         self._note_where(force=True)
         try:
-            if self.lost is None:
-                self.client.run(self.tasks.forget_run, self.run, on_error="ignore")
+            # Housekeeping on the cluster: no failure of it may cost the job its ending.
+            with contextlib.suppress(Exception):
+                if self.lost is None:
+                    self.client.run(self.tasks.forget_run, self.run, on_error="ignore")
+                    self.client.run_on_scheduler(_forget_topic, self.topic)
         finally:
             self.client.close()
+
+
+def _forget_topic(topic: str, dask_scheduler: Any = None) -> None:
+    """Drop a run's events kept by the scheduler (its last 1,000 per topic, output included).
+
+    Sent by value (jobcore need not be installed on the scheduler); the broker is Dask's
+    internal, so a version without it keeps the events (bounded) rather than failing."""
+    broker = getattr(dask_scheduler, "_broker", None)
+    if broker is not None:
+        broker.truncate(topic)
+
+
+_forget_topic.__module__ = "__main__"  # cloudpickle sends it by value, not by reference
 
 
 def start_on_cluster(batch: BatchRun) -> DaskRunner:

@@ -9,8 +9,10 @@ A shell item runs in a session (and process group) of its own. Cancelling a Dask
 not stop a subprocess its task started, so each running item is registered here by job and
 run, and ``signal_items`` (sent to every worker with ``Client.run``) signals the item's group
 and the descendants seen when the stop began: the way a local stop treats an item's tree.
-Its output goes back with its result; while it runs longer than ``CHUNK_S``, in chunks
-logged as Dask events on the run's topic, each numbered, so the driver writes them in order.
+Its output goes back with its end; while it runs longer than ``CHUNK_S``, in chunks before
+it. Both are Dask events on the run's topic, sent from the task's thread, so they reach the
+driver in the order they were sent, pushed by the scheduler: the driver never asks for a
+result (a round trip to the scheduler and the worker per item). The task returns nothing.
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ from jobcore.current_item import ENV_ITEM
 
 CHUNK_S = 1.0
 """An item's output is shipped in chunks every this many seconds while it runs."""
-MAX_CHUNK = 256 * 1024
-"""Output held back before a chunk goes anyway (a chatty item does not grow a worker)."""
+MAX_CHUNK = 64 * 1024
+"""Output held back before a chunk goes anyway (the scheduler keeps a topic's last 1,000
+events until the driver closes the run)."""
 
 
 class _Item:
@@ -71,6 +74,11 @@ def _emit(topic: str, msg: dict[str, Any]) -> None:
         get_worker().log_event(topic, msg)
 
 
+def _end(topic: str, run: str, idx: int, attempt: int, reply: dict[str, Any]) -> None:
+    """Send how an item's attempt ended, after all of its output."""
+    _emit(topic, {"run": run, "idx": idx, "attempt": attempt, "end": reply})
+
+
 def ping() -> str:
     """Proves jobcore is importable on a worker (``Client.run`` of this)."""
     return "ok"
@@ -80,16 +88,24 @@ def run_shell(
     job: str,
     run: str,
     idx: int,
+    attempt: int,
     argv: list[str],
     env: dict[str, str],
     cwd: str,
     topic: str,
-) -> dict[str, Any]:
-    """Run one shell item; its exit code, where it ran and the output not yet shipped.
+) -> None:
+    """Run one shell item; its end (exit code, where it ran, output not yet shipped) goes
+    to the driver on ``topic``.
 
     ``env`` goes on top of the worker's own environment (the job's ``--env`` and markers):
     the launching machine's PATH means nothing on another host.
     """
+    _end(topic, run, idx, attempt, _shell(job, run, idx, argv, env, cwd, topic))
+
+
+def _shell(
+    job: str, run: str, idx: int, argv: list[str], env: dict[str, str], cwd: str, topic: str
+) -> dict[str, Any]:
     where = _worker_address()
     if run in _stopping:
         return {"interrupted": True, "worker": where}
@@ -251,8 +267,15 @@ def _capture_output() -> None:
             _captured = True
 
 
-def run_call(run: str, target: str, cwd: str, item: str, idx: int) -> dict[str, Any]:
-    """Call ``target`` on one item; its JSON result, or its error, with what it printed."""
+def run_call(
+    run: str, target: str, cwd: str, item: str, idx: int, attempt: int, topic: str
+) -> None:
+    """Call ``target`` on one item; its JSON result, or its error, with what it printed,
+    go to the driver on ``topic``."""
+    _end(topic, run, idx, attempt, _call(run, target, cwd, item, idx))
+
+
+def _call(run: str, target: str, cwd: str, item: str, idx: int) -> dict[str, Any]:
     import json
 
     from jobcore import current_item
