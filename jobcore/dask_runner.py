@@ -138,6 +138,18 @@ class DaskRunner:
             self.client.close()
             raise
         self._note_where(force=True)
+        self._say_where()
+
+    def _say_where(self) -> None:
+        """A line in the job log: where the items go, and whether anyone is there to run them."""
+        workers = self.client.nthreads()
+        threads = sum(workers.values())
+        if workers:
+            text = f"{len(workers)} worker(s), {threads} thread(s)"
+        else:
+            text = "no workers yet: the items wait for one (dask worker ADDRESS)"
+        with contextlib.suppress(OSError):
+            os.write(self.log_fd, f"jobcore: running items on {self.address}: {text}\n".encode())
 
     def _check_workers(self) -> None:
         """jobcore (and a ``--call`` target) importable on every worker, or a clear error."""
