@@ -92,9 +92,15 @@ class DaskRunner:
         redact: Redactor | None = None,
         live: LiveLine | None = None,
     ) -> None:
+        import logging
+
         from distributed import Client
 
         from jobcore import dask_tasks
+
+        # The driver's stderr is the job log: Dask's reconnect tracebacks would bury it.
+        # What matters (a lost scheduler, a worker that cannot import) is said in one line.
+        logging.getLogger("distributed").setLevel(logging.CRITICAL)
 
         self.address = address
         self.state = state
