@@ -21,14 +21,22 @@ def submit(
     processes: bool = False,
     cwd: str | None = None,
     home: str | None = None,
+    cluster: str | None = None,
 ) -> str:
     """Run ``package.module:function`` once per item in a detached job; returns the job id.
 
     Items are passed to the function as strings (one per item, as with ``--each``).
+    ``cluster``: a Dask scheduler's address to run them on (default: ``config set
+    cluster``, else this machine).
     """
     state = resolve_home(home)
     spec = BatchSpec(
-        parallel=parallel, retries=retries, backoff=backoff, call=target, processes=processes
+        parallel=parallel,
+        retries=retries,
+        backoff=backoff,
+        call=target,
+        processes=processes,
+        cluster=cluster,
     )
     with Store(state) as store:
         job = launch(

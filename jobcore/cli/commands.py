@@ -96,7 +96,9 @@ def _batch_from_args(
     args: argparse.Namespace, command: list[str]
 ) -> tuple[BatchSpec | None, list[str]]:
     """The batch options of ``run`` checked and read, with the items of ``--each``."""
-    batch_flags = [f for f in ("parallel", "retries", "backoff", "call") if getattr(args, f)]
+    batch_flags = [
+        f for f in ("parallel", "retries", "backoff", "call", "cluster") if getattr(args, f)
+    ]
     if args.processes:
         batch_flags.append("processes")
     if args.each is None:
@@ -108,6 +110,7 @@ def _batch_from_args(
         raise UsageError("give either --call TARGET or a command, not both")
     if args.processes and not args.call:
         raise UsageError("--processes goes with --call")
+    from jobcore.base.cluster_address import check_address
     from jobcore.state.items import read_items
 
     try:
@@ -126,6 +129,7 @@ def _batch_from_args(
         backoff=1.0 if args.backoff is None else args.backoff,
         call=args.call,
         processes=args.processes,
+        cluster=None if args.cluster is None else check_address(args.cluster),
     )
     return spec, items
 
@@ -343,6 +347,10 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
         in_flight = _shown_records(ctx, running(store, job.id)) if job.status.is_active else []
         data["running_items"] = [r.to_json() for r in in_flight]
     data["position"] = _position(store, job)
+    if job.spec.get("cluster"):
+        from jobcore.state.cluster import where_items_run
+
+        data["cluster"] = where_items_run(ctx.state, job)
     if args.json:
         data["samples"] = store.samples(job.id)
         _emit_json(data)
@@ -379,6 +387,10 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
     ]
     if job.is_batch:
         fields.insert(14, ("items", ", ".join(f"{n} {s}" for s, n in data["items"].items())))
+    if "cluster" in data:
+        from jobcore.state.cluster import describe
+
+        fields.insert(15, ("cluster", describe(data["cluster"])))
     for key, value in fields:
         print(f"{key:>12}  {value}")
     if in_flight:

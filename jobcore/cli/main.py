@@ -198,7 +198,8 @@ pueue's verbs work too: add, status, log, follow, remove, pause""",
         "  jobcore run -- sh -c 'for f in *.wav; do lame \"$f\"; done'  # a shell, if wanted\n"
         "  jobcore run --each repos.txt -j 4 --retries 2 -- git clone {}\n"
         "  ls *.mov | jobcore run --each - -j 2 -- ffmpeg -i {} {}.mp4\n"
-        "  jobcore run --each tickets.txt --call importer.tickets:import_one -j 8",
+        "  jobcore run --each tickets.txt --call importer.tickets:import_one -j 8\n"
+        "  jobcore run --each clips.txt --cluster tcp://10.0.0.5:8786 -j 64 -- ./render.sh {}",
     )
     p.add_argument("--name", help="a name to show instead of the command")
     p.add_argument("--cwd", metavar="DIR", help="folder to run in (default: the current one)")
@@ -233,6 +234,12 @@ pueue's verbs work too: add, status, log, follow, remove, pause""",
     )
     p.add_argument(
         "--processes", action="store_true", help="with --call: a process pool instead of threads"
+    )
+    p.add_argument(
+        "--cluster",
+        metavar="tcp://HOST:PORT",
+        help="run the items on this Dask scheduler's workers (local: on this machine, "
+        "whatever `config set cluster` says)",
     )
     p.add_argument(
         "--group",

@@ -50,6 +50,9 @@ def launch(
         from jobcore.base.limits import check_batch
 
         check_batch(batch.parallel, batch.retries, batch.backoff)
+        from jobcore.state.cluster import resolve as settle_cluster
+
+        batch = settle_cluster(batch, state)
     launched = launch_env.current() if launched_env is None else dict(launched_env)
     if batch is not None and batch.call:
         if not os.path.isdir(cwd):

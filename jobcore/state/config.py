@@ -51,6 +51,15 @@ def _is_seconds(value: Any) -> bool:
     return isinstance(value, int | float) and 0 <= value <= MAX_SECONDS
 
 
+def _address(text: str) -> str:
+    from jobcore.base.cluster_address import check_address
+
+    try:
+        return check_address(text)
+    except UsageError:
+        raise ValueError from None
+
+
 def _names(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not all(n.replace("_", "a").isalnum() for n in names):
@@ -83,6 +92,12 @@ KEYS: dict[str, Key] = {
         None,
         "desktop notification (notify-send) when a job that ran this many "
         "seconds ends; attach and wait also ring the terminal bell",
+    ),
+    "cluster": Key(
+        _address,
+        lambda v: isinstance(v, str),
+        None,
+        "Dask scheduler (tcp://HOST:PORT) that batches run on unless --cluster says otherwise",
     ),
     "redact_env": Key(
         _names,

@@ -105,6 +105,8 @@ class BatchSpec(NamedTuple):
     backoff: float = 1.0
     call: str | None = None
     processes: bool = False
+    cluster: str | None = None
+    """The Dask scheduler the items run on (None: this machine; see ``jobcore.state.cluster``)."""
 
     @classmethod
     def of(cls, job: Job) -> BatchSpec:
@@ -115,10 +117,11 @@ class BatchSpec(NamedTuple):
             backoff=float(spec.get("backoff", 1.0)),
             call=spec.get("call"),
             processes=bool(spec.get("processes", False)),
+            cluster=spec.get("cluster"),
         )
 
     def to_spec(self) -> dict[str, object]:
-        return {
+        spec: dict[str, object] = {
             "each": True,
             "parallel": self.parallel,
             "retries": self.retries,
@@ -126,6 +129,9 @@ class BatchSpec(NamedTuple):
             "call": self.call,
             "processes": self.processes,
         }
+        if self.cluster:
+            spec["cluster"] = self.cluster
+        return spec
 
 
 class QueueSpec(NamedTuple):

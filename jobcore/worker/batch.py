@@ -14,7 +14,7 @@ from collections.abc import Callable
 from signal import SIGHUP, SIGINT, SIGKILL, SIGTERM
 from typing import TYPE_CHECKING
 
-from jobcore.base.errors import Pause
+from jobcore.base.errors import JobcoreError, Pause
 from jobcore.state.items import ItemBook, ItemRecord, ItemStatus, Outcome
 from jobcore.state.live_line import LiveLine
 from jobcore.state.models import TERMINATED, BatchSpec, Ending, Job, JobStatus
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from jobcore.base.redact import Redactor
     from jobcore.procs.cgroup import JobCgroup
     from jobcore.worker.call_runner import CallRunner
+    from jobcore.worker.dask_runner import DaskRunner
 
 TICK_S = 0.2
 """How often the loop looks at the stop request and at items due after a backoff."""
@@ -74,9 +75,13 @@ class BatchRun:
         self.cgroup: JobCgroup | None = None
         """Set by the worker where the run has its own cgroup: items are born in it."""
 
-    def _runner(self) -> CommandRunner | CallRunner:
+    def _runner(self) -> CommandRunner | CallRunner | DaskRunner:
         """The runner for this batch, started in the job's folder with the job's world."""
         os.chdir(self.job.cwd)
+        if self.spec.cluster:
+            from jobcore.worker.dask_runner import start_on_cluster
+
+            return start_on_cluster(self)
         if self.spec.call:
             # The function runs in this process (or its pool): give it the job's environment,
             # and only that (not what the worker inherited from whoever resumed the job).
@@ -114,7 +119,10 @@ class BatchRun:
         if not os.path.isdir(self.job.cwd):
             return Ending(JobStatus.FAILED, f"cwd does not exist: {self.job.cwd}")
         self.store.patience.call(self.book.reset_in_flight)
-        self.runner = self._runner()
+        try:
+            self.runner = self._runner()
+        except JobcoreError as exc:  # a cluster that cannot be reached or used
+            return Ending(JobStatus.FAILED, str(exc))
         self.ledger = Ledger(
             self.store,
             self.job.id,
