@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from jobcore.base.errors import JobcoreError
-from jobcore.ops import dispatch
+from jobcore.ops import dispatch, wakeup
 from jobcore.ops.reconcile import reconcile
 from jobcore.procs.identity import is_alive
 from jobcore.state.paths import StateDir, open_folder
@@ -50,10 +50,10 @@ class Dispatcher:
         dir_fd = open_folder(self.state.root, self.state.root)
         try:
             with contextlib.suppress(FileExistsError):
-                os.mkfifo(dispatch.FIFO_NAME, 0o600, dir_fd=dir_fd)
+                os.mkfifo(wakeup.FIFO_NAME, 0o600, dir_fd=dir_fd)
         finally:
             os.close(dir_fd)
-        return dispatch.open_fifo(self.state, os.O_RDWR)
+        return wakeup.open_fifo(self.state, os.O_RDWR)
 
     def run(self) -> None:
         while True:
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     state = StateDir(Path(args[0]).absolute())
     os.chdir(state.root)
     try:
-        lock_fd = dispatch.open_lock(state)
+        lock_fd = wakeup.open_lock(state)
     except (OSError, JobcoreError) as exc:
         print(f"jobcore dispatcher: {exc}", flush=True)
         return 1

@@ -6,7 +6,6 @@ import json
 import shlex
 import sqlite3
 import time
-from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -74,7 +73,7 @@ def _minute_parts(ts: float) -> tuple[str, str, bool]:
     return head, f"{sign}{hours:02d}:{minutes:02d}", whole
 
 
-def _decoded(text: str) -> Any:
+def decoded(text: str) -> Any:
     """A JSON column; the empty ``{}`` and ``[]`` most jobs hold skip the decoder
     (docs/decisions/0012-compact-json-straight-from-rows.md)."""
     if text == "{}":
@@ -220,9 +219,9 @@ class Job(NamedTuple):
             id=row["id"],
             seq=row["seq"],
             name=row["name"],
-            command=_decoded(row["command"]),
+            command=decoded(row["command"]),
             cwd=row["cwd"],
-            env=_decoded(row["env"]),
+            env=decoded(row["env"]),
             status=JobStatus(row["status"]),
             reason=row["reason"],
             created_at=row["created_at"],
@@ -240,19 +239,19 @@ class Job(NamedTuple):
             rate=row["rate"],
             eta_s=row["eta_s"],
             progress_at=row["progress_at"],
-            spec=_decoded(row["spec"]),
+            spec=decoded(row["spec"]),
             paused_until=row["paused_until"],
             queue=QueueSpec(
                 row["grp"],
                 row["priority"],
-                tuple(_decoded(row["after"])),
+                tuple(decoded(row["after"])),
                 row["not_before"],
                 bool(row["held"]),
             ),
             waiting_on=row["waiting_on"],
             on_done=row["on_done"],
-            redact=tuple(_decoded(row["redact"])),
-            masked=None if row["masked"] is None else _decoded(row["masked"]),
+            redact=tuple(decoded(row["redact"])),
+            masked=None if row["masked"] is None else decoded(row["masked"]),
             run_s=row["run_s"],
         )
 
@@ -345,84 +344,6 @@ class Job(NamedTuple):
             "waiting_on": self.waiting_on,
             "on_done": self.shown_on_done,
         }
-
-
-JSON_COLUMNS = (
-    "id, name, status, worker_pid, cmd_pid, command, masked, cwd, env, redact, created_at,"
-    " started_at, finished_at, exit_code, reason, total, done, errors, current_item, rate,"
-    " eta_s, progress_at, paused_until, spec, grp, priority, after, not_before, waiting_on,"
-    " on_done, run_s"
-)
-"""The columns ``jobs_json`` reads, in its order."""
-
-
-def jobs_json(rows: Iterable[tuple[Any, ...]]) -> list[dict[str, Any]]:
-    """``Job.from_row(row).to_json()`` of each row, built straight from the rows (shared lists
-    and dicts: for printing); tests/test_json.py keeps the two the same
-    (docs/decisions/0012-compact-json-straight-from-rows.md)."""
-    from jobcore.base.redact import mask_argv, mask_env, mask_text
-
-    shown: dict[str, list[str]] = {}
-    envs: dict[tuple[str, str], dict[str, str]] = {}
-    found = []
-    now = time.time()
-    for (
-        job_id, name, status, worker_pid, cmd_pid, command, masked, cwd, env, redact,
-        created_at, started_at, finished_at, exit_code, reason, total, done, errors,
-        current_item, rate, eta_s, progress_at, paused_until, spec, grp, priority, after,
-        not_before, waiting_on, on_done, run_s,
-    ) in rows:  # fmt: skip
-        if masked is None:
-            shown_command = shown.get(command)
-            if shown_command is None:
-                shown_command = shown[command] = mask_argv(_decoded(command))
-            shown_on_done = None if on_done is None else mask_text(on_done)
-        else:
-            masked = _decoded(masked)
-            shown_command = masked["command"] if "command" in masked else _decoded(command)
-            shown_on_done = None if on_done is None else masked.get("on_done", on_done)
-        shown_env = envs.get((env, redact))
-        if shown_env is None:
-            decoded = _decoded(env)
-            shown_env = mask_env(decoded, _decoded(redact)) if decoded else decoded
-            envs[(env, redact)] = shown_env
-        batch = _decoded(spec)
-        running = status == JobStatus.RUNNING.value
-        found.append(
-            {
-                "id": job_id,
-                "name": name,
-                "status": status,
-                "pid": worker_pid,
-                "command_pid": cmd_pid,
-                "command": shown_command,
-                "cwd": cwd,
-                "env": shown_env,
-                "created_at": None if created_at is None else iso(created_at),
-                "started_at": None if started_at is None else iso(started_at),
-                "finished_at": None if finished_at is None else iso(finished_at),
-                "exit_code": exit_code,
-                "error": reason if status == "failed" else None,
-                "reason": reason,
-                "total": total,
-                "done": done,
-                "errors": errors,
-                "current_item": current_item,
-                "rate": rate if running else None,
-                "eta_s": eta_s if running else None,
-                "elapsed_s": run_time(status, started_at, finished_at, run_s, now),
-                "progress_updated_at": None if progress_at is None else iso(progress_at),
-                "paused_until": None if paused_until is None else iso(paused_until),
-                "batch": batch or None,
-                "group": grp,
-                "priority": priority,
-                "after": _decoded(after),
-                "not_before": None if not_before is None else iso(not_before),
-                "waiting_on": waiting_on,
-                "on_done": shown_on_done,
-            }
-        )
-    return found
 
 
 def run_time(

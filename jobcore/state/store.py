@@ -19,14 +19,13 @@ from jobcore.base import clock
 from jobcore.base.errors import JobcoreError, UsageError
 from jobcore.state import transitions
 from jobcore.state.database import BRIEF_WAIT_MS, BUSY_TIMEOUT_MS, db_error, open_database
+from jobcore.state.json_rows import JSON_COLUMNS, jobs_json
 from jobcore.state.models import (
     ACTIVE_STATUSES,
-    JSON_COLUMNS,
     Job,
     JobStatus,
     ProcessIdentity,
     QueueSpec,
-    jobs_json,
 )
 from jobcore.state.paths import StateDir
 from jobcore.state.patience import Patience

@@ -19,7 +19,6 @@ import os
 import signal
 import sqlite3
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -50,15 +49,11 @@ class FollowUps(Protocol):
         """Apply the retention policy: keep the newest ``keep`` ended jobs."""
 
 if TYPE_CHECKING:
-    import subprocess
 
     from jobcore.worker.batch import BatchRun
     from jobcore.worker.command_job import CommandJob
-    from jobcore.worker.logwriter import LogWriter
 
 PR_SET_CHILD_SUBREAPER = 36
-CALLBACK_TIMEOUT_S = 60.0
-CALLBACK_DRAIN_S = 0.5
 
 
 def _become_subreaper() -> None:
@@ -326,75 +321,24 @@ class Worker:
 
     def after_end(self, job: Job, ending: Ending, log_fd: int) -> None:
         """The job is over: run its callback, then apply the retention policy."""
+        from jobcore.worker.notify import notify_desktop, run_callback  # subprocess: only now
+
         command = job.on_done or self.config["on_done"]
         if command:
-            self.run_callback(job, ending, command, log_fd)
-        self.notify_desktop(self.store.get(job.id))
+            outcome = run_callback(job, ending, command, self.callback_env(job), log_fd, self.mask)
+            reason = self.mask.text(f"{command!r}: {outcome}")
+            self.store.patience.call(lambda: self._record_callback(job, reason))
+        notify_desktop(self.store.get(job.id), self.config["notify_after"])
         keep = self.config["keep"]
         if keep is not None and self.follow_ups is not None:
             follow_ups = self.follow_ups
             self.store.patience.call(lambda: follow_ups.clean(self.state, self.store, keep))
 
-    def notify_desktop(self, job: Job) -> None:
-        """A desktop notification for a long job, where ``notify-send`` exists."""
-        threshold = self.config["notify_after"]
-        elapsed = job.elapsed(time.time())
-        if threshold is None or elapsed is None or elapsed < threshold:
-            return
-        import shutil
-
-        program = shutil.which("notify-send")
-        if program is None:
-            return
-        text = f"{job.label[:80]} {job.status.value}" + (f": {job.reason}" if job.reason else "")
-        import subprocess
-
-        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
-            subprocess.run(
-                [program, f"jobcore: job {job.id}", text],
-                timeout=10,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-
-    def run_callback(self, job: Job, ending: Ending, command: str, log_fd: int) -> None:
-        """pueue's callback: a shell command told about the job through its environment."""
+    def callback_env(self, job: Job) -> dict[str, str]:
+        """The job's environment, for its callback (which is told about the job besides)."""
         env = self.command_env(job)
-        env.update(
-            {
-                "JOBCORE_JOB_NAME": job.name or "",
-                "JOBCORE_JOB_STATUS": ending.status.value,
-                "JOBCORE_JOB_EXIT_CODE": "" if ending.exit_code is None else str(ending.exit_code),
-                "JOBCORE_JOB_REASON": ending.reason or "",
-                "JOBCORE_JOB_LOG": str(self.state.log_path(job.id)),
-            }
-        )
-        import subprocess
-
-        from jobcore.worker.logwriter import LogWriter
-
-        # Its output is masked like the command's, never written straight to the log.
-        writer = LogWriter(log_fd, redact=self.mask)
-        try:
-            proc = subprocess.Popen(
-                ["/bin/sh", "-c", command],
-                env=env,
-                cwd=job.cwd if os.path.isdir(job.cwd) else "/",
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-            )
-        except OSError as exc:
-            outcome = f"could not run: {exc}"
-        else:
-            code = _pump_callback(proc, writer)
-            timed_out = f"timed out after {CALLBACK_TIMEOUT_S:g} s"
-            outcome = timed_out if code is None else f"exit code {code}"
-        writer.close()
-        writer.close()
-        reason = self.mask.text(f"{command!r}: {outcome}")
-        self.store.patience.call(lambda: self._record_callback(job, reason))
+        env["JOBCORE_JOB_LOG"] = str(self.state.log_path(job.id))
+        return env
 
     def _record_callback(self, job: Job, text: str) -> None:
         with self.store.write() as conn:
@@ -416,36 +360,6 @@ def _close_inherited_fds(keep: int | None = None, every: bool = False) -> None:
             with contextlib.suppress(OSError):
                 if fd > 2 and fd != keep and (every or os.get_inheritable(fd)):
                     os.close(fd)
-
-
-def _pump_callback(proc: subprocess.Popen[bytes], writer: LogWriter) -> int | None:
-    """Copy the callback's output until it ends; its exit code, or None once it was killed
-    at CALLBACK_TIMEOUT_S. Something it left in the background holding the pipe (``cmd &``)
-    is not waited for beyond CALLBACK_DRAIN_S after the callback exited."""
-    import select
-    import subprocess
-
-    assert proc.stdout is not None
-    fd = proc.stdout.fileno()
-    deadline = time.monotonic() + CALLBACK_TIMEOUT_S
-    exited_at = None
-    while time.monotonic() < deadline:
-        if exited_at is None and proc.poll() is not None:
-            exited_at = time.monotonic()
-        if exited_at is not None and time.monotonic() - exited_at > CALLBACK_DRAIN_S:
-            break
-        if select.select([fd], [], [], 0.1)[0]:
-            data = os.read(fd, 65536)
-            if not data:
-                break
-            writer.feed(data)
-    proc.stdout.close()
-    try:
-        return proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        return None
 
 
 def serve(
