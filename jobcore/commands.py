@@ -286,6 +286,12 @@ def _note(job: Job) -> str | None:
 
 
 def cmd_ls(args: argparse.Namespace, ctx: Context) -> int:
+    if args.watch or args.heartbeat is not None:
+        if not (args.json and args.watch) or args.all or args.status or args.group is not None:
+            raise UsageError("--watch goes with --json only (--heartbeat with --watch)")
+        from jobcore import watch_stream
+
+        return watch_stream.run(_reconciled(ctx), args.heartbeat)
     if args.group is not None:
         from jobcore.queue import list_groups
 

@@ -58,6 +58,22 @@ def _names(text: str) -> list[str]:
     return names
 
 
+def _hosts(text: str) -> list[str]:
+    from jobcore.remote import check_host
+
+    try:
+        return [check_host(h.strip()) for h in text.split(",") if h.strip()]
+    except JobcoreError:
+        raise ValueError from None
+
+
+def _are_hosts(value: Any) -> bool:
+    try:
+        return isinstance(value, list) and _hosts(",".join(map(str, value))) == value
+    except ValueError:
+        return False
+
+
 KEYS: dict[str, Key] = {
     "grace": Key(
         _seconds,
@@ -89,6 +105,12 @@ KEYS: dict[str, Key] = {
         lambda v: isinstance(v, list) and all(isinstance(n, str) for n in v),
         [],
         "environment variable names whose values are masked in logs",
+    ),
+    "hosts": Key(
+        _hosts,
+        _are_hosts,
+        [],
+        "ssh hosts jobtui shows beside this machine (comma-separated; jobcore installed there)",
     ),
 }
 

@@ -9,7 +9,7 @@ narrow, and the progress bar shrinks before anything else goes.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from rich.console import Console
@@ -56,6 +56,7 @@ COLUMNS: dict[str, Column] = {
     c.key: c
     for c in (
         Column("id", "ID", 5, 0),
+        Column("host", "HOST", 8, 1, grow=20),
         Column("name", "NAME", 12, 1, grow=18),
         Column("progress", "PROGRESS", COUNTS_WIDTH, 2),
         Column("reason", "REASON", 16, 3, grow=60),
@@ -192,6 +193,8 @@ class JobTable(DataTable[object]):
         self._layout: Layout | None = None
         self._usage: Mapping[str, Usage] = {}
         self._now = 0.0
+        self.host_of: Callable[[Job], tuple[str, bool]] | None = None
+        """With other hosts shown: a row's HOST cell and whether it is greyed (offline)."""
 
     # -- content --------------------------------------------------------------------------
 
@@ -340,10 +343,13 @@ class JobTable(DataTable[object]):
         running = job.status is JobStatus.RUNNING
         usage = self._usage.get(job.id) if running else None
         values: dict[str, object] = {}
+        host, offline = self.host_of(job) if self.host_of else ("", False)
         for key, _ in self._layout.widths:
             value: object
             if key == "id":
-                value = job.id
+                value = job.id.rpartition("/")[2]  # a remote job's id is HOST/ID
+            elif key == "host":
+                value = _text(host, self.palette.muted if offline else "")
             elif key == "name":
                 value = _text(job.label)
             elif key == "status":
@@ -365,6 +371,8 @@ class JobTable(DataTable[object]):
             else:
                 value = _text(job.reason, self.palette.muted)
             values[key] = value
+        if offline:  # the last snapshot of a host that is offline: greyed
+            values = {k: Text(str(v), style=self.palette.muted) for k, v in values.items()}
         return values
 
     @property
@@ -385,7 +393,10 @@ class JobTable(DataTable[object]):
         width = self.size.width - 1  # room for the vertical scrollbar
         if width <= 0:
             return
-        layout = fit_columns(PANEL_COLUMNS[self.status], width)
+        keys = PANEL_COLUMNS[self.status]
+        if self.host_of is not None:
+            keys = (keys[0], "host", *keys[1:])
+        layout = fit_columns(keys, width)
         if layout == self._layout and not force:
             return
         current = self.cursor_job_id
