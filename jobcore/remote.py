@@ -325,13 +325,16 @@ def job_from_json(data: dict[str, Any], shift: float) -> Job:
 
     ``shift`` is this host's clock minus the other's, so elapsed times tick here correctly.
     """
+    job_id = data.get("id")
+    if not isinstance(job_id, str) or not job_id.isalnum() or not job_id.isascii():
+        raise StreamError(f"bad job id in stream: {str(job_id)[:40]!r}")
     try:
         command = [str(part) for part in data["command"]]
         on_done = data.get("on_done")
         started = _time(data.get("started_at"), shift)
         created = _time(data["created_at"], shift) or 0.0
         return Job(
-            id=str(data["id"]),
+            id=job_id,
             seq=int(data.get("seq") or 0),
             name=data.get("name"),
             command=command,

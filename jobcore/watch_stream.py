@@ -19,6 +19,7 @@ import json
 import os
 import select
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -147,7 +148,8 @@ class Stream:
             while True:
                 now = time.monotonic()
                 if now - last_liveness >= LIVENESS_S:
-                    check(self.store)
+                    with contextlib.suppress(sqlite3.OperationalError):  # locked: next time
+                        check(self.store)
                     last_liveness = now
                 seen = _data_version(self.store)
                 last_look = now

@@ -149,11 +149,11 @@ class RemoteHosts:
     async def _follow(self, host: Host) -> None:
         """Connect, read, and after each end wait (growing) and connect again; until cancelled."""
         while True:
+            was_online, known = host.online, host.problem
             failure = await self._read_stream(host)
-            host.online = False
+            host.online, host.problem = False, failure
             self._changed()
-            if failure:
-                host.problem = failure
+            if failure and (was_online or failure != known):  # once per reason
                 self.on_problem(host.name, failure)
             await asyncio.sleep(host.backoff.failed(RuntimeError(host.problem)))
 
@@ -313,7 +313,10 @@ class RemoteHosts:
         """
         name, bare = split_id(job_id)
         assert name is not None
-        outcome = remote.run_once(name, [ACTION_ARGS[action], bare])
+        try:
+            outcome = remote.run_once(name, [ACTION_ARGS[action], bare])
+        except JobcoreError as exc:  # the ssh command could not even be made
+            return "error", f"{action} of {job_id} not done: {exc}"
         said = (outcome.stderr.strip() or outcome.stdout.strip()).splitlines()
         last = said[-1].removeprefix("jobcore: error: ") if said else ""
         if outcome.failure is not None:
@@ -333,7 +336,10 @@ class RemoteHosts:
         """The end of a remote job's log (``jobcore logs -n``), or why it could not be read."""
         name, bare = split_id(job_id)
         assert name is not None
-        outcome = remote.run_once(name, ["logs", "-n", str(lines), bare], timeout=30)
+        try:
+            outcome = remote.run_once(name, ["logs", "-n", str(lines), bare], timeout=30)
+        except JobcoreError as exc:
+            return f"[log unavailable: {exc}]\n"
         if outcome.failure is not None:
             return f"[log unavailable: {outcome.failure.message}]\n"
         if outcome.code != 0:
