@@ -168,6 +168,18 @@ def _cell_line(
     return list(Segment.apply_style(segments, pre_style, post_style))
 
 
+class RowId(str):
+    """The ID cell: a job's id as shown, carrying its row key (a remote job's is HOST/ID)."""
+
+    key: str
+
+    @classmethod
+    def of(cls, key: str) -> RowId:
+        cell = cls(key.rpartition("/")[2])
+        cell.key = key
+        return cell
+
+
 class JobTable(DataTable[object]):
     """The jobs of one status, newest first, at most one page of them."""
 
@@ -334,7 +346,7 @@ class JobTable(DataTable[object]):
             return
         current = self.cursor_job_id
         rank = {job_id: index for index, job_id in enumerate(ids)}
-        self.sort("id", key=lambda job_id: rank[str(job_id)])
+        self.sort("id", key=lambda cell: rank[getattr(cell, "key", str(cell))])
         if current is not None and current in rank:
             self.move_cursor(row=self.get_row_index(current), scroll=False)
 
@@ -347,7 +359,7 @@ class JobTable(DataTable[object]):
         for key, _ in self._layout.widths:
             value: object
             if key == "id":
-                value = job.id.rpartition("/")[2]  # a remote job's id is HOST/ID
+                value = RowId.of(job.id)
             elif key == "host":
                 value = _text(host, self.palette.muted if offline else "")
             elif key == "name":
@@ -371,8 +383,9 @@ class JobTable(DataTable[object]):
             else:
                 value = _text(job.reason, self.palette.muted)
             values[key] = value
-        if offline:  # the last snapshot of a host that is offline: greyed
-            values = {k: Text(str(v), style=self.palette.muted) for k, v in values.items()}
+        if offline:  # the last snapshot of a host that is offline: greyed (the id is the key)
+            muted = self.palette.muted
+            values = {k: v if k == "id" else Text(str(v), style=muted) for k, v in values.items()}
         return values
 
     @property

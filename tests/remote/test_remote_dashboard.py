@@ -22,6 +22,19 @@ def notified(app: JobApp, text: str) -> bool:
     return any(text in str(n.message) for n in app._notifications)
 
 
+def failures_of(app: JobApp) -> list[BaseException]:
+    """Every failure of the app's refresh and poll loops (their toasts expire; this stays)."""
+    failures: list[BaseException] = []
+    original = app._loop_failed
+
+    def recorded(name: str, exc: BaseException) -> float:
+        failures.append(exc)
+        return original(name, exc)
+
+    app._loop_failed = recorded  # type: ignore[method-assign]
+    return failures
+
+
 def remote_processes(server: SshServer, *words: str) -> list[psutil.Process]:
     """The processes sshd runs for its clients whose argv holds all of ``words``."""
     found = []
@@ -40,8 +53,10 @@ async def test_jobs_of_every_host_in_one_dashboard_live(
     on_a = host_a.run("sh", "-c", script, opts=("--name", "render-a"))
     on_b = host_b.run("sleep", "60", opts=("--name", "fetch-b"))
     app = JobApp(state, hosts=["a", "b"])
+    failures = failures_of(app)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: panel_of(app, f"b/{on_b}") is JobStatus.RUNNING, 20)
+        await wait_until(pilot, lambda: panel_of(app, f"a/{on_a}"), 20)
         assert panel_of(app, here) is JobStatus.RUNNING
         assert cell(app, here, "host") == "local"
         assert cell(app, f"a/{on_a}", "host") == "a"
@@ -58,6 +73,7 @@ async def test_jobs_of_every_host_in_one_dashboard_live(
         await pilot.press("slash", *("backspace",) * 5, "a", "enter")
         await wait_until(pilot, lambda: panel_of(app, f"a/{on_a}") is JobStatus.COMPLETED)
         assert panel_of(app, f"b/{on_b}") is None
+        assert failures == []
 
 
 async def test_stop_a_remote_job_from_the_dashboard(state: StateDir, host_a: HomeCLI) -> None:
@@ -90,6 +106,7 @@ async def test_a_host_that_dies_goes_offline_and_comes_back(
 ) -> None:
     on_a = host_a.run("sleep", "60")
     app = JobApp(state, hosts=["a"])
+    failures = failures_of(app)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: panel_of(app, f"a/{on_a}") is JobStatus.RUNNING, 20)
         ssh_env.stop()  # the machine is gone: its sshd and every session with it
@@ -99,6 +116,7 @@ async def test_a_host_that_dies_goes_offline_and_comes_back(
         ssh_env.start()
         await wait_until(pilot, lambda: cell(app, f"a/{on_a}", "host") == "a", 30)
         assert "1/1 hosts live" in app.sub_title
+        assert failures == []
 
 
 async def test_a_silent_host_goes_offline_within_10_seconds(
