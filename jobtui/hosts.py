@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from jobcore import fmt, remote
+from jobcore import remote
 from jobcore.errors import JobcoreError
 from jobcore.models import Job, JobStatus
 from jobtui.backoff import Backoff
@@ -68,6 +68,14 @@ def matches(job: Job, host: str, text: str, group: str | None) -> bool:
     return text.lower() in f"{host} {haystack}".lower()
 
 
+def _age(seconds: float) -> str:
+    """How long ago, in one unit (``40s``, ``2m``, ``3h``, ``5d``): it fits a narrow column."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{max(0, int(seconds))}s"
+
+
 @dataclass
 class Host:
     """What the dashboard knows of one other machine."""
@@ -92,8 +100,8 @@ class Host:
         if self.online:
             return self.name
         if self.last_seen is None:
-            return f"{self.name} · unreachable"
-        return f"{self.name} · offline {fmt.duration(max(0.0, now - self.last_seen))}"
+            return f"{self.name} unreachable"
+        return f"{self.name} offline {_age(now - self.last_seen)}"
 
 
 class RemoteHosts:
@@ -120,6 +128,7 @@ class RemoteHosts:
         self._procs: dict[str, asyncio.subprocess.Process] = {}
         self._aged_at = 0.0
         self._merged: dict[JobStatus, list[Job]] = {}
+        self._labels: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.hosts)
@@ -262,6 +271,9 @@ class RemoteHosts:
             return local
         jobs: dict[JobStatus, list[Job]] = {}
         counts = dict(local.counts)
+        now = self.clock()
+        labels = tuple(host.label(now) for host in self.hosts.values())
+        same_labels, self._labels = labels == self._labels, labels
         for status in JobStatus:
             found = list(local.jobs.get(status, []))
             for host in self.hosts.values():
@@ -272,7 +284,8 @@ class RemoteHosts:
             if len(found) > len(local.jobs.get(status, [])):
                 found.sort(key=lambda job: job.created_at, reverse=True)
             previous = self._merged.get(status)
-            jobs[status] = previous if previous == found else found  # same list: no redraw
+            # The same list object tells the panel nothing changed: not when a host's label did.
+            jobs[status] = previous if same_labels and previous == found else found
         self._merged = jobs
         return Snapshot(jobs, counts)
 

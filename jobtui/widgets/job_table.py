@@ -56,7 +56,7 @@ COLUMNS: dict[str, Column] = {
     c.key: c
     for c in (
         Column("id", "ID", 5, 0),
-        Column("host", "HOST", 8, 1, grow=20),
+        Column("host", "HOST", 12, 1, grow=16),
         Column("name", "NAME", 12, 1, grow=18),
         Column("progress", "PROGRESS", COUNTS_WIDTH, 2),
         Column("reason", "REASON", 16, 3, grow=60),

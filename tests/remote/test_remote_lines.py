@@ -8,7 +8,7 @@ import pytest
 
 from jobcore import remote
 from jobcore.errors import UsageError
-from jobtui.hosts import host_names
+from jobtui.hosts import host_names, matches
 from tests.conftest import CLI
 
 
@@ -71,3 +71,12 @@ def test_ssh_never_prompts_and_shares_one_private_connection() -> None:
     assert path.startswith(f"{folder}/") and (folder.stat().st_mode & 0o777) == 0o700
     other = remote.jobcore_argv("gpu2", ["ls"])
     assert next(o for o in other if o.startswith("ControlPath=")) != f"ControlPath={path}"
+
+
+def test_the_filter_matches_a_remote_job_by_its_host_too() -> None:
+    data = {"id": "ab3de", "status": "running", "command": ["make"], "created_at": None}
+    job = remote.job_from_json({**data, "name": "nightly"}, 0.0)
+    assert matches(job, "gpu-box", "GPU-BOX", None)
+    assert matches(job, "gpu-box", "night", None)
+    assert not matches(job, "build", "gpu", None)
+    assert not matches(job, "gpu-box", "", "renders")  # another group
