@@ -17,12 +17,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Live dashboard of jobcore's background jobs (press ? inside for keys).",
     )
     parser.add_argument("--home", metavar="DIR", help=HOME_HELP)
+    parser.add_argument(
+        "--host",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="also show the jobs of HOST, read through ssh (repeatable; config key: hosts)",
+    )
     parser.add_argument("--version", action="version", version=f"jobtui {__version__}")
     args = parser.parse_args(argv)
     from jobtui.app import run  # Textual loads only once the arguments are good
 
     try:
-        run(args.home)
+        run(args.home, args.host)
     except JobcoreError as exc:
         print(f"jobtui: error: {exc}", file=sys.stderr)
         return exc.exit_code

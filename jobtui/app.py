@@ -17,7 +17,7 @@ import shlex
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from textual import on, work
@@ -43,6 +43,7 @@ from jobtui.actions import EDITABLE, JOB_ACTIONS, JobAction
 from jobtui.backoff import Backoff
 from jobtui.commands import JobCommands
 from jobtui.data import FINAL_STATUSES, PAGE_SIZE, JobReader, Snapshot
+from jobtui.hosts import LOG_EVERY_S, RemoteHosts, split_id
 from jobtui.messages import WatchUnavailable
 from jobtui.usage import TreeUsage, Usage
 from jobtui.watcher import ChangeSource, StateWatcher
@@ -136,6 +137,7 @@ class JobApp(App[None]):
         live: bool = True,
         page_size: int = PAGE_SIZE,
         blink: bool = True,
+        hosts: Sequence[str] = (),
     ) -> None:
         super().__init__()
         self.state = state
@@ -190,6 +192,12 @@ class JobApp(App[None]):
         """The detail's live log."""
         self.empty_hint: Static
         """What an empty state folder shows."""
+        self.hosts = RemoteHosts(hosts, self.request_refresh, self._host_problem, clock=clock)
+        """Other machines shown beside the local state folder (``--host``, config ``hosts``)."""
+        self._local = Snapshot()
+        """The last read of the local state folder (the hosts' jobs are merged into it)."""
+        self._remote_log: tuple[str, float] = ("", 0.0)
+        """The remote job whose log the detail shows, and when it was last fetched."""
 
     # -- layout -------------------------------------------------------------------------------
 
@@ -206,6 +214,9 @@ class JobApp(App[None]):
     async def on_mount(self) -> None:
         # Kept, not queried: while a modal is open, query() would search the modal's screen.
         self.tables = {table.status: table for table in self.query(JobTable)}
+        if self.hosts:
+            for table in self.tables.values():
+                table.host_of = self.hosts.host_of
         self.filter_input = self.query_one("#filter", Input)
         self.detail = self.query_one("#detail", DetailPane)
         self.log_tail = self.query_one("#detail-log", LogTail)
@@ -224,11 +235,14 @@ class JobApp(App[None]):
             self._watch()
             self.set_timer(0.05, self._poll)
             self.set_interval(VERSION_POLL_S, self.request_refresh)
+            if self.hosts:
+                self.hosts.start()
         self._show_mode()
         self.request_refresh()
 
     async def on_unmount(self) -> None:
         self.watcher.stop()
+        await self.hosts.stop()
         if self._refresher is not None:
             self._refresher.cancel()
             with contextlib.suppress(WorkerCancelled, WorkerFailed):
@@ -254,6 +268,13 @@ class JobApp(App[None]):
             mode, reason = "not live", "; ".join(failing) + "; retrying"
         group = "" if self.group is None else f" · group {self.group}"
         self.sub_title = f"{self.state.root}{group} · {mode}" + (f" ({reason})" if reason else "")
+        if self.hosts:
+            self.sub_title += f" · {self.hosts.summary()}"
+
+    def _host_problem(self, host: str, message: str) -> None:
+        """A host went offline or cannot be reached: say why, once per change of reason."""
+        self.notify(message, title=f"host {host}", severity="warning")
+        self._show_mode()
 
     # -- live data ------------------------------------------------------------------------------
 
@@ -302,8 +323,13 @@ class JobApp(App[None]):
         """Read if anything was committed, apply it, follow the detail; returns the cost."""
         cost = 0.0
         version = await self.reader.data_version()
-        if self._force_read or version != self._version:
-            snapshot = await self.reader.read(self.filter_text, self.group)
+        hosts_changed = self.hosts.take_changed()
+        if self._force_read or version != self._version or hosts_changed:
+            if self._force_read or version != self._version:
+                self._local = await self.reader.read(self.filter_text, self.group)
+            snapshot = self.hosts.merged(self._local, self.filter_text, self.group)
+            if hosts_changed:
+                self._show_mode()
             self._force_read = False
             self._version = version
             self.reads += 1
@@ -547,6 +573,9 @@ class JobApp(App[None]):
         job = self.selected_job
         if not self.detail_open or job is None or not self.is_running:
             return
+        if split_id(job.id)[0] is not None:
+            await self._refresh_remote_detail(job)
+            return
         now = self.clock() if job.status is JobStatus.RUNNING else 0.0
         key = (job, self._version, round(now))
         if key != self._detail_shown:
@@ -571,6 +600,23 @@ class JobApp(App[None]):
             live = await asyncio.to_thread(read_live, self.state.live_path(job.id))
         self.detail.show_live(live)
 
+    async def _refresh_remote_detail(self, job: Job) -> None:
+        """A remote job's facts as streamed, and its log fetched through ssh every few seconds."""
+        key = (job, round(self.clock()))
+        if key != self._detail_shown:
+            self._detail_shown = key
+            self.detail.show(job, self.clock(), [], self.palette)
+        shown, fetched = self._remote_log
+        if not self.show_log or (shown == job.id and time.monotonic() - fetched < LOG_EVERY_S):
+            return
+        self._remote_log = (job.id, time.monotonic())
+        text = await asyncio.to_thread(self.hosts.read_log, job.id)
+        if self.selected_id == job.id and self.is_running:
+            log = self.log_tail
+            log.path = None  # a local job selected next is followed afresh
+            log.clear()
+            log.write(text)
+
     # -- keys -----------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -579,7 +625,8 @@ class JobApp(App[None]):
             return True if JOB_ACTIONS[action].applies(self.selected_job) else None
         if action == "edit":
             job = self.selected_job
-            return True if job is not None and job.status in EDITABLE else None
+            local = job is not None and split_id(job.id)[0] is None
+            return True if local and job.status in EDITABLE else None
         if action == "clean":
             return True if any(self.snapshot.counts.get(s) for s in FINAL_STATUSES) else None
         if action == "back":
@@ -607,6 +654,13 @@ class JobApp(App[None]):
     def _run_action(self, action: JobAction, job_id: str) -> None:
         """The jobcore call, in a thread; failures become notifications."""
         title = f"{action.name} failed"
+        host = split_id(job_id)[0]
+        if host is not None:  # another machine's job: `ssh HOST jobcore ACTION ID`
+            severity, message = self.hosts.act(action.name, job_id)
+            self._from_thread(self.notify, message, title=action.name, severity=severity)
+            if severity == "warning":
+                self._from_thread(self.hosts.reconnect, host)
+            return
         try:
             with self._store_lock:
                 assert self._store is not None
@@ -724,7 +778,8 @@ class JobApp(App[None]):
 
     async def action_cycle_group(self) -> None:
         """Show every group in turn, then all of them again."""
-        choices: list[str | None] = [None, *await self.reader.groups()]
+        groups = {*await self.reader.groups(), *self.hosts.groups()}
+        choices: list[str | None] = [None, *sorted(groups)]
         index = choices.index(self.group) if self.group in choices else 0
         self.group = choices[(index + 1) % len(choices)]
         shown = "all groups" if self.group is None else f"group {self.group}"
@@ -748,11 +803,14 @@ class JobApp(App[None]):
         self.refresh_bindings()
 
 
-def run(home: Path | None = None) -> None:
-    """Open the dashboard on ``home`` (or the default state folder)."""
+def run(home: Path | None = None, hosts: Sequence[str] = ()) -> None:
+    """Open the dashboard on ``home`` (or the default state folder) and ``hosts``."""
+    from jobcore.state.config import load
     from jobcore.state.paths import resolve_home
+    from jobtui.hosts import host_names
 
     state = resolve_home(home, create=False)
+    names = host_names(hosts, load(state)["hosts"])
     if not sys.stdout.isatty():  # full-screen into a file or pipe would never end
         raise JobcoreError("stdout is not a terminal; `jobcore ls` lists the jobs as text")
-    JobApp(state).run()
+    JobApp(state, hosts=names).run()

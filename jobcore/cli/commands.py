@@ -110,7 +110,7 @@ def _batch_from_args(
         raise UsageError("give either --call TARGET or a command, not both")
     if args.processes and not args.call:
         raise UsageError("--processes goes with --call")
-    from jobcore.base.cluster_address import check_address
+    from jobcore.base.addresses import check_address
     from jobcore.state.items import read_items
 
     try:
@@ -291,6 +291,12 @@ def _note(job: Job) -> str | None:
 
 
 def cmd_ls(args: argparse.Namespace, ctx: Context) -> int:
+    if args.watch or args.heartbeat is not None:
+        if not (args.json and args.watch) or args.all or args.status or args.group is not None:
+            raise UsageError("--watch goes with --json only (--heartbeat with --watch)")
+        from jobcore.ops import watch_stream
+
+        return watch_stream.run(_reconciled(ctx), args.heartbeat)
     if args.group is not None:
         from jobcore.state.queue import list_groups
 

@@ -152,6 +152,12 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)
 pueue's verbs work too: add, status, log, follow, remove, pause""",
     )
     parser.add_argument("--version", action="version", version=f"jobcore {__version__}")
+    parser.add_argument(
+        "--host",
+        metavar="HOST",
+        help="run the command on HOST through ssh (jobcore installed there): "
+        "jobcore --host gpu ls",
+    )
     sub = parser.add_subparsers(dest="cmd", metavar="COMMAND", required=True)
 
     def add(name: str, func: Callable[..., int], summary: str, examples: str) -> Any:
@@ -308,6 +314,13 @@ pueue's verbs work too: add, status, log, follow, remove, pause""",
     )
     p.add_argument("--group", metavar="NAME", help="only the jobs of this group (all of them)")
     p.add_argument("--json", action="store_true", help="print a JSON array")
+    p.add_argument(
+        "--watch",
+        action="store_true",
+        help="with --json: a JSON line per change until stdout closes (for remote dashboards)",
+    )
+    p.add_argument("--heartbeat", type=float, metavar="S", help="with --watch: seconds between "
+                   "heartbeat lines when nothing changes (default 2)")
 
     p = add(
         "show",
@@ -640,6 +653,15 @@ def _fail(message: str, code: int) -> int:
 
 def main(argv: Sequence[str] | None = None, *, close_store: bool = True) -> int:
     args_in = _unaliased(sys.argv[1:] if argv is None else argv)
+    if any(arg == "--host" or arg.startswith("--host=") for arg in args_in):
+        from jobcore.ops import remote  # `jobcore --host HOST COMMAND`: the command runs there
+
+        try:
+            host, args_in = remote.split_host(args_in)
+            if host is not None:
+                return remote.run_cli(host, args_in)
+        except JobcoreError as exc:
+            return _fail(str(exc), exc.exit_code)
     command = command_named(args_in)
     parser = build_parser(command)
     if command not in _commands(parser) or "_ARGCOMPLETE" in os.environ:

@@ -12,7 +12,7 @@ import json
 import os
 from typing import TYPE_CHECKING, Any
 
-from jobcore.base.cluster_address import LOCAL, check_address, check_reachable
+from jobcore.base.addresses import LOCAL, check_address, check_reachable
 from jobcore.base.errors import JobcoreError, UsageError
 
 if TYPE_CHECKING:

@@ -52,7 +52,7 @@ def _is_seconds(value: Any) -> bool:
 
 
 def _address(text: str) -> str:
-    from jobcore.base.cluster_address import check_address
+    from jobcore.base.addresses import check_address
 
     try:
         return check_address(text)
@@ -65,6 +65,22 @@ def _names(text: str) -> list[str]:
     if not all(n.replace("_", "a").isalnum() for n in names):
         raise ValueError
     return names
+
+
+def _hosts(text: str) -> list[str]:
+    from jobcore.base.addresses import check_host
+
+    try:
+        return [check_host(h.strip()) for h in text.split(",") if h.strip()]
+    except JobcoreError:
+        raise ValueError from None
+
+
+def _are_hosts(value: Any) -> bool:
+    try:
+        return isinstance(value, list) and _hosts(",".join(map(str, value))) == value
+    except ValueError:
+        return False
 
 
 KEYS: dict[str, Key] = {
@@ -104,6 +120,12 @@ KEYS: dict[str, Key] = {
         lambda v: isinstance(v, list) and all(isinstance(n, str) for n in v),
         [],
         "environment variable names whose values are masked in logs",
+    ),
+    "hosts": Key(
+        _hosts,
+        _are_hosts,
+        [],
+        "ssh hosts jobtui shows beside this machine (comma-separated; jobcore installed there)",
     ),
 }
 

@@ -9,7 +9,7 @@ narrow, and the progress bar shrinks before anything else goes.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from rich.console import Console
@@ -56,6 +56,7 @@ COLUMNS: dict[str, Column] = {
     c.key: c
     for c in (
         Column("id", "ID", 5, 0),
+        Column("host", "HOST", 12, 1, grow=16),
         Column("name", "NAME", 12, 1, grow=18),
         Column("progress", "PROGRESS", COUNTS_WIDTH, 2),
         Column("reason", "REASON", 16, 3, grow=60),
@@ -167,6 +168,18 @@ def _cell_line(
     return list(Segment.apply_style(segments, pre_style, post_style))
 
 
+class RowId(str):
+    """The ID cell: a job's id as shown, carrying its row key (a remote job's is HOST/ID)."""
+
+    key: str
+
+    @classmethod
+    def of(cls, key: str) -> RowId:
+        cell = cls(key.rpartition("/")[2])
+        cell.key = key
+        return cell
+
+
 class JobTable(DataTable[object]):
     """The jobs of one status, newest first, at most one page of them."""
 
@@ -192,6 +205,8 @@ class JobTable(DataTable[object]):
         self._layout: Layout | None = None
         self._usage: Mapping[str, Usage] = {}
         self._now = 0.0
+        self.host_of: Callable[[Job], tuple[str, bool]] | None = None
+        """With other hosts shown: a row's HOST cell and whether it is greyed (offline)."""
 
     # -- content --------------------------------------------------------------------------
 
@@ -328,7 +343,7 @@ class JobTable(DataTable[object]):
             return
         current = self.cursor_job_id
         rank = {job_id: index for index, job_id in enumerate(ids)}
-        self.sort("id", key=lambda job_id: rank[str(job_id)])
+        self.sort("id", key=lambda cell: rank[getattr(cell, "key", str(cell))])
         if current is not None and current in rank:
             self.move_cursor(row=self.get_row_index(current), scroll=False)
 
@@ -337,10 +352,13 @@ class JobTable(DataTable[object]):
         running = job.status is JobStatus.RUNNING
         usage = self._usage.get(job.id) if running else None
         values: dict[str, object] = {}
+        host, offline = self.host_of(job) if self.host_of else ("", False)
         for key, _ in self._layout.widths:
             value: object
             if key == "id":
-                value = job.id
+                value = RowId.of(job.id)
+            elif key == "host":
+                value = _text(host, self.palette.muted if offline else "")
             elif key == "name":
                 value = _text(job.label)
             elif key == "status":
@@ -362,6 +380,9 @@ class JobTable(DataTable[object]):
             else:
                 value = _text(job.reason, self.palette.muted)
             values[key] = value
+        if offline:  # the last snapshot of a host that is offline: greyed (the id is the key)
+            muted = self.palette.muted
+            values = {k: v if k == "id" else Text(str(v), style=muted) for k, v in values.items()}
         return values
 
     @property
@@ -382,7 +403,10 @@ class JobTable(DataTable[object]):
         width = self.size.width - 1  # room for the vertical scrollbar
         if width <= 0:
             return
-        layout = fit_columns(PANEL_COLUMNS[self.status], width)
+        keys = PANEL_COLUMNS[self.status]
+        if self.host_of is not None:
+            keys = (keys[0], "host", *keys[1:])
+        layout = fit_columns(keys, width)
         if layout == self._layout and not force:
             return
         current = self.cursor_job_id

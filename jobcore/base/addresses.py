@@ -1,6 +1,7 @@
-"""A Dask scheduler's address as a user gives it: checked in one line, and reachable or not.
+"""Other machines as users name them: a Dask scheduler's address, an ssh host; checked in
+one line before anything is created.
 
-Light on purpose: the CLI and the config check it, never importing Dask (about a second).
+Light on purpose: the CLI and the config check them, never importing Dask (about a second).
 """
 
 from __future__ import annotations
@@ -50,3 +51,12 @@ def check_reachable(address: str) -> None:
             f"cannot reach the Dask scheduler at {address}: {why} "
             "(start one with `dask scheduler`, workers with `dask worker ADDRESS`)"
         ) from None
+
+
+def check_host(host: str) -> str:
+    """``host`` if ssh will read it as a destination and nothing else; a usage error otherwise."""
+    if not host or host.startswith("-"):
+        raise UsageError(f"bad host {host!r}: an ssh destination never starts with '-'")
+    if any(c.isspace() or ord(c) < 32 or c == "/" for c in host):
+        raise UsageError(f"bad host {host!r}: no spaces, control characters or '/' in a host")
+    return host
