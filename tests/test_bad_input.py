@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jobcore.base.errors import UsageError
-from jobcore.cli.commands import _parse_env
+from jobcore.cli.args import parse_env as _parse_env
 from jobcore.state.paths import StateDir
 from jobcore.state.store import Store
 from tests.conftest import CLI

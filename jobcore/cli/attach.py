@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
+from jobcore.cli.follow import poll
 from jobcore.ops.reconcile import reconcile
 from jobcore.state.logs import Follower, tail
 from jobcore.state.models import Job, JobStatus
@@ -111,19 +112,21 @@ def attach(state: StateDir, store: Store, job: Job, out: TextIO = sys.stdout) ->
     pending, offset = tail(path, 20)
     follower = Follower(path, offset)
     shown = ""
-    while True:
+
+    def step() -> JobStatus | None:
+        """New lines printed above the status line redrawn; the final status once it ends."""
+        nonlocal pending, shown
         pending += follower.read_new()
-        reconcile(store)
-        job = store.get(job.id)
-        finished = not job.status.is_active
+        now = store.get(job.id)
+        finished = not now.status.is_active
         if finished:
             while chunk := follower.read_new():
                 pending += chunk
             complete, pending = pending.rstrip(b"\n"), b""
         else:
             complete, _, pending = pending.rpartition(b"\n")
-        items = _running_items(state, store, job) if job.is_batch and not finished else []
-        line = status_line(job, time.time(), color, items)
+        items = _running_items(state, store, now) if now.is_batch and not finished else []
+        line = status_line(now, time.time(), color, items)
         text = complete.decode("utf-8", "replace")
         if live:  # only colours of the output act on the terminal, and of the status line
             text, line = screen_text(text), screen_text(line)
@@ -135,9 +138,12 @@ def attach(state: StateDir, store: Store, job: Job, out: TextIO = sys.stdout) ->
             out.write(line + "\n")
         shown = line
         out.flush()
-        if finished:
-            if live and _long_enough(state, job):
-                out.write("\a")  # ring the terminal bell: the long job is over
-                out.flush()
-            return job.status
-        time.sleep(TICK_S)
+        if not finished:
+            return None
+        if live and _long_enough(state, now):
+            out.write("\a")  # ring the terminal bell: the long job is over
+            out.flush()
+        return now.status
+
+    reconcile(store)
+    return poll(step, lambda: reconcile(store), TICK_S)

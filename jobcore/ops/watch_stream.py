@@ -25,7 +25,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from jobcore.state.models import JSON_COLUMNS, JobStatus, jobs_json
+from jobcore.state.json_rows import JSON_COLUMNS, jobs_json
+from jobcore.state.models import JobStatus
 from jobcore.state.paths import DB_NAME
 from jobcore.state.store import Store
 

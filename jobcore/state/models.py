@@ -159,6 +159,23 @@ TERMINATED = Ending(JobStatus.FAILED, "worker was terminated (SIGTERM)")
 """A SIGTERM to the worker (a shutdown) ended the run: failed, and resumable."""
 
 
+def exit_reason(returncode: int, said: str = "", *, exited: str = "exited with code") -> str:
+    """Why a command failed, as recorded: ``killed by SIGKILL`` for a signal (a negative
+    code), else ``exited with code 3`` with what it last said, if anything.
+
+    A batch item's error words it ``exit code 3`` (``exited="exit code"``), as its tables show.
+    """
+    if returncode < 0:
+        import signal
+
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    text = f"{exited} {returncode}"
+    return f"{text}: {said}" if said else text
+
+
 class Job(NamedTuple):
     """One row of the ``jobs`` table, decoded."""
 

@@ -11,7 +11,6 @@ import contextlib
 import fcntl
 import os
 import select
-import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -22,7 +21,14 @@ from jobcore.procs.cgroup import JobCgroup
 from jobcore.procs.identity import identity_of
 from jobcore.procs.tree import LEFTOVER_GRACE_S, kill_job_tree
 from jobcore.state.live_line import LiveLine
-from jobcore.state.models import TERMINATED, Ending, Job, JobStatus, ProcessIdentity
+from jobcore.state.models import (
+    TERMINATED,
+    Ending,
+    Job,
+    JobStatus,
+    ProcessIdentity,
+    exit_reason,
+)
 from jobcore.state.reporter import Reporter
 from jobcore.state.store import Store
 from jobcore.worker.logwriter import LogWriter
@@ -55,14 +61,7 @@ def command_ending(returncode: int, said: str = "") -> Ending:
     what it last said (its last ``::error``, else its last line of output)."""
     if returncode == 0:
         return Ending(JobStatus.COMPLETED, None, returncode)
-    if returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name
-        except ValueError:
-            name = f"signal {-returncode}"
-        return Ending(JobStatus.FAILED, f"killed by {name}", returncode)
-    reason = f"exited with code {returncode}"
-    return Ending(JobStatus.FAILED, f"{reason}: {said}" if said else reason, returncode)
+    return Ending(JobStatus.FAILED, exit_reason(returncode, said), returncode)
 
 
 class CommandJob:

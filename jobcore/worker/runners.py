@@ -21,6 +21,7 @@ from jobcore.procs.programs import find_executable
 from jobcore.state.items import ItemRecord, Outcome
 from jobcore.state.live_line import LiveLine
 from jobcore.state.logs import item_prefix
+from jobcore.state.models import exit_reason
 from jobcore.state.reporter import Reporter
 from jobcore.worker.logwriter import LogWriter
 
@@ -343,11 +344,4 @@ def _outcome(record: ItemRecord, code: int, last: str) -> Outcome:
     if code == EX_TEMPFAIL:
         reason = last or f"item {record.item!r} asked to pause (exit {EX_TEMPFAIL})"
         return Outcome(ok=False, exit_code=code, error=reason, pause=Pause(reason))
-    if code < 0:
-        try:
-            error = f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            error = f"killed by signal {-code}"
-        return Outcome(ok=False, exit_code=code, error=error)
-    error = f"exit code {code}: {last}" if last else f"exit code {code}"
-    return Outcome(ok=False, exit_code=code, error=error)
+    return Outcome(ok=False, exit_code=code, error=exit_reason(code, last, exited="exit code"))

@@ -1,0 +1,224 @@
+"""Building the ``jobcore`` parser: the top level, the command words and what each verb adds.
+
+Each command's options are declared by a function of its name in an ``options_*`` module
+(``COMMANDS``), and each names the function that runs it as ``module:function`` of
+``jobcore.cli`` (``verb_of``). A command line that names its command imports and builds only
+that one: building every subparser costs ~10 ms, a tenth of a ``jobcore`` start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from jobcore import __version__
+from jobcore.base.errors import JobcoreError
+from jobcore.state.paths import HOME_HELP, resolve_home
+from jobcore.state.store import Store
+
+if TYPE_CHECKING:
+    from jobcore.cli.context import Context
+
+Verb = Callable[[argparse.Namespace, "Context"], int]
+"""What runs a command: its parsed arguments and the context in, the exit code out."""
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=28)
+
+
+def _complete_job_ids(prefix: str, parsed_args: argparse.Namespace, **_: Any) -> dict[str, str]:
+    """Job ids for shell completion (newest first), each with its name or command: only
+    those the command applies to (running ones for ``stop``, paused ones for ``resume``)."""
+    from jobcore.cli.targets import APPLIES_TO
+
+    statuses = APPLIES_TO.get(getattr(parsed_args, "cmd", ""))
+    try:
+        with Store(resolve_home(getattr(parsed_args, "home", None), create=False)) as store:
+            jobs = store.list_jobs([s.value for s in statuses] if statuses else None, limit=200)
+    except (JobcoreError, sqlite3.Error):
+        return {}
+    return {j.id: f"{j.status.value}: {j.label}"[:60] for j in jobs if j.id.startswith(prefix)}
+
+
+class Commands:
+    """The command parsers being built, and the arguments several commands share."""
+
+    def __init__(self, sub: Any, common: argparse.ArgumentParser) -> None:
+        self._sub = sub
+        self._common = common
+
+    def add(self, name: str, verb: str, summary: str, examples: str) -> argparse.ArgumentParser:
+        """A command's parser; ``verb`` is ``module:function`` in ``jobcore.cli``."""
+        p: argparse.ArgumentParser = self._sub.add_parser(
+            name,
+            parents=[self._common],
+            help=summary,
+            description=summary,
+            epilog="examples:\n" + examples,
+            formatter_class=_Formatter,
+        )
+        p.set_defaults(verb=verb)
+        return p
+
+    @staticmethod
+    def job_id(p: argparse.ArgumentParser) -> None:
+        """The one job a command is about."""
+        action = p.add_argument("id", metavar="ID", help="job id, or any unique prefix of it")
+        action.completer = _complete_job_ids  # type: ignore[attr-defined]
+
+    @staticmethod
+    def some_job(p: argparse.ArgumentParser, what: str) -> None:
+        """An optional job id that narrows a listing."""
+        action = p.add_argument("id", metavar="ID", nargs="?", help=what)
+        action.completer = _complete_job_ids  # type: ignore[attr-defined]
+
+    @staticmethod
+    def job_ids(p: argparse.ArgumentParser, what: str = "job ids or unique prefixes") -> None:
+        """Any number of job ids."""
+        action = p.add_argument("ids", metavar="ID", nargs="*", help=what)
+        action.completer = _complete_job_ids  # type: ignore[attr-defined]
+
+    @staticmethod
+    def many_ids(p: argparse.ArgumentParser, which: str, confirm: bool = False) -> None:
+        """Job ids, or ``--group``, or ``--all`` (with ``-y`` when ``--all`` asks first)."""
+        Commands.job_ids(p)
+        p.add_argument("--group", metavar="NAME", help=f"every {which} job of this group")
+        p.add_argument("--all", action="store_true", help=f"every {which} job")
+        if confirm:
+            p.add_argument("-y", "--yes", action="store_true", help="with --all: do not ask first")
+
+    @staticmethod
+    def env_now(p: argparse.ArgumentParser) -> None:
+        """``--env-now``: run with this shell's environment, not the launch one."""
+        p.add_argument(
+            "--env-now",
+            action="store_true",
+            help="run with this shell's environment (kept from then on), not the one the job "
+            "was launched with",
+        )
+
+
+def command_named(argv: Sequence[str]) -> str | None:
+    """The command word of ``argv`` (after ``--home DIR``), or None when there is none yet."""
+    args = iter(argv)
+    for arg in args:
+        if arg == "--home":
+            next(args, None)
+        elif not arg.startswith("--home="):
+            return None if arg.startswith("-") else arg
+    return None
+
+
+ALIASES: dict[str, tuple[str, ...]] = {
+    "add": ("run",),
+    "status": ("ls",),
+    "log": ("logs",),
+    "follow": ("logs", "-f"),
+    "remove": ("rm",),
+    "pause": ("stop",),
+}
+"""pueue's verbs, accepted for what they mean here (its users' fingers know them)."""
+
+
+def unaliased(argv: Sequence[str]) -> list[str]:
+    """``argv`` with a pueue verb in the command word's place replaced by ours."""
+    argv = list(argv)
+    command = command_named(argv)
+    if command in ALIASES:
+        at = argv.index(command)
+        argv[at : at + 1] = ALIASES[command]
+    return argv
+
+
+def commands_of(parser: argparse.ArgumentParser) -> set[str]:
+    """The command names a parser was built with."""
+    return {
+        name
+        for action in parser._actions
+        if isinstance(action, argparse._SubParsersAction)
+        for name in action.choices
+    }
+
+
+def _imported(module: str, name: str) -> Any:
+    """``name`` of ``jobcore.cli.<module>``, imported now.
+
+    ``__import__`` rather than importlib: ``-X importtime``, which watches the start's
+    cost, only sees imports made through it.
+    """
+    return getattr(__import__(f"jobcore.cli.{module}", fromlist=[name]), name)
+
+
+def verb_of(args: argparse.Namespace) -> Verb:
+    """The function that runs the parsed command, its module imported now (only that one)."""
+    module, _, name = args.verb.partition(":")
+    verb: Verb = _imported(module, name)
+    return verb
+
+
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("run", "options_run"),
+    ("ls", "options_read"),
+    ("show", "options_read"),
+    ("logs", "options_read"),
+    ("attach", "options_read"),
+    ("stop", "options_control"),
+    ("kill", "options_control"),
+    ("resume", "options_control"),
+    ("release", "options_control"),
+    ("start", "options_control"),
+    ("retry", "options_control"),
+    ("restart", "options_control"),
+    ("edit", "options_control"),
+    ("failures", "options_read"),
+    ("clean", "options_admin"),
+    ("rm", "options_control"),
+    ("progress", "options_run"),
+    ("wait", "options_read"),
+    ("group", "options_admin"),
+    ("events", "options_read"),
+    ("config", "options_admin"),
+    ("doctor", "options_admin"),
+    ("completion", "options_admin"),
+)
+"""Every command, in the order ``jobcore --help`` lists them, with the module whose function
+of the same name declares its options."""
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or with ``only`` just that command's (the others are left out)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--home", metavar="DIR", default=argparse.SUPPRESS, help=HOME_HELP)
+
+    parser = argparse.ArgumentParser(
+        prog="jobcore",
+        formatter_class=_Formatter,
+        parents=[common],
+        description="Run commands as detached background jobs, watch them, stop and resume them.",
+        epilog="""examples:
+  id=$(jobcore run --name render -- ffmpeg -i in.mov out.mp4)
+  jobcore ls                      # active jobs and the latest finished ones
+  jobcore logs -f $id             # follow the output until the job ends
+  jobcore stop $id && jobcore resume $id
+  jobtui                          # the live dashboard
+
+shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)
+pueue's verbs work too: add, status, log, follow, remove, pause""",
+    )
+    parser.add_argument("--version", action="version", version=f"jobcore {__version__}")
+    parser.add_argument(
+        "--host",
+        metavar="HOST",
+        help="run the command on HOST through ssh (jobcore installed there): "
+        "jobcore --host gpu ls",
+    )
+    sub = parser.add_subparsers(dest="cmd", metavar="COMMAND", required=True)
+    commands = Commands(sub, common)
+    for name, module in COMMANDS:
+        if only is None or name == only:
+            _imported(module, name)(commands)
+    return parser
