@@ -48,8 +48,9 @@ class tqdm(_tqdm):
         return super().display(*args, **kwargs)
 
     def close(self) -> None:
-        if getattr(self, "_job_reporter", None) is not None:
+        reporter = getattr(self, "_job_reporter", None)
+        if reporter is not None:
             self._report(force=True)
-            self._job_reporter.store.close()
+            reporter.store.close()
             self._job_reporter = None
         super().close()

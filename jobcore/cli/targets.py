@@ -52,7 +52,9 @@ def targets(args: argparse.Namespace, ctx: Context) -> list[Job | JobcoreError]:
         jobs = [j for j in jobs if j.queue.group == args.group]
     if args.cmd == "release":
         jobs = [j for j in jobs if j.queue.held]
-    return sorted(jobs, key=lambda j: j.seq)
+    jobs.sort(key=lambda j: j.seq)
+    ordered: list[Job | JobcoreError] = [*jobs]
+    return ordered
 
 
 def confirmed(args: argparse.Namespace, jobs: Sequence[Job | JobcoreError]) -> bool:

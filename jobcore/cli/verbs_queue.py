@@ -65,6 +65,7 @@ def _pause_group(args: argparse.Namespace, ctx: Context) -> int:
     running = [j for j in reconciled(ctx).list_jobs(["running"]) if j.queue.group == args.name]
     if not running:
         return 0
-    code = each(args, ctx, act, sorted(running, key=lambda j: j.seq))
+    running.sort(key=lambda j: j.seq)
+    code = each(args, ctx, act, running)
     print(f"`jobcore resume --group {args.name}` queues them again", file=sys.stderr)
     return code

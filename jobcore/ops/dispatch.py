@@ -158,9 +158,9 @@ def _mark_waiting(store: Store) -> None:
     if not changes and not failures:
         return
     with store.write() as conn:
-        for job_id, what in changes.items():
+        for job_id, waits_on in changes.items():
             conn.execute(
-                f"UPDATE jobs SET waiting_on = ? WHERE id = ? AND {WAITING}", (what, job_id)
+                f"UPDATE jobs SET waiting_on = ? WHERE id = ? AND {WAITING}", (waits_on, job_id)
             )
         for job_id, reason in failures.items():
             transitions.fail_waiting(conn, job_id, reason, actor="queue")

@@ -98,6 +98,7 @@ def examine(state: StateDir, store: Store, *, fix: bool = False) -> list[Finding
     if fix:
         reconciled = {j.id for j in reconcile(store, actor="doctor")}
     for job in dead:
+        assert job.worker is not None
         fixed = fix and job.id in reconciled
         findings.append(
             Finding(

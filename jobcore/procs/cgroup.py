@@ -175,7 +175,7 @@ class JobCgroup:
 
     def pids(self) -> list[int]:
         """Every member, sub-cgroups included (a root job may make its own)."""
-        found = []
+        found: list[int] = []
         for folder, _, _ in os.walk(self.path):
             found.extend(int(p) for p in _read(Path(folder) / "cgroup.procs").split())
         return found

@@ -173,8 +173,9 @@ class CommandJob:
                 pass_fds=() if self.slot_fd is None else (self.slot_fd,),
                 preexec_fn=self.cgroup.enter if self.cgroup is not None else None,
             )
-        except subprocess.SubprocessError:  # only preexec_fn raises this
-            return f"cannot start {job.command[0]} in its cgroup {self.cgroup.path}"
+        except subprocess.SubprocessError:  # only preexec_fn raises this, so a cgroup exists
+            where = "" if self.cgroup is None else f" {self.cgroup.path}"
+            return f"cannot start {job.command[0]} in its cgroup{where}"
         except FileNotFoundError:
             return f"command not found: {job.command[0]}"
         except PermissionError:

@@ -12,6 +12,7 @@ import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 
 from jobcore.base import clock
 from jobcore.state import transitions
@@ -132,7 +133,7 @@ class Ledger:
         self.settle()
         for record in records:
             self._began.pop(record.idx, None)
-            self.store.patience.call(lambda record=record: self.book.requeue(record))
+            self.store.patience.call(partial(self.book.requeue, record))
 
     def settle(self) -> None:
         """Write every ended attempt kept back and the marks, waiting as the store says."""
