@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from jobcore.state.store import Store
 from tests.conftest import CLI, wait_for
 
@@ -28,12 +30,13 @@ def test_a_paused_group_starts_nothing_new_and_lets_running_jobs_finish(
     cli.wait_status(waiting, {"running"})
 
 
-def test_pause_now_stops_the_running_jobs(cli: CLI, store: Store) -> None:
+@pytest.mark.parametrize("words", [("gpu", "--now"), ("--now", "gpu")])
+def test_pause_now_stops_the_running_jobs(cli: CLI, store: Store, words: tuple[str, str]) -> None:
     cli("group", "add", "gpu", "--parallel", "1")
     running = cli.run("sleep", "30", opts=("--group", "gpu"))
     cli.wait_status(running, {"running"})
     waiting = cli.run("sleep", "30", opts=("--group", "gpu"))
-    result = cli("group", "pause", "gpu", "--now")
+    result = cli("group", "pause", *words)
     assert f"job {running}" in result.stderr
     cli.wait_status(running, {"paused"})
     wait_for(lambda: cli.show(waiting)["waiting_on"] == "paused")  # looked at, held back
@@ -44,6 +47,15 @@ def test_pause_of_an_unknown_group_is_an_error(cli: CLI) -> None:
     result = cli("group", "pause", "nope", check=False)
     assert result.returncode == 1
     assert "no group" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "words", [("pause",), ("resume", "--now", "gpu"), ("ls", "gpu"), ("bogus", "gpu")]
+)
+def test_a_group_action_used_wrongly_is_a_usage_error(cli: CLI, words: tuple[str, ...]) -> None:
+    result = cli("group", *words, check=False)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
 
 
 def _job_writing_its_slot(cli: CLI, out: Path) -> str:

@@ -29,6 +29,11 @@ def test_show_has_group_priority_line_and_what_it_waits_for(cli: CLI) -> None:
     assert shown["waits for"] == f"waiting for {blocker}"
     assert _fields(cli("show", low).stdout)["in line"] == "#2"
     assert cli.show(low)["position"] == 2
+    held = cli.run("true", opts=("--group", "gate", "--priority", "9", "--hold"))
+    assert cli.show(held)["position"] is None  # held: out of line until released
+    assert cli.show(low)["position"] == 2  # and not ahead of anyone
+    cli("start", low)  # to the head of the line
+    assert (cli.show(low)["position"], cli.show(high)["position"]) == (1, 2)
     started = _fields(cli("show", blocker).stdout)["started"]
     assert len(started) == 8 and started.count(":") == 2  # today: the clock alone
     cli("kill", "--all")

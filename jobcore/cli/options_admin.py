@@ -42,16 +42,32 @@ def group(commands: Commands) -> None:
         "  jobcore group pause renders --now # and its running jobs are stopped (resumable)\n"
         "  jobcore group resume renders",
     )
-    p.add_argument("action", choices=["add", "set", "ls", "rm", "pause", "resume"])
-    p.add_argument("name", nargs="?", metavar="NAME")
-    p.add_argument(
-        "--parallel",
-        type=int,
-        metavar="N",
-        help="at most N jobs of the group run at once (default: unlimited)",
+    p.set_defaults(name=None, parallel=None, json=False, now=False)
+    actions = commands.actions(
+        p,
+        {
+            "add": "create a group",
+            "set": "change a group's parallel limit",
+            "ls": "list the groups",
+            "rm": "remove a group none of whose jobs is active",
+            "pause": "start nothing new from the group",
+            "resume": "let the group's jobs start again",
+        },
     )
-    p.add_argument("--json", action="store_true", help="with ls: print a JSON array")
-    p.add_argument("--now", action="store_true", help="with pause: stop its running jobs too")
+    for name, action in actions.items():
+        if name != "ls":
+            action.add_argument("name", metavar="NAME")
+    for name in ("add", "set"):
+        actions[name].add_argument(
+            "--parallel",
+            type=int,
+            metavar="N",
+            help="at most N jobs of the group run at once (default: unlimited)",
+        )
+    actions["ls"].add_argument("--json", action="store_true", help="print a JSON array")
+    actions["pause"].add_argument(
+        "--now", action="store_true", help="stop its running jobs too (resumable)"
+    )
 
 
 def config(commands: Commands) -> None:

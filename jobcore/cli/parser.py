@@ -64,6 +64,19 @@ class Commands:
         p.set_defaults(verb=verb)
         return p
 
+    def actions(
+        self, p: argparse.ArgumentParser, actions: dict[str, str]
+    ) -> dict[str, argparse.ArgumentParser]:
+        """A command of several actions (``group pause NAME --now``), each its own parser, so
+        options may come before or after the action's own arguments."""
+        sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+        return {
+            name: sub.add_parser(
+                name, parents=[self._common], help=summary, description=summary
+            )
+            for name, summary in actions.items()
+        }
+
     @staticmethod
     def job_id(p: argparse.ArgumentParser) -> None:
         """The one job a command is about."""

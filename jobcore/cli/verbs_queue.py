@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from jobcore.base.errors import UsageError
 from jobcore.cli.context import Context, reconciled
 from jobcore.cli.output import emit_json
 from jobcore.cli.render import groups_table
@@ -16,8 +15,6 @@ from jobcore.state.models import Job
 def cmd_group(args: argparse.Namespace, ctx: Context) -> int:
     from jobcore.state.queue import add_group, list_groups, remove_group, set_group
 
-    if args.action != "ls" and not args.name:
-        raise UsageError(f"group {args.action} needs a NAME")
     if args.action == "rm":
         remove_group(ctx.store, args.name)
         print(f"removed group {args.name}", file=sys.stderr)
@@ -48,8 +45,6 @@ def _pause_group(args: argparse.Namespace, ctx: Context) -> int:
     from jobcore.ops import dispatch
     from jobcore.state.queue import pause_group
 
-    if args.now and args.action != "pause":
-        raise UsageError("--now goes with group pause")
     pause_group(ctx.store, args.name, args.action == "pause")
     dispatch.start_waiting(ctx.state, ctx.store)  # resumed: start now; paused: say so in ls
     dispatch.wake(ctx.state, ctx.store)

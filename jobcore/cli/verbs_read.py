@@ -102,7 +102,7 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
         data["failed_items"] = [r.to_json() for r in failed]
         in_flight = _shown_records(ctx, running(store, job.id)) if job.status.is_active else []
         data["running_items"] = [r.to_json() for r in in_flight]
-    data["position"] = _position(store, job)
+    data["position"] = store.place_in_line(job.id)
     if job.spec.get("cluster"):
         from jobcore.state.cluster import where_items_run
 
@@ -116,18 +116,6 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
     for line in show_lines(job, data, after, estimated, in_flight, failed):
         print(line)
     return 0
-
-
-def _position(store: Store, job: Job) -> int | None:
-    """A queued job's place in its group's line (1: next), by priority then age."""
-    if job.status is not JobStatus.QUEUED:
-        return None
-    row = store.conn.execute(
-        "SELECT COUNT(*) FROM jobs WHERE grp = ? AND status = 'queued'"
-        " AND (priority > ? OR (priority = ? AND seq < ?))",
-        (job.queue.group, job.queue.priority, job.queue.priority, job.seq),
-    ).fetchone()
-    return row[0] + 1
 
 
 def _status_of(store: Store, job_id: str) -> str:

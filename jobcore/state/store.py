@@ -30,7 +30,7 @@ from jobcore.state.models import (
 from jobcore.state.paths import StateDir
 from jobcore.state.patience import Patience
 from jobcore.state.progress_rows import apply_progress
-from jobcore.state.transitions import NEW_CLAIM, record_event
+from jobcore.state.transitions import NEW_CLAIM, WAITING, record_event
 
 ID_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: ids are read aloud and typed
 ID_LENGTH = 5
@@ -358,6 +358,22 @@ class Store:
             return None
         waited = clock.elapsed(clock.Stamp(row[1], row[0]))
         return float("inf") if waited is None else waited
+
+    def place_in_line(self, job_id: str) -> int | None:
+        """A waiting job's place in its group's line (1: next), in the order starters claim
+        (``start`` first, then priority, then age); None for a job not waiting in line (held,
+        starting, running or ended). Held jobs are not ahead of anyone."""
+        me = self.conn.execute(
+            f"SELECT grp, front, priority, seq FROM jobs WHERE id = ? AND {WAITING}", (job_id,)
+        ).fetchone()
+        if me is None:
+            return None
+        ahead = self.conn.execute(
+            f"SELECT COUNT(*) FROM jobs WHERE grp = ? AND {WAITING} AND (front > ?"
+            " OR (front = ? AND (priority > ? OR (priority = ? AND seq < ?))))",
+            (me["grp"], me["front"], me["front"], me["priority"], me["priority"], me["seq"]),
+        ).fetchone()[0]
+        return int(ahead) + 1
 
     def data_version(self) -> int:
         """Changes when another connection commits: a cheap "did anything change?" probe."""
