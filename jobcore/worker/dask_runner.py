@@ -32,13 +32,13 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from jobcore.base.errors import JobcoreError, Pause
-from jobcore.base.progress_parse import WANTED, parse_line
+from jobcore.base.progress_parse import WANTED
 from jobcore.state.cluster import write_where
 from jobcore.state.items import ItemRecord, Outcome
 from jobcore.state.logs import item_prefix
 from jobcore.state.reporter import Reporter
 from jobcore.worker.logwriter import LogWriter
-from jobcore.worker.runners import _outcome, fill_argv
+from jobcore.worker.runners import _outcome, fill_argv, item_line
 
 if TYPE_CHECKING:
     from distributed import Client, Future
@@ -229,23 +229,8 @@ class DaskRunner:
             self.events.put(msg)
 
     def _on_line(self, entry: _Remote, line: bytes) -> bool:
-        """An item's line: its progress is the item's own; its last ``::error`` is the reason
-        it may fail (as with ``CommandRunner``). True keeps a marker out of the log."""
-        change = parse_line(line, entry.writer.row)
-        if change is not None and change.error is not None:
-            entry.last_error = change.error
-            return False
-        if change is None:
-            return False
-        if entry.reporter is None:
-            entry.reporter = Reporter(
-                self.store,
-                self.job_id,
-                shown=None if self.redact is None else self.redact.text,
-                item_idx=entry.record.idx,
-            )
-        entry.reporter.update(change)
-        return change.is_marker
+        """An item's line, as a local item's (``runners.item_line``)."""
+        return item_line(entry, line, self.store, self.job_id, self.redact)
 
     def wait(self, timeout: float) -> list[tuple[ItemRecord, Outcome]]:
         """Take output and ends for up to ``timeout`` seconds; the attempts that ended."""

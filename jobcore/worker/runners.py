@@ -12,7 +12,7 @@ import select
 import signal
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from jobcore.base.current_item import ENV_ITEM
 from jobcore.base.errors import Pause
@@ -47,6 +47,42 @@ def fill_argv(template: Sequence[str], item: str) -> list[str]:
     if any("{}" in arg for arg in template):
         return [arg.replace("{}", item) for arg in template]
     return [*template, item]
+
+
+class ItemOutput(Protocol):
+    """What ``item_line`` needs of an item whose output is being read."""
+
+    reporter: Reporter | None
+    last_error: str | None
+
+    @property
+    def record(self) -> ItemRecord: ...
+
+    @property
+    def writer(self) -> LogWriter | None: ...
+
+
+def item_line(
+    entry: ItemOutput, line: bytes, store: Store | None, job_id: str, redact: Redactor | None
+) -> bool:
+    """An item's line of output, wherever it runs: its progress is the item's own; its last
+    ``::error`` is the reason it may fail. True keeps a marker out of the log."""
+    assert entry.writer is not None
+    change = parse_line(line, entry.writer.row)
+    if change is not None and change.error is not None:
+        entry.last_error = change.error
+        return False  # an error stays in the log, as a job's does
+    if change is None or store is None:
+        return False
+    if entry.reporter is None:
+        entry.reporter = Reporter(
+            store,
+            job_id,
+            shown=None if redact is None else redact.text,
+            item_idx=entry.record.idx,
+        )
+    entry.reporter.update(change)
+    return change.is_marker
 
 
 class _Running:
@@ -183,25 +219,10 @@ class CommandRunner:
         return None
 
     def _on_line(self, entry: _Running, line: bytes) -> bool:
-        """An item's line: its progress is the item's own; its last ``::error`` (else its last
-        line of output, ``writer.last_line``) is the reason it may fail. True keeps a marker
-        out of the log."""
+        """An item's line (see ``item_line``); its last line of output, ``writer.last_line``,
+        is its reason to fail where it gave no ``::error``."""
         assert entry.writer is not None
-        change = parse_line(line, entry.writer.row)
-        if change is not None and change.error is not None:
-            entry.last_error = change.error
-            return False  # an error stays in the log, as a job's does
-        if change is None or self.store is None:
-            return False
-        if entry.reporter is None:
-            entry.reporter = Reporter(
-                self.store,
-                self.job_id,
-                shown=None if self.redact is None else self.redact.text,
-                item_idx=entry.record.idx,
-            )
-        entry.reporter.update(change)
-        return change.is_marker
+        return item_line(entry, line, self.store, self.job_id, self.redact)
 
     def wait(self, timeout: float) -> list[tuple[ItemRecord, Outcome]]:
         """Copy output for up to ``timeout`` seconds; return the attempts that ended."""
