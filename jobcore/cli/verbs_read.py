@@ -14,7 +14,7 @@ from jobcore.cli.options_read import RECENT_FINISHED
 from jobcore.cli.output import emit_json
 from jobcore.cli.render import events_table, failures_table, jobs_table, show_lines
 from jobcore.cli.targets import check_group
-from jobcore.state.models import Job, JobStatus
+from jobcore.state.models import FINAL_STATUSES, Job, JobStatus
 from jobcore.state.store import Store
 
 if TYPE_CHECKING:
@@ -41,11 +41,7 @@ def _hidden_count(store: Store, args: argparse.Namespace) -> int:
     """How many finished jobs a plain ``ls`` leaves out (``-a`` shows them)."""
     if args.all or args.status or args.group is not None:
         return 0
-    final = [s.value for s in JobStatus if s.is_final]
-    row = store.conn.execute(
-        f"SELECT COUNT(*) FROM jobs WHERE status IN ({','.join('?' * len(final))})", final
-    ).fetchone()
-    return max(0, row[0] - RECENT_FINISHED)
+    return max(0, store.count_jobs(FINAL_STATUSES) - RECENT_FINISHED)
 
 
 def _estimated_remaining(store: Store, job: Job, now: float) -> float | None:
@@ -80,8 +76,8 @@ def cmd_ls(args: argparse.Namespace, ctx: Context) -> int:
         print("no jobs yet: start one with `jobcore run -- COMMAND`", file=sys.stderr)
         return 0
     now = time.time()
-    grouped = store.conn.execute("SELECT 1 FROM groups WHERE name != 'default' LIMIT 1").fetchone()
-    print(jobs_table(jobs, lambda job: _estimated_remaining(store, job, now), now, bool(grouped)))
+    grouped = store.has_groups()
+    print(jobs_table(jobs, lambda job: _estimated_remaining(store, job, now), now, grouped))
     if hidden := _hidden_count(store, args):
         print(f"{hidden} older jobs hidden (-a)", file=sys.stderr)
     return 0
@@ -111,16 +107,11 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
         data["samples"] = store.samples(job.id)
         emit_json(data)
         return 0
-    after = [f"{dep} ({_status_of(store, dep)})" for dep in job.queue.after]
+    after = [f"{dep} ({store.status_of(dep)})" for dep in job.queue.after]
     estimated = _estimated_remaining(store, job, time.time())
     for line in show_lines(job, data, after, estimated, in_flight, failed):
         print(line)
     return 0
-
-
-def _status_of(store: Store, job_id: str) -> str:
-    row = store.conn.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
-    return "gone" if row is None else row[0]
 
 
 def _shown_records(ctx: Context, records: list[ItemRecord]) -> list[ItemRecord]:

@@ -48,16 +48,11 @@ def cmd_logs(args: argparse.Namespace, ctx: Context) -> int:
 
 def _item_logs(args: argparse.Namespace, ctx: Context, job: Job) -> int:
     """``logs --item``: the last lines of one item of a batch (every run of it)."""
-    from jobcore.state.item_text import to_db
+    from jobcore.state.items import item_indexes
     from jobcore.state.launch_env import redactor_for
     from jobcore.state.logs import item_lines, item_prefix
 
-    found = [
-        row[0]
-        for row in ctx.store.conn.execute(
-            "SELECT idx FROM items WHERE job_id = ? AND item = ?", (job.id, to_db(args.item))
-        )
-    ]
+    found = item_indexes(ctx.store, job.id, args.item)
     if not found:
         raise JobcoreError(f"no item {args.item!r} in job {job.id}")
     # The log's prefix is the item as masked when it was written.

@@ -11,10 +11,10 @@ from collections.abc import Sequence
 
 from jobcore.base.errors import UsageError
 from jobcore.ops.reconcile import reconcile
+from jobcore.state import transitions
 from jobcore.state.models import Job, JobStatus
 from jobcore.state.paths import StateDir
 from jobcore.state.store import Store
-from jobcore.state.transitions import record_event
 
 CLEANABLE = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.PAUSED)
 DEFAULT_STATUSES = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
@@ -66,15 +66,9 @@ def clean(
 def delete_ended(state: StateDir, store: Store, job: Job, kind: str, actor: str) -> bool:
     """Delete the job's row, items and samples, then its folder, if it is still as seen
     (a job resumed meanwhile is not ours to remove any more); its history stays."""
+    worker = job.worker.pid if job.worker else None
     with store.write() as conn:
-        deleted = conn.execute(
-            "DELETE FROM jobs WHERE id = ? AND status = ? AND worker_pid IS ?",
-            (job.id, job.status.value, job.worker.pid if job.worker else None),
-        ).rowcount
-        if not deleted:
+        if not transitions.delete_if_unchanged(conn, job.id, job.status, worker, kind, actor):
             return False
-        conn.execute("DELETE FROM items WHERE job_id = ?", (job.id,))
-        conn.execute("DELETE FROM samples WHERE job_id = ?", (job.id,))
-        record_event(conn, job.id, kind, actor, f"was {job.status.value}")
     state.remove_job_dir(job.id)
     return True

@@ -90,7 +90,6 @@ def _in_place(state: StateDir, store: Store, job: Job, failed_only: bool) -> Job
             from_statuses=transitions.RESTARTABLE,
         ):
             raise JobcoreError(f"job {job.id} changed meanwhile; it was not restarted")
-        conn.execute("DELETE FROM samples WHERE job_id = ?", (job.id,))
         if job.is_batch:
             transitions.reset_items(conn, job.id, only_failed=failed_only)
             recount_job(conn, job.id)

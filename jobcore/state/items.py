@@ -200,6 +200,14 @@ class ItemBook:
         return changed
 
 
+def item_indexes(store: Store, job_id: str, item: str) -> list[int]:
+    """Where ``item`` stands in a batch's list (an item may be listed more than once)."""
+    rows = store.conn.execute(
+        "SELECT idx FROM items WHERE job_id = ? AND item = ? ORDER BY idx", (job_id, to_db(item))
+    )
+    return [row[0] for row in rows]
+
+
 def running(store: Store, job_id: str) -> list[ItemRecord]:
     """A batch's items running now, in order (each with its own progress, if it reports)."""
     rows = store.conn.execute(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -374,6 +374,25 @@ class Store:
             (me["grp"], me["front"], me["front"], me["priority"], me["priority"], me["seq"]),
         ).fetchone()[0]
         return int(ahead) + 1
+
+    def status_of(self, job_id: str) -> str:
+        """A job's status as text, ``gone`` for one that no longer exists."""
+        row = self.conn.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return "gone" if row is None else str(row[0])
+
+    def count_jobs(self, statuses: Iterable[JobStatus]) -> int:
+        wanted = [s.value for s in statuses]
+        return int(
+            self.conn.execute(
+                f"SELECT COUNT(*) FROM jobs WHERE status IN ({','.join('?' * len(wanted))})",
+                wanted,
+            ).fetchone()[0]
+        )
+
+    def has_groups(self) -> bool:
+        """Whether any group besides ``default`` exists (``ls`` shows a GROUP column then)."""
+        found = self.conn.execute("SELECT 1 FROM groups WHERE name != 'default' LIMIT 1")
+        return found.fetchone() is not None
 
     def data_version(self) -> int:
         """Changes when another connection commits: a cheap "did anything change?" probe."""

@@ -41,6 +41,11 @@ _RUN_CLEARED = (
 """What a job back in line forgets of its last run (who ran it, how it ended, a stop)."""
 
 
+def _one(cursor: sqlite3.Cursor) -> bool:
+    """Whether the statement changed the one row it was about."""
+    return cursor.rowcount == 1
+
+
 def record_event(
     conn: sqlite3.Connection, job_id: str, kind: str, actor: str, reason: str | None = None
 ) -> None:
@@ -61,37 +66,34 @@ def record_event(
 def claim(conn: sqlite3.Connection, job_id: str, token: str, starter: ProcessIdentity) -> bool:
     """A starter takes a waiting job: its worker will run it only while the row carries
     ``token``. Conditional on the job still waiting (nobody else claimed it)."""
-    return (
+    return _one(
         conn.execute(
             "UPDATE jobs SET claim = ?, claimer_pid = ?, claimer_start = ?, claimer_boot = ?,"
             f" waiting_on = NULL, front = 0 WHERE id = ? AND {WAITING}",
             (token, starter.pid, starter.start, starter.boot_id, job_id),
-        ).rowcount
-        == 1
+        )
     )
 
 
 def release_claim(conn: sqlite3.Connection, job_id: str, token: str) -> bool:
     """Give a claim up (its starter died, or its launcher finished writing the job): the job
     waits in line again. Never once a worker is recorded; a late worker finds no token."""
-    return (
+    return _one(
         conn.execute(
             "UPDATE jobs SET claim = NULL WHERE id = ? AND claim = ? AND worker_pid IS NULL",
             (job_id, token),
-        ).rowcount
-        == 1
+        )
     )
 
 
 def record_worker(conn: sqlite3.Connection, job_id: str, worker: ProcessIdentity) -> bool:
     """The starter records the worker it started, unless that worker recorded itself first."""
-    return (
+    return _one(
         conn.execute(
             "UPDATE jobs SET worker_pid = ?, worker_start = ?, boot_id = ?"
             " WHERE id = ? AND worker_pid IS NULL AND status = 'queued'",
             (worker.pid, worker.start, worker.boot_id, job_id),
-        ).rowcount
-        == 1
+        )
     )
 
 
@@ -122,13 +124,12 @@ def adopt(conn: sqlite3.Connection, job_id: str, token: str, me: ProcessIdentity
 def mark_running(conn: sqlite3.Connection, job_id: str, worker: ProcessIdentity) -> bool:
     """The job's worker starts its command or batch: only while the job is still queued
     under that worker (a stop that ended it meanwhile keeps it ended)."""
-    changed = (
+    changed = _one(
         conn.execute(
             "UPDATE jobs SET status = 'running', started_at = ?, reason = NULL"
             " WHERE id = ? AND status = 'queued' AND worker_pid = ? AND worker_start = ?",
             (clock.wall(), job_id, worker.pid, worker.start),
-        ).rowcount
-        == 1
+        )
     )
     if changed:
         record_event(conn, job_id, "started", "worker")
@@ -197,13 +198,12 @@ def finish_if_active(
 
 def fail_waiting(conn: sqlite3.Connection, job_id: str, reason: str, actor: str) -> bool:
     """A waiting job that can never start (its dependency failed or is gone) fails."""
-    changed = (
+    changed = _one(
         conn.execute(
             f"UPDATE jobs SET status = 'failed', reason = ?, finished_at = ?"
             f" WHERE id = ? AND {WAITING}",
             (reason, clock.wall(), job_id),
-        ).rowcount
-        == 1
+        )
     )
     if changed:
         record_event(conn, job_id, "failed", actor, reason)
@@ -221,36 +221,55 @@ def request_stop(conn: sqlite3.Connection, job_id: str, grace: float, *, kill: b
         if kill
         else "'pause'"
     )
-    return (
+    return _one(
         conn.execute(
             f"UPDATE jobs SET stop_request = {request}, stop_grace = ?"
             " WHERE id = ? AND status IN ('queued', 'running')",
             (grace, job_id),
-        ).rowcount
-        == 1
+        )
     )
 
 
 def mark_stop_signalled(conn: sqlite3.Connection, job_id: str) -> bool:
     """The stop reached the command while it ran: its ending is the stop's, not its own."""
-    return (
+    return _one(
         conn.execute(
             "UPDATE jobs SET stop_signalled = 1 WHERE id = ? AND status = 'running'", (job_id,)
-        ).rowcount
-        == 1
+        )
     )
 
 
 def cancel_auto_resume(conn: sqlite3.Connection, job_id: str) -> bool:
     """A self-paused job stays paused instead of resuming by itself at ``retry_after``."""
-    return (
+    return _one(
         conn.execute(
             "UPDATE jobs SET paused_until = NULL, due_clock = NULL, due_boot = NULL"
             f" WHERE id = ? AND {SELF_PAUSED}",
             (job_id,),
-        ).rowcount
-        == 1
+        )
     )
+
+
+def delete_if_unchanged(
+    conn: sqlite3.Connection,
+    job_id: str,
+    status: JobStatus,
+    worker_pid: int | None,
+    kind: str,
+    actor: str,
+) -> bool:
+    """Delete a job's row, items and samples if it is still as seen (a job resumed meanwhile
+    is not ours to remove any more); its history stays, with this as its last event."""
+    deleted = conn.execute(
+        "DELETE FROM jobs WHERE id = ? AND status = ? AND worker_pid IS ?",
+        (job_id, status.value, worker_pid),
+    ).rowcount
+    if not deleted:
+        return False
+    conn.execute("DELETE FROM items WHERE job_id = ?", (job_id,))
+    conn.execute("DELETE FROM samples WHERE job_id = ?", (job_id,))
+    record_event(conn, job_id, kind, actor, f"was {status.value}")
+    return True
 
 
 # -- back in line --------------------------------------------------------------------------
@@ -276,16 +295,17 @@ def requeue(
             ", started_at = NULL, waiting_on = NULL, done = 0, errors = 0,"
             " current_item = NULL, rate = NULL, eta_s = NULL, progress_at = NULL"
         )
-    changed = (
+    changed = _one(
         conn.execute(
             f"UPDATE jobs SET status = 'queued', queued_at = ?, queued_clock = ?,"
             f" queued_boot = ?, {sets}"
             f" WHERE id = ? AND status IN ({','.join('?' * len(statuses))})",
             (clock.wall(), queued.t, queued.boot, job_id, *statuses),
-        ).rowcount
-        == 1
+        )
     )
     if changed:
+        if fresh:  # a rate measured on the last run means nothing for this one
+            conn.execute("DELETE FROM samples WHERE job_id = ?", (job_id,))
         record_event(conn, job_id, kind, actor, reason)
     return changed
 
@@ -293,14 +313,13 @@ def requeue(
 def resume_self_paused(conn: sqlite3.Connection, job_id: str, paused_until: float) -> bool:
     """A self-paused job whose ``retry_after`` has come goes back in line by itself."""
     queued = clock.now()
-    changed = (
+    changed = _one(
         conn.execute(
             f"UPDATE jobs SET status = 'queued', {_RUN_CLEARED},"
             " queued_clock = ?, queued_boot = ? WHERE id = ? AND status = 'paused'"
             " AND paused_until = ?",
             (queued.t, queued.boot, job_id, paused_until),
-        ).rowcount
-        == 1
+        )
     )
     if changed:
         record_event(conn, job_id, "resumed", "queue", "retry_after passed")
@@ -345,7 +364,7 @@ def start_items(
 def end_item(conn: sqlite3.Connection, job_id: str, end: ItemEnd) -> bool:
     """An attempt ended: done, failed for good, or pending again after a backoff. Never an
     item already done or failed: an attempt's end is recorded once."""
-    return (
+    return _one(
         conn.execute(
             "UPDATE items SET status = ?, attempts = ?, exit_code = ?, error = ?, result = ?,"
             " started_at = ?, finished_at = ?, duration = ?, not_before = ?,"
@@ -365,8 +384,7 @@ def end_item(conn: sqlite3.Connection, job_id: str, end: ItemEnd) -> bool:
                 job_id,
                 end.idx,
             ),
-        ).rowcount
-        == 1
+        )
     )
 
 
