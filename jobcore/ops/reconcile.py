@@ -6,9 +6,7 @@ left, so it lives above ``jobcore.procs`` (which only says whether a process is 
 
 from __future__ import annotations
 
-from jobcore.procs.cgroup import recorded_cgroup
 from jobcore.procs.identity import is_alive
-from jobcore.procs.tree import job_processes, terminate
 from jobcore.state.models import ACTIVE_STATUSES, Job, JobStatus
 from jobcore.state.store import Store
 
@@ -38,6 +36,10 @@ def reconcile(store: Store, actor: str = "liveness") -> list[Job]:
         # The command outlives a worker killed with SIGKILL: stop what is left, or the job
         # reads "failed" while it still runs (and a resume would run it twice). Snapshot
         # before the row changes hands, so a worker started by a resume is never touched.
+        # (psutil is imported only here: every command reconciles, few find a dead worker.)
+        from jobcore.procs.cgroup import recorded_cgroup
+        from jobcore.procs.tree import job_processes, terminate
+
         group = recorded_cgroup(store.state, job.id)  # its run's own: a resume makes another
         leftovers = job_processes(store.state.job_marker(job.id), None) if group is None else []
         if store.finish_if_active(

@@ -15,7 +15,7 @@ import gc
 import os
 import signal
 import sys
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from jobcore.base.errors import JobcoreError
 from jobcore.procs import forking
@@ -24,7 +24,9 @@ from jobcore.state import transitions
 from jobcore.state.models import JobStatus
 from jobcore.state.paths import ENV_JOB, JOB_MARKERS, StateDir, disk_error, open_private
 from jobcore.state.store import Store
-from jobcore.worker.worker import FollowUps, serve
+
+if TYPE_CHECKING:
+    from jobcore.worker.worker import FollowUps
 
 WORKER_NAME = "jobcore-{job_id}"
 """A forked worker's process name (``ps``, ``pgrep jobcore-``): its argv stays the launcher's
@@ -206,6 +208,8 @@ def _become_worker(
             if callable(handler) and handler is not signal.default_int_handler:
                 default = signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL
                 signal.signal(signum, default)
+        from jobcore.worker.worker import serve  # only in the forked child
+
         code = serve(str(state.root), job_id, claim, slot_fd, forked=True, follow_ups=follow_ups)
     except BaseException:
         with contextlib.suppress(BaseException):
