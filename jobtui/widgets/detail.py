@@ -15,7 +15,7 @@ from textual.widgets import Label, Sparkline, Static
 from jobcore import fmt
 from jobcore.models import Job, JobStatus
 from jobcore.screen_text import screen_text
-from jobtui.widgets.job_table import one_line
+from jobtui.columns import one_line
 from jobtui.widgets.log_tail import LogTail
 from jobtui.widgets.palette import Palette
 

@@ -18,7 +18,7 @@ from textual.widgets._footer import FooterKey
 
 KEPT = ("quit", "help")
 """Actions always shown."""
-DROPPED_FIRST = ("command_palette", "filter", "toggle_log", "select_cursor")
+DROPPED_FIRST = ("command_palette", "filter", "toggle_log", "choose")
 """Actions dropped before the other job keys, in this order."""
 
 
