@@ -26,7 +26,10 @@ from jobtui.widgets.palette import Palette
 BAR_MIN = 5
 BAR_MAX = 12
 NAME_FIRST = 16
-"""A name this long is kept whole before columns of lower priority are added."""
+"""A name this long is kept whole before columns of lower priority are added (from 70
+cells on: below, a failed job's reason needs the room more)."""
+GROUP_MAX = 17
+"""The widest GROUP cell (a group's name and `` paused``)."""
 PERCENT_WIDTH = 4
 """`` 42%``, ``100%``: the percentage is drawn before the counts, so it is never cut."""
 
@@ -131,7 +134,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("id", "ID", 5, 0, lambda r, c: Text(r.job.id)),
     Column("name", "NAME", 12, 1, lambda r, c: _text(r.job.label), grow=18),
     Column("status", "STATUS", 9, 7, _status),
-    Column("group", "GROUP", 5, 8, _group, grow=12),
+    Column("group", "GROUP", 5, 8, _group),
     Column("progress", "PROGRESS", 10, 2, lambda r, c: progress_text(
         r.job.done, r.job.total, c.bar, c.counts, c.palette)),
     Column("elapsed", "ELAPSED", 7, 6, lambda r, c: Text(fmt.duration(r.job.elapsed(c.now)))),
@@ -182,7 +185,9 @@ def plan(width: int, needs: ColumnNeeds) -> Layout:
     wanted = [c for c in COLUMNS if c.key != "group" or needs.groups]
     base = {c.key: c.width for c in wanted}
     base["progress"] = PERCENT_WIDTH
-    base["name"] = max(base["name"], min(needs.name, NAME_FIRST))
+    base["name"] = max(base["name"], min(needs.name, NAME_FIRST if width >= 70 else 0))
+    if needs.groups:  # a group is shown whole, or not at all
+        base["group"] = max(base["group"], min(needs.group, GROUP_MAX))
     chosen: dict[str, int] = {}
     used = 0
     bar = 0
@@ -200,7 +205,7 @@ def plan(width: int, needs: ColumnNeeds) -> Layout:
             else:
                 counts = 0
     spare = width - used
-    wants = {"name": needs.name, "group": needs.group}
+    wants = {"name": needs.name}
 
     def grow(key: str) -> None:
         nonlocal spare

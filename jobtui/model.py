@@ -7,8 +7,8 @@ action applies to, the summary line and the jobs that just ended come out.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from jobcore import fmt
 from jobcore.models import Job, JobStatus
@@ -207,22 +207,19 @@ class DashboardModel:
         running = self.snapshot.jobs.get(JobStatus.RUNNING, [])
         rate = sum(job.rate or 0.0 for job in running)
         if running:
-            parts.append(f"{fmt.rate(rate)} total")
+            parts.append(f"{fmt.rate(rate)}")
             usage = [self.usage[job.id] for job in running if job.id in self.usage]
             if usage:
                 cpu = sum(u.cpu_percent for u in usage)
                 rss = sum(u.rss for u in usage)
                 parts.append(f"CPU {cpu:.0f}% · MEM {rss / 2**20:,.0f}M")
-        for group in sorted(self.snapshot.paused_groups):
-            parts.append(f"group {group} paused")
         if self.marks:
             parts.append(f"{len(self.marks):,} marked")
         if self.sort != "newest":
             parts.append(f"sort: {self.sort}")
+        for group in sorted(self.snapshot.paused_groups):
+            parts.append(f"group {group} paused")
         return " · ".join(parts)
-
-    def with_usage(self, usage: Mapping[str, Usage]) -> None:
-        self.usage = usage
 
 
 def ended(previous: Snapshot, snapshot: Snapshot) -> list[Job]:
@@ -252,8 +249,3 @@ def _positions(snapshot: Snapshot) -> dict[str, int]:
         ordered = sorted(jobs, key=lambda job: (-job.queue.priority, job.seq))
         positions.update({job.id: index for index, job in enumerate(ordered, 1)})
     return positions
-
-
-def marked_rows(rows: Iterable[JobRow], marks: set[str]) -> list[JobRow]:
-    """Rows with their marks as in ``marks``."""
-    return [replace(row, marked=row.job.id in marks) for row in rows]
