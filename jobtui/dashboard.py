@@ -117,8 +117,6 @@ class DashboardScreen(Screen[None]):
         """Put the model on screen, rewriting only rows that changed."""
         app = self.jobapp
         model = app.model
-        if loaded:
-            self._take_cursor()
         width = self.size.width - SCROLLBAR
         if width <= 0:
             return

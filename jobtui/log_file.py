@@ -25,6 +25,9 @@ BLOCK = 64 * 1024
 """Bytes read at a time going backwards."""
 SEARCH_BLOCK = 1024 * 1024
 """Bytes scanned at a time by a search."""
+SCAN_LIMIT = 4 * 1024 * 1024
+"""Bytes one step back reads at most: a log of one endless line (``yes | tr -d '\\n'``)
+costs this much per step, and its cut-off piece shows as a line of its own."""
 MAX_LINE = 16 * 1024
 """Bytes of one line that are drawn; the rest of a longer line is cut."""
 
@@ -85,6 +88,11 @@ class LogFile:
                 if start < top:
                     found.append(start)
                     top = start
+            if top - pos >= SCAN_LIMIT and pos > 0:  # no line end for a long way: cut here
+                found.append(pos)
+                top = pos
+                if down_to is None:
+                    break
         if pos == 0 and top > 0:
             found.append(0)
             top = 0

@@ -88,8 +88,11 @@ class JobList(ScrollView, can_focus=True):
         self._layout: Layout | None = None
         self._ctx: CellContext | None = None
         self._sort_column: str | None = None
-        self._strips: dict[str, tuple[JobRow, Strip]] = {}
-        """Each job's rendered row, with the row it was rendered from."""
+        """The column the rows are sorted by (marked in the header)."""
+        self._drawn_with: tuple[object, ...] = ()
+        """What every row's rendering depends on (layout, colours, sort), as last drawn."""
+        self._strips: dict[str, tuple[JobRow, int | None, Strip]] = {}
+        """Each job's rendered row, with the row and the second it was rendered from."""
         self._header: Strip | None = None
         self._render_time = 0.0
 
@@ -100,8 +103,12 @@ class JobList(ScrollView, can_focus=True):
     ) -> None:
         """Show ``rows``; rows whose job is unchanged keep their rendered strip."""
         current = self.cursor_job_id
-        if (layout, ctx, sort_column) != (self._layout, self._ctx, self._sort_column):
-            self._layout, self._ctx, self._sort_column = layout, ctx, sort_column
+        # The clock is not part of it: only running rows show it, and they are redrawn when
+        # their second changes (``_line``).
+        drawn_with = (layout, id(ctx.palette), ctx.bar, ctx.counts, sort_column)
+        self._layout, self._ctx, self._sort_column = layout, ctx, sort_column
+        if drawn_with != self._drawn_with:
+            self._drawn_with = drawn_with
             self._strips.clear()
             self._header = None
         self.rows = rows
@@ -173,12 +180,13 @@ class JobList(ScrollView, can_focus=True):
         if index >= len(self.rows):
             return Strip.blank(width, self.rich_style)
         row = self.rows[index]
+        second = round(self._ctx.now) if row.job.status is JobStatus.RUNNING else None
         cached = self._strips.get(row.job.id)
-        if cached is None or cached[0] != row:
+        if cached is None or cached[1] != second or cached[0] != row:
             strip = self._strip(row_text(row, self._layout, self._ctx), self.rich_style)
-            self._strips[row.job.id] = (row, strip)
+            self._strips[row.job.id] = (row, second, strip)
         else:
-            strip = cached[1]
+            strip = cached[2]
         if row.marked:
             strip = strip.apply_style(self.get_component_rich_style("job-list--marked"))
         if index == self.cursor_row and self.has_focus:

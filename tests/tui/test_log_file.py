@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from jobtui.log_file import BLOCK, LogFile
+from jobtui.log_file import BLOCK, MAX_LINE, SCAN_LIMIT, LogFile
 
 
 def opened(path: Path) -> LogFile:
@@ -91,3 +91,12 @@ def test_a_symlinked_log_is_refused(tmp_path: Path) -> None:
     link.symlink_to(target)
     with pytest.raises(Exception, match="symlink"):
         opened(link)
+
+
+def test_a_log_of_one_endless_line_is_read_a_bounded_stretch_at_a_time(tmp_path: Path) -> None:
+    path = tmp_path / "output.log"
+    path.write_bytes(b"y" * (3 * SCAN_LIMIT) + b"\nlast\n")
+    log = opened(path)
+    back(log, 10)
+    assert log.top > 0 and log.line(len(log) - 1) == "last"
+    assert len(log.line(0)) == MAX_LINE  # a cut piece of the endless line, drawn cut
