@@ -249,8 +249,9 @@ class DashboardScreen(Screen[None]):
         job = app.model.selected
         if not self.detail_open or job is None or not app.is_running:
             return
+        # The job itself, not the database's version: other jobs' commits change nothing here.
         now = app.clock() if job.status is JobStatus.RUNNING else 0.0
-        key = (job, app.data_version, round(now))
+        key = (job, round(now))
         if key != self._detail_shown:
             self._detail_shown = key
             samples = await app.reader.samples(job.id)

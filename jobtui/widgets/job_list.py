@@ -40,6 +40,7 @@ class JobList(ScrollView, can_focus=True):
     DEFAULT_CSS = """
     JobList {
         height: auto;
+        overflow-x: hidden;
         & > .job-list--header { color: $text-muted; }
         & > .job-list--cursor {
             background: $block-cursor-background;

@@ -30,12 +30,14 @@ from textual.widgets import Input, Static
 from jobcore.errors import JobcoreError
 from jobcore.screen_text import screen_text
 from jobtui.log_file import LogFile
-from jobtui.widgets.footer import JobFooter
 
 FOLLOW_S = 0.25
 """How often a followed log looks for new output."""
 CACHE_LINES = 1000
 """Rendered lines kept."""
+KEYS = "esc back  / search  n N next/prev  f follow  g top  G bottom"
+"""The keys, as one line of text: a Footer's widgets cost more to lay out than the log's
+first screen does to read (opening must stay quick)."""
 
 
 class LogLines(ScrollView, can_focus=True):
@@ -44,6 +46,7 @@ class LogLines(ScrollView, can_focus=True):
     DEFAULT_CSS = """
     LogLines {
         scrollbar-size-vertical: 1;
+        overflow-x: hidden;
         & > .log-lines--match { background: $warning 40%; }
         & > .log-lines--current { background: $accent 30%; }
     }
@@ -243,7 +246,7 @@ class LogScreen(Screen[None]):
         yield Static(id="log-title")
         yield LogLines(self.path, id="log-lines")
         yield Input(placeholder="search (enter: find, n/N: next/previous)", id="log-find")
-        yield JobFooter()
+        yield Static(KEYS, id="log-keys")
 
     @property
     def lines(self) -> LogLines:
