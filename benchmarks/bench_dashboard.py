@@ -12,6 +12,7 @@ jobs for 100, a 1 KB log for the 1 GB one.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 from pathlib import Path
@@ -92,6 +93,7 @@ def _write_log(path: Path, size: int) -> None:
             out.write(block)
             written += len(block)
         out.write(line * ((size - written) // len(line)))
+    os.sync()  # its write-back must not run during the measurement
 
 
 def _last_line_drawn(lines: LogLines) -> bool:

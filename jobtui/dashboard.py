@@ -9,6 +9,7 @@ truth: the focused list's cursor (``_take_cursor`` copies it into the model).
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING
 
 from textual import on
@@ -40,6 +41,9 @@ EMPTY_HINT = (
     "No jobs yet. Start one with [b]jobcore run -- COMMAND[/b]"
     " or try [b]python -m jobtui.demo[/b]."
 )
+LOG_LOOK_S = 0.25
+"""The detail's log and live line are looked at this often at most, however many commits come
+(each look is a trip to a thread)."""
 SCROLLBAR = 1
 """Cells the panels' scrollbar takes from the rows."""
 
@@ -81,6 +85,8 @@ class DashboardScreen(Screen[None]):
         """The columns every panel shares, for the current width and rows."""
         self._detail_shown: tuple[object, ...] | None = None
         self._keys_state: tuple[object, ...] = ()
+        self._log_looked = 0.0
+        """When the detail's log was last looked at (monotonic)."""
 
     @property
     def jobapp(self) -> JobApp:
@@ -249,9 +255,12 @@ class DashboardScreen(Screen[None]):
         job = app.model.selected
         if not self.detail_open or job is None or not app.is_running:
             return
-        # The job itself, not the database's version: other jobs' commits change nothing here.
-        now = app.clock() if job.status is JobStatus.RUNNING else 0.0
-        key = (job, round(now))
+        # A running job's facts once a second (each redraw lays the screen out again: at 4
+        # commits a second that was most of the app's CPU); any other job's when it changed.
+        if job.status is JobStatus.RUNNING:
+            key: tuple[object, ...] = (job.id, job.status, round(app.clock()))
+        else:
+            key = (job,)
         if key != self._detail_shown:
             self._detail_shown = key
             samples = await app.reader.samples(job.id)
@@ -267,8 +276,11 @@ class DashboardScreen(Screen[None]):
         path = app.state.log_path(job.id)
         if log.path != path:
             await log.follow(path)
+        elif time.monotonic() - self._log_looked < LOG_LOOK_S:
+            return
         else:
             await log.poll()
+        self._log_looked = time.monotonic()
         live = None
         if job.status is JobStatus.RUNNING and self.show_log:
             live = await asyncio.to_thread(read_live, app.state.live_path(job.id))
