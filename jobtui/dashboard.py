@@ -12,6 +12,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -142,7 +143,7 @@ class DashboardScreen(Screen[None]):
                 panel.border_title = title
         summary = model.summary()
         if str(self.summary.content) != summary:
-            self.summary.update(summary)
+            self.summary.update(Text(summary, no_wrap=True, overflow="ellipsis"), layout=False)
         empty = model.loaded and not any(model.snapshot.jobs.values())
         if model.loaded and str(self.empty_hint.content) != EMPTY_HINT:
             self.empty_hint.update(EMPTY_HINT)

@@ -103,6 +103,13 @@ class JobList(ScrollView, can_focus=True):
         self, rows: list[JobRow], layout: Layout, ctx: CellContext, sort_column: str | None
     ) -> None:
         """Show ``rows``; rows whose job is unchanged keep their rendered strip."""
+        if rows == self.rows and layout == self._layout and self._ctx is not None:
+            ticked = round(ctx.now) != round(self._ctx.now) and any(
+                row.job.status is JobStatus.RUNNING for row in rows
+            )
+            same_look = ctx.palette is self._ctx.palette and sort_column == self._sort_column
+            if same_look and not ticked:
+                return  # nothing on it changed: no redraw
         current = self.cursor_job_id
         # The clock is not part of it: only running rows show it, and they are redrawn when
         # their second changes (``_line``).
