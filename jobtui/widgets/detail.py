@@ -84,6 +84,8 @@ class DetailPane(Vertical):
     """Shows one job; the app feeds it and tells its log tail what to follow."""
 
     _live: str | None = None
+    _rows = -1
+    """Rows of facts shown (their height)."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="detail-info")
@@ -104,7 +106,11 @@ class DetailPane(Vertical):
     ) -> None:
         self.border_title = f"{job.id} · {one_line(job.label)}"
         info = describe(job, now, palette, failed or [], running or [])
-        self.query_one("#detail-info", Static).update(info)
+        # A layout pass only when its height may have changed (rows came or went): once a
+        # second for a running job, that pass was most of what the open detail cost.
+        rows = len(info.rows)
+        self.query_one("#detail-info", Static).update(info, layout=rows != self._rows)
+        self._rows = rows
         self.query_one("#detail-rate", Sparkline).data = rates(samples)
 
     def show_live(self, line: str | None) -> None:
