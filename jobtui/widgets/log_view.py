@@ -270,7 +270,9 @@ class LogScreen(Screen[None]):
         log = lines.log_file
         parts = [self.title_text]
         if lines.error is None:
-            shown = f"{len(log):,} lines" + ("" if log.complete else "+ (reading back)")
+            count = len(log)
+            shown = f"{count:,} line{'' if count == 1 else 's'}"
+            shown += "" if log.complete else "+ (reading back)"
             parts += [shown, "following" if lines.follow else "f: follow"]
         if lines.needle:
             parts.append(f"/{lines.needle}")
