@@ -134,6 +134,8 @@ class JobApp(App[None]):
         """Set when the refresh loop starts reading: what changes after needs another look."""
         self._force_read = True
         self._refresher: Worker[None] | None = None
+        self._polling = False
+        """The poll has started (it then reschedules itself)."""
         self._endings: list[Job] = []
         """Jobs that ended and are not toasted yet (gathered for ENDINGS_GATHER_S)."""
         self.failing = {
@@ -178,7 +180,7 @@ class JobApp(App[None]):
         if self.live:
             self.watching = True
             self._watch()
-            self.set_timer(0.05, self._poll)
+            self.set_timer(POLL_S, self._first_poll)  # if the first read takes that long
             self.set_interval(VERSION_POLL_S, self.request_refresh)
         self.show_mode()
         self.request_refresh()
@@ -291,6 +293,8 @@ class JobApp(App[None]):
         if ended and not self._endings:
             self.set_timer(ENDINGS_GATHER_S, self._toast_endings)
         self._endings.extend(ended)
+        if self.live:
+            self._first_poll()  # the jobs to measure are known now
         counts = snapshot.counts
         self.watcher.pace(live=bool(counts.get(JobStatus.RUNNING) or counts.get(JobStatus.QUEUED)))
         self.dashboard.show_model(loaded=True)
@@ -337,6 +341,12 @@ class JobApp(App[None]):
     def on_watch_unavailable(self, message: WatchUnavailable) -> None:
         self.watching = False
         self.show_mode(f"watching unavailable: {message.reason}")
+
+    def _first_poll(self) -> None:
+        """Start the poll once: after the first read, or POLL_S after start if that is late."""
+        if not self._polling:
+            self._polling = True
+            self._poll()
 
     @work(thread=True, exclusive=True, group="poll", exit_on_error=False)
     def _poll(self) -> None:

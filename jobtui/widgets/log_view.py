@@ -133,20 +133,29 @@ class LogLines(ScrollView, can_focus=True):
         if self.error is not None:
             return
         async with self._lock:
-            starts, size, truncated = await asyncio.to_thread(self.log_file.scan_forward)
-            if truncated:
-                await asyncio.to_thread(self.log_file.open)
-                starts, top = await asyncio.to_thread(self.log_file.scan_back, 200)
-                self.log_file.prepend(starts, top)
-                self.current = None
-                self._resize()
-            elif size != self.log_file.end:
-                last = len(self.log_file) - 1
-                self.log_file.append(starts, size)
-                self._cache.pop(last, None)  # the last line may have grown
-                self._resize()
+            try:
+                await self._read_new()
+            except (JobcoreError, OSError) as exc:  # removed (rm, clean) or replaced
+                self.error = f"the log is gone: {exc}"
+                self.refresh()
+                return
         if self.follow:
             self.scroll_end(animate=False, immediate=True)
+
+    async def _read_new(self) -> None:
+        """New lines at the end; a file that shrank (truncated) is opened afresh."""
+        starts, size, truncated = await asyncio.to_thread(self.log_file.scan_forward)
+        if truncated:
+            await asyncio.to_thread(self.log_file.open)
+            starts, top = await asyncio.to_thread(self.log_file.scan_back, 200)
+            self.log_file.prepend(starts, top)
+            self.current = None
+            self._resize()
+        elif size != self.log_file.end:
+            last = len(self.log_file) - 1
+            self.log_file.append(starts, size)
+            self._cache.pop(last, None)  # the last line may have grown
+            self._resize()
 
     def watch_follow(self, follow: bool) -> None:
         if follow:

@@ -86,3 +86,24 @@ async def test_the_log_view_of_a_job_without_a_log_says_so(cli: CLI, state: Stat
         await wait_until(pilot, lambda: shown(lines)[0] == "no log yet")
         await pilot.press("slash", *"x", "enter", "n", "G")
         assert app.is_running and isinstance(app.screen, LogScreen)
+
+
+async def test_a_log_replaced_by_a_symlink_under_the_view_is_not_followed(
+    cli: CLI, state: StateDir
+) -> None:
+    job_id = cli.run("sh", "-c", "echo one; echo two")
+    cli.wait_status(job_id, {"completed"})
+    app = JobApp(state)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, job_id)
+        await pilot.press("L")
+        await wait_until(pilot, lambda: isinstance(app.screen, LogScreen))
+        lines = app.screen.query_one(LogLines)
+        await wait_until(pilot, lambda: shown(lines)[:2] == ["one", "two"])
+        log_path = state.log_path(job_id)
+        moved = log_path.with_name("moved.log")
+        log_path.rename(moved)  # the view's descriptor still reads this file
+        log_path.symlink_to("/etc/passwd")  # a planted link where the log was
+        moved.write_bytes(b"")  # truncated: the view opens the path afresh, and refuses
+        await wait_until(pilot, lambda: shown(lines)[0].startswith("the log is gone"))
+        assert "refusing" in shown(lines)[0] and app.is_running
