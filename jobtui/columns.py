@@ -13,7 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 
+from rich.cells import cell_len
+from rich.console import Console
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 
@@ -173,6 +177,10 @@ class Layout:
     def keys(self) -> tuple[str, ...]:
         return tuple(column.key for column, _ in self.columns)
 
+    @cached_property
+    def by_key(self) -> dict[str, Column]:
+        return {column.key: column for column, _ in self.columns}
+
 
 def plan(width: int, needs: ColumnNeeds) -> Layout:
     """Keep columns by priority while they fit, then share the rest out.
@@ -235,6 +243,7 @@ def _fit(text: Text, width: int) -> Text:
     return text
 
 
+@lru_cache(maxsize=64)
 def spans(layout: Layout, running: bool) -> dict[str, tuple[int, int]]:
     """Where each cell of a row is drawn: key -> (x, width); ``note`` for a row that is not
     running, over the live columns."""
@@ -255,19 +264,36 @@ def spans(layout: Layout, running: bool) -> dict[str, tuple[int, int]]:
     return out
 
 
-def row_text(row: JobRow, layout: Layout, ctx: CellContext) -> Text:
-    """One row, every cell cut or padded to its column."""
+def row_segments(row: JobRow, layout: Layout, ctx: CellContext, console: Console) -> list[Segment]:
+    """One row as segments, every cell cut or padded to its column.
+
+    A cell of one style (most of them) becomes one segment straight away; only a cell with
+    several styles (the progress bar) goes through Rich's rendering.
+    """
     running = row.job.status is JobStatus.RUNNING
-    cells = dict(layout.columns)
-    line = Text(no_wrap=True, end="")
-    for key, (x, width) in spans(layout, running).items():
-        line.append(" " * (x - line.cell_len))
+    out: list[Segment] = []
+    x = 0
+    for key, (start, width) in spans(layout, running).items():
+        if start > x:
+            out.append(Segment(" " * (start - x)))
         if key == "note":
             value = _text(row.note, ctx.palette.muted)
         else:
-            value = next(c for c in cells if c.key == key).cell(row, ctx)
-        line.append_text(_fit(value, width))
-    return line
+            value = layout.by_key[key].cell(row, ctx)
+        out.extend(_cell(value, width, console))
+        x = start + width
+    return out
+
+
+def _cell(text: Text, width: int, console: Console) -> list[Segment]:
+    if text.spans:
+        return list(_fit(text, width).render(console))
+    # One style: one segment (``Text.render`` would drop a style that is not in a span).
+    plain = text.plain
+    length = cell_len(plain)
+    plain = plain + " " * (width - length) if length <= width else _fit(text, width).plain
+    style = console.get_style(text.style) if isinstance(text.style, str) else text.style
+    return [Segment(plain, style or None)]
 
 
 def header_text(layout: Layout, status: JobStatus, sort_key: str | None) -> Text:

@@ -23,7 +23,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from jobcore.models import Job, JobStatus
-from jobtui.columns import CellContext, Layout, header_text, row_text
+from jobtui.columns import CellContext, Layout, header_text, row_segments
 from jobtui.model import JobRow
 
 HEADER_LINES = 1
@@ -191,7 +191,8 @@ class JobList(ScrollView, can_focus=True):
         second = round(self._ctx.now) if row.job.status is JobStatus.RUNNING else None
         cached = self._strips.get(row.job.id)
         if cached is None or cached[1] != second or cached[0] != row:
-            strip = self._strip(row_text(row, self._layout, self._ctx), self.rich_style)
+            segments = row_segments(row, self._layout, self._ctx, self.app.console)
+            strip = Strip(Segment.apply_style(segments, self.rich_style))
             self._strips[row.job.id] = (row, second, strip)
         else:
             strip = cached[2]

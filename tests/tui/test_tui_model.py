@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from rich.console import Console
 
 from jobcore.models import JobStatus
 from jobcore.paths import StateDir
 from jobcore.store import Store
-from jobtui.columns import CellContext, header_text, plan, row_text, spans
+from jobtui.columns import CellContext, header_text, plan, row_segments, spans
 from jobtui.data import Snapshot
 from jobtui.model import ColumnNeeds, DashboardModel
 from jobtui.usage import Usage
@@ -105,7 +106,7 @@ def test_every_panel_shares_the_columns_and_keeps_what_users_need(
     for status in JobStatus:
         head = header_text(layout, status, None).plain
         for row in model.rows(status):
-            line = row_text(row, layout, ctx).plain
+            line = "".join(s.text for s in row_segments(row, layout, ctx, Console()))
             assert len(line) == len(head) <= width - 1
             if row.job.total:
                 assert f"{row.job.done * 100 // row.job.total}%" in line  # never cut
