@@ -80,7 +80,7 @@ def progress_text(done: int, total: int | None, bar: int, counts: int, palette: 
             text.append(" " * (PERCENT_WIDTH + 1))
         text.append(str(done) if done else fmt.UNKNOWN, palette.muted if not done else "")
         return text
-    fraction = 1.0 if total == 0 else min(1.0, done / total)
+    fraction = 0.0 if total <= 0 else min(1.0, done / total)  # as the %: 0 of 0 is 0 %
     if bar:
         full, half = divmod(round(fraction * bar * 2), 2)
         text.append("━" * full, palette.bar)
