@@ -16,6 +16,7 @@ from jobcore.ops.restart import restart
 from jobcore.state.models import Job, JobStatus
 from jobcore.state.paths import StateDir
 from jobcore.state.store import Store
+from jobtui.hosts import split_id
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,12 @@ def _remove(state: StateDir, store: Store, job_id: str) -> Job:
 ACTIVE = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
 EDITABLE = frozenset({JobStatus.QUEUED, JobStatus.PAUSED})
 """Jobs ``jobcore edit`` changes (the app runs the editor itself: it needs the terminal)."""
+
+
+def editable(job: Job | None) -> bool:
+    """A queued or paused job of this machine (``$EDITOR`` here cannot edit a job there)."""
+    return job is not None and split_id(job.id)[0] is None and job.status in EDITABLE
+
 FINISHED = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 
 JOB_ACTIONS: dict[str, JobAction] = {

@@ -35,6 +35,8 @@ class Snapshot:
     """At most one page of jobs per status, newest first."""
     counts: dict[JobStatus, int] = field(default_factory=dict)
     """How many jobs each status really has (the panel titles)."""
+    paused_groups: frozenset[str] = frozenset()
+    """Groups paused with ``jobcore group pause`` (none of their jobs start)."""
 
     def find(self, job_id: str) -> Job | None:
         for jobs in self.jobs.values():
@@ -114,10 +116,12 @@ class JobReader:
                     jobs[status] = await self._finished_page(status, members, where, args, text)
                 else:
                     jobs[status] = await self._page(status, where, args)
+            sql = "SELECT name FROM groups WHERE paused"
+            paused = frozenset(row[0] for row in await self.conn.execute_fetchall(sql))
         finally:
             await self.conn.execute("COMMIT")
         counts = {status: membership.get(status, (0, 0))[0] for status in JobStatus}
-        return Snapshot(jobs, counts)
+        return Snapshot(jobs, counts, paused)
 
     async def _page(self, status: JobStatus, where: str, args: list[Any]) -> list[Job]:
         sql = f"SELECT * FROM jobs WHERE status = ? AND {where} ORDER BY seq DESC LIMIT ?"

@@ -23,6 +23,7 @@ from jobcore.state.store import Store
 from jobtui.app import JobApp
 from jobtui.demo import launch_demo
 from jobtui.widgets.confirm import ConfirmDialog
+from jobtui.widgets.log_view import LogScreen
 
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
 HOME_LABEL = "~/.local/share/jobcore · live"
@@ -57,6 +58,17 @@ async def _detail(pilot: Pilot[Any]) -> None:
     await pilot.pause(1.5)
 
 
+async def _log(pilot: Pilot[Any]) -> None:
+    await pilot.press("L")
+    await _until(pilot, lambda: isinstance(pilot.app.screen, LogScreen))
+    await pilot.pause(1.0)
+
+
+async def _marked(pilot: Pilot[Any]) -> None:
+    await pilot.press("space", "space", "a")
+    await pilot.pause(0.5)
+
+
 async def _kill(pilot: Pilot[Any]) -> None:
     await pilot.press("K")
     await _until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog))
@@ -75,11 +87,14 @@ async def main() -> None:
         time.sleep(2.0)
         try:
             shots = [
-                ((110, 30), "dashboard", _nothing),
-                ((110, 36), "detail", _detail),
+                ((120, 32), "dashboard", _nothing),
+                ((120, 36), "detail", _detail),
+                ((110, 30), "log-view", _log),
+                ((120, 32), "marked-sorted", _marked),
                 ((100, 30), "kill-confirm", _kill),
                 ((100, 24), "palette", _palette),
-                ((60, 24), "narrow-60", _nothing),
+                ((80, 24), "narrow-80", _nothing),
+                ((60, 20), "narrow-60", _nothing),
             ]
             for size, name, steps in shots:
                 await _shoot(JobApp(state, blink=False), size, name, steps)

@@ -15,7 +15,7 @@ from textual.widgets import Label, Sparkline, Static
 from jobcore.state.models import Job, JobStatus
 from jobcore.view import fmt
 from jobcore.view.screen_text import screen_text
-from jobtui.widgets.job_table import one_line
+from jobtui.columns import one_line
 from jobtui.widgets.log_tail import LogTail
 from jobtui.widgets.palette import Palette
 
@@ -42,9 +42,10 @@ def describe(
     palette: Palette,
     failed: Sequence[tuple[str, int, str]] = (),
     running: Sequence[tuple[str, str]] = (),
+    cluster: str | None = None,
 ) -> Table:
-    """The facts about a job as a two-column grid, then a batch's running items with their
-    own progress, and its failed items last."""
+    """The facts about a job as a two-column grid, then where a cluster batch's items run,
+    its running items with their own progress, and its failed items last."""
     grid = Table.grid(padding=(0, 1))
     grid.add_column(style=palette.muted, justify="right", no_wrap=True, min_width=7)
     grid.add_column(overflow="ellipsis", no_wrap=True)
@@ -71,6 +72,8 @@ def describe(
         grid.add_row("reason", Text(reason, style=palette.status[JobStatus.FAILED]))
     elif job.current_item:
         grid.add_row("item", Text(one_line(job.current_item)))
+    if cluster is not None:
+        grid.add_row("cluster", Text(one_line(cluster)))
     for index, (item, progress) in enumerate(running):
         line = Text.assemble((one_line(item), "bold"), "  ", one_line(progress))
         grid.add_row("running" if index == 0 else "", line)
@@ -84,6 +87,8 @@ class DetailPane(Vertical):
     """Shows one job; the app feeds it and tells its log tail what to follow."""
 
     _live: str | None = None
+    _rows = -1
+    """Rows of facts shown (their height)."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="detail-info")
@@ -101,10 +106,15 @@ class DetailPane(Vertical):
         palette: Palette,
         failed: list[tuple[str, int, str]] | None = None,
         running: list[tuple[str, str]] | None = None,
+        cluster: str | None = None,
     ) -> None:
         self.border_title = f"{job.id} · {one_line(job.label)}"
-        info = describe(job, now, palette, failed or [], running or [])
-        self.query_one("#detail-info", Static).update(info)
+        info = describe(job, now, palette, failed or [], running or [], cluster)
+        # A layout pass only when its height may have changed (rows came or went): once a
+        # second for a running job, that pass was most of what the open detail cost.
+        rows = len(info.rows)
+        self.query_one("#detail-info", Static).update(info, layout=rows != self._rows)
+        self._rows = rows
         self.query_one("#detail-rate", Sparkline).data = rates(samples)
 
     def show_live(self, line: str | None) -> None:

@@ -18,7 +18,7 @@ from textual.widgets._footer import FooterKey
 
 KEPT = ("quit", "help")
 """Actions always shown."""
-DROPPED_FIRST = ("command_palette", "filter", "toggle_log", "select_cursor")
+DROPPED_FIRST = ("command_palette", "filter", "toggle_log", "choose")
 """Actions dropped before the other job keys, in this order."""
 
 
@@ -49,7 +49,7 @@ def fitting(keys: list[FooterKey], width: int) -> list[FooterKey]:
 class JobFooter(Footer):
     """The app's footer: the keys that fit, `q Quit` and `? Help` always among them."""
 
-    def compose(self) -> Iterable[Widget]:  # type: ignore[override]
+    def compose(self) -> Iterable[Widget]:
         widgets = list(super().compose())
         keys = [w for w in widgets if isinstance(w, FooterKey)]
         kept = set(map(id, fitting(keys, self.app.size.width)))

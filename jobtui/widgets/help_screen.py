@@ -13,7 +13,11 @@ from textual.widgets import Static
 KEYS: tuple[tuple[str, str], ...] = (
     ("↑ ↓  j k", "move between jobs (and on into the next panel)"),
     ("enter", "open the selected job's detail: command, times, rate, live log"),
-    ("escape", "close the detail, or the filter"),
+    ("L", "the job's whole log, full screen: / search, n N next/previous, f follow, g top"),
+    ("space", "mark or unmark a job; s, K, r, R, t and x then act on every marked job"),
+    ("a", "sort by name, start, progress or rate, then newest first again"),
+    ("y", "copy the job's id (the marked ids) to the clipboard, over SSH and tmux too"),
+    ("escape", "close the detail, or the filter; clear the marks"),
     ("s", "stop a running or queued job; it becomes paused"),
     ("r", "resume a paused job"),
     ("R", "retry a failed job (a batch: its failed items)"),
@@ -25,16 +29,17 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("l", "show or hide the log in the detail"),
     ("/", "filter jobs by id, name, command or current item"),
     ("g", "cycle the group filter"),
-    ("ctrl+p", "the command palette: the selected job's actions by name"),
+    ("ctrl+p", "the command palette: the selected or marked jobs' actions, their group's"),
     ("?", "this help"),
     ("q", "quit (jobs keep running)"),
 )
 
 ABOUT = (
     "Panels list running, queued, paused, failed, cancelled and completed jobs; empty ones are "
-    "hidden and finished ones show their newest jobs, with the full count in the title. The screen "
-    "follows the state folder live; keys that do not apply to the selected job are greyed "
-    "out in the footer."
+    "hidden and finished ones show their newest jobs, with the full count in the title. Every "
+    "panel has the same columns; where a running job shows its rate, ETA and resources, the "
+    "others say what they wait for or why they stopped. The screen follows the state folder "
+    "live; keys that do not apply to the selected job are greyed out in the footer."
 )
 
 

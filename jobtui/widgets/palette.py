@@ -7,6 +7,7 @@ theme changes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from rich.style import Style
 from textual.app import App
@@ -29,7 +30,7 @@ class Palette:
     """Secondary text: unknown values, reasons."""
 
     @classmethod
-    def from_app(cls, app: App[object]) -> Palette:
+    def from_app(cls, app: App[Any]) -> Palette:
         variables = app.theme_variables
         background = Color.parse(variables["background"])
 

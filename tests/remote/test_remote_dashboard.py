@@ -86,9 +86,11 @@ async def test_stop_a_remote_job_from_the_dashboard(state: StateDir, host_a: Hom
         await wait_until(pilot, lambda: panel_of(app, f"a/{on_a}") is JobStatus.PAUSED, 20)
         await wait_until(pilot, lambda: notified(app, f"job {on_a} is paused"), 20)
         assert host_a.show(on_a)["status"] == "paused"
-        assert app.check_action("edit", ()) is None  # $EDITOR here cannot edit a job there
+        screen = app.dashboard
+        assert screen.check_action("edit", ()) is None  # $EDITOR here cannot edit a job there
+        assert screen.check_action("open_log", ()) is None  # nor open a file there
         await pilot.press("enter")  # the log view comes through ssh too
-        await wait_until(pilot, lambda: "log unavailable" not in "".join(app.log_tail.lines))
+        await wait_until(pilot, lambda: "log unavailable" not in "".join(screen.log_tail.lines))
 
 
 async def test_a_remote_log_is_shown(state: StateDir, host_a: HomeCLI) -> None:
@@ -98,7 +100,8 @@ async def test_a_remote_log_is_shown(state: StateDir, host_a: HomeCLI) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await select(pilot, app, f"a/{on_a}")
         await pilot.press("enter")
-        await wait_until(pilot, lambda: "hello from a" in "\n".join(app.log_tail.lines), 20)
+        tail = app.dashboard.log_tail
+        await wait_until(pilot, lambda: "hello from a" in "\n".join(tail.lines), 20)
 
 
 async def test_a_host_that_dies_goes_offline_and_comes_back(

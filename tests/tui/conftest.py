@@ -14,7 +14,8 @@ from jobcore.state.models import JobStatus
 from jobcore.state.paths import StateDir
 from jobcore.state.store import Store
 from jobtui.app import JobApp
-from jobtui.widgets.job_table import JobTable
+from jobtui.columns import spans
+from jobtui.widgets.job_list import HEADER_LINES, JobList
 
 FIXED_NOW = 1_750_000_000.0
 """The snapshot tests' clock: 2025-06-15 15:06:40 UTC."""
@@ -167,34 +168,36 @@ async def wait_until(pilot: Pilot[Any], predicate: Callable[[], Any], timeout: f
 def cell(app: JobApp, job_id: str, column: str) -> str | None:
     """The text of one cell of a job's row as drawn, wherever the job is shown.
 
-    Read from the rendered line, not the table's data: a stale render cache once showed old
-    progress while the data underneath was right.
+    Read from the rendered line, not the model: a stale render cache once showed old
+    progress while the data underneath was right. ``reason`` (or ``note``) is the stretch a
+    row that is not running writes what it waits for or why it stopped.
     """
-    for table in app.query(JobTable):
-        if job_id in table.jobs:
-            y = table.get_row_index(job_id) + table.header_height - round(table.scroll_y)
-            line = table.render_line(y).text
-            x = 0
-            for col in table.ordered_columns:
-                width = col.get_render_width(table)
-                if col.key.value == column:
-                    return line[x : x + width].strip()
-                x += width
+    for panel in app.dashboard.query(JobList):
+        if job_id in panel.jobs and app.dashboard.layout_ is not None:
+            y = panel.get_row_index(job_id) + HEADER_LINES - round(panel.scroll_y)
+            line = panel.render_line(y).text
+            running = panel.jobs[job_id].status is JobStatus.RUNNING
+            where = spans(app.dashboard.layout_, running)
+            key = "note" if column == "reason" else column
+            if key not in where:
+                return None
+            x, width = where[key]
+            return line[x : x + width].strip()
     return None
 
 
 def panel_of(app: JobApp, job_id: str) -> JobStatus | None:
     """The status panel that shows the job, if any."""
-    for table in app.query(JobTable):
-        if job_id in table.jobs and table.display:
-            return table.status
+    for panel in app.dashboard.query(JobList):
+        if job_id in panel.jobs and panel.display:
+            return panel.status
     return None
 
 
 async def select(pilot: Pilot[Any], app: JobApp, job_id: str) -> None:
     """Put the cursor on a job (as arrow keys would) and wait until the keys act on it."""
     await wait_until(pilot, lambda: panel_of(app, job_id))
-    table = next(t for t in app.query(JobTable) if job_id in t.jobs)
+    table = next(t for t in app.dashboard.query(JobList) if job_id in t.jobs)
     table.focus()
     table.move_cursor(row=table.get_row_index(job_id))
     # The selection may already be this job (the first row is selected at start): wait for

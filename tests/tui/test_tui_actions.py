@@ -105,7 +105,7 @@ async def test_keys_that_do_not_apply_are_disabled(cli: CLI, state: StateDir) ->
     async with app.run_test(size=SIZE) as pilot:
         await select(pilot, app, job_id)
         for action in ("stop", "resume", "retry", "kill"):
-            assert app.check_action(action, ()) is None
+            assert app.dashboard.check_action("act", (action,)) is None
         await pilot.press("s", "K")
         assert not isinstance(app.screen, ConfirmDialog)
 
@@ -149,7 +149,7 @@ async def test_filter_by_text_and_clear_with_escape(cli: CLI, state: StateDir) -
         await wait_until(pilot, lambda: panel_of(app, beta) is None)
         assert panel_of(app, alpha) is JobStatus.COMPLETED
         await pilot.press("enter")  # keeps the filter, back to the panels
-        assert app.filter_text == "alpha"
+        assert app.model.filter_text == "alpha"
         await pilot.press("escape")
         await wait_until(pilot, lambda: panel_of(app, beta) is JobStatus.COMPLETED)
 
@@ -165,7 +165,7 @@ async def test_group_key_cycles_through_the_groups(cli: CLI, state: StateDir) ->
         await wait_until(pilot, lambda: panel_of(app, plain) and panel_of(app, render))
         await pilot.press("g")  # all → default
         await wait_until(pilot, lambda: panel_of(app, render) is None)
-        assert panel_of(app, plain) is JobStatus.RUNNING and app.group == "default"
+        assert panel_of(app, plain) is JobStatus.RUNNING and app.model.group == "default"
         await pilot.press("g")  # default → renders
         await wait_until(pilot, lambda: panel_of(app, plain) is None)
         assert panel_of(app, render) is JobStatus.RUNNING and "group renders" in app.sub_title
@@ -287,11 +287,13 @@ async def test_a_refresh_between_a_move_and_its_event_keeps_the_move(
     cli.wait_status(second, {"running"})
     app = JobApp(state)
     async with app.run_test(size=SIZE) as pilot:
-        running, completed = app.tables[JobStatus.RUNNING], app.tables[JobStatus.COMPLETED]
+        running, completed = app.dashboard.lists[JobStatus.RUNNING], app.dashboard.lists[
+            JobStatus.COMPLETED
+        ]
         await select(pilot, app, second)  # newest first: the running panel's top row
         await pilot.pause()  # select's own focus call, if still pending, goes first
         running.move_cursor(row=1)  # down within the panel...
-        app._apply(app.snapshot)  # ...and a refresh before the RowHighlighted event
+        app._apply(app.snapshot)  # ...and a refresh before the Highlighted event
         assert running.cursor_job_id == first
         completed.move_cursor(row=0)  # into the next panel...
         app.screen.set_focus(completed)
@@ -351,7 +353,9 @@ async def test_rm_does_not_apply_to_a_running_job(cli: CLI, state: StateDir) -> 
     app = JobApp(state)
     async with app.run_test(size=SIZE) as pilot:
         await select(pilot, app, job_id)
-        assert app.check_action("rm", ()) is None and app.check_action("restart", ()) is None
+        screen = app.dashboard
+        assert screen.check_action("act", ("rm",)) is None
+        assert screen.check_action("act", ("restart",)) is None
         await pilot.press("x")
         assert not isinstance(app.screen, ConfirmDialog)
     assert cli.show(job_id)["status"] == "running"
@@ -408,4 +412,4 @@ async def test_edit_does_not_apply_to_a_running_job(cli: CLI, state: StateDir) -
     app = JobApp(state)
     async with app.run_test(size=SIZE) as pilot:
         await select(pilot, app, job_id)
-        assert app.check_action("edit", ()) is None
+        assert app.dashboard.check_action("edit", ()) is None

@@ -66,6 +66,6 @@ async def test_live_line_keeps_colours_and_drops_a_title(
 def test_table_cells_show_no_escape_sequence_from_the_output() -> None:
     """A current item or a reason comes from the command's output (``::item``, its last line):
     in a table cell it is plain text."""
-    from jobtui.widgets.job_table import one_line
+    from jobtui.columns import one_line
 
     assert one_line("\x1b]0;pwned\x07\x1b[2J\x1b[31mclip-7\x1b[0m.mov\r\n") == "clip-7.mov"

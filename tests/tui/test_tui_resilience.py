@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-import jobtui.app
+import jobtui.app_live
 from jobcore.state.models import JobStatus
 from jobcore.state.paths import StateDir
 from jobtui.app import JobApp
@@ -66,7 +66,7 @@ async def test_the_poll_survives_an_exception(
     failing = threading.Event()
     failing.set()
     calls = 0
-    reconcile = jobtui.app.reconcile
+    reconcile = jobtui.app_live.reconcile
 
     def broken_reconcile(store):  # type: ignore[no-untyped-def]
         nonlocal calls
@@ -75,8 +75,8 @@ async def test_the_poll_survives_an_exception(
             raise ValueError("injected")
         return reconcile(store)
 
-    monkeypatch.setattr(jobtui.app, "reconcile", broken_reconcile)
-    monkeypatch.setattr(jobtui.app, "POLL_S", 0.2)
+    monkeypatch.setattr(jobtui.app_live, "reconcile", broken_reconcile)
+    monkeypatch.setattr(jobtui.app_live, "POLL_S", 0.2)
     app = JobApp(state)
     async with app.run_test(size=(120, 30)) as pilot:
         await wait_until(pilot, lambda: panel_of(app, job_id) is JobStatus.RUNNING)
@@ -109,7 +109,7 @@ async def test_progress_shows_when_the_watcher_delivers_nothing(
 ) -> None:
     job_id = cli.run("sleep", "60")
     cli.wait_status(job_id, {"running"})
-    monkeypatch.setattr(jobtui.app, "POLL_S", 60.0)
+    monkeypatch.setattr(jobtui.app_live, "POLL_S", 60.0)
     app = JobApp(state, watcher=SilentWatcher())
     async with app.run_test(size=(120, 30)) as pilot:
         await wait_until(pilot, lambda: panel_of(app, job_id) is JobStatus.RUNNING)
