@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from rich.console import Console
+from rich.style import Style
 
 from jobcore.state.models import JobStatus
 from jobcore.state.paths import StateDir
@@ -123,3 +126,33 @@ def test_counts_are_as_wide_as_the_widest_total_and_the_name_as_the_longest() ->
     assert layout.counts == 11
     narrow = plan(59, ColumnNeeds(name=14, counts=11))
     assert narrow.counts == 0 and narrow.bar >= 5  # the counts go before the bar and the %
+
+
+def test_other_hosts_add_a_host_column_and_an_offline_hosts_rows_are_greyed(
+    state: StateDir, store: Store
+) -> None:
+    insert_job(store, "k3x9q", "here", JobStatus.RUNNING, started_at=FIXED_NOW - 60)
+    snapshot = snapshot_of(store)
+    there = snapshot.jobs[JobStatus.RUNNING][0]._replace(id="gpu/r2d2x", name="there")
+    snapshot.jobs[JobStatus.RUNNING].append(there)
+
+    def host_of(job):  # type: ignore[no-untyped-def]
+        return ("gpu offline 2m", True) if job.id.startswith("gpu/") else ("local", False)
+
+    model = DashboardModel(host_of=host_of)
+    model.update(snapshot)
+    layout = plan(119, model.needs())
+    assert layout.keys[:4] == ("mark", "id", "host", "name")
+    palette = dataclasses.replace(Palette.plain(), muted=Style(color="grey50"))
+    ctx = CellContext(FIXED_NOW, palette, layout.bar, layout.counts)
+    here, remote = model.rows(JobStatus.RUNNING)
+    x, width = spans(layout, True)["host"]
+    assert width == len("gpu offline 2m")
+    text = "".join(s.text for s in row_segments(remote, layout, ctx, Console()))
+    assert text[x : x + width] == "gpu offline 2m"
+    assert text[spans(layout, True)["id"][0] :].startswith("r2d2x")  # the id without its host
+    cells = [s for s in row_segments(remote, layout, ctx, Console()) if s.text.strip()]
+    assert all(s.style == palette.muted for s in cells)  # the whole row: its last snapshot
+    cells = [s for s in row_segments(here, layout, ctx, Console()) if s.text.strip()]
+    assert not all(s.style == palette.muted for s in cells)
+    assert "HOST" not in header_text(plan(119, DashboardModel().needs()), JobStatus.RUNNING, None)
