@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from jobcore.procs.cgroup import recorded_cgroup
 from jobcore.procs.identity import is_alive
-from jobcore.procs.tree import job_processes, terminate
 from jobcore.state.models import ACTIVE_STATUSES, Job, JobStatus
 from jobcore.state.store import Store
 
@@ -38,6 +37,8 @@ def reconcile(store: Store, actor: str = "liveness") -> list[Job]:
         # The command outlives a worker killed with SIGKILL: stop what is left, or the job
         # reads "failed" while it still runs (and a resume would run it twice). Snapshot
         # before the row changes hands, so a worker started by a resume is never touched.
+        from jobcore.procs.tree import job_processes, terminate  # psutil: only for the dead
+
         group = recorded_cgroup(store.state, job.id)  # its run's own: a resume makes another
         leftovers = job_processes(store.state.job_marker(job.id), None) if group is None else []
         if store.finish_if_active(
