@@ -134,5 +134,50 @@ def test_only_a_process_that_allows_it_and_has_one_thread_forks(
     assert forking.safe() is (threading.active_count() == 1)
     with a_thread():
         assert not forking.safe()
-    monkeypatch.setenv("JOBCORE_JOB", "/somewhere/jobs/abcde")
-    assert not forking.safe()  # inside a job: /proc would show that job's marker
+    monkeypatch.setattr(forking, "generation", forking.MAX_GENERATIONS)
+    assert not forking.safe()  # a fork of a fork of ...: its stack has grown; spawn afresh
+
+
+FORKS = 150
+
+_FORKER = """
+import os, sys, time
+from jobcore.procs import forking
+os.write(1, b"ready\\n"); sys.stdin.readline()
+for n in range(FORKS):
+    env = {"JOBCORE_JOB": f"/somewhere/jobs/b{n:04d}", "KEPT": "yes"}
+    pid = forking.fork_as(env)
+    if pid == 0:
+        with open("/proc/self/environ", "rb") as fh:
+            seen = fh.read().split(b"\\0")
+        ok = seen[0] == f"JOBCORE_JOB=/somewhere/jobs/b{n:04d}".encode() and b"KEPT=yes" in seen
+        os._exit(0 if ok and os.environ == env else 1)
+    assert os.waitpid(pid, 0)[1] == 0, "the child did not see its own environment"
+with open("/proc/self/environ", "rb") as fh:
+    assert b"JOBCORE_JOB=/somewhere/jobs/aaaaa" in fh.read().split(b"\\0")
+""".replace("FORKS", str(FORKS))
+
+
+def test_a_fork_of_a_marked_process_never_shows_its_marker() -> None:
+    """A worker forked from inside a job, or from a job's worker, is never found by a sweep
+    of that job: a scanner reading every process's /proc/PID/environ all through 150 forks
+    finds the parent's marker on no process but the parent."""
+    env = {**os.environ, "JOBCORE_JOB": "/somewhere/jobs/aaaaa"}
+    forker = subprocess.Popen(
+        [sys.executable, "-c", _FORKER], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    assert forker.stdout is not None and forker.stdin is not None
+    forker.stdout.readline()
+    seen_on: set[int] = set()
+    forker.stdin.write(b"go\n")
+    forker.stdin.flush()
+    while forker.poll() is None:
+        for pid in [int(n) for n in os.listdir("/proc") if n.isdigit()]:
+            try:
+                with open(f"/proc/{pid}/environ", "rb") as fh:
+                    if b"JOBCORE_JOB=/somewhere/jobs/aaaaa" in fh.read().split(b"\0"):
+                        seen_on.add(pid)
+            except OSError:
+                continue
+    assert forker.wait() == 0
+    assert seen_on <= {forker.pid}

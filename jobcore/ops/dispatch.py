@@ -42,8 +42,13 @@ class AfterJob:
     next job in line, and the retention policy (``keep``) is applied."""
 
     def start_waiting(self, state: StateDir, store: Store) -> dict[str, JobcoreError]:
+        """A running dispatcher (there is one while anything waits) starts the next job, as
+        a fork of a process that belongs to no job and runs from a shallow stack; with none
+        listening, this worker starts it itself."""
+        if poke(state):
+            return {}
         errors = start_waiting(state, store)
-        wake(state, store)
+        ensure(state, store)
         return errors
 
     def clean(self, state: StateDir, store: Store, keep: int) -> None:

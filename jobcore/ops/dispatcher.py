@@ -25,8 +25,9 @@ from pathlib import Path
 from jobcore.base.errors import JobcoreError
 from jobcore.ops import dispatch, wakeup
 from jobcore.ops.reconcile import reconcile
+from jobcore.procs import forking
 from jobcore.procs.identity import is_alive
-from jobcore.state.paths import StateDir, open_folder
+from jobcore.state.paths import ENV_JOB, StateDir, open_folder
 from jobcore.state.store import Store
 
 SAFETY_NET_S = 10.0
@@ -149,6 +150,14 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m jobcore.ops.dispatcher STATE_DIR", file=sys.stderr)
         return 2
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    # Started with a marker of no job in its environment (``wakeup.spawn_dispatcher``), which
+    # stays in /proc/PID/environ: a sweep of the job it was started from leaves it alone.
+    os.environ.pop(ENV_JOB, None)
+    forking.allow()  # one thread, its store closed across each start: workers are its forks
+    # What a forked worker of a command needs, imported once here rather than in each.
+    import jobcore.worker.command_job
+    import jobcore.worker.notify  # noqa: F401
+
     state = StateDir(Path(args[0]).absolute())
     os.chdir(state.root)
     try:

@@ -15,7 +15,9 @@ import gc
 import os
 import signal
 import sys
-from typing import TYPE_CHECKING, NoReturn
+from collections.abc import Callable
+from types import FrameType
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from jobcore.base.errors import JobcoreError
 from jobcore.procs import forking
@@ -93,8 +95,10 @@ def spawn_worker(
         raise error from exc
     null_fd = os.open(os.devnull, os.O_RDONLY)
     try:
-        if forking.safe():
-            pid = _fork_worker(state, store, job_id, claim, slot_fd, (log_fd, null_fd), follow_ups)
+        env = worker_env(state, job_id)
+        if forking.safe() and forking.fits(env):
+            stdio = (log_fd, null_fd)
+            pid = _fork_worker(state, store, env, job_id, claim, slot_fd, stdio, follow_ups)
         else:
             pid = _spawn_worker(state, job_id, claim, slot_fd, log_fd, null_fd)
     except OSError as exc:
@@ -154,6 +158,7 @@ def _name_process(name: str) -> None:
 def _fork_worker(
     state: StateDir,
     store: Store,
+    env: dict[str, str],
     job_id: str,
     claim: str,
     slot_fd: int | None,
@@ -161,19 +166,28 @@ def _fork_worker(
     follow_ups: FollowUps,
 ) -> int:
     """Fork the worker; returns its pid. ``store``'s connection is closed across the fork
-    (SQLite forbids using one in two processes) and open again when this returns."""
-    env = worker_env(state, job_id)
+    (SQLite forbids using one in two processes) and open again when this returns. The child
+    is marked as ``job_id``'s from its first instant (``forking.fork_as``)."""
     for stream in (sys.stdout, sys.stderr):  # or the child would write our buffered text too
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
     store.close()
     try:
-        pid = os.fork()
+        pid = forking.fork_as(env)
         if pid == 0:
-            _become_worker(state, job_id, claim, slot_fd, env, stdio, follow_ups)
+            _become_worker(state, job_id, claim, slot_fd, stdio, follow_ups)
     finally:
         store.connect()  # only the parent gets here: the child never returns
     return pid
+
+
+_FRESH_HANDLERS: dict[int, Callable[[int, FrameType | None], Any] | int] = {
+    signal.SIGINT: signal.default_int_handler,
+    signal.SIGPIPE: signal.SIG_IGN,
+    signal.SIGXFSZ: signal.SIG_IGN,
+    signal.SIGHUP: signal.SIG_IGN,  # a worker's own: it outlives its terminal
+}
+"""A new worker's signal handlers, where not the default."""
 
 
 def _become_worker(
@@ -181,7 +195,6 @@ def _become_worker(
     job_id: str,
     claim: str,
     slot_fd: int | None,
-    env: dict[str, str],
     stdio: tuple[int, int],
     follow_ups: FollowUps,
 ) -> NoReturn:
@@ -189,7 +202,8 @@ def _become_worker(
 
     Nothing inherited from the launcher is finalised here (``gc.freeze``): an object of its
     could own a descriptor number the worker has reused by then. Signal handlers the
-    launcher set go back to their defaults, as an exec would reset them.
+    launcher set go back to those of a fresh interpreter, as an exec would reset them (a
+    worker's parent ignores SIGTERM once its own job is over).
     """
     code = 1
     try:
@@ -201,13 +215,11 @@ def _become_worker(
         os.dup2(null_fd, 0)
         os.dup2(log_fd, 1)
         os.dup2(log_fd, 2)
-        os.environ.clear()
-        os.environ.update(env)
         for signum in signal.valid_signals():
-            handler = signal.getsignal(signum)
-            if callable(handler) and handler is not signal.default_int_handler:
-                default = signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL
-                signal.signal(signum, default)
+            fresh = _FRESH_HANDLERS.get(signum, signal.SIG_DFL)
+            with contextlib.suppress(OSError, ValueError):
+                if signal.getsignal(signum) not in (fresh, None):
+                    signal.signal(signum, fresh)
         from jobcore.worker.worker import serve  # only in the forked child
 
         code = serve(str(state.root), job_id, claim, slot_fd, forked=True, follow_ups=follow_ups)

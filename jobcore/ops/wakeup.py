@@ -76,6 +76,13 @@ def dispatcher_runs(state: StateDir) -> bool:
     return False
 
 
+def dispatcher_marker(state: StateDir) -> str:
+    """The dispatcher's ``JOBCORE_JOB``: a job's marker names ``<state>/jobs/<id>``, this one
+    no job, so no job's sweep takes the dispatcher (or a worker it forks, until that worker
+    marks itself) for one of its processes, even when it was started from inside a job."""
+    return f"{os.path.realpath(state.root)}/{LOCK_NAME}"
+
+
 def spawn_dispatcher(state: StateDir) -> None:
     """Start the dispatcher detached (new session, stdio off the terminal), as
     ``python -m jobcore.ops.dispatcher STATE_DIR``; it exits at once if another runs."""
@@ -87,6 +94,7 @@ def spawn_dispatcher(state: StateDir) -> None:
     log_fd = open_private(state.root / LOG_NAME, os.O_WRONLY | os.O_APPEND | os.O_CREAT, state.root)
     null_fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
     env = {name: value for name, value in os.environ.items() if name not in JOB_MARKERS}
+    env[ENV_JOB] = dispatcher_marker(state)
     try:
         pid = os.posix_spawn(
             sys.executable,

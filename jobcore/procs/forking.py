@@ -1,19 +1,38 @@
-"""Whether this process may start a job's worker as a fork of itself, not a new interpreter.
+"""Whether this process may start a job's worker as a fork of itself, and the fork that does.
 
 A fork saves a worker its interpreter start and imports, but copies only the calling thread
-and all the process holds: only a process that declared itself safe, single-threaded and not
-inside a job (its marker would show in the fork's ``/proc/PID/environ``) forks; others spawn
-(docs/decisions/0004-fork-the-worker.md).
+and all the process holds: only a process that declared itself safe and is single-threaded
+forks; others spawn (docs/decisions/0004-fork-the-worker.md).
+
+A fork also copies what ``/proc/PID/environ`` shows, which is not ``os.environ`` but the
+bytes the kernel put at the top of the stack at exec. Sweeps find a job's processes by the
+marker there (docs/decisions/0007-job-marker-in-the-environment.md), so a worker forked
+from a job's worker or from inside a job would pass for a process of that job. ``fork_as``
+rewrites those bytes in place: the parent shows a marker of no job for the instant of the
+fork, so the child is born marked as no job's, and the child writes its own job's
+environment there before anything else (docs/decisions/0023-fork-rewrites-the-marker.md).
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
 import sys
 
 from jobcore.state.paths import ENV_JOB
 
 _allowed = False
+
+NO_JOB = f"{ENV_JOB}=\0".encode()
+"""A marker entry that names no job: a sweep of any job leaves its bearer and (as another
+job's) everything under it alone."""
+MAX_GENERATIONS = 8
+"""Forks of forks before a worker is spawned afresh: a fork runs on top of its parent's
+Python stack, which would otherwise grow by a worker's depth with every job of a chain."""
+
+generation = 0
+"""How many forks this process is from an exec."""
 
 
 def allow() -> None:
@@ -24,7 +43,77 @@ def allow() -> None:
 
 def safe() -> bool:
     """Whether a worker may be forked from here right now."""
-    if not _allowed or ENV_JOB in os.environ:
+    if not _allowed or generation >= MAX_GENERATIONS or _environ_area() is None:
         return False
     threading = sys.modules.get("threading")  # not imported: no thread was started through it
     return threading is None or threading.active_count() == 1
+
+
+@functools.cache
+def _environ_area() -> tuple[int, int] | None:
+    """Where ``/proc/self/environ`` reads from: (address, size); None off Linux. A fork
+    keeps its parent's address space, so the answer holds in every fork of this process."""
+    try:
+        with open("/proc/self/stat", "rb") as fh:
+            data = fh.read()
+        fields = data[data.rindex(b")") + 2 :].split()
+        start, end = int(fields[47]), int(fields[48])  # env_start, env_end (proc(5))
+    except (OSError, ValueError, IndexError):
+        return None
+    return (start, end - start) if 0 < start < end else None
+
+
+def _entries(env: dict[str, str], size: int) -> bytes | None:
+    """``env`` as ``/proc/PID/environ`` shows it, the marker first, cut to whole entries
+    that fit in ``size`` bytes and padded with NULs; None if not even the marker fits."""
+    marker = env.get(ENV_JOB)
+    if marker is None:
+        return None
+    out = bytearray(f"{ENV_JOB}={marker}\0".encode())
+    if len(out) > size:
+        return None
+    for name, value in env.items():
+        entry = f"{name}={value}\0".encode(errors="surrogateescape")
+        if name != ENV_JOB and len(out) + len(entry) <= size:
+            out += entry
+    return bytes(out.ljust(size, b"\0"))
+
+
+def fits(env: dict[str, str]) -> bool:
+    """Whether a fork here can show ``env``'s marker in its ``/proc/PID/environ``."""
+    area = _environ_area()
+    return area is not None and _entries(env, area[1]) is not None
+
+
+def fork_as(env: dict[str, str]) -> int:
+    """``os.fork()``, the child's environment becoming ``env`` (which holds its job marker)
+    everywhere: ``os.environ``, the C library's, and ``/proc/PID/environ``.
+
+    Call only where ``safe()`` and ``fits(env)``. The parent shows ``NO_JOB`` from just
+    before the fork until it returns, so no instant exists at which the child shows the
+    parent's marker: a sweep of the parent's job can never take it for one of its own.
+    """
+    area = _environ_area()
+    assert area is not None
+    start, size = area
+    entries = _entries(env, size)
+    assert entries is not None
+    saved = ctypes.string_at(start, size)
+    ctypes.memmove(start, NO_JOB.ljust(size, b"\0"), size)
+    try:
+        pid = os.fork()
+    except BaseException:
+        ctypes.memmove(start, saved, size)
+        raise
+    if pid:
+        ctypes.memmove(start, saved, size)
+        return pid
+    global generation
+    generation += 1
+    ctypes.memmove(start, entries, size)
+    # The C library's environment still points into the bytes just rewritten: drop it
+    # (clearenv), then set ``env`` afresh, copied onto the heap.
+    ctypes.CDLL(None).clearenv()
+    os.environ.clear()
+    os.environ.update(env)
+    return 0

@@ -25,3 +25,16 @@ def children_map() -> dict[int, list[int]]:
         if name.isdigit() and (fields := stat_fields(name)) is not None:
             children.setdefault(int(fields[1]), []).append(int(name))
     return children
+
+
+def has_children() -> bool | None:
+    """Whether this process has a child (a zombie counts) in any of its threads; None where
+    the kernel does not list children (no CONFIG_PROC_CHILDREN)."""
+    try:
+        for tid in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{tid}/children", "rb") as fh:
+                if fh.read().strip():
+                    return True
+    except OSError:
+        return None
+    return False

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from jobcore.base.progress_parse import WANTED, parse_line
 from jobcore.procs.cgroup import JobCgroup
 from jobcore.procs.identity import identity_of
-from jobcore.procs.tree import LEFTOVER_GRACE_S, kill_job_tree
+from jobcore.procs.procfs import has_children
 from jobcore.state.live_line import LiveLine
 from jobcore.state.models import (
     TERMINATED,
@@ -196,10 +196,7 @@ class CommandJob:
             _reap_adopted(proc.pid)
             self._record_pid()
         interrupted = proc.returncode is None
-        marker = self.store.state.job_marker(self.job.id)
-        leftovers = kill_job_tree(
-            marker, self.me, grace=LEFTOVER_GRACE_S, cgroup=self.cgroup
-        )
+        leftovers = self._stop_leftovers()
         if leftovers and not interrupted:
             said = writer.last_line  # the note is ours, not the command's last words
             writer.feed(f"jobcore: stopped {leftovers} leftover process(es)\n".encode())
@@ -211,6 +208,20 @@ class CommandJob:
             proc.wait(DRAIN_S)  # killed above, unless stuck in the kernel
         _reap_adopted(proc.pid)
         return None if interrupted else proc.returncode
+
+    def _stop_leftovers(self) -> int:
+        """Stop what the command left running; how many processes were signalled.
+
+        The worker is a child subreaper: whatever the command left is re-parented to it
+        by the time the command's exit is seen. With no child left, there is nothing to
+        stop and no need to read every process's environment to be sure.
+        """
+        if self.cgroup is None and has_children() is False:
+            return 0
+        from jobcore.procs.tree import LEFTOVER_GRACE_S, kill_job_tree  # psutil: only now
+
+        marker = self.store.state.job_marker(self.job.id)
+        return kill_job_tree(marker, self.me, grace=LEFTOVER_GRACE_S, cgroup=self.cgroup)
 
     def _read_some(self, fd: int, writer: LogWriter, reporter: Reporter, timeout: float) -> bool:
         """Read what is available within ``timeout``; False at end of output or when idle."""

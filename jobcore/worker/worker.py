@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Protocol
 from jobcore.base import clock
 from jobcore.base.errors import JobcoreError
 from jobcore.base.redact import Redactor
+from jobcore.procs import forking
 from jobcore.procs.cgroup import JobCgroup, create_for_run, settle_worker
 from jobcore.procs.identity import self_identity
 from jobcore.state import config, launch_env, transitions
@@ -377,6 +378,9 @@ def serve(
     _close_inherited_fds(keep=slot_fd, every=forked)
     os.chdir(root)  # never keep the launcher's folder busy (an unmount, a deleted dir)
     _become_subreaper()
+    # Its store is closed across a start, its slot let go: the next job's worker may be a
+    # fork of this one (``jobcore.procs.forking`` marks it as that job's, not ours).
+    forking.allow()
     worker = Worker(StateDir(Path(root).absolute()), job_id, claim, slot_fd, follow_ups)
     try:
         return worker.run()

@@ -35,9 +35,12 @@ def _commands_running(home: Path) -> int:
 
 
 def _dispatchers(home: Path) -> list[psutil.Process]:
+    """The dispatcher, not the workers it forked (they keep its argv, under their own name)."""
     found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        if (proc.info["cmdline"] or [])[-2:] == ["jobcore.ops.dispatcher", str(home)]:
+    for proc in psutil.process_iter(["cmdline", "name"]):
+        if (proc.info["cmdline"] or [])[-2:] == ["jobcore.ops.dispatcher", str(home)] and not (
+            proc.info["name"] or ""
+        ).startswith("jobcore-"):
             found.append(proc)
     return found
 
