@@ -13,7 +13,7 @@ from textual.widgets import Static
 KEYS: tuple[tuple[str, str], ...] = (
     ("↑ ↓  j k", "move between jobs (and on into the next panel)"),
     ("enter", "open the selected job's detail: command, times, rate, live log"),
-    ("L", "the job's whole log, full screen: / search, n N next/previous, f follow, g top"),
+    ("L", "the whole log, full screen: / search, n N, f follow, g top, w wrap, i one item"),
     ("space", "mark or unmark a job; s, K, r, R, t, x, h, H and S act on every marked job"),
     ("a", "sort by name, start, progress or rate, then newest first again"),
     ("y", "copy the job's id (the marked ids) to the clipboard, over SSH and tmux too"),
