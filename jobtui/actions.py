@@ -80,8 +80,8 @@ def _start(state: StateDir, store: Store, job_id: str) -> Job:
 
 
 def held(job: Job) -> bool:
-    """Waiting for ``release`` (another host's job says so only by what it waits on)."""
-    return job.queue.held or job.waiting_on == "held"
+    """Waiting for ``release``."""
+    return job.queue.held
 
 
 def waiting(job: Job) -> bool:
