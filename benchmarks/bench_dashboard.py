@@ -23,7 +23,8 @@ from benchmarks.common import median, open_store, row, temp_home
 from jobcore.state.models import JobStatus
 from jobcore.state.paths import resolve_home
 from jobtui.app import JobApp
-from jobtui.widgets.log_view import LogLines, LogScreen
+from jobtui.widgets.log_screen import LogScreen
+from jobtui.widgets.log_view import LogLines
 from tests.rows import set_row
 
 RATE_HZ = 4.0

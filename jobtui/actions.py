@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from jobcore.ops import control
+from jobcore.ops import control, dispatch
 from jobcore.ops.control import remove
 from jobcore.ops.restart import restart
 from jobcore.state.models import Job, JobStatus
@@ -36,9 +36,15 @@ class JobAction:
     report: str = "job {id} is {status}"
     """The toast when done, with the ``{id}`` and ``{status}`` of the job returned and the
     ``{was}`` id acted on."""
+    also: Callable[[Job], bool] | None = None
+    """A further condition beyond the status (a held job, one not starting yet)."""
 
     def applies(self, job: Job | None) -> bool:
-        return job is not None and job.status in self.applies_to
+        return (
+            job is not None
+            and job.status in self.applies_to
+            and (self.also is None or self.also(job))
+        )
 
 
 def _retry(state: StateDir, store: Store, job_id: str) -> Job:
@@ -57,6 +63,33 @@ def _remove(state: StateDir, store: Store, job_id: str) -> Job:
     return remove(state, store, job_id)
 
 
+def _hold(state: StateDir, store: Store, job_id: str) -> Job:
+    dispatch.hold(store, job_id)
+    return store.get(job_id)
+
+
+def _release(state: StateDir, store: Store, job_id: str) -> Job:
+    dispatch.release(state, store, job_id)
+    return store.get(job_id)
+
+
+def _start(state: StateDir, store: Store, job_id: str) -> Job:
+    """``jobcore start`` (no ``--force``): the next free slot of its group is its."""
+    dispatch.start_now(state, store, job_id)
+    return store.get(job_id)
+
+
+def held(job: Job) -> bool:
+    """Waiting for ``release``."""
+    return job.queue.held
+
+
+def waiting(job: Job) -> bool:
+    """Queued with no worker starting it yet: it can still be held or started now."""
+    return job.worker is None
+
+
+QUEUED = frozenset({JobStatus.QUEUED})
 ACTIVE = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
 EDITABLE = frozenset({JobStatus.QUEUED, JobStatus.PAUSED})
 """Jobs ``jobcore edit`` changes (the app runs the editor itself: it needs the terminal)."""
@@ -92,5 +125,11 @@ JOB_ACTIONS: dict[str, JobAction] = {
             confirm="Remove job {id} ({label}) with its folder and log?",
             report="removed job {id}",
         ),
+        JobAction(
+            "hold", QUEUED, _hold, "Hold", report="job {id} held",
+            also=lambda job: waiting(job) and not held(job),
+        ),
+        JobAction("release", QUEUED, _release, "Release", report="job {id} released", also=held),
+        JobAction("start", QUEUED, _start, "Start now", also=waiting),
     )
 }

@@ -8,6 +8,8 @@ truth: the focused list's cursor (``_take_cursor`` copies it into the model).
 
 from __future__ import annotations
 
+import asyncio
+from functools import partial
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -20,7 +22,9 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Header, Input, Static
 
-from jobcore.state.models import JobStatus
+from jobcore.state.launch_env import redactor_for
+from jobcore.state.logs import item_prefix
+from jobcore.state.models import Job, JobStatus
 from jobtui.actions import JOB_ACTIONS, editable
 from jobtui.columns import CellContext, Layout, plan
 from jobtui.data import FINAL_STATUSES
@@ -30,8 +34,8 @@ from jobtui.model import PANEL_ORDER
 from jobtui.widgets.detail import DetailPane
 from jobtui.widgets.footer import JobFooter
 from jobtui.widgets.job_list import JobList
+from jobtui.widgets.log_screen import LogScreen
 from jobtui.widgets.log_tail import LogTail
-from jobtui.widgets.log_view import LogScreen
 
 if TYPE_CHECKING:
     from jobtui.app import JobApp
@@ -56,6 +60,9 @@ class DashboardScreen(Screen[None]):
         Binding("K", "act('kill')", "Kill", id="kill", tooltip="Kill the job's process tree now"),
         Binding("t", "act('restart')", "Restart", id="restart", tooltip="Run a finished job again"),
         Binding("x", "act('rm')", "Remove", id="rm", tooltip="Remove a finished job and its log"),
+        Binding("h", "act('hold')", "Hold", id="hold", show=False, tooltip="Keep it from starting"),
+        Binding("H", "act('release')", "Release", id="release", show=False, tooltip="Unhold it"),
+        Binding("S", "act('start')", "Start", id="start", show=False, tooltip="Start it now"),
         Binding("e", "edit", "Edit", id="edit", tooltip="Edit a queued or paused job in $EDITOR"),
         Binding("c", "clean", "Clean", id="clean", show=False, tooltip="Remove finished jobs"),
         Binding("space", "mark", "Mark", id="mark", show=False, tooltip="Mark for a bulk action"),
@@ -310,12 +317,26 @@ class DashboardScreen(Screen[None]):
         self.notify(f"copied {' '.join(ids)}", title="clipboard", timeout=2)
 
     def action_open_log(self) -> None:
+        """The whole log, full screen (from the list or the detail); a batch's by item too."""
         job = self.jobapp.model.selected
         if job is None or split_id(job.id)[0] is not None:
             self.app.bell()
             return
+        path = self.jobapp.state.log_path(job.id)
+        items = partial(self._item_filters, job) if job.is_batch else None
+        self.app.push_screen(LogScreen(path, f"{job.id} · {job.label}", items))
+
+    async def _item_filters(self, job: Job) -> list[tuple[str, tuple[bytes, ...]]]:
+        """The batch's running and failed items, with the prefixes of their lines in the log
+        (the item as masked when written, as ``jobcore logs --item`` finds them)."""
         app = self.jobapp
-        self.app.push_screen(LogScreen(app.state.log_path(job.id), f"{job.id} · {job.label}"))
+        redact = await asyncio.to_thread(redactor_for, app.state, job)
+        filters = []
+        for item, places in await app.reader.log_items(job.id):
+            shown = redact.text(item)
+            prefixes = (item_prefix(item, i, shown) for i in places)
+            filters.append((shown, tuple(p.encode("utf-8", "surrogateescape") for p in prefixes)))
+        return filters
 
     def action_toggle_log(self) -> None:
         if not self.detail_open:

@@ -183,6 +183,18 @@ class JobReader:
             for row in rows
         ]
 
+    async def log_items(self, job_id: str, limit: int = 50) -> list[tuple[str, list[int]]]:
+        """A batch's running then failed items, each with where it stands in the list (an
+        item listed twice stands twice): what the full-screen log filters by."""
+        sql = (
+            "SELECT item, idx FROM items WHERE job_id = ? AND status IN ('running', 'failed')"
+            " ORDER BY status = 'failed', idx LIMIT ?"
+        )
+        found: dict[str, list[int]] = {}
+        for row in await self.conn.execute_fetchall(sql, (job_id, limit)):
+            found.setdefault(from_db(row[0]), []).append(row[1])
+        return list(found.items())
+
     async def samples(self, job_id: str) -> list[tuple[float, int]]:
         """A job's recent (time, done) samples, oldest first (the rate sparkline)."""
         sql = "SELECT t, done FROM samples WHERE job_id = ? ORDER BY t"

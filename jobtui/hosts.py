@@ -45,6 +45,9 @@ ACTION_ARGS: dict[str, str] = {
     "retry": "retry",
     "restart": "restart",
     "rm": "rm",
+    "hold": "hold",
+    "release": "release",
+    "start": "start",
 }
 """The dashboard's job keys as ``jobcore`` commands (what the same key does locally)."""
 

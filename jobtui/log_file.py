@@ -6,6 +6,11 @@ new output is indexed from the last known end (``poll``); a file that shrank was
 is read afresh. Search scans raw bytes in blocks from a line, forwards or backwards, and only
 then indexes back to the match, so the cost is the distance travelled, not the file's size.
 
+With ``only`` (a batch item's prefixes, ``jobcore.state.logs.item_prefix``) the index holds
+that item's lines alone, found by one regular expression per block going back until the
+screen is full; only complete lines count, as a line still being written may not yet show
+its whole prefix.
+
 The methods that read (``scan_back``, ``scan_forward``, ``search``) return data instead of
 changing the index, so they can run in a thread while the UI draws from the current index;
 ``prepend`` and ``append`` apply what they found, on the UI thread.
@@ -35,9 +40,13 @@ MAX_LINE = 16 * 1024
 class LogFile:
     """An index of line starts over the end part of a file, grown on demand."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, only: tuple[bytes, ...] = ()) -> None:
         self.path = path
         """The log."""
+        self.only = only
+        """Index only the lines that start with one of these (an item's); every line if none."""
+        self._starting = re.compile(b"\n(?:" + b"|".join(map(re.escape, only)) + b")")
+        self._prefix_len = max(map(len, only), default=0)
         self.starts = array("q")
         """Byte offsets of the indexed lines' starts, ascending."""
         self.top = 0
@@ -52,6 +61,8 @@ class LogFile:
         self._fd = open_private(self.path, os.O_RDONLY)
         self.starts = array("q")
         self.end = self.top = os.fstat(self._fd).st_size
+        if self.only:
+            self.end = self.top = self._line_start(self.end)
 
     def close(self) -> None:
         if self._fd is not None:
@@ -77,6 +88,8 @@ class LogFile:
     def scan_back(self, lines: int, down_to: int | None = None) -> tuple[array[int], int]:
         """Line starts before ``top``: at least ``lines`` of them (or down to byte ``down_to``),
         and the new top. Does not change the index."""
+        if self.only:
+            return self._scan_back_only(lines, down_to)
         found = array("q")
         pos = top = self.top
         while pos > 0 and (len(found) < lines or (down_to is not None and top > down_to)):
@@ -105,6 +118,8 @@ class LogFile:
         size = os.fstat(self.fd).st_size
         if size < self.end:
             return array("q"), size, True
+        if self.only:
+            return self._scan_forward_only(size)
         found = array("q")
         if size == self.end:
             return found, size, False
@@ -126,12 +141,23 @@ class LogFile:
         """Line ``index`` of the index as text (no line ending), at most ``MAX_LINE`` bytes."""
         start = self.starts[index]
         stop = self.starts[index + 1] if index + 1 < len(self.starts) else self.end
-        data = os.pread(self.fd, min(stop - start, MAX_LINE), start)
-        return data.rstrip(b"\r\n").decode("utf-8", errors="replace")
+        data = os.pread(self.fd, MAX_LINE if self.only else min(stop - start, MAX_LINE), start)
+        return data.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", errors="replace")
 
     def search(self, needle: str, from_offset: int, forward: bool) -> int | None:
         """The byte offset of the next match of ``needle`` (any case) after (or before)
-        ``from_offset``, anywhere in the file; None when there is none."""
+        ``from_offset``, anywhere in the file (with ``only``: the start of the next indexed
+        kind of line that has it); None when there is none."""
+        while True:
+            found = self._search(needle, from_offset, forward)
+            if found is None or not self.only:
+                return found
+            start = self._line_start(found)
+            if os.pread(self.fd, self._prefix_len, start).startswith(self.only):
+                return start
+            from_offset = found + 1 if forward else start
+
+    def _search(self, needle: str, from_offset: int, forward: bool) -> int | None:
         pattern = re.compile(re.escape(needle.encode()), re.IGNORECASE)
         overlap = max(0, len(needle.encode()) - 1)
         size = self.end
@@ -157,6 +183,56 @@ class LogFile:
                 return pos + last.start()
             stop = pos + overlap if pos else 0
         return None
+
+    def _line_start(self, offset: int) -> int:
+        """Where the line that holds byte ``offset`` starts (``offset`` itself just after a
+        line end: the file's size gives the end of its last complete line)."""
+        pos = offset
+        while pos > 0:
+            low = max(0, pos - BLOCK)
+            found = os.pread(self.fd, pos - low, low).rfind(b"\n")
+            if found >= 0:
+                return low + found + 1
+            pos = low
+        return 0
+
+    def _scan_back_only(self, lines: int, down_to: int | None) -> tuple[array[int], int]:
+        """``scan_back`` of the lines that start with an ``only`` prefix: each line end
+        before ``top - 1`` followed by one is a start (the block is read on by a prefix's
+        length, so a prefix cut by the block's end still matches)."""
+        found: list[int] = []
+        top = self.top
+        below = max(0, top - 1)  # line ends before here start lines before top
+        while below > 0 and (len(found) < lines or (down_to is not None and top > down_to)):
+            pos = max(0, below - SEARCH_BLOCK)
+            block = os.pread(self.fd, below - pos + self._prefix_len, pos)
+            ends = [m.start() for m in self._starting.finditer(block) if m.start() < below - pos]
+            found.extend(pos + end + 1 for end in reversed(ends))
+            below, top = pos, pos + 1
+        if below == 0 and top > 0:
+            if os.pread(self.fd, self._prefix_len, 0).startswith(self.only):
+                found.append(0)
+            top = 0
+        found.reverse()
+        return array("q", found), top
+
+    def _scan_forward_only(self, size: int) -> tuple[array[int], int, bool]:
+        """``scan_forward`` of the lines that start with an ``only`` prefix, complete lines
+        only: the end returned is the end of the last one, where the next look starts."""
+        found = array("q")
+        pos = end = self.end
+        while pos < size:
+            length = min(SEARCH_BLOCK, size - pos)
+            block = os.pread(self.fd, length + self._prefix_len, pos)
+            last = block.rfind(b"\n", 0, length)
+            if last >= 0:  # the line at ``end`` is complete now
+                if os.pread(self.fd, self._prefix_len, end).startswith(self.only):
+                    found.append(end)
+                ends = [m.start() for m in self._starting.finditer(block) if m.start() < last]
+                found.extend(pos + line_end + 1 for line_end in ends)
+                end = pos + last + 1
+            pos += length
+        return found, end, False
 
     # -- changing the index (the UI thread) -----------------------------------------------------
 

@@ -23,7 +23,7 @@ from jobcore.state.store import Store
 from jobtui.app import JobApp
 from jobtui.demo import launch_demo
 from jobtui.widgets.confirm import ConfirmDialog
-from jobtui.widgets.log_view import LogScreen
+from jobtui.widgets.log_screen import LogScreen
 
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
 HOME_LABEL = "~/.local/share/jobcore · live"

@@ -82,3 +82,18 @@ def test_a_held_job_cancelled_then_restarted_in_place_runs(cli: CLI) -> None:
     assert cli.show(job)["status"] == "cancelled"
     cli("restart", "--in-place", job)
     cli.wait_status(job, {"running"})
+
+
+def test_hold_keeps_a_waiting_job_from_starting_until_released(cli: CLI) -> None:
+    job = cli.run("sleep", "30", opts=("--delay", "1h"))
+    result = cli("hold", job)
+    assert f"job {job} held" in result.stderr
+    assert cli.show(job)["waiting_on"] == "held"
+    again = cli("hold", job, check=False)
+    assert again.returncode == 1
+    assert "held already" in again.stderr
+    cli("start", job)
+    cli.wait_status(job, {"running"})
+    late = cli("hold", job, check=False)
+    assert late.returncode == 1
+    assert "running, not waiting to start" in late.stderr

@@ -1,4 +1,4 @@
-"""The options of the verbs that act on jobs: stop, kill, resume, release, start, retry,
+"""The options of the verbs that act on jobs: stop, kill, resume, hold, release, start, retry,
 restart, edit and rm."""
 
 from __future__ import annotations
@@ -51,6 +51,18 @@ def resume(commands: Commands) -> None:
     )
     commands.many_ids(p, "paused")
     commands.env_now(p)
+
+
+def hold(commands: Commands) -> None:
+    p = commands.add(
+        "hold",
+        "verbs_control:cmd_hold",
+        "keep queued jobs from starting (as run --hold) until released or started",
+        "  jobcore hold k3x9q m2p4t\n"
+        "  jobcore hold --group renders      # every job of it waiting to start\n"
+        "  jobcore release k3x9q             # back in line",
+    )
+    commands.many_ids(p, "queued")
 
 
 def release(commands: Commands) -> None:

@@ -182,6 +182,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("stop", "options_control"),
     ("kill", "options_control"),
     ("resume", "options_control"),
+    ("hold", "options_control"),
     ("release", "options_control"),
     ("start", "options_control"),
     ("retry", "options_control"),

@@ -14,6 +14,7 @@ APPLIES_TO: dict[str, tuple[JobStatus, ...]] = {
     "stop": (JobStatus.QUEUED, JobStatus.RUNNING),
     "kill": (JobStatus.QUEUED, JobStatus.RUNNING),
     "resume": (JobStatus.PAUSED,),
+    "hold": (JobStatus.QUEUED,),
     "release": (JobStatus.QUEUED,),
     "start": (JobStatus.QUEUED,),
     "retry": (JobStatus.FAILED,),
@@ -52,6 +53,8 @@ def targets(args: argparse.Namespace, ctx: Context) -> list[Job | JobcoreError]:
         jobs = [j for j in jobs if j.queue.group == args.group]
     if args.cmd == "release":
         jobs = [j for j in jobs if j.queue.held]
+    elif args.cmd == "hold":
+        jobs = [j for j in jobs if not j.queue.held and j.worker is None]
     jobs.sort(key=lambda j: j.seq)
     ordered: list[Job | JobcoreError] = [*jobs]
     return ordered

@@ -1,4 +1,5 @@
-"""The verbs that act on jobs: stop, kill, resume, release, start, retry, restart, rm, edit."""
+"""The verbs that act on jobs: stop, kill, resume, hold, release, start, retry, restart, rm,
+edit."""
 
 from __future__ import annotations
 
@@ -52,6 +53,16 @@ def cmd_resume(args: argparse.Namespace, ctx: Context) -> int:
     def act(job: Job) -> str:
         resume(ctx.state, ctx.store, job.id, env_now=args.env_now)
         return f"job {job.id} resumed"
+
+    return each(args, ctx, act)
+
+
+def cmd_hold(args: argparse.Namespace, ctx: Context) -> int:
+    from jobcore.ops.dispatch import hold
+
+    def act(job: Job) -> str:
+        hold(ctx.store, job.id)
+        return f"job {job.id} held: `jobcore release {job.id}` lets it start"
 
     return each(args, ctx, act)
 

@@ -251,6 +251,22 @@ def has_waiting(store: Store) -> bool:
     )
 
 
+def hold(store: Store, job_id: str) -> None:
+    """Keep a waiting job in line without starting it (as ``run --hold``) until ``release``
+    or ``start``; one already being started is past holding."""
+    with store.write() as conn:
+        if not conn.execute(
+            f"UPDATE jobs SET held = 1, waiting_on = 'held' WHERE id = ? AND {WAITING}",
+            (job_id,),
+        ).rowcount:
+            found = conn.execute("SELECT status, held FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            what = "gone" if found is None else "held already" if found["held"] else (
+                found["status"] if found["status"] != "queued" else "starting"
+            )
+            raise JobcoreError(f"job {job_id} is {what}, not waiting to start")
+        record_event(conn, job_id, "held", "user")
+
+
 def release(state: StateDir, store: Store, job_id: str) -> None:
     """Let a held job wait in line like any other; it starts now if its turn has come."""
     with store.write() as conn:

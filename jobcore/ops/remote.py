@@ -356,7 +356,7 @@ def job_from_json(data: dict[str, Any], shift: float) -> Job:
                 int(data.get("priority") or 0),
                 tuple(data.get("after") or ()),
                 _time(data.get("not_before"), shift),
-                False,
+                data.get("waiting_on") == "held",  # ls --json says it by what the job waits on
             ),
             waiting_on=data.get("waiting_on"),
             on_done=on_done,

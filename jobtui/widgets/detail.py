@@ -87,6 +87,8 @@ class DetailPane(Vertical):
     """Shows one job; the app feeds it and tells its log tail what to follow."""
 
     _live: str | None = None
+    _title = ""
+    """The border title shown."""
     _rows = -1
     """Rows of facts shown (their height)."""
 
@@ -108,7 +110,10 @@ class DetailPane(Vertical):
         running: list[tuple[str, str]] | None = None,
         cluster: str | None = None,
     ) -> None:
-        self.border_title = f"{job.id} · {one_line(job.label)}"
+        title = f"{job.id} · {one_line(job.label)}"
+        if title != self._title:  # setting it repaints the whole pane, log and all
+            self._title = title
+            self.border_title = title
         info = describe(job, now, palette, failed or [], running or [], cluster)
         # A layout pass only when its height may have changed (rows came or went): once a
         # second for a running job, that pass was most of what the open detail cost.

@@ -96,6 +96,8 @@ class JobList(ScrollView, can_focus=True):
         """Each job's rendered row, with the row and the second it was rendered from."""
         self._header: Strip | None = None
         self._render_time = 0.0
+        self._style: Style | None = None
+        """The panel's own style (walking its ancestors for it was a fifth of a row's cost)."""
 
     # -- content --------------------------------------------------------------------------
 
@@ -176,6 +178,9 @@ class JobList(ScrollView, can_focus=True):
 
     def _line(self, y: int) -> Strip:
         width = self.size.width
+        if self._style is None:
+            self._style = self.rich_style
+        base = self._style
         if self._layout is None or self._ctx is None:
             return Strip.blank(width)
         if y < HEADER_LINES:
@@ -183,16 +188,16 @@ class JobList(ScrollView, can_focus=True):
                 text = header_text(self._layout, self.status, self._sort_column)
                 style = self.get_component_rich_style("job-list--header")
                 self._header = self._strip(text, style)
-            return self._header.crop_extend(0, width, self.rich_style)
+            return self._header.crop_extend(0, width, base)
         index = y - HEADER_LINES + round(self.scroll_y)
         if index >= len(self.rows):
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, base)
         row = self.rows[index]
         second = round(self._ctx.now) if row.job.status is JobStatus.RUNNING else None
         cached = self._strips.get(row.job.id)
         if cached is None or cached[1] != second or cached[0] != row:
             segments = row_segments(row, self._layout, self._ctx, self.app.console)
-            strip = Strip(Segment.apply_style(segments, self.rich_style))
+            strip = Strip(Segment.apply_style(segments, base))
             self._strips[row.job.id] = (row, second, strip)
         else:
             strip = cached[2]
@@ -201,7 +206,7 @@ class JobList(ScrollView, can_focus=True):
         if index == self.cursor_row and self.has_focus:
             cursor = self.get_component_rich_style("job-list--cursor")
             strip = Strip(Segment.apply_style(strip, post_style=cursor), strip.cell_length)
-        return strip.crop_extend(0, width, self.rich_style)
+        return strip.crop_extend(0, width, base)
 
     def _strip(self, text: Text, style: Style) -> Strip:
         segments = list(text.render(self.app.console))
@@ -215,6 +220,7 @@ class JobList(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._strips.clear()
+        self._style = None
         self._header = None
 
     def on_focus(self) -> None:

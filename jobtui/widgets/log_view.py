@@ -1,11 +1,14 @@
-"""The full-screen log of one job: the whole log, read lazily from its end, searchable.
+"""The lines of the full-screen log (``LogScreen``): the whole log, read lazily from its end.
 
 ``LogLines`` is a ``ScrollView`` drawing with ``render_line`` from a ``LogFile`` index and an
 LRU of rendered lines (as toolong's ``LogLines``): opening a gigabyte log reads its last
 blocks only, and scrolling back indexes one more stretch when the top comes near. Following
 (``f``, ``End``) keeps the view at the bottom as the job writes; ``/`` searches, ``n`` and
-``N`` go to the next and previous match. Colours are kept; every other control sequence the
-command wrote is dropped (``jobcore.view.screen_text``).
+``N`` go to the next and previous match; ``w`` wraps long lines (the view then fills the
+screen from its top line down, or at the bottom from the last line up, reading only those);
+``i`` shows one batch item's lines at a time (a ``LogFile`` that indexes only them). Colours
+are kept; every other control sequence the command wrote is dropped
+(``jobcore.view.screen_text``).
 """
 
 from __future__ import annotations
@@ -17,15 +20,11 @@ from pathlib import Path
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual import on, work
-from textual.app import ComposeResult
-from textual.binding import Binding
+from textual import work
 from textual.geometry import Size
 from textual.reactive import reactive
-from textual.screen import Screen
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widgets import Input, Static
 
 from jobcore.base.errors import JobcoreError
 from jobcore.view.screen_text import screen_text
@@ -35,9 +34,6 @@ FOLLOW_S = 0.25
 """How often a followed log looks for new output."""
 CACHE_LINES = 1000
 """Rendered lines kept."""
-KEYS = "esc back  / search  n N next/prev  f follow  g top  G bottom"
-"""The keys, as one line of text: a Footer's widgets cost more to lay out than the log's
-first screen does to read (opening must stay quick)."""
 
 
 class LogLines(ScrollView, can_focus=True):
@@ -55,6 +51,8 @@ class LogLines(ScrollView, can_focus=True):
 
     follow: reactive[bool] = reactive(True, init=False)
     """Stay at the bottom and show new output as it comes."""
+    wrap: reactive[bool] = reactive(False, init=False)
+    """Long lines go on over the next rows instead of being cut at the screen's edge."""
 
     def __init__(self, path: Path, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -67,13 +65,20 @@ class LogLines(ScrollView, can_focus=True):
         self.error: str | None = None
         """Why the log cannot be shown (missing, a symlink)."""
         self._cache: OrderedDict[int, Strip] = OrderedDict()
+        self._view: tuple[tuple[int, int, int], list[Strip]] | None = None
+        """The rows on screen when wrapping, and the (top line, width, height) they are for."""
         self._lock = asyncio.Lock()
         """One read of the file at a time changes the index."""
         self._extending = False
 
-    async def load(self) -> None:
-        """Open the file and index its last screenful (and a little more)."""
+    async def load(self, only: tuple[bytes, ...] | None = None) -> None:
+        """Open the file and index its last screenful (and a little more); with ``only``,
+        afresh with only the lines that start with one of them (``()``: every line again)."""
         async with self._lock:
+            if only is not None:
+                self.log_file.close()
+                self.log_file = LogFile(self.log_file.path, only)
+                self.current = None
             try:
                 await asyncio.to_thread(self.log_file.open)
             except FileNotFoundError:
@@ -87,6 +92,7 @@ class LogLines(ScrollView, can_focus=True):
             )
             self.log_file.prepend(starts, top)
             self._resize()
+            self.follow = True
             self.scroll_end(animate=False, immediate=True)
 
     def on_unmount(self) -> None:
@@ -94,8 +100,13 @@ class LogLines(ScrollView, can_focus=True):
 
     def _resize(self) -> None:
         self.virtual_size = Size(self.size.width, len(self.log_file))
-        self._cache.clear()
+        self._forget()
         self.refresh()
+
+    def _forget(self) -> None:
+        """Draw every line afresh (the index, the search or the wrapping changed)."""
+        self._cache.clear()
+        self._view = None
 
     # -- growing the index ---------------------------------------------------------------------
 
@@ -168,7 +179,7 @@ class LogLines(ScrollView, can_focus=True):
         if self.error is not None or not needle:
             return False
         self.needle = needle
-        self._cache.clear()
+        self._forget()
         log = self.log_file
         if not len(log):
             return False
@@ -190,8 +201,9 @@ class LogLines(ScrollView, can_focus=True):
         if offset < log.top:
             await self.extend_back(0, offset)
         self.current = log.line_of(offset)
-        self._cache.clear()
-        self.scroll_to(y=max(0, self.current - self.size.height // 2), animate=False)
+        self._forget()
+        above = 1 if self.wrap else self.size.height // 2  # wrapped lines above may fill it
+        self.scroll_to(y=max(0, self.current - above), animate=False)
         self.refresh()
         return True
 
@@ -202,9 +214,17 @@ class LogLines(ScrollView, can_focus=True):
         if self.error is not None:
             line = Strip([Segment(self.error if y == 0 else "", self.rich_style)])
             return line.crop_extend(0, width, self.rich_style)
+        if self.wrap:
+            rows = self._wrapped_rows()
+            strip = rows[y] if y < len(rows) else Strip.blank(width, self.rich_style)
+            return strip.crop_extend(0, width, self.rich_style)
         index = round(self.scroll_y) + y
         if index >= len(self.log_file):
             return Strip.blank(width, self.rich_style)
+        return self._line(index).crop_extend(0, width, self.rich_style)
+
+    def _line(self, index: int) -> Strip:
+        """Line ``index`` drawn whole, from the cache when it is there."""
         strip = self._cache.get(index)
         if strip is None:
             strip = self._draw(index)
@@ -213,7 +233,37 @@ class LogLines(ScrollView, can_focus=True):
                 self._cache.popitem(last=False)
         else:
             self._cache.move_to_end(index)
-        return strip.crop_extend(0, width, self.rich_style)
+        return strip
+
+    def _wrapped_rows(self) -> list[Strip]:
+        """The screen's rows when wrapping: from the top line down, or, at the bottom (where
+        the lines that wrap would push the last ones off), from the last line up."""
+        width, height = self.size.width, self.size.height
+        key = (round(self.scroll_y), width, height)
+        if self._view is not None and self._view[0] == key:
+            return self._view[1]
+        count = len(self.log_file)
+        rows: list[Strip] = []
+        if count and key[0] >= self.max_scroll_y:
+            index = count
+            while index > 0 and len(rows) < height:
+                index -= 1
+                rows[:0] = self._pieces(index, width)
+            rows = rows[-height:]
+        else:
+            index = key[0]
+            while index < count and len(rows) < height:
+                rows += self._pieces(index, width)
+                index += 1
+        self._view = (key, rows)
+        return rows
+
+    def _pieces(self, index: int, width: int) -> list[Strip]:
+        """Line ``index`` cut into rows of ``width`` cells."""
+        line = self._line(index)
+        if line.cell_length <= width:
+            return [line]
+        return list(line.divide([*range(width, line.cell_length, width), line.cell_length]))
 
     def _draw(self, index: int) -> Strip:
         text = Text.from_ansi(screen_text(self.log_file.line(index)), no_wrap=True, end="")
@@ -230,103 +280,6 @@ class LogLines(ScrollView, can_focus=True):
     def on_resize(self) -> None:
         self.virtual_size = Size(self.size.width, len(self.log_file))
 
-
-class LogScreen(Screen[None]):
-    """One job's log, full screen: follow, search, top and bottom."""
-
-    BINDINGS = [  # noqa: RUF012 - Textual merges class-level BINDINGS
-        Binding("escape,q", "close", "Back", id="log-close", tooltip="Back to the dashboard"),
-        Binding("slash", "search", "Search", id="log-search", tooltip="Search the log"),
-        Binding("n", "next(True)", "Next", id="log-next", tooltip="Next match"),
-        Binding("N", "next(False)", "Prev", id="log-prev", tooltip="Previous match"),
-        Binding("f,end", "follow", "Follow", id="log-follow", tooltip="Follow new output"),
-        Binding("G", "follow", "Bottom", show=False),
-        Binding("g,home", "top", "Top", id="log-top", show=False, tooltip="First line"),
-    ]
-
-    def __init__(self, path: Path, title: str) -> None:
-        super().__init__()
-        self.path = path
-        """The log shown."""
-        self.title_text = title
-        """Whose log it is (the job's id and name)."""
-
-    def compose(self) -> ComposeResult:
-        yield Static(id="log-title")
-        yield LogLines(self.path, id="log-lines")
-        yield Input(placeholder="search (enter: find, n/N: next/previous)", id="log-find")
-        yield Static(KEYS, id="log-keys")
-
-    @property
-    def lines(self) -> LogLines:
-        return self.query_one(LogLines)
-
-    async def on_mount(self) -> None:
-        self.query_one("#log-find", Input).display = False
-        lines = self.lines
-        lines.focus()
-        await lines.load()
-        self._show_title()
-        self.set_interval(FOLLOW_S, self._poll)
-        self.watch(lines, "follow", self._show_title, init=False)
-
-    async def _poll(self) -> None:
-        await self.lines.poll()
-        self._show_title()
-
-    def _show_title(self, *_: object) -> None:
-        lines = self.lines
-        log = lines.log_file
-        parts = [self.title_text]
-        if lines.error is None:
-            count = len(log)
-            shown = f"{count:,} line{'' if count == 1 else 's'}"
-            shown += "" if log.complete else "+ (reading back)"
-            parts += [shown, "following" if lines.follow else "f: follow"]
-        if lines.needle:
-            parts.append(f"/{lines.needle}")
-        self.query_one("#log-title", Static).update(Text(" · ".join(parts), no_wrap=True))
-
-    def action_close(self) -> None:
-        find = self.query_one("#log-find", Input)
-        if find.has_focus:
-            find.display = False
-            self.lines.focus()
-            return
-        self.dismiss()
-
-    def action_search(self) -> None:
-        find = self.query_one("#log-find", Input)
-        find.display = True
-        find.focus()
-
-    @on(Input.Submitted, "#log-find")
-    async def _search(self, event: Input.Submitted) -> None:
-        find = self.query_one("#log-find", Input)
-        find.display = False
-        self.lines.focus()
-        self.lines.current = None
-        if not await self.lines.find(event.value, forward=False):
-            self.notify(f"not found: {event.value}", timeout=2)
-        self._show_title()
-
-    async def action_next(self, forward: bool) -> None:
-        lines = self.lines
-        if not lines.needle:
-            self.action_search()
-            return
-        if not await lines.find(lines.needle, forward):
-            self.notify(f"no {'later' if forward else 'earlier'} match", timeout=2)
-        self._show_title()
-
-    def action_follow(self) -> None:
-        self.lines.follow = True
-        self._show_title()
-
-    async def action_top(self) -> None:
-        """The first line: the whole file is indexed on the way (what the user asked for)."""
-        lines = self.lines
-        lines.follow = False
-        await lines.extend_back(0, 0)
-        lines.scroll_home(animate=False, immediate=True)
-        self._show_title()
+    def watch_wrap(self) -> None:
+        self._forget()
+        self.refresh()

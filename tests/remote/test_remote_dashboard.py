@@ -181,3 +181,19 @@ async def test_an_action_cut_off_by_a_dropped_connection_is_unknown(
             )
 
         await wait_until(pilot, shows_the_truth, 30)
+
+
+async def test_hold_and_start_a_remote_job_from_the_dashboard(
+    state: StateDir, host_a: HomeCLI
+) -> None:
+    on_a = host_a.run("sleep", "60", opts=("--delay", "1h"))
+    app = JobApp(state, hosts=["a"])
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, f"a/{on_a}")
+        await pilot.press("h")  # `ssh a jobcore hold ID`
+        await wait_until(pilot, lambda: cell(app, f"a/{on_a}", "status") == "held", 20)
+        assert host_a.show(on_a)["waiting_on"] == "held"
+        await wait_until(pilot, lambda: app.dashboard.check_action("act", ("release",)))
+        await pilot.press("S")
+        await wait_until(pilot, lambda: panel_of(app, f"a/{on_a}") is JobStatus.RUNNING, 20)
+    assert host_a.show(on_a)["status"] == "running"

@@ -100,3 +100,55 @@ def test_a_log_of_one_endless_line_is_read_a_bounded_stretch_at_a_time(tmp_path:
     back(log, 10)
     assert log.top > 0 and log.line(len(log) - 1) == "last"
     assert len(log.line(0)) == MAX_LINE  # a cut piece of the endless line, drawn cut
+
+
+def item_log(path: Path, lines: int) -> list[str]:
+    """Two items' lines interleaved with the batch's own, of lengths that put prefixes across
+    block edges; returns item a's lines, as ``logs --item a`` shows them."""
+    rows = []
+    for i in range(lines):
+        who = ("[a] ", "[b] ", "")[i % 3 if i % 7 else 1]
+        rows.append(f"{who}row {i} {'y' * (i * 37 % 150)}")
+    path.write_text("".join(row + "\n" for row in rows))
+    return [row for row in rows if row.startswith("[a] ")]
+
+
+def test_an_item_filter_indexes_only_its_lines_back_to_the_start(tmp_path: Path) -> None:
+    path = tmp_path / "output.log"
+    wanted = item_log(path, 60_000)  # about 5 MB: several search blocks
+    log = LogFile(path, (b"[a] ",))
+    log.open()
+    back(log, 20)
+    assert not log.complete and 20 <= len(log) < len(wanted)
+    assert [log.line(i) for i in range(len(log))] == wanted[-len(log) :]
+    back(log, 0, down_to=0)
+    assert log.complete
+    assert [log.line(i) for i in range(len(log))] == wanted
+
+
+def test_an_item_filter_follows_complete_lines_only(tmp_path: Path) -> None:
+    path = tmp_path / "output.log"
+    path.write_text("[a] one\n[b] two\n[a] thr")  # the last line is still being written
+    log = LogFile(path, (b"[a] ", b"[a #3] "))
+    log.open()
+    back(log, 10)
+    assert [log.line(i) for i in range(len(log))] == ["[a] one"]
+    with path.open("ab") as out:
+        out.write(b"ee\n[b] four\n[a #3] five\n[")
+    log.append(*log.scan_forward()[:2])
+    assert [log.line(i) for i in range(len(log))] == ["[a] one", "[a] three", "[a #3] five"]
+    with path.open("ab") as out:
+        out.write(b"a] six\n")
+    log.append(*log.scan_forward()[:2])
+    assert log.line(len(log) - 1) == "[a] six"
+
+
+def test_a_search_under_an_item_filter_skips_other_lines(tmp_path: Path) -> None:
+    path = tmp_path / "output.log"
+    path.write_text("[a] needle 1\n[b] needle 2\nneedle 3\n[a] x\n")
+    log = LogFile(path, (b"[a] ",))
+    log.open()
+    back(log, 10)
+    found = log.search("needle", log.end, forward=False)
+    assert found is not None and log.line(log.line_of(found)) == "[a] needle 1"
+    assert log.search("needle", len("[a] needle 1\n"), forward=True) is None

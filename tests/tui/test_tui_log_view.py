@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+
+import pytest
+from textual.widgets import Static
 
 from jobcore.state.paths import StateDir
 from jobtui.app import JobApp
-from jobtui.widgets.log_view import LogLines, LogScreen
+from jobtui.widgets.log_screen import LogScreen
+from jobtui.widgets.log_view import LogLines
 from tests.conftest import CLI
-from tests.tui.conftest import select, wait_until
+from tests.tui.conftest import open_detail, select, wait_until
 
 SIZE = (100, 30)
 SCRIPT = (
@@ -107,3 +112,97 @@ async def test_a_log_replaced_by_a_symlink_under_the_view_is_not_followed(
         moved.write_bytes(b"")  # truncated: the view opens the path afresh, and refuses
         await wait_until(pilot, lambda: shown(lines)[0].startswith("the log is gone"))
         assert "refusing" in shown(lines)[0] and app.is_running
+
+
+def title(app: JobApp) -> str:
+    return str(app.screen.query_one("#log-title", Static).content)
+
+
+async def test_w_wraps_long_lines_and_l_opens_the_log_from_the_detail(
+    cli: CLI, state: StateDir
+) -> None:
+    long = "".join(f"{i:03d}" for i in range(80))  # 240 cells: three rows
+    job_id = cli.run("sh", "-c", f"echo first; echo {long}; echo last")
+    cli.wait_status(job_id, {"completed"})
+    app = JobApp(state)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_detail(pilot, app, job_id)
+        await pilot.press("L")  # from the detail as from the list
+        await wait_until(pilot, lambda: isinstance(app.screen, LogScreen))
+        lines = app.screen.query_one(LogLines)
+        w = lines.size.width
+        await wait_until(pilot, lambda: shown(lines)[:3] == ["first", long[:w], "last"])
+        await pilot.press("w")
+        await wait_until(pilot, lambda: "wrapped" in title(app))
+        assert shown(lines)[:5] == ["first", long[:w], long[w : 2 * w], long[2 * w :], "last"]
+        await pilot.press("w")
+        await wait_until(pilot, lambda: shown(lines)[:3] == ["first", long[:w], "last"])
+        assert "wrapped" not in title(app)
+
+
+async def test_wrapped_at_the_bottom_the_last_line_stays_on_screen(
+    cli: CLI, state: StateDir
+) -> None:
+    script = "i=0; while [ $i -lt 200 ]; do printf '%0300d\\n' $i; i=$((i+1)); done; echo end"
+    job_id = cli.run("sh", "-c", script)
+    cli.wait_status(job_id, {"completed"})
+    app = JobApp(state)
+    async with app.run_test(size=SIZE) as pilot:
+        await select(pilot, app, job_id)
+        await pilot.press("L", "w")
+        await wait_until(pilot, lambda: isinstance(app.screen, LogScreen))
+        lines = app.screen.query_one(LogLines)
+        await wait_until(pilot, lambda: lines.wrap and "end" in shown(lines))
+        assert shown(lines)[-1] == "end" and shown(lines)[-2].endswith("199")
+
+
+ITEM_SCRIPT = (
+    'case "$0" in bad) echo "bad says no"; exit 2;; esac; '
+    'i=0; while [ $i -lt 300 ]; do echo "$0 line $i"; i=$((i+1)); done; '
+    'while [ ! -e "$GATE" ]; do sleep 0.05; done'
+)
+
+
+async def test_i_shows_one_batch_items_lines_at_a_time(
+    cli: CLI, state: StateDir, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    items = tmp_path / "items.txt"
+    items.write_text("bad\npart-A\npart-B\n")
+    gate = tmp_path / "gate"
+    monkeypatch.setenv("GATE", str(gate))
+    job_id = cli.run("sh", "-c", ITEM_SCRIPT, "{}", opts=("--each", str(items), "-j", "3"))
+    log_path = state.log_path(job_id)
+    try:
+        await wait_until_file(log_path, b"part-B line 299", b"part-A line 299", b"bad says no")
+        app = JobApp(state)
+        async with app.run_test(size=SIZE) as pilot:
+            await select(pilot, app, job_id)
+            await pilot.press("L")
+            await wait_until(pilot, lambda: isinstance(app.screen, LogScreen))
+            lines = app.screen.query_one(LogLines)
+            await wait_until(pilot, lambda: len(lines.log_file) > 0)
+            seen = []
+            for _ in range(4):  # running items in order, then the failed one, then all
+                await pilot.press("i")
+                await wait_until(pilot, lambda: title(app) != (seen[-1] if seen else ""))
+                seen.append(title(app))
+                rows = [row for row in shown(lines) if row]
+                item = app.screen.item  # type: ignore[attr-defined]
+                if item is not None:
+                    assert rows and all(row.startswith(f"[{item}] ") for row in rows)
+            chosen = [s.split(" · ")[2] for s in seen[:3]]
+            assert chosen == ["item part-A", "item part-B", "item bad"]
+            assert "item" not in seen[3]
+            assert len({r.split("]")[0] for r in shown(lines) if r.startswith("[")}) >= 2
+    finally:
+        gate.touch()
+    cli.wait_status(job_id, {"failed"})
+
+
+async def wait_until_file(path: Path, *needles: bytes) -> None:
+    """The job has written all of these to its log (it runs in another process)."""
+    for _ in range(400):
+        if path.exists() and all(n in path.read_bytes() for n in needles):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{needles} not in {path}")
