@@ -123,23 +123,44 @@ def _overhead_rows() -> list[dict[str, Any]]:
     jc, xa, inner = times["jobcore"], times["xargs"], jobcore.in_worker
     per = 1000.0 / ITEMS  # seconds per run -> ms per item
     extra = (median(jc) - median(xa)) * per
-    note = (f"{ITEMS:,} items, -j {PARALLEL}, {ROUNDS} rounds side by side; jobcore from the"
-            f" `jobcore run` call to its worker's exit; jobcore minus xargs ="
-            f" {extra:.2f} ms/item")
+    note = (
+        f"{ITEMS:,} items, -j {PARALLEL}, {ROUNDS} rounds side by side; jobcore from the"
+        f" `jobcore run` call to its worker's exit; jobcore minus xargs ="
+        f" {extra:.2f} ms/item"
+    )
     return [
-        row(f"batch of {ITEMS:,} x true -j {PARALLEL}: wall per item (median)",
-            median(jc) * per, "ms/item", peer_name=f"xargs -P {PARALLEL} -I{{}} true {{}}",
-            peer=median(xa) * per, target="<= 1.5x", note=note),
-        row(f"batch of {ITEMS:,} x true -j {PARALLEL}: wall per item (worst of {ROUNDS})",
-            max(jc) * per, "ms/item", peer_name=f"xargs -P {PARALLEL} (worst)",
-            peer=max(xa) * per, target="<= 1.5x"),
-        row(f"batch of {ITEMS:,} x true: started_at -> finished_at per item (median)",
-            median(inner) * per, "ms/item", peer_name=f"xargs -P {PARALLEL} (median)",
-            peer=median(xa) * per, target="<= 1.5x",
-            note="in-worker part only (no CLI launch, no worker start-up), from the database"),
-        row("batch launch + worker start-up (wall - in-worker, median)",
-            ms(median([w - i for w, i in zip(jc, inner, strict=True)])), "ms",
-            note="per batch, paid once: CLI, item insert, worker spawn, final poll"),
+        row(
+            f"batch of {ITEMS:,} x true -j {PARALLEL}: wall per item (median)",
+            median(jc) * per,
+            "ms/item",
+            peer_name=f"xargs -P {PARALLEL} -I{{}} true {{}}",
+            peer=median(xa) * per,
+            target="<= 1.5x",
+            note=note,
+        ),
+        row(
+            f"batch of {ITEMS:,} x true -j {PARALLEL}: wall per item (worst of {ROUNDS})",
+            max(jc) * per,
+            "ms/item",
+            peer_name=f"xargs -P {PARALLEL} (worst)",
+            peer=max(xa) * per,
+            target="<= 1.5x",
+        ),
+        row(
+            f"batch of {ITEMS:,} x true: started_at -> finished_at per item (median)",
+            median(inner) * per,
+            "ms/item",
+            peer_name=f"xargs -P {PARALLEL} (median)",
+            peer=median(xa) * per,
+            target="<= 1.5x",
+            note="in-worker part only (no CLI launch, no worker start-up), from the database",
+        ),
+        row(
+            "batch launch + worker start-up (wall - in-worker, median)",
+            ms(median([w - i for w, i in zip(jc, inner, strict=True)])),
+            "ms",
+            note="per batch, paid once: CLI, item insert, worker spawn, final poll",
+        ),
     ]
 
 
@@ -160,10 +181,15 @@ def _serial_rows() -> list[dict[str, Any]]:
             jobcore.close()
     per = 1000.0 / count
     return [
-        row(f"batch of {count} x true -j 1: in-worker per item (median)",
-            median(jobcore.in_worker) * per, "ms/item", peer_name="xargs -P 1 -I{} true {}",
-            peer=median(times["xargs"]) * per, target="-",
-            note="serial items: an idle tick per item would show as ~200 ms/item"),
+        row(
+            f"batch of {count} x true -j 1: in-worker per item (median)",
+            median(jobcore.in_worker) * per,
+            "ms/item",
+            peer_name="xargs -P 1 -I{} true {}",
+            peer=median(times["xargs"]) * per,
+            target="-",
+            note="serial items: an idle tick per item would show as ~200 ms/item",
+        ),
     ]
 
 
@@ -172,8 +198,10 @@ def _call_rows() -> list[dict[str, Any]]:
     with temp_home() as home:
         items = _item_file(home.parent, CALL_ITEMS)
         base = ("--each", str(items), "--call", NOOP, "-j", str(PARALLEL), "--cwd", str(REPO))
-        runners = {"threads": _BatchRunner(home, *base),
-                   "processes": _BatchRunner(home, *base, "--processes")}
+        runners = {
+            "threads": _BatchRunner(home, *base),
+            "processes": _BatchRunner(home, *base, "--processes"),
+        }
         try:
             times = interleaved(runners, CALL_ROUNDS, warmup=1)
         finally:
@@ -182,13 +210,18 @@ def _call_rows() -> list[dict[str, Any]]:
         for mode, runner in runners.items():
             inner = runner.in_worker[1:]  # the warm-up round is not in `times`
             wall = times[mode]
-            rows.append(row(
-                f"--call no-op batch, {CALL_ITEMS:,} items -j {PARALLEL}, {mode} (median)",
-                CALL_ITEMS / median(inner), "items/s",
-                note=(f"started_at -> finished_at; worst {CALL_ITEMS / max(inner):.0f} items/s;"
-                      f" launch to final {CALL_ITEMS / median(wall):.0f} items/s"
-                      f" ({ms(median(wall)):.0f} ms)"),
-            ))
+            rows.append(
+                row(
+                    f"--call no-op batch, {CALL_ITEMS:,} items -j {PARALLEL}, {mode} (median)",
+                    CALL_ITEMS / median(inner),
+                    "items/s",
+                    note=(
+                        f"started_at -> finished_at; worst {CALL_ITEMS / max(inner):.0f} items/s;"
+                        f" launch to final {CALL_ITEMS / median(wall):.0f} items/s"
+                        f" ({ms(median(wall)):.0f} ms)"
+                    ),
+                )
+            )
     return rows
 
 

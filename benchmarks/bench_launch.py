@@ -49,8 +49,20 @@ LOOP_JOBS = int(os.environ.get("JOBCORE_BENCH_LOOP", "1000"))
 """Launches in the CPU-per-job loop (the issue's figure is for 1,000)."""
 START_ROUNDS = 15
 START_TIMEOUT_S = 30
-HEAVY = ("psutil", "textual", "rich", "aiosqlite", "watchfiles", "platformdirs", "argcomplete",
-         "asyncio", "tqdm", "jobtui", "multiprocessing", "concurrent")
+HEAVY = (
+    "psutil",
+    "textual",
+    "rich",
+    "aiosqlite",
+    "watchfiles",
+    "platformdirs",
+    "argcomplete",
+    "asyncio",
+    "tqdm",
+    "jobtui",
+    "multiprocessing",
+    "concurrent",
+)
 
 
 def _jobcore_runner(home: Path, *extra: str) -> Any:
@@ -163,30 +175,70 @@ def _launch_rows() -> list[dict[str, Any]]:
                 subprocess.run([tsp, "-K"], env=tsp_env, capture_output=True, check=False)
         jc = times["jobcore"]
         py = times["python -c pass"]
-        rows.append(row("jobcore run -q -- true, wall (median)", ms(median(jc)), "ms",
-                        peer_name="python -c pass", peer=ms(median(py)), target="<= 1.5x"))
-        rows.append(row("jobcore run -q -- true, wall (p95)", ms(p95(jc)), "ms",
-                        peer_name="python -c pass", peer=ms(p95(py)), target="<= 1.5x"))
+        rows.append(
+            row(
+                "jobcore run -q -- true, wall (median)",
+                ms(median(jc)),
+                "ms",
+                peer_name="python -c pass",
+                peer=ms(median(py)),
+                target="<= 1.5x",
+            )
+        )
+        rows.append(
+            row(
+                "jobcore run -q -- true, wall (p95)",
+                ms(p95(jc)),
+                "ms",
+                peer_name="python -c pass",
+                peer=ms(p95(py)),
+                target="<= 1.5x",
+            )
+        )
         for peer_name, path in (("nq", nq), ("tsp", tsp)):
             if path:
-                rows.append(row(f"jobcore run vs {peer_name} true (median)", ms(median(jc)),
-                                "ms", peer_name=f"{peer_name} true",
-                                peer=ms(median(times[peer_name]))))
+                rows.append(
+                    row(
+                        f"jobcore run vs {peer_name} true (median)",
+                        ms(median(jc)),
+                        "ms",
+                        peer_name=f"{peer_name} true",
+                        peer=ms(median(times[peer_name])),
+                    )
+                )
             else:
-                rows.append(row(f"jobcore run vs {peer_name} true (median)", ms(median(jc)),
-                                "ms", peer_name=f"{peer_name} (not installed)",
-                                note=f"{peer_name} not found on PATH"))
+                rows.append(
+                    row(
+                        f"jobcore run vs {peer_name} true (median)",
+                        ms(median(jc)),
+                        "ms",
+                        peer_name=f"{peer_name} (not installed)",
+                        note=f"{peer_name} not found on PATH",
+                    )
+                )
         heavy = _imports_of_run(home)
-        rows.append(row("heavy modules imported by jobcore run", float(len(heavy)), "modules",
-                        target="== 0", note=", ".join(heavy) or None))
+        rows.append(
+            row(
+                "heavy modules imported by jobcore run",
+                float(len(heavy)),
+                "modules",
+                target="== 0",
+                note=", ".join(heavy) or None,
+            )
+        )
     cli_us = [_importtime_total("import jobcore.cli.main") for _ in range(IMPORT_ROUNDS)]
     bare_us = [_importtime_total("pass") for _ in range(IMPORT_ROUNDS)]
     top = _heaviest_imports("import jobcore.cli.main")
-    rows.append(row("import time: jobcore.cli.main + interpreter (-X importtime)",
-                    ms(median(cli_us) / 1e6), "ms", peer_name="bare interpreter",
-                    peer=ms(median(bare_us) / 1e6),
-                    note="largest self times: " + ", ".join(f"{n} {t / 1000:.1f} ms"
-                                                            for n, t in top)))
+    rows.append(
+        row(
+            "import time: jobcore.cli.main + interpreter (-X importtime)",
+            ms(median(cli_us) / 1e6),
+            "ms",
+            peer_name="bare interpreter",
+            peer=ms(median(bare_us) / 1e6),
+            note="largest self times: " + ", ".join(f"{n} {t / 1000:.1f} ms" for n, t in top),
+        )
+    )
     return rows
 
 
@@ -206,13 +258,24 @@ def _history_rows() -> list[dict[str, Any]]:
                 runner.close()
     note = f"history of {HISTORY_JOBS:,} completed rows inserted in {fill_seconds:.2f} s"
     return [
-        row("jobcore run -q latency, 100k jobs in history (median)",
-            ms(median(times["quiet, 100k"])), "ms", peer_name="0 jobs in history",
-            peer=ms(median(times["quiet, 0"])), target="flat, <= 1.2x", note=note),
-        row("jobcore run --name (estimate) latency, 100k history (median)",
-            ms(median(times["named, 100k"])), "ms", peer_name="0 jobs in history",
-            peer=ms(median(times["named, 0"])), target="flat, <= 1.2x",
-            note="not quiet: also looks up the estimate from earlier runs of the name"),
+        row(
+            "jobcore run -q latency, 100k jobs in history (median)",
+            ms(median(times["quiet, 100k"])),
+            "ms",
+            peer_name="0 jobs in history",
+            peer=ms(median(times["quiet, 0"])),
+            target="flat, <= 1.2x",
+            note=note,
+        ),
+        row(
+            "jobcore run --name (estimate) latency, 100k history (median)",
+            ms(median(times["named, 100k"])),
+            "ms",
+            peer_name="0 jobs in history",
+            peer=ms(median(times["named, 0"])),
+            target="flat, <= 1.2x",
+            note="not quiet: also looks up the estimate from earlier runs of the name",
+        ),
     ]
 
 
@@ -224,8 +287,9 @@ class _Peers:
         self.nq, self.tsp = shutil.which("nq"), shutil.which("tsp")
         (scratch / "nq").mkdir(exist_ok=True)
         self.nq_env = env_for(home, NQDIR=str(scratch / "nq"))
-        self.tsp_env = env_for(home, TS_SOCKET=str(scratch / "ts.sock"), TMPDIR=str(scratch),
-                               TS_MAXFINISHED="20000")
+        self.tsp_env = env_for(
+            home, TS_SOCKET=str(scratch / "ts.sock"), TMPDIR=str(scratch), TS_MAXFINISHED="20000"
+        )
 
     def argv(self, name: str, *command: str) -> list[str] | None:
         path = self.nq if name == "nq" else self.tsp
@@ -240,8 +304,10 @@ class _Peers:
 
 
 def _peer_note(values: dict[str, float | None], unit: str = "ms") -> str:
-    return ", ".join(f"{name} {'not installed' if v is None else f'{v:.1f} {unit}'}"
-                     for name, v in values.items())
+    return ", ".join(
+        f"{name} {'not installed' if v is None else f'{v:.1f} {unit}'}"
+        for name, v in values.items()
+    )
 
 
 def _loop_cpu(argv: list[str], env: dict[str, str], count: int, *drains: str) -> float:
@@ -249,7 +315,11 @@ def _loop_cpu(argv: list[str], env: dict[str, str], count: int, *drains: str) ->
     extra = [part for cmd in drains for part in ("--drain", cmd)]
     proc = subprocess.run(
         [PYTHON, str(REPO / "benchmarks" / "loop_cpu.py"), str(count), *extra, "--", *argv],
-        env=env, capture_output=True, text=True, check=True, timeout=3600,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=3600,
     )
     return float(proc.stdout.strip().splitlines()[-1])
 
@@ -264,11 +334,20 @@ def _cpu_rows() -> list[dict[str, Any]]:
         for name in ("tsp", "nq"):
             argv = peers.argv(name, "true")
             drains = (f"{peers.tsp} -w", f"{peers.tsp} -K") if name == "tsp" else ()
-            others[name] = None if argv is None else ms(
-                _loop_cpu(argv, peers.env(name), LOOP_JOBS, *drains))
-    return [row(f"{LOOP_JOBS:,} x jobcore run -q -- true in a loop: CPU per job (worker incl.)",
-                ms(jobcore), "ms", peer_name="python -c pass", peer=ms(python),
-                target="<= 40", note=_peer_note(others))]
+            others[name] = (
+                None if argv is None else ms(_loop_cpu(argv, peers.env(name), LOOP_JOBS, *drains))
+            )
+    return [
+        row(
+            f"{LOOP_JOBS:,} x jobcore run -q -- true in a loop: CPU per job (worker incl.)",
+            ms(jobcore),
+            "ms",
+            peer_name="python -c pass",
+            peer=ms(python),
+            target="<= 40",
+            note=_peer_note(others),
+        )
+    ]
 
 
 def _fifo_start(argv: list[str], env: dict[str, str], fifo: Path) -> tuple[float, str]:
@@ -276,8 +355,13 @@ def _fifo_start(argv: list[str], env: dict[str, str], fifo: Path) -> tuple[float
     signal.alarm(START_TIMEOUT_S)  # a command that never starts fails the row, not the run
     try:
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            argv,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
         fd = os.open(fifo, os.O_RDONLY)  # blocks until the command opens it
         elapsed = time.perf_counter() - start
         os.read(fd, 16)
@@ -303,8 +387,11 @@ def _start_rows() -> list[dict[str, Any]]:
         store_box: list[Any] = []
 
         def jobcore() -> float:
-            elapsed, job_id = _fifo_start(jobcore_argv("run", "-q", "--", *command("jobcore")),
-                                          env_for(home), fifos["jobcore"])
+            elapsed, job_id = _fifo_start(
+                jobcore_argv("run", "-q", "--", *command("jobcore")),
+                env_for(home),
+                fifos["jobcore"],
+            )
             if not store_box:
                 store_box.append(open_store(home))
             wait_job_finished(store_box[0], job_id, timeout=60)
@@ -318,7 +405,8 @@ def _start_rows() -> list[dict[str, Any]]:
             argv = peers.argv(name, *command(name))
             if argv is not None:
                 contenders[name] = (lambda a, e, f: lambda: _fifo_start(a, e, f)[0])(
-                    argv, peers.env(name), fifos[name])
+                    argv, peers.env(name), fifos[name]
+                )
         try:
             times = interleaved(contenders, START_ROUNDS, warmup=2)
         finally:
@@ -326,9 +414,17 @@ def _start_rows() -> list[dict[str, Any]]:
                 store.close()
             peers.stop_tsp()
     others = {n: ms(median(times[n])) if n in times else None for n in ("tsp", "nq")}
-    return [row("call -> command starts (median)", ms(median(times["jobcore"])), "ms",
-                peer_name="python -c pass", peer=ms(median(times["python -c pass"])),
-                target="<= 2x", note=_peer_note(others))]
+    return [
+        row(
+            "call -> command starts (median)",
+            ms(median(times["jobcore"])),
+            "ms",
+            peer_name="python -c pass",
+            peer=ms(median(times["python -c pass"])),
+            target="<= 2x",
+            note=_peer_note(others),
+        )
+    ]
 
 
 def _queue_only_rows() -> list[dict[str, Any]]:
@@ -336,13 +432,22 @@ def _queue_only_rows() -> list[dict[str, Any]]:
     with temp_home() as home:
         peers = _Peers(home)
         env = env_for(home)
-        subprocess.run(jobcore_argv("group", "add", "FULL", "--parallel", "1"), env=env,
-                       check=True, capture_output=True)
-        subprocess.run(jobcore_argv("run", "-q", "--group", "FULL", "--", "sleep", "600"),
-                       env=env, check=True, capture_output=True)
+        subprocess.run(
+            jobcore_argv("group", "add", "FULL", "--parallel", "1"),
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            jobcore_argv("run", "-q", "--group", "FULL", "--", "sleep", "600"),
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         contenders: dict[str, Any] = {
-            "jobcore": _command_runner(jobcore_argv("run", "-q", "--group", "FULL", "--",
-                                                    "true"), env),
+            "jobcore": _command_runner(
+                jobcore_argv("run", "-q", "--group", "FULL", "--", "true"), env
+            ),
             "python -c pass": _command_runner([PYTHON, "-c", "pass"], env),
         }
         for name in ("tsp", "nq"):
@@ -352,17 +457,25 @@ def _queue_only_rows() -> list[dict[str, Any]]:
                 contenders[name] = _command_runner(argv, peers.env(name))
         store = open_store(home)
         try:
-            wait_until(lambda: any(j.status.value == "running" for j in store.list_jobs()),
-                       timeout=20)
+            wait_until(
+                lambda: any(j.status.value == "running" for j in store.list_jobs()), timeout=20
+            )
             times = interleaved(contenders, START_ROUNDS, warmup=2)
         finally:
             store.close()
             peers.stop_tsp()
     others = {n: ms(median(times[n])) if n in times else None for n in ("tsp", "nq")}
-    return [row("jobcore run -q --group FULL -- true (only queues), median",
-                ms(median(times["jobcore"])), "ms", peer_name="python -c pass",
-                peer=ms(median(times["python -c pass"])), target="<= 2x",
-                note=_peer_note(others))]
+    return [
+        row(
+            "jobcore run -q --group FULL -- true (only queues), median",
+            ms(median(times["jobcore"])),
+            "ms",
+            peer_name="python -c pass",
+            peer=ms(median(times["python -c pass"])),
+            target="<= 2x",
+            note=_peer_note(others),
+        )
+    ]
 
 
 def run() -> list[dict[str, Any]]:

@@ -73,19 +73,20 @@ def _expected_tail(path: Path) -> bytes:
         return b"".join(fh.read().splitlines(keepends=True)[-LINES:])
 
 
-def _cli_rows(home: Path, big: tuple[str, Path], small: tuple[str, Path], made: float
-              ) -> list[dict[str, Any]]:
+def _cli_rows(
+    home: Path, big: tuple[str, Path], small: tuple[str, Path], made: float
+) -> list[dict[str, Any]]:
     (big_id, big_path), (small_id, small_path) = big, small
     env = env_for(home)
     expected = {big_id: _expected_tail(big_path), small_id: _expected_tail(small_path)}
 
     def logs(job_id: str) -> Any:
         def once() -> float:
-            elapsed, proc = time_once(jobcore_argv("logs", "-n", str(LINES), job_id),
-                                      env=env)
+            elapsed, proc = time_once(jobcore_argv("logs", "-n", str(LINES), job_id), env=env)
             if proc.stdout != expected[job_id]:
                 raise AssertionError(f"jobcore logs -n {LINES} printed the wrong lines")
             return elapsed
+
         return once
 
     contenders = {"big": logs(big_id), "small": logs(small_id)}
@@ -95,15 +96,26 @@ def _cli_rows(home: Path, big: tuple[str, Path], small: tuple[str, Path], made: 
     times = interleaved(contenders, ROUNDS, warmup=1)
     size_gib = big_path.stat().st_size / MIB / 1024
     rows = [
-        row(f"jobcore logs -n {LINES}: {size_gib:.2f} GiB log vs 1 MiB (median)",
-            ms(median(times["big"])), "ms", peer_name="same on a 1 MiB log",
-            peer=ms(median(times["small"])), target="<= 1.2x",
-            note=f"1 GiB log written in {made:.1f} s"),
+        row(
+            f"jobcore logs -n {LINES}: {size_gib:.2f} GiB log vs 1 MiB (median)",
+            ms(median(times["big"])),
+            "ms",
+            peer_name="same on a 1 MiB log",
+            peer=ms(median(times["small"])),
+            target="<= 1.2x",
+            note=f"1 GiB log written in {made:.1f} s",
+        ),
     ]
     if "tail" in times:
-        rows.append(row(f"jobcore logs -n {LINES} on 1 GiB vs coreutils tail (median)",
-                        ms(median(times["big"])), "ms", peer_name=f"tail -n {LINES}",
-                        peer=ms(median(times["tail"]))))
+        rows.append(
+            row(
+                f"jobcore logs -n {LINES} on 1 GiB vs coreutils tail (median)",
+                ms(median(times["big"])),
+                "ms",
+                peer_name=f"tail -n {LINES}",
+                peer=ms(median(times["tail"])),
+            )
+        )
     return rows
 
 
@@ -115,14 +127,21 @@ def _inprocess_rows(big_path: Path, small_path: Path) -> list[dict[str, Any]]:
             start = time.perf_counter()
             tail(path, LINES)
             return time.perf_counter() - start
+
         return once
 
-    times = interleaved({"big": timed(big_path), "small": timed(small_path)},
-                        INPROC_ROUNDS, warmup=2)
+    times = interleaved(
+        {"big": timed(big_path), "small": timed(small_path)}, INPROC_ROUNDS, warmup=2
+    )
     return [
-        row(f"in-process jobcore.state.logs.tail({LINES}): 1 GiB vs 1 MiB",
-            median(times["big"]) * 1e6, "µs", peer_name="same on a 1 MiB log",
-            peer=median(times["small"]) * 1e6, target="<= 1.2x"),
+        row(
+            f"in-process jobcore.state.logs.tail({LINES}): 1 GiB vs 1 MiB",
+            median(times["big"]) * 1e6,
+            "µs",
+            peer_name="same on a 1 MiB log",
+            peer=median(times["small"]) * 1e6,
+            target="<= 1.2x",
+        ),
     ]
 
 

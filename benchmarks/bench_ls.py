@@ -54,10 +54,18 @@ def fill_history_unnamed(home: Any, count: int) -> None:
             " started_at, finished_at, exit_code, reason) VALUES (?, NULL, ?, '/tmp', ?, ?,"
             " ?, ?, ?, ?, ?, ?)",
             [
-                (job_id, json.dumps(["python", "work.py", f"--part={i}"]),
-                 json.dumps({"MODE": "full"}), "failed" if i % 10 == 0 else "completed",
-                 t + i, t + i, t + i + 0.1, t + i + 0.9, 1 if i % 10 == 0 else 0,
-                 "exited with code 1" if i % 10 == 0 else None)
+                (
+                    job_id,
+                    json.dumps(["python", "work.py", f"--part={i}"]),
+                    json.dumps({"MODE": "full"}),
+                    "failed" if i % 10 == 0 else "completed",
+                    t + i,
+                    t + i,
+                    t + i + 0.1,
+                    t + i + 0.9,
+                    1 if i % 10 == 0 else 0,
+                    "exited with code 1" if i % 10 == 0 else None,
+                )
                 for i, job_id in enumerate(fake_ids(count, start=JOBS))
             ],
         )
@@ -68,8 +76,13 @@ def _fill_tsp(home: Any) -> tuple[list[str], dict[str, str]] | None:
     tsp = shutil.which("tsp")
     if tsp is None:
         return None
-    env = env_for(home, TS_SOCKET=str(home.parent / "ts.sock"), TMPDIR=str(home.parent),
-                  TS_MAXFINISHED=str(JOBS), TS_SLOTS="2")
+    env = env_for(
+        home,
+        TS_SOCKET=str(home.parent / "ts.sock"),
+        TMPDIR=str(home.parent),
+        TS_MAXFINISHED=str(JOBS),
+        TS_SLOTS="2",
+    )
     for _ in range(JOBS):
         subprocess.run([tsp, "-n", "true"], env=env, check=True, capture_output=True)
     subprocess.run([tsp, "-w"], env=env, check=False, capture_output=True)
@@ -111,14 +124,20 @@ def _cli_rows() -> list[dict[str, Any]]:
                 subprocess.run([tsp[0][0], "-K"], env=tsp[1], check=False, capture_output=True)
     if set(counts) != {JOBS}:
         raise AssertionError(f"ls --json --all listed {sorted(set(counts))} jobs, not {JOBS}")
-    tsp_note = (f"tsp -l {ms(median(times['tsp'])):.1f} ms" if "tsp" in times
-                else "tsp not installed")
+    tsp_note = (
+        f"tsp -l {ms(median(times['tsp'])):.1f} ms" if "tsp" in times else "tsp not installed"
+    )
     return [
-        row(f"jobcore ls --json --all, {JOBS:,} jobs (wall, median)",
-            ms(median(times["jobcore"])), "ms", peer_name="python -c sqlite3 fetchall",
-            peer=ms(median(times["peer"])), target="<= 150",
+        row(
+            f"jobcore ls --json --all, {JOBS:,} jobs (wall, median)",
+            ms(median(times["jobcore"])),
+            "ms",
+            peer_name="python -c sqlite3 fetchall",
+            peer=ms(median(times["peer"])),
+            target="<= 150",
             note=f"whole processes, start-up included; {tsp_note} ({JOBS:,} finished jobs),"
-                 f" python -c pass {ms(median(times['python'])):.1f} ms"),
+            f" python -c pass {ms(median(times['python'])):.1f} ms",
+        ),
     ]
 
 
@@ -128,10 +147,12 @@ def _inprocess_rows() -> list[dict[str, Any]]:
         store = open_store(home)
         conn = sqlite3.connect(str(home / "jobcore.db"))
         try:
+
             def jobcore() -> float:
                 start = time.perf_counter()
-                json.dumps([job.to_json() for job in store.list_jobs()], indent=2,
-                           ensure_ascii=False)
+                json.dumps(
+                    [job.to_json() for job in store.list_jobs()], indent=2, ensure_ascii=False
+                )
                 return time.perf_counter() - start
 
             def jobcore_rows() -> float:
@@ -144,16 +165,27 @@ def _inprocess_rows() -> list[dict[str, Any]]:
                 conn.execute(QUERY).fetchall()
                 return time.perf_counter() - start
 
-            times = interleaved({"jobcore": jobcore, "rows": jobcore_rows, "peer": peer},
-                                INPROC_ROUNDS, warmup=1)
+            times = interleaved(
+                {"jobcore": jobcore, "rows": jobcore_rows, "peer": peer}, INPROC_ROUNDS, warmup=1
+            )
         finally:
             store.close()
             conn.close()
     return [
-        row(f"in-process: list_jobs + to_json + dumps, {JOBS:,} jobs", ms(median(times["jobcore"])),
-            "ms", peer_name="sqlite3 fetchall", peer=ms(median(times["peer"]))),
-        row(f"in-process: Store.list_jobs only, {JOBS:,} jobs", ms(median(times["rows"])),
-            "ms", peer_name="sqlite3 fetchall", peer=ms(median(times["peer"]))),
+        row(
+            f"in-process: list_jobs + to_json + dumps, {JOBS:,} jobs",
+            ms(median(times["jobcore"])),
+            "ms",
+            peer_name="sqlite3 fetchall",
+            peer=ms(median(times["peer"])),
+        ),
+        row(
+            f"in-process: Store.list_jobs only, {JOBS:,} jobs",
+            ms(median(times["rows"])),
+            "ms",
+            peer_name="sqlite3 fetchall",
+            peer=ms(median(times["peer"])),
+        ),
     ]
 
 

@@ -76,7 +76,10 @@ def _as_job(home: Path, script: str) -> tuple[float, float]:
     env = env_for(home, BENCH_API_TOKEN="bench-secret-value-123")  # a value to mask
     proc = subprocess.run(
         jobcore_argv("run", "-q", "--", "sh", "-c", script),
-        env=env, capture_output=True, check=True, timeout=60,
+        env=env,
+        capture_output=True,
+        check=True,
+        timeout=60,
     )
     job_id = proc.stdout.decode().strip()
     cpu = 0.0
@@ -118,7 +121,8 @@ def _tsp(tsp: str, env: dict[str, str], script: str) -> float:
     subprocess.run([tsp, "-w", job_id], env=env, capture_output=True, check=False)
     out = Path(
         subprocess.run([tsp, "-o", job_id], env=env, capture_output=True, check=True)
-        .stdout.decode().strip()
+        .stdout.decode()
+        .strip()
     )
     elapsed = _elapsed(out)
     out.unlink()
@@ -164,20 +168,39 @@ def _throughput() -> list[dict[str, Any]]:
     job, redirect = speed["job"], speed["redirect"]
     ratio = job / redirect
     rows = [
-        row(f"{mb:.0f} MB of {LINE}-byte lines: command's run time as a job (median of"
-            f" {ROUNDS})", job, "MB/s", peer_name="same command > file", peer=redirect,
-            ratio=ratio, target=f">= {TARGET_MBPS:g} MB/s, or >= 0.5x of a slower disk",
-            note="masking (a secret in the env) and progress parsing on"),
+        row(
+            f"{mb:.0f} MB of {LINE}-byte lines: command's run time as a job (median of {ROUNDS})",
+            job,
+            "MB/s",
+            peer_name="same command > file",
+            peer=redirect,
+            ratio=ratio,
+            target=f">= {TARGET_MBPS:g} MB/s, or >= 0.5x of a slower disk",
+            note="masking (a secret in the env) and progress parsing on",
+        ),
     ]
     rows[0]["met"] = job >= TARGET_MBPS or (redirect < TARGET_MBPS and ratio >= 0.5)
     for peer in ("tsp", "nq"):
         if peer in speed:
-            rows.append(row(f"{mb:.0f} MB of {LINE}-byte lines: as a job vs under {peer}",
-                            job, "MB/s", peer_name=peer, peer=speed[peer],
-                            ratio=job / speed[peer]))
+            rows.append(
+                row(
+                    f"{mb:.0f} MB of {LINE}-byte lines: as a job vs under {peer}",
+                    job,
+                    "MB/s",
+                    peer_name=peer,
+                    peer=speed[peer],
+                    ratio=job / speed[peer],
+                )
+            )
     cpu = median([c for _, c in results["job"]])
-    rows.append(row("worker CPU per MB of output (sampled from /proc)", cpu * 1000 / mb,
-                    "ms/MB", note=f"{cpu:.2f} s of CPU for {mb:.0f} MB"))
+    rows.append(
+        row(
+            "worker CPU per MB of output (sampled from /proc)",
+            cpu * 1000 / mb,
+            "ms/MB",
+            note=f"{cpu:.2f} s of CPU for {mb:.0f} MB",
+        )
+    )
     return rows
 
 

@@ -85,7 +85,11 @@ def run() -> list[dict[str, Any]]:
         env["PYTHONPATH"] = str(REPO)
         proc = subprocess.run(
             [PYTHON, "-c", SCRIPT, str(ITEMS), str(ROUNDS)],
-            env=env, capture_output=True, text=True, timeout=300, check=False,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
         )
         if proc.returncode != 0:
             raise RuntimeError(f"progress loop exited {proc.returncode}: {proc.stderr[-2000:]}")
@@ -101,21 +105,47 @@ def run() -> list[dict[str, Any]]:
     loop_s = times["jobcore"]
     bound = 2 + int(loop_s / WRITE_INTERVAL_S)
     rows = [
-        row(f"progress() overhead inside a job, {ITEMS:,} items", overhead_ns("jobcore"),
-            "ns/item", peer_name="tqdm(file=devnull)", peer=overhead_ns("tqdm"),
-            target="<= 1.0x", note=f"bare loop {times['bare'] / ITEMS * 1e9:.1f} ns/item"),
-        row(f"progress() overhead outside a job, {ITEMS:,} items", overhead_ns("nojob"),
-            "ns/item", peer_name="tqdm(file=devnull)", peer=overhead_ns("tqdm"),
-            target="<= 1.0x"),
+        row(
+            f"progress() overhead inside a job, {ITEMS:,} items",
+            overhead_ns("jobcore"),
+            "ns/item",
+            peer_name="tqdm(file=devnull)",
+            peer=overhead_ns("tqdm"),
+            target="<= 1.0x",
+            note=f"bare loop {times['bare'] / ITEMS * 1e9:.1f} ns/item",
+        ),
+        row(
+            f"progress() overhead outside a job, {ITEMS:,} items",
+            overhead_ns("nojob"),
+            "ns/item",
+            peer_name="tqdm(file=devnull)",
+            peer=overhead_ns("tqdm"),
+            target="<= 1.0x",
+        ),
     ]
     if writes:
-        rows.append(row(f"database writes during the {ITEMS:,}-item loop ({loop_s * 1000:.0f} ms)",
-                        float(median(writes)), "writes", target=f"<= {bound}",
-                        note=f"per round: {writes}; bound = first + final + one per "
-                             f"{WRITE_INTERVAL_S} s; job's final done = {final_done:,}"))
+        rows.append(
+            row(
+                f"database writes during the {ITEMS:,}-item loop ({loop_s * 1000:.0f} ms)",
+                float(median(writes)),
+                "writes",
+                target=f"<= {bound}",
+                note=f"per round: {writes}; bound = first + final + one per "
+                f"{WRITE_INTERVAL_S} s; job's final done = {final_done:,}",
+            )
+        )
     if final_done != ITEMS:
-        rows.append({**row("job's final done after the loop", float(final_done), "items",
-                           target=f"== {ITEMS}"), "met": False})
+        rows.append(
+            {
+                **row(
+                    "job's final done after the loop",
+                    float(final_done),
+                    "items",
+                    target=f"== {ITEMS}",
+                ),
+                "met": False,
+            }
+        )
     return rows
 
 

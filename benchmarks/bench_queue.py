@@ -57,8 +57,7 @@ GROUP = "chain"
 FREE_GROUP = "free"
 
 _STAMP = 'echo "$1 start ${EPOCHREALTIME/,/.}" >> "$2"; echo "$1 end ${EPOCHREALTIME/,/.}" >> "$2"'
-_GATE = ('while [ ! -e "$3" ]; do sleep 0.005; done;'
-         ' echo "$1 end ${EPOCHREALTIME/,/.}" >> "$2"')
+_GATE = 'while [ ! -e "$3" ]; do sleep 0.005; done; echo "$1 end ${EPOCHREALTIME/,/.}" >> "$2"'
 
 
 def _jobcore(env: dict[str, str], *args: str) -> str:
@@ -81,16 +80,48 @@ def _one_chain(home: Path, env: dict[str, str], chain_no: int) -> dict[str, list
     folder = home.parent / f"chain-{chain_no}"
     folder.mkdir()
     record, gate = folder / "stamps.txt", folder / "gate"
-    ids = [_jobcore(env, "run", "-q", "--group", GROUP, "--", "bash", "-c", _GATE, "_", "gate",
-                    str(record), str(gate))]
+    ids = [
+        _jobcore(
+            env,
+            "run",
+            "-q",
+            "--group",
+            GROUP,
+            "--",
+            "bash",
+            "-c",
+            _GATE,
+            "_",
+            "gate",
+            str(record),
+            str(gate),
+        )
+    ]
     for i in range(CHAIN):
-        ids.append(_jobcore(env, "run", "-q", "--group", GROUP, "--", "bash", "-c", _STAMP, "_",
-                            f"job{i:03d}", str(record)))
+        ids.append(
+            _jobcore(
+                env,
+                "run",
+                "-q",
+                "--group",
+                GROUP,
+                "--",
+                "bash",
+                "-c",
+                _STAMP,
+                "_",
+                f"job{i:03d}",
+                str(record),
+            )
+        )
     with open_store(home) as store:
+
         def all_waiting() -> bool:
             rows = store.conn.execute(
                 "SELECT COUNT(*) FROM jobs WHERE grp = ? AND status = 'queued'"
-                " AND waiting_on = 'slot'", (GROUP,)).fetchone()
+                " AND waiting_on = 'slot'",
+                (GROUP,),
+            ).fetchone()
             return rows[0] == CHAIN
 
         wait_until(all_waiting, timeout=60)
@@ -130,15 +161,26 @@ def _slot_rows() -> list[dict[str, Any]]:
     def mp(key: str) -> str:
         return f"{ms(median(parts[key])):.1f}/{ms(p95(parts[key])):.1f} ms"
 
-    note = (f"{CHAINS} chains of {CHAIN} bash jobs in a --parallel 1 group, {len(gaps)} gaps;"
-            f" median/p95 of the parts: command end -> its finished_at {mp('end')},"
-            f" finished_at -> next started_at {mp('db')}, started_at -> next command's first"
-            f" stamp {mp('start')}")
+    note = (
+        f"{CHAINS} chains of {CHAIN} bash jobs in a --parallel 1 group, {len(gaps)} gaps;"
+        f" median/p95 of the parts: command end -> its finished_at {mp('end')},"
+        f" finished_at -> next started_at {mp('db')}, started_at -> next command's first"
+        f" stamp {mp('start')}"
+    )
     return [
-        row("queue: slot freed -> next job's command starts (p50)", ms(median(gaps)), "ms",
-            note=note),
-        row("queue: slot freed -> next job's command starts (p95)", ms(p95(gaps)), "ms",
-            target="<= 20", note=f"worst {ms(max(gaps)):.1f} ms; {_peer_chain_note()}"),
+        row(
+            "queue: slot freed -> next job's command starts (p50)",
+            ms(median(gaps)),
+            "ms",
+            note=note,
+        ),
+        row(
+            "queue: slot freed -> next job's command starts (p95)",
+            ms(p95(gaps)),
+            "ms",
+            target="<= 20",
+            note=f"worst {ms(max(gaps)):.1f} ms; {_peer_chain_note()}",
+        ),
     ]
 
 
@@ -157,8 +199,17 @@ class _Launch:
     def __call__(self) -> float:
         self.count += 1
         stamp = self.home.parent / f"launch-{'-'.join(self.extra) or 'plain'}-{self.count}"
-        argv = jobcore_argv("run", "-q", *self.extra, "--", "bash", "-c",
-                            'echo "${EPOCHREALTIME/,/.}" > "$1"', "stamp", str(stamp))
+        argv = jobcore_argv(
+            "run",
+            "-q",
+            *self.extra,
+            "--",
+            "bash",
+            "-c",
+            'echo "${EPOCHREALTIME/,/.}" > "$1"',
+            "stamp",
+            str(stamp),
+        )
         called = time.time()
         elapsed, proc = time_once(argv, env=self.env)
         job_id = proc.stdout.decode().strip()
@@ -187,15 +238,36 @@ def _launch_rows() -> list[dict[str, Any]]:
     peer = "jobcore run -q (no group)"
     note = f"{LAUNCH_ROUNDS} rounds side by side; --group {FREE_GROUP} has --parallel 4, all free"
     return [
-        row(f"jobcore run -q --group {FREE_GROUP} (free slot), CLI wall (median)",
-            ms(median(queued)), "ms", peer_name=peer, peer=ms(median(plain)), note=note),
-        row(f"jobcore run -q --group {FREE_GROUP} (free slot), CLI wall (p95)",
-            ms(p95(queued)), "ms", peer_name=peer, peer=ms(p95(plain))),
-        row("launch -> command running, queued into a free slot (median)",
-            ms(median(q_cmd)), "ms", peer_name=peer, peer=ms(median(p_cmd)),
-            note="from the CLI call to the command's first $EPOCHREALTIME"),
-        row("launch -> command running, queued into a free slot (p95)",
-            ms(p95(q_cmd)), "ms", peer_name=peer, peer=ms(p95(p_cmd))),
+        row(
+            f"jobcore run -q --group {FREE_GROUP} (free slot), CLI wall (median)",
+            ms(median(queued)),
+            "ms",
+            peer_name=peer,
+            peer=ms(median(plain)),
+            note=note,
+        ),
+        row(
+            f"jobcore run -q --group {FREE_GROUP} (free slot), CLI wall (p95)",
+            ms(p95(queued)),
+            "ms",
+            peer_name=peer,
+            peer=ms(p95(plain)),
+        ),
+        row(
+            "launch -> command running, queued into a free slot (median)",
+            ms(median(q_cmd)),
+            "ms",
+            peer_name=peer,
+            peer=ms(median(p_cmd)),
+            note="from the CLI call to the command's first $EPOCHREALTIME",
+        ),
+        row(
+            "launch -> command running, queued into a free slot (p95)",
+            ms(p95(q_cmd)),
+            "ms",
+            peer_name=peer,
+            peer=ms(p95(p_cmd)),
+        ),
     ]
 
 
@@ -235,20 +307,33 @@ class _Queue:
             with open_store(Path(self.marker)) as store:
                 wait_until(lambda: not store.active_jobs(), timeout=timeout, interval=0.005)
         elif self.name == "tsp":
-            subprocess.run(["tsp", "-w", self.last], env=self.env, capture_output=True,
-                           timeout=timeout, check=False)
+            subprocess.run(
+                ["tsp", "-w", self.last],
+                env=self.env,
+                capture_output=True,
+                timeout=timeout,
+                check=False,
+            )
         else:
-            subprocess.run(["nq", "-w"], env=self.env, capture_output=True, timeout=timeout,
-                           check=False)
+            subprocess.run(
+                ["nq", "-w"], env=self.env, capture_output=True, timeout=timeout, check=False
+            )
 
     def waiting_settled(self, count: int) -> None:
         """jobcore: until the ``count`` queued jobs have been looked at (waiting on a slot)."""
         if self.name != "jobcore":
             return
         with open_store(Path(self.marker)) as store:
-            wait_until(lambda: store.conn.execute(
-                "SELECT COUNT(*) FROM jobs WHERE status = 'queued' AND waiting_on = 'slot'"
-            ).fetchone()[0] >= count, timeout=120, interval=0.05)
+            wait_until(
+                lambda: (
+                    store.conn.execute(
+                        "SELECT COUNT(*) FROM jobs WHERE status = 'queued' AND waiting_on = 'slot'"
+                    ).fetchone()[0]
+                    >= count
+                ),
+                timeout=120,
+                interval=0.05,
+            )
 
     def beyond_running(self) -> list[psutil.Process]:
         """The tool's processes but the running job's command (and its jobcore worker)."""
@@ -347,14 +432,20 @@ def _waiting_rows() -> list[dict[str, Any]]:
     with temp_home() as home:
         for name in _tools():
             figures[name] = _waiting_figures(name, home.parent)
-    return _side_by_side(figures, [
-        ("procs", f"{WAITING} jobs waiting: tool processes beyond the running job", "",
-         "<= 1"),
-        ("rss", f"{WAITING} jobs waiting: their memory (RSS)", "MB", "<= 60"),
-        ("pss", f"{WAITING} jobs waiting: their memory (PSS)", "MB", ""),
-        ("cpu", f"{WAITING} jobs waiting: their CPU over {CPU_WINDOW_S:g} s", "% of a core",
-         "<= 1"),
-    ])
+    return _side_by_side(
+        figures,
+        [
+            ("procs", f"{WAITING} jobs waiting: tool processes beyond the running job", "", "<= 1"),
+            ("rss", f"{WAITING} jobs waiting: their memory (RSS)", "MB", "<= 60"),
+            ("pss", f"{WAITING} jobs waiting: their memory (PSS)", "MB", ""),
+            (
+                "cpu",
+                f"{WAITING} jobs waiting: their CPU over {CPU_WINDOW_S:g} s",
+                "% of a core",
+                "<= 1",
+            ),
+        ],
+    )
 
 
 def _drain_rows() -> list[dict[str, Any]]:
@@ -362,14 +453,22 @@ def _drain_rows() -> list[dict[str, Any]]:
     with temp_home() as home:
         for name in _tools():
             figures[name] = {"drain": ms(_drain_seconds(name, home.parent))}
-    return _side_by_side(figures, [
-        ("drain", f"{WAITING} queued `true` jobs draining through one slot, per job", "ms",
-         "<= 15"),
-    ])
+    return _side_by_side(
+        figures,
+        [
+            (
+                "drain",
+                f"{WAITING} queued `true` jobs draining through one slot, per job",
+                "ms",
+                "<= 15",
+            ),
+        ],
+    )
 
 
-def _side_by_side(figures: dict[str, dict[str, float]],
-                  wanted: list[tuple[str, str, str, str]]) -> list[dict[str, Any]]:
+def _side_by_side(
+    figures: dict[str, dict[str, float]], wanted: list[tuple[str, str, str, str]]
+) -> list[dict[str, Any]]:
     """Rows with tsp as the peer and nq in the note (or "not installed")."""
     rows = []
     for key, figure, unit, target in wanted:
@@ -378,8 +477,17 @@ def _side_by_side(figures: dict[str, dict[str, float]],
         note = "nq: " + ("not installed" if nq is None else f"{nq:.1f} {unit}".strip())
         if tsp is None:
             note += "; tsp: not installed"
-        rows.append(row(figure, figures["jobcore"][key], unit, peer_name="tsp", peer=tsp,
-                        target=target, note=note))
+        rows.append(
+            row(
+                figure,
+                figures["jobcore"][key],
+                unit,
+                peer_name="tsp",
+                peer=tsp,
+                target=target,
+                note=note,
+            )
+        )
     return rows
 
 
@@ -415,7 +523,6 @@ def _peer_chain_note() -> str:
 
 def run() -> list[dict[str, Any]]:
     return sections(_waiting_rows, _drain_rows, _slot_rows, _launch_rows)
-
 
 
 if __name__ == "__main__":

@@ -74,11 +74,16 @@ def _round(mode: str, db: Path, job_ids: list[str], env: dict[str, str]) -> dict
     procs: list[subprocess.Popen[str]] = []
     try:
         for job_id in job_ids:
-            procs.append(subprocess.Popen(
-                [PYTHON, "-c", WRITER, mode, str(db), job_id, str(COMMITS)],
-                env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, text=True,
-            ))
+            procs.append(
+                subprocess.Popen(
+                    [PYTHON, "-c", WRITER, mode, str(db), job_id, str(COMMITS)],
+                    env=env,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
         for proc in procs:
             assert proc.stdout is not None
             line = proc.stdout.readline()
@@ -120,8 +125,9 @@ def run() -> list[dict[str, Any]]:
         raw_db = home / "raw.db"
         conn = sqlite3.connect(raw_db, isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("CREATE TABLE events (job_id TEXT NOT NULL, t REAL NOT NULL,"
-                     " done INTEGER NOT NULL)")
+        conn.execute(
+            "CREATE TABLE events (job_id TEXT NOT NULL, t REAL NOT NULL, done INTEGER NOT NULL)"
+        )
         conn.close()
         env = env_for(home)
         env["PYTHONPATH"] = str(REPO)
@@ -139,18 +145,37 @@ def run() -> list[dict[str, Any]]:
     errors = [e for r in results["store"] for e in r["errors"]][:3]
     expected_done = ROUNDS * COMMITS
     rows = [
-        row(f"Store.record_progress commits/s, {PROCESSES} processes (median of {ROUNDS})",
-            store_rate, "commits/s", peer_name="raw sqlite3 INSERT, same pragmas",
-            peer=raw_rate, note=f"higher is better; {PROCESSES} x {COMMITS} commits per round"),
-        row(f"'database is locked' errors, {PROCESSES} writers x {ROUNDS * COMMITS}",
-            float(locked), "errors", peer_name="raw sqlite3", peer=float(raw_locked),
-            ratio=None, target="== 0"),
+        row(
+            f"Store.record_progress commits/s, {PROCESSES} processes (median of {ROUNDS})",
+            store_rate,
+            "commits/s",
+            peer_name="raw sqlite3 INSERT, same pragmas",
+            peer=raw_rate,
+            note=f"higher is better; {PROCESSES} x {COMMITS} commits per round",
+        ),
+        row(
+            f"'database is locked' errors, {PROCESSES} writers x {ROUNDS * COMMITS}",
+            float(locked),
+            "errors",
+            peer_name="raw sqlite3",
+            peer=float(raw_locked),
+            ratio=None,
+            target="== 0",
+        ),
     ]
     if other or any(d != expected_done for d in done):
-        rows.append({**row("other write errors / lost progress", float(other), "errors",
-                           target="== 0",
-                           note=f"done per job {done} (expected {expected_done}); {errors}"),
-                     "met": False})
+        rows.append(
+            {
+                **row(
+                    "other write errors / lost progress",
+                    float(other),
+                    "errors",
+                    target="== 0",
+                    note=f"done per job {done} (expected {expected_done}); {errors}",
+                ),
+                "met": False,
+            }
+        )
     return rows
 
 

@@ -112,8 +112,12 @@ def p95(values: Sequence[float]) -> float:
     return ordered[rank]
 
 
-def time_once(argv: Sequence[str], env: dict[str, str] | None = None, cwd: str | None = None,
-              timeout: float = 60) -> tuple[float, subprocess.CompletedProcess[bytes]]:
+def time_once(
+    argv: Sequence[str],
+    env: dict[str, str] | None = None,
+    cwd: str | None = None,
+    timeout: float = 60,
+) -> tuple[float, subprocess.CompletedProcess[bytes]]:
     """Wall seconds of one run of ``argv`` (stdout captured, stderr discarded); must exit 0."""
     start = time.perf_counter()
     proc = subprocess.run(
@@ -241,9 +245,27 @@ def fill_history(
     for i, job_id in enumerate(fake_ids(count)):
         t = now + i * 2.0
         rows.append(
-            (job_id, name, cmd, "/tmp", "{}", "completed", t, t, t + 0.05, t + 1.05, 0,
-             100_000 + i % 30_000, 1000.0 + i, "bench-boot", 100, 100, 0, "item 100",
-             t + 1.0)
+            (
+                job_id,
+                name,
+                cmd,
+                "/tmp",
+                "{}",
+                "completed",
+                t,
+                t,
+                t + 0.05,
+                t + 1.05,
+                0,
+                100_000 + i % 30_000,
+                1000.0 + i,
+                "bench-boot",
+                100,
+                100,
+                0,
+                "item 100",
+                t + 1.0,
+            )
         )
     with open_store(home) as store, store.write() as conn:
         conn.executemany(
@@ -258,6 +280,7 @@ def fill_history(
 
 def wait_job_finished(store: Any, job_id: str, timeout: float = 30) -> None:
     """Wait until a job is final and its worker process has exited."""
+
     def final() -> Any:
         job = store.get(job_id)
         return job if job.status.is_final else None
@@ -279,6 +302,7 @@ def wait_job_finished(store: Any, job_id: str, timeout: float = 30) -> None:
 
 def wait_gone(pid: int, timeout: float = 30) -> None:
     """Wait until ``pid`` has exited (a zombie counts as gone: it no longer runs)."""
+
     def gone() -> bool:
         try:
             return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
@@ -296,9 +320,16 @@ def sections(*parts: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]
             rows.extend(part())
         except Exception as exc:
             name = getattr(part, "__name__", "part").strip("_")
-            rows.append({
-                "figure": f"{part.__module__.rsplit('.', 1)[-1]}.{name}: ERROR",
-                "jobcore": None, "peer_name": None, "peer": None, "unit": "",
-                "ratio": None, "target": "", "error": f"{type(exc).__name__}: {exc}",
-            })
+            rows.append(
+                {
+                    "figure": f"{part.__module__.rsplit('.', 1)[-1]}.{name}: ERROR",
+                    "jobcore": None,
+                    "peer_name": None,
+                    "peer": None,
+                    "unit": "",
+                    "ratio": None,
+                    "target": "",
+                    "error": f"{type(exc).__name__}: {exc}",
+                }
+            )
     return rows

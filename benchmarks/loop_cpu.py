@@ -22,16 +22,29 @@ PR_SET_CHILD_SUBREAPER = 36
 def main(argv: list[str]) -> int:
     count = int(argv[0])
     split = argv.index("--")
-    drains = [cmd.split() for flag, cmd in zip(argv[1:split:2], argv[2:split:2], strict=True)
-              if flag == "--drain"]
+    drains = [
+        cmd.split()
+        for flag, cmd in zip(argv[1:split:2], argv[2:split:2], strict=True)
+        if flag == "--drain"
+    ]
     command = argv[split + 1 :]
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     for _ in range(count):
-        subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, check=True)
+        subprocess.run(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=True,
+        )
     for drain in drains:
-        subprocess.run(drain, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, check=False)
+        subprocess.run(
+            drain,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
     while True:
         try:
             os.wait()

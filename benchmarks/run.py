@@ -165,10 +165,12 @@ def table(rows: Sequence[dict[str, Any]]) -> str:
             peer = f"- ({r['peer_name']})"
         ratio = "-" if r.get("ratio") is None else f"{float(r['ratio']):.2f}x"
         verdict = {True: "yes", False: "NO", None: "-"}[r.get("met", met(r))]
-        body.append([str(r.get("figure", "?")), jobcore, peer, ratio, r.get("target") or "-",
-                     verdict])
-    widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h)
-              for i, h in enumerate(headers)]
+        body.append(
+            [str(r.get("figure", "?")), jobcore, peer, ratio, r.get("target") or "-", verdict]
+        )
+    widths = [
+        max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(headers)
+    ]
     lines = [" | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
     lines.append("-+-".join("-" * w for w in widths))
     for b in body:
@@ -220,11 +222,19 @@ def write_results(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
-    parser.add_argument("--exclude", action="append", default=[], metavar="NAME",
-                        help="skip this benchmark (repeatable)")
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="skip this benchmark (repeatable)",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS, help="JSON file to write")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     args = parser.parse_args(argv)

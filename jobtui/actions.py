@@ -99,14 +99,13 @@ def editable(job: Job | None) -> bool:
     """A queued or paused job of this machine (``$EDITOR`` here cannot edit a job there)."""
     return job is not None and split_id(job.id)[0] is None and job.status in EDITABLE
 
+
 FINISHED = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 
 JOB_ACTIONS: dict[str, JobAction] = {
     action.name: action
     for action in (
-        JobAction(
-            "stop", ACTIVE, lambda state, store, job_id: control.stop(store, job_id), "Stop"
-        ),
+        JobAction("stop", ACTIVE, lambda state, store, job_id: control.stop(store, job_id), "Stop"),
         JobAction("resume", frozenset({JobStatus.PAUSED}), control.resume, "Resume"),
         JobAction("retry", frozenset({JobStatus.FAILED}), _retry, "Retry"),
         JobAction(
@@ -126,7 +125,11 @@ JOB_ACTIONS: dict[str, JobAction] = {
             report="removed job {id}",
         ),
         JobAction(
-            "hold", QUEUED, _hold, "Hold", report="job {id} held",
+            "hold",
+            QUEUED,
+            _hold,
+            "Hold",
+            report="job {id} held",
             also=lambda job: waiting(job) and not held(job),
         ),
         JobAction("release", QUEUED, _release, "Release", report="job {id} released", also=held),

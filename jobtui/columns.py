@@ -142,8 +142,13 @@ COLUMNS: tuple[Column, ...] = (
     Column("name", "NAME", 12, 1, lambda r, c: _text(r.job.label), grow=18),
     Column("status", "STATUS", 9, 7, _status),
     Column("group", "GROUP", 5, 8, _group),
-    Column("progress", "PROGRESS", 10, 2, lambda r, c: progress_text(
-        r.job.done, r.job.total, c.bar, c.counts, c.palette)),
+    Column(
+        "progress",
+        "PROGRESS",
+        10,
+        2,
+        lambda r, c: progress_text(r.job.done, r.job.total, c.bar, c.counts, c.palette),
+    ),
     Column("elapsed", "ELAPSED", 7, 6, lambda r, c: Text(fmt.duration(r.job.elapsed(c.now)))),
     Column("rate", "RATE", 8, 4, lambda r, c: Text(fmt.rate(r.job.rate)), live=True),
     Column("eta", "ETA", 7, 3, lambda r, c: Text(fmt.duration(r.job.eta_s)), live=True),

@@ -41,8 +41,7 @@ if TYPE_CHECKING:
     from jobtui.app import JobApp
 
 EMPTY_HINT = (
-    "No jobs yet. Start one with [b]jobcore run -- COMMAND[/b]"
-    " or try [b]python -m jobtui.demo[/b]."
+    "No jobs yet. Start one with [b]jobcore run -- COMMAND[/b] or try [b]python -m jobtui.demo[/b]."
 )
 SCROLLBAR = 1
 """Cells the panels' scrollbar takes from the rows."""

@@ -141,9 +141,11 @@ class CLI:
         running job has no command pid yet.
         """
         return wait_for(
-            lambda: (data := self.show(job_id))["status"] == "running"
-            and data["command_pid"] is not None
-            and data,
+            lambda: (
+                (data := self.show(job_id))["status"] == "running"
+                and data["command_pid"] is not None
+                and data
+            ),
             timeout,
         )
 

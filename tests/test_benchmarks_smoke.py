@@ -19,16 +19,51 @@ from benchmarks import run as runner  # noqa: E402
 
 def _fake_rows() -> list[dict[str, Any]]:
     return [
-        {"figure": "fast thing", "jobcore": 12.0, "peer_name": "peer", "peer": 10.0,
-         "unit": "ms", "ratio": 1.2, "target": "<= 1.5x"},
-        {"figure": "slow thing", "jobcore": 30.0, "peer_name": "peer", "peer": 10.0,
-         "unit": "ms", "ratio": 3.0, "target": "<= 1.5x"},
-        {"figure": "locked errors", "jobcore": 0.0, "peer_name": None, "peer": None,
-         "unit": "errors", "ratio": None, "target": "== 0"},
-        {"figure": "flat", "jobcore": 11.0, "peer_name": "0 jobs", "peer": 10.0,
-         "unit": "ms", "ratio": 1.1, "target": "flat, <= 1.2"},
-        {"figure": "no target", "jobcore": 5.0, "peer_name": None, "peer": None,
-         "unit": "µs/item", "ratio": None, "target": ""},
+        {
+            "figure": "fast thing",
+            "jobcore": 12.0,
+            "peer_name": "peer",
+            "peer": 10.0,
+            "unit": "ms",
+            "ratio": 1.2,
+            "target": "<= 1.5x",
+        },
+        {
+            "figure": "slow thing",
+            "jobcore": 30.0,
+            "peer_name": "peer",
+            "peer": 10.0,
+            "unit": "ms",
+            "ratio": 3.0,
+            "target": "<= 1.5x",
+        },
+        {
+            "figure": "locked errors",
+            "jobcore": 0.0,
+            "peer_name": None,
+            "peer": None,
+            "unit": "errors",
+            "ratio": None,
+            "target": "== 0",
+        },
+        {
+            "figure": "flat",
+            "jobcore": 11.0,
+            "peer_name": "0 jobs",
+            "peer": 10.0,
+            "unit": "ms",
+            "ratio": 1.1,
+            "target": "flat, <= 1.2",
+        },
+        {
+            "figure": "no target",
+            "jobcore": 5.0,
+            "peer_name": None,
+            "peer": None,
+            "unit": "µs/item",
+            "ratio": None,
+            "target": "",
+        },
     ]
 
 
@@ -40,22 +75,34 @@ def test_rows_verdicts_and_error_rows() -> None:
     rows = runner.run_benches([("fake", _fake_rows), ("boom", _boom), ("after", _fake_rows)])
     assert [r["module"] for r in rows] == ["fake"] * 5 + ["boom"] + ["after"] * 5
     verdicts = {r["figure"]: r["met"] for r in rows if r["module"] == "fake"}
-    assert verdicts == {"fast thing": True, "slow thing": False, "locked errors": True,
-                        "flat": True, "no target": None}
+    assert verdicts == {
+        "fast thing": True,
+        "slow thing": False,
+        "locked errors": True,
+        "flat": True,
+        "no target": None,
+    }
     error = rows[5]
     assert error["met"] is False and "bench exploded" in error["error"]
     text = runner.table(rows)
     lines = text.splitlines()
     assert lines[0].split(" | ")[0].strip() == "figure"
     assert [h.strip() for h in lines[0].split("|")] == [
-        "figure", "jobcore", "peer (name)", "ratio", "target", "met?"]
+        "figure",
+        "jobcore",
+        "peer (name)",
+        "ratio",
+        "target",
+        "met?",
+    ]
     assert "ERROR: RuntimeError: bench exploded" in text
     assert "12 ms" in text and "10 ms (peer)" in text and "1.20x" in text
     assert len(lines) == 2 + len(rows)
 
 
-def test_main_writes_json_and_merges(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_main_writes_json_and_merges(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     benches = {"fake": _fake_rows, "boom": _boom}
     monkeypatch.setattr(runner, "available", lambda: sorted(benches))
     monkeypatch.setattr(runner, "load", lambda name: benches[name])

@@ -68,6 +68,7 @@ def test_a_waiting_job_is_not_failed_by_a_step_of_the_clock(
     reconcile(store)
     assert store.get(job.id).status is JobStatus.QUEUED
 
+
 @pytest.mark.parametrize("step", [HOUR, -HOUR])
 def test_an_items_backoff_survives_a_step_of_the_clock(
     store: Store, stepped: SteppedClock, step: float

@@ -87,8 +87,6 @@ def test_attempt_never_waits_and_keeps_to_the_backoff() -> None:
     assert fake.pauses == []
 
 
-
-
 def test_progress_is_kept_while_another_process_holds_the_lock(store: Store) -> None:
     """Updates made while the lock is held are merged in memory, then written whole."""
     job = store.create_job(["true"], "/", {}, None)

@@ -37,7 +37,9 @@ def test_killed_by_signal_is_failed(cli: CLI) -> None:
 
 def test_job_gets_its_id_home_env_and_cwd(cli: CLI, tmp_path) -> None:
     job_id = cli.run(
-        "sh", "-c", 'echo "$JOBCORE_JOB_ID $JOBCORE_HOME $GREETING $(pwd)"',
+        "sh",
+        "-c",
+        'echo "$JOBCORE_JOB_ID $JOBCORE_HOME $GREETING $(pwd)"',
         opts=("--cwd", str(tmp_path), "--env", "GREETING=hi there", "--name", "env-check"),
     )
     cli.wait_status(job_id, {"completed"})
@@ -59,7 +61,7 @@ def test_worker_runs_in_its_own_session(cli: CLI) -> None:
 
 
 def test_arguments_are_passed_as_argv_not_through_a_shell(cli: CLI, tmp_path) -> None:
-    odd = "it's a \"quoted\" $HOME; `rm -rf /` ü 日本"
+    odd = 'it\'s a "quoted" $HOME; `rm -rf /` ü 日本'
     job_id = cli.run("printf", "%s\n", odd)
     cli.wait_status(job_id, {"completed"})
     assert cli("logs", job_id).stdout == odd + "\n"

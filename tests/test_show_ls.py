@@ -11,9 +11,7 @@ from tests.conftest import CLI, read_pty, wait_for
 
 
 def _fields(text: str) -> dict[str, str]:
-    return {
-        line[:12].strip(): line[14:] for line in text.splitlines() if line[:12].strip()
-    }
+    return {line[:12].strip(): line[14:] for line in text.splitlines() if line[:12].strip()}
 
 
 def test_show_has_group_priority_line_and_what_it_waits_for(cli: CLI) -> None:

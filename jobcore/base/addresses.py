@@ -17,6 +17,7 @@ DEFAULT_PORT = 8786
 CONNECT_S = 3.0
 """How long launching waits for the scheduler to accept a connection."""
 
+
 def check_address(text: str) -> str:
     """A scheduler address as Dask takes it (``tcp://host:port``, ``tls://``, or
     ``host:port``); a usage error in one line otherwise."""

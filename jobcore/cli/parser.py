@@ -71,9 +71,7 @@ class Commands:
         options may come before or after the action's own arguments."""
         sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
         return {
-            name: sub.add_parser(
-                name, parents=[self._common], help=summary, description=summary
-            )
+            name: sub.add_parser(name, parents=[self._common], help=summary, description=summary)
             for name, summary in actions.items()
         }
 
@@ -227,8 +225,7 @@ pueue's verbs work too: add, status, log, follow, remove, pause""",
     parser.add_argument(
         "--host",
         metavar="HOST",
-        help="run the command on HOST through ssh (jobcore installed there): "
-        "jobcore --host gpu ls",
+        help="run the command on HOST through ssh (jobcore installed there): jobcore --host gpu ls",
     )
     sub = parser.add_subparsers(dest="cmd", metavar="COMMAND", required=True)
     commands = Commands(sub, common)

@@ -221,8 +221,7 @@ def remove(state: StateDir, store: Store, job_id: str, *, force: bool = False) -
     if job.status.is_active or job.paused_until is not None:
         if not force:
             raise JobcoreError(
-                f"job {job.id} is {job.status.value}; `jobcore rm --force {job.id}` kills it"
-                " first"
+                f"job {job.id} is {job.status.value}; `jobcore rm --force {job.id}` kills it first"
             )
         job = stop(store, job.id, kill=True)
     if not delete_ended(state, store, job, "removed", "user"):

@@ -32,6 +32,7 @@ from jobcore.state.transitions import SELF_PAUSED, WAITING, record_event
 PAUSED_GROUPS = "SELECT name FROM groups WHERE paused"
 """Groups whose waiting jobs wait for ``group resume``."""
 
+
 class Claim(NamedTuple):
     job_id: str
     token: str
@@ -260,8 +261,12 @@ def hold(store: Store, job_id: str) -> None:
             (job_id,),
         ).rowcount:
             found = conn.execute("SELECT status, held FROM jobs WHERE id = ?", (job_id,)).fetchone()
-            what = "gone" if found is None else "held already" if found["held"] else (
-                found["status"] if found["status"] != "queued" else "starting"
+            what = (
+                "gone"
+                if found is None
+                else "held already"
+                if found["held"]
+                else (found["status"] if found["status"] != "queued" else "starting")
             )
             raise JobcoreError(f"job {job_id} is {what}, not waiting to start")
         record_event(conn, job_id, "held", "user")

@@ -28,7 +28,6 @@ _spawned: list[int] = []
 """Dispatchers started here: reaped later, so a long-lived caller leaves no zombies."""
 
 
-
 def open_fifo(state: StateDir, flags: int) -> int:
     """Open the wake-up FIFO of the state folder (never through a symlink, never another's)."""
     dir_fd = open_folder(state.root, state.root)

@@ -40,7 +40,6 @@ OWNED_COLUMNS = frozenset(
 """Columns only ``jobcore.state.transitions`` writes."""
 
 
-
 def new_id() -> str:
     """A random short id from ID_ALPHABET (os.urandom: the secrets module is slow to import)."""
     return "".join(ID_ALPHABET[b % len(ID_ALPHABET)] for b in os.urandom(ID_LENGTH))

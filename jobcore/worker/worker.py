@@ -49,8 +49,8 @@ class FollowUps(Protocol):
     def clean(self, state: StateDir, store: Store, keep: int) -> None:
         """Apply the retention policy: keep the newest ``keep`` ended jobs."""
 
-if TYPE_CHECKING:
 
+if TYPE_CHECKING:
     from jobcore.worker.batch import BatchRun
     from jobcore.worker.command_job import CommandJob
 

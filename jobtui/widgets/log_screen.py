@@ -156,8 +156,10 @@ class LogScreen(Screen[None]):
         if self.item is None and not choices:
             self.notify("no item is running or has failed", title="item", timeout=2)
             return
-        at = 0 if self.item is None else (
-            names.index(self.item) + 1 if self.item in names else len(names)
+        at = (
+            0
+            if self.item is None
+            else (names.index(self.item) + 1 if self.item in names else len(names))
         )
         self.item, only = choices[at] if at < len(choices) else (None, ())
         await self.lines.load(only)

@@ -186,8 +186,10 @@ class LogLines(ScrollView, can_focus=True):
         if self.current is None:  # from the view: its top going down, its bottom going up
             top = min(len(log) - 1, round(self.scroll_y))
             bottom = round(self.scroll_y) + self.size.height
-            frm = log.starts[top] if forward else (
-                log.starts[bottom] if bottom < len(log) else log.end
+            frm = (
+                log.starts[top]
+                if forward
+                else (log.starts[bottom] if bottom < len(log) else log.end)
             )
         elif forward:
             frm = log.starts[self.current + 1] if self.current + 1 < len(log) else log.end

@@ -45,9 +45,7 @@ def _dispatchers(home: Path) -> list[psutil.Process]:
     return found
 
 
-def test_dispatcher_killed_at_random_during_a_drain(
-    cli: CLI, store: Store, tmp_path: Path
-) -> None:
+def test_dispatcher_killed_at_random_during_a_drain(cli: CLI, store: Store, tmp_path: Path) -> None:
     starts = tmp_path / "starts.txt"
     cli("group", "add", "pair", "--parallel", str(LIMIT))
     gate = tmp_path / "gate"

@@ -24,7 +24,6 @@ BUSY_TIMEOUT_MS = 1000
 """What the test's jobs (and CLI) wait for a lock before a write fails, instead of 30 s."""
 
 
-
 def _batch_items(path: Path, n: int) -> Path:
     path.write_text("".join(f"item{i}\n" for i in range(n)))
     return path

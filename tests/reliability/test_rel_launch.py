@@ -120,4 +120,3 @@ def test_queued_row_with_an_old_queued_at_and_no_worker_runs(
     state.make_job_dir(job.id)
     set_row(store, job.id, queued_clock=clock.since_boot() - 3600)
     assert cli.wait_status(job.id, {"completed", "failed"})["status"] == "completed"
-

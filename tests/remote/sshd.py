@@ -129,8 +129,9 @@ class SshServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError((self.root / "sshd.log").read_text())
-            with contextlib.suppress(OSError), socket.create_connection(
-                ("127.0.0.1", self.port), timeout=0.5
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5),
             ):
                 return
             time.sleep(0.05)

@@ -139,9 +139,7 @@ async def test_a_silent_host_goes_offline_within_10_seconds(
         try:
             for proc in frozen:
                 proc.send_signal(signal.SIGSTOP)
-            await wait_until(
-                pilot, lambda: "offline" in (cell(app, f"a/{on_a}", "host") or ""), 10
-            )
+            await wait_until(pilot, lambda: "offline" in (cell(app, f"a/{on_a}", "host") or ""), 10)
             # a fresh connection (a new stream) brings it back
             await wait_until(pilot, lambda: cell(app, f"a/{on_a}", "host") == "a", 30)
         finally:

@@ -80,9 +80,7 @@ def test_a_snapshot_then_one_per_change_then_heartbeats(cli: CLI, stream: Any) -
     job_id = cli.run("sh", "-c", "echo '::progress 1/2'; sleep 0.5; echo '::progress 2/2'")
     seen = reader.until(lambda f: f["kind"] == "snapshot" and f["jobs"])
     assert seen["jobs"][0]["id"] == job_id
-    done = reader.until(
-        lambda f: f["kind"] == "snapshot" and f["jobs"][0]["status"] == "completed"
-    )
+    done = reader.until(lambda f: f["kind"] == "snapshot" and f["jobs"][0]["status"] == "completed")
     assert done["jobs"][0]["done"] == 2 and done["counts"] == {"completed": 1}
     beats = [reader.until(lambda f: f["kind"] == "heartbeat") for _ in range(2)]
     assert [b["seq"] for b in beats] == [beats[0]["seq"], beats[0]["seq"] + 1]

@@ -204,9 +204,9 @@ async def select(pilot: Pilot[Any], app: JobApp, job_id: str) -> None:
     # the focus and the cursor too, so the next key goes to this table at this row.
     await wait_until(
         pilot,
-        lambda: app.focused is table
-        and table.cursor_job_id == job_id
-        and app.selected_id == job_id,
+        lambda: (
+            app.focused is table and table.cursor_job_id == job_id and app.selected_id == job_id
+        ),
     )
 
 

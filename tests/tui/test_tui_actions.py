@@ -287,9 +287,10 @@ async def test_a_refresh_between_a_move_and_its_event_keeps_the_move(
     cli.wait_status(second, {"running"})
     app = JobApp(state)
     async with app.run_test(size=SIZE) as pilot:
-        running, completed = app.dashboard.lists[JobStatus.RUNNING], app.dashboard.lists[
-            JobStatus.COMPLETED
-        ]
+        running, completed = (
+            app.dashboard.lists[JobStatus.RUNNING],
+            app.dashboard.lists[JobStatus.COMPLETED],
+        )
         await select(pilot, app, second)  # newest first: the running panel's top row
         await pilot.pause()  # select's own focus call, if still pending, goes first
         running.move_cursor(row=1)  # down within the panel...

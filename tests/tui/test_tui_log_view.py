@@ -17,7 +17,7 @@ from tests.tui.conftest import open_detail, select, wait_until
 
 SIZE = (100, 30)
 SCRIPT = (
-    "i=0; while [ $i -lt 12000 ]; do echo \"line $i\"; i=$((i+1)); done; "
+    'i=0; while [ $i -lt 12000 ]; do echo "line $i"; i=$((i+1)); done; '
     "printf '\\033[2J\\033]0;pwned\\007\\033[31mred\\033[0m\\n'; "
     "while [ ! -e go ]; do sleep 0.05; done; echo after-go"
 )

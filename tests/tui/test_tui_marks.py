@@ -39,15 +39,18 @@ async def test_space_marks_jobs_and_kill_acts_on_all_with_one_question(
         await pilot.press("y")
         await wait_until(
             pilot,
-            lambda: panel_of(app, ids[2]) is JobStatus.FAILED
-            and panel_of(app, ids[1]) is JobStatus.FAILED,
+            lambda: (
+                panel_of(app, ids[2]) is JobStatus.FAILED
+                and panel_of(app, ids[1]) is JobStatus.FAILED
+            ),
             15,
         )
         assert panel_of(app, ids[0]) is JobStatus.RUNNING  # not marked: left alone
         await wait_until(pilot, lambda: not app.model.marks)  # done with, the marks go
     assert [cli.show(job_id)["status"] for job_id in ids] == ["running", "failed", "failed"]
-    assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"
-                   for pid in pids[1:])
+    assert not any(
+        psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie" for pid in pids[1:]
+    )
 
 
 async def test_escape_clears_the_marks(cli: CLI, state: StateDir) -> None:

@@ -57,8 +57,9 @@ async def test_live_line_keeps_colours_and_drops_a_title(
             await wait_until(pilot, lambda: live.display and "2/2" in str(live.render()), 10)
             rendered = live.render()
             assert str(rendered).startswith("copy 2/2")
-            assert any("color(1)" in str(span.style) or "red" in str(span.style)
-                       for span in rendered.spans)
+            assert any(
+                "color(1)" in str(span.style) or "red" in str(span.style) for span in rendered.spans
+            )
     finally:
         gate.touch()
 
