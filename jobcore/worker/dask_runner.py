@@ -32,13 +32,11 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from jobcore.base.errors import JobcoreError, Pause
-from jobcore.base.progress_parse import WANTED
 from jobcore.state.cluster import write_where
 from jobcore.state.items import ItemRecord, Outcome
-from jobcore.state.logs import item_prefix
 from jobcore.state.reporter import Reporter
 from jobcore.worker.logwriter import LogWriter
-from jobcore.worker.runners import _outcome, fill_argv, item_line
+from jobcore.worker.runners import _outcome, fill_argv, item_line, item_writer
 
 if TYPE_CHECKING:
     from distributed import Client, Future
@@ -208,15 +206,9 @@ class DaskRunner:
                 pure=False,
                 retries=0,
             )
-        shown = record.item if self.redact is None else self.redact.text(record.item)
         entry = _Remote(record, future, None)  # type: ignore[arg-type]
-        entry.writer = LogWriter(
-            self.log_fd,
-            lambda line: self._on_line(entry, line),
-            prefix=item_prefix(record.item, record.idx, shown).encode("utf-8", "surrogateescape"),
-            redact=self.redact,
-            live=self.live,
-            wants=WANTED,
+        entry.writer = item_writer(
+            record, self.log_fd, self.redact, self.live, lambda line: self._on_line(entry, line)
         )
         self.items[record.idx] = entry
         self._where_changed = True

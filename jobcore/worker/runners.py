@@ -26,6 +26,8 @@ from jobcore.state.reporter import Reporter
 from jobcore.worker.logwriter import LogWriter
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from jobcore.base.redact import Redactor
     from jobcore.procs.cgroup import JobCgroup
     from jobcore.state.store import Store
@@ -83,6 +85,26 @@ def item_line(
         )
     entry.reporter.update(change)
     return change.is_marker
+
+
+def item_writer(
+    record: ItemRecord,
+    log_fd: int,
+    redact: Redactor | None,
+    live: LiveLine | None,
+    on_line: Callable[[bytes], bool],
+) -> LogWriter:
+    """The writer of one item's output into the job log, each line prefixed with the item
+    (masked as the job's output is), wherever the item runs."""
+    shown = record.item if redact is None else redact.text(record.item)
+    return LogWriter(
+        log_fd,
+        on_line,
+        prefix=item_prefix(record.item, record.idx, shown).encode("utf-8", "surrogateescape"),
+        redact=redact,
+        live=live,
+        wants=WANTED,
+    )
 
 
 class _Running:
@@ -205,14 +227,8 @@ class CommandRunner:
         finally:
             os.close(write_fd)
         entry = _Running(record, pid, read_fd)
-        shown = record.item if self.redact is None else self.redact.text(record.item)
-        entry.writer = LogWriter(
-            self.log_fd,
-            lambda line: self._on_line(entry, line),
-            prefix=item_prefix(record.item, record.idx, shown).encode("utf-8", "surrogateescape"),
-            redact=self.redact,
-            live=self.live,
-            wants=WANTED,
+        entry.writer = item_writer(
+            record, self.log_fd, self.redact, self.live, lambda line: self._on_line(entry, line)
         )
         self.items[pid] = entry
         self._watch(read_fd, entry)
