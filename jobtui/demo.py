@@ -23,7 +23,7 @@ from jobcore.ops.reconcile import reconcile
 from jobcore.state.models import Job, JobStatus
 from jobcore.state.paths import ENV_HOME, StateDir, resolve_home
 from jobcore.state.store import Store
-from jobcore.view import fmt
+from jobcore.view.job_table import jobs_table
 
 SHELL_LOOP = """
 echo "converting 240 recordings"
@@ -108,16 +108,15 @@ def _wait(store: Store, condition: Callable[[], bool], timeout: float = 10.0) ->
 def print_state(store: Store) -> None:
     """What ``jobcore ls`` prints, for runs without a terminal."""
     reconcile(store)
-    now = time.time()
-    rows = []
-    for job in store.list_jobs():
-        row = fmt.job_row(job, now)
-        if job.reason and not job.status.is_active:
-            row[-1] = f"{row[-1]}  ({job.reason})"
-        rows.append(row)
-    headers = ["ID", "NAME", "STATUS", "PROGRESS", "RATE", "ETA", "ELAPSED", "COMMAND"]
-    rows = [[cell.replace("\n", " ").strip() for cell in row] for row in rows]
-    print(fmt.table(headers, rows, color=False, width=120, status_col=2))
+    table = jobs_table(
+        store.list_jobs(),
+        lambda job: None,
+        time.time(),
+        store.has_groups(),
+        color=False,
+        width=None,
+    )
+    print(table)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,82 +4,18 @@ events and groups tables, and why waited-for jobs did not complete."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from jobcore.cli.output import table_width
 from jobcore.state.models import Job, JobStatus, iso
 from jobcore.view import fmt
+from jobcore.view.job_table import waiting_note, when
 
 if TYPE_CHECKING:
     from jobcore.state.events import Event
     from jobcore.state.items import ItemRecord
     from jobcore.state.queue import Group
-
-
-def one_line(text: str) -> str:
-    """A multi-line text (a ``sh -c`` script) on one line of a table: each line break as ⏎."""
-    if "\n" not in text and "\r" not in text:
-        return text
-    return " ⏎ ".join(part.strip() for part in text.splitlines() if part.strip())
-
-
-def when(ts: float | None) -> str:
-    """A time as people read it: the clock alone today, with the date on any other day."""
-    if ts is None:
-        return fmt.UNKNOWN
-    day = time.strftime("%Y-%m-%d", time.localtime(ts))
-    clock_time = time.strftime("%H:%M:%S", time.localtime(ts))
-    return clock_time if day == time.strftime("%Y-%m-%d") else f"{day} {clock_time}"
-
-
-def waiting_note(job: Job) -> str | None:
-    """What a queued job waits for, in words."""
-    if job.waiting_on == "delay" and job.queue.not_before is not None:
-        return "starts at " + when(job.queue.not_before)
-    if job.waiting_on == "deps":
-        return "waiting for " + ", ".join(job.queue.after)
-    if job.waiting_on == "paused":
-        return f"group {job.queue.group} is paused"
-    if job.waiting_on == "held":
-        return f"held: `jobcore release {job.id}`"
-    if job.waiting_on == "slot":
-        return f"waiting for a slot in {job.queue.group}"
-    return None
-
-
-def note(job: Job) -> str | None:
-    """Why a job is where it is: its reason, and when a self-paused job resumes."""
-    if job.status is JobStatus.QUEUED:
-        return waiting_note(job)
-    if job.status.is_active:
-        return None
-    if job.paused_until is not None:
-        until = time.strftime("%H:%M", time.localtime(job.paused_until))
-        return f"{job.reason}; paused until {until}"
-    return job.reason
-
-
-def jobs_table(
-    jobs: Sequence[Job], estimate: Callable[[Job], float | None], now: float, grouped: bool
-) -> str:
-    """``ls``'s table; ``estimate`` gives a job's remaining time from history, ``grouped``
-    adds the GROUP column (once there is a group besides the default one)."""
-    headers = ["ID", "NAME", "STATUS", "PROGRESS", "RATE", "ETA", "ELAPSED", "REASON", "COMMAND"]
-    rows = []
-    for job in jobs:
-        row = fmt.job_row(job, now, estimate(job))
-        row.insert(-1, note(job) or "")
-        row = [one_line(cell) for cell in row]
-        if grouped:
-            row.insert(1, job.queue.group)
-        rows.append(row)
-    if grouped:
-        headers.insert(1, "GROUP")
-    status_col = 3 if grouped else 2
-    return fmt.table(
-        headers, rows, color=fmt.use_color(), width=table_width(), status_col=status_col
-    )
 
 
 def show_lines(

@@ -10,9 +10,9 @@ import sys
 from jobcore.base.errors import UsageError
 from jobcore.cli.args import launch_dir, queue_from_args
 from jobcore.cli.context import Context, reconciled
-from jobcore.cli.render import waiting_note
 from jobcore.cli.targets import confirmed, each, queued_first, targets
 from jobcore.state.models import Job, JobStatus
+from jobcore.view.job_table import waiting_note
 
 
 def cmd_stop(args: argparse.Namespace, ctx: Context) -> int:

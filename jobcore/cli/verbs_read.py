@@ -11,11 +11,13 @@ from jobcore.base.errors import JobcoreError, UsageError
 from jobcore.cli.args import statuses
 from jobcore.cli.context import Context, reconciled
 from jobcore.cli.options_read import RECENT_FINISHED
-from jobcore.cli.output import emit_json
-from jobcore.cli.render import events_table, failures_table, jobs_table, show_lines
+from jobcore.cli.output import emit_json, table_width
+from jobcore.cli.render import events_table, failures_table, show_lines
 from jobcore.cli.targets import check_group
 from jobcore.state.models import FINAL_STATUSES, Job, JobStatus
 from jobcore.state.store import Store
+from jobcore.view import fmt
+from jobcore.view.job_table import jobs_table
 
 if TYPE_CHECKING:
     from jobcore.state.items import ItemRecord
@@ -77,7 +79,8 @@ def cmd_ls(args: argparse.Namespace, ctx: Context) -> int:
         return 0
     now = time.time()
     grouped = store.has_groups()
-    print(jobs_table(jobs, lambda job: _estimated_remaining(store, job, now), now, grouped))
+    estimate = lambda job: _estimated_remaining(store, job, now)  # noqa: E731
+    print(jobs_table(jobs, estimate, now, grouped, color=fmt.use_color(), width=table_width()))
     if hidden := _hidden_count(store, args):
         print(f"{hidden} older jobs hidden (-a)", file=sys.stderr)
     return 0
