@@ -7,8 +7,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import psutil
@@ -149,6 +150,43 @@ def wait_gone(idents: Sequence[Ident], timeout: float) -> tuple[float, list[Iden
         if not alive or elapsed > timeout:
             return elapsed, alive
         time.sleep(0.02)
+
+
+def commands_running(home: Path) -> int:
+    """Live ``sleep`` commands of this state folder's jobs (what a group's limit is about)."""
+    marker = f"{home}/jobs/".encode()
+    count = 0
+    for proc in psutil.process_iter(["name"]):
+        if proc.info["name"] != "sleep":
+            continue
+        try:
+            with open(f"/proc/{proc.pid}/environ", "rb") as fh:
+                if marker in fh.read() and proc.status() != psutil.STATUS_ZOMBIE:
+                    count += 1
+        except (OSError, psutil.Error):
+            continue
+    return count
+
+
+@contextlib.contextmanager
+def sampled(measure: Callable[[], int], every: float = 0.05) -> Iterator[list[int]]:
+    """``measure()`` taken every ``every`` seconds in a thread for as long as the block runs."""
+    samples: list[int] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while True:
+            samples.append(measure())
+            if done.wait(every):
+                return
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield samples
+    finally:
+        done.set()
+        sampler.join()
 
 
 def read_log(state: StateDir, job_id: str) -> bytes:

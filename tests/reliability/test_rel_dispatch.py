@@ -4,7 +4,6 @@ run twice, the group limit never exceeded."""
 from __future__ import annotations
 
 import random
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -13,25 +12,10 @@ import psutil
 
 from jobcore.state.store import Store
 from tests.conftest import CLI, wait_for
+from tests.reliability.support import commands_running, sampled
 
 JOBS = 100
 LIMIT = 2
-
-
-def _commands_running(home: Path) -> int:
-    """Live ``sleep`` commands of this state folder's jobs (what the limit is about)."""
-    marker = f"{home}/jobs/".encode()
-    count = 0
-    for proc in psutil.process_iter(["name"]):
-        if proc.info["name"] != "sleep":
-            continue
-        try:
-            with open(f"/proc/{proc.pid}/environ", "rb") as fh:
-                if marker in fh.read() and proc.status() != psutil.STATUS_ZOMBIE:
-                    count += 1
-        except (OSError, psutil.Error):
-            continue
-    return count
 
 
 def _dispatchers(home: Path) -> list[psutil.Process]:
@@ -54,30 +38,17 @@ def test_dispatcher_killed_at_random_during_a_drain(cli: CLI, store: Store, tmp_
         cli.run("sh", "-c", hold, opts=("--group", "pair"))
     script = f'echo "$JOBCORE_JOB_ID" >> {starts}; sleep 0.1'
     ids = [cli.run("sh", "-c", script, opts=("--group", "pair")) for _ in range(JOBS)]
-    samples: list[int] = []
     kills = 0
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            samples.append(_commands_running(cli.home))
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
     rng = random.Random()
     gate.touch()
-    try:
+    with sampled(lambda: commands_running(cli.home)) as samples:
         while not all(store.get(i).status.is_final for i in ids):
-            time.sleep(rng.uniform(0.05, 0.6))
+            time.sleep(rng.uniform(0.05, 0.6))  # the attack's timing: a random moment
             for proc in _dispatchers(cli.home):
                 proc.kill()
                 kills += 1
             cli("ls")  # finds work waiting and no dispatcher: starts one
         wait_for(lambda: all(store.get(i).status.is_final for i in ids), timeout=120)
-    finally:
-        done.set()
-        sampler.join()
     statuses = Counter(store.get(i).status.value for i in ids)
     runs = Counter(starts.read_text().split())
     twice = [i for i, n in runs.items() if n > 1]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import random
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -21,7 +20,7 @@ import pytest
 from jobcore.state.models import JobStatus
 from jobcore.state.store import Store
 from tests.conftest import CLI, wait_for
-from tests.reliability.test_rel_dispatch import _commands_running
+from tests.reliability.support import commands_running, sampled
 
 JOBS = 300
 LIMIT = 2
@@ -62,13 +61,6 @@ def test_workers_killed_at_random_during_a_drain(cli: CLI, store: Store, tmp_pat
         cli.run("sh", "-c", hold, opts=("--group", "pair"))
     script = f'echo "$JOBCORE_JOB_ID" >> {starts}; sleep 0.05'
     ids = [cli.run("sh", "-c", script, opts=("--group", "pair")) for _ in range(JOBS)]
-    samples: list[int] = []
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            samples.append(_commands_running(cli.home))
-            time.sleep(0.05)
 
     def any_in(statuses: str) -> bool:
         placeholders = ",".join("?" * len(ids))
@@ -84,17 +76,15 @@ def test_workers_killed_at_random_during_a_drain(cli: CLI, store: Store, tmp_pat
         cli("ls")
         return not any_in("'queued', 'running'")
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
     rng = random.Random()
     killed: set[int] = set()
     victims: set[str] = set()
     """The jobs whose process was killed: the only ones that may fail."""
     gate.touch()
-    try:
+    with sampled(lambda: commands_running(cli.home)) as samples:
         deadline = time.monotonic() + 240
         while any_in("'queued'") and time.monotonic() < deadline:
-            time.sleep(rng.uniform(0.0, 0.25))
+            time.sleep(rng.uniform(0.0, 0.25))  # the attack's timing: a random moment
             workers = _workers(cli.home)
             if workers:
                 victim = rng.choice(sorted(workers))
@@ -106,9 +96,6 @@ def test_workers_killed_at_random_during_a_drain(cli: CLI, store: Store, tmp_pat
                     pass
         assert not any_in("'queued'"), "the queue did not drain by itself"
         wait_for(all_final_once_read, timeout=60, interval=0.5)
-    finally:
-        done.set()
-        sampler.join()
     statuses = Counter(store.get(i).status.value for i in ids)
     runs = Counter(starts.read_text().split())
     twice = [i for i, n in runs.items() if n > 1]

@@ -17,10 +17,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
+
+from tests.conftest import wait_for
 
 SSHD = shutil.which("sshd") or ("/usr/sbin/sshd" if os.path.exists("/usr/sbin/sshd") else None)
 PRIVSEP_DIR = Path("/run/sshd")
@@ -125,17 +126,18 @@ class SshServer:
             stderr=log,
         )
         log.close()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError((self.root / "sshd.log").read_text())
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5),
-            ):
-                return
-            time.sleep(0.05)
-        raise RuntimeError("test sshd did not start listening")
+        wait_for(self._listening, timeout=10)
+
+    def _listening(self) -> bool:
+        """Whether sshd accepts a connection yet; its log as the error if it died instead."""
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise RuntimeError((self.root / "sshd.log").read_text())
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+        except OSError:
+            return False
+        return True
 
     def stop(self) -> None:
         """Kill sshd and every session it serves: to its clients the host is gone."""
