@@ -32,6 +32,7 @@ from benchmarks.bench_tui import (
     TimedApp,
     _running_jobs,
     _writer,
+    commit_latencies,
 )
 from benchmarks.common import median, p95, row, temp_home
 from jobcore.ops import remote
@@ -73,14 +74,7 @@ async def _latency(local: Path, home: Path, hosts: list[str], prefix: str) -> li
         deadline = time.monotonic() + 3
         while len(app.seen) <= LATENCY_COMMITS and time.monotonic() < deadline:
             await pilot.pause(0.05)
-    commits = {int(i): float(t) for i, t in (line.split() for line in out.splitlines())}
-    shown = sorted(app.seen.items())
-    latencies = []
-    for done, committed in commits.items():
-        seen = [t for value, t in shown if value >= done]
-        if seen:
-            latencies.append(min(seen) - committed)
-    return latencies
+    return commit_latencies(out, app.seen)
 
 
 async def _cpu(local: Path, home: Path, hosts: list[str], server: Any) -> tuple[float, float]:

@@ -106,6 +106,19 @@ def _writer(home: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
+def commit_latencies(out: str, seen: dict[int, float]) -> list[float]:
+    """Commit → screen latency of each commit the writer printed (``COUNT TIME`` lines): a
+    commit is on screen once any later count is (polling skips intermediate ones)."""
+    commits = {int(i): float(t) for i, t in (line.split() for line in out.splitlines())}
+    shown = sorted(seen.items())
+    latencies = []
+    for done, committed in commits.items():
+        times = [t for value, t in shown if value >= done]
+        if times:
+            latencies.append(min(times) - committed)
+    return latencies
+
+
 async def _latency(watch: bool) -> list[float]:
     with temp_home("jcbench-tui-") as home:
         (job_id,) = _running_jobs(home, 1)
@@ -118,15 +131,7 @@ async def _latency(watch: bool) -> list[float]:
             deadline = time.monotonic() + 3
             while len(app.seen) <= LATENCY_COMMITS and time.monotonic() < deadline:
                 await pilot.pause(0.05)
-        commits = {int(i): float(t) for i, t in (line.split() for line in out.splitlines())}
-        # A commit is on screen once any later count is (polling skips intermediate ones).
-        shown = sorted(app.seen.items())
-        latencies = []
-        for done, committed in commits.items():
-            seen = [t for value, t in shown if value >= done]
-            if seen:
-                latencies.append(min(seen) - committed)
-        return latencies
+        return commit_latencies(out, app.seen)
 
 
 async def _cpu() -> tuple[float, float, float]:
