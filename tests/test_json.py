@@ -124,7 +124,12 @@ def test_logs_json_gives_the_lines_and_items(cli: CLI, tmp_path) -> None:
 
 def test_ls_json_all_is_exactly_each_jobs_to_json(cli: CLI, state: StateDir, store: Store) -> None:
     """``ls --json --all`` builds its objects straight from rows: the same as ``to_json``."""
+    from jobcore.procs.identity import self_identity
     from jobcore.state.models import QueueSpec
+
+    # The queued rows are held by this process, as a launcher holds a job it is writing: the
+    # dispatcher that `ls` wakes would otherwise start (and fail) them between two reads.
+    me = self_identity()
 
     cli("group", "add", "renders", "--parallel", "1")
     token = "ghp_" + "a" * 36
@@ -135,9 +140,15 @@ def test_ls_json_all_is_exactly_each_jobs_to_json(cli: CLI, state: StateDir, sto
         "masked",
         masked={"command": ["echo", "***"]},
         redact=["MODE"],
+        held_by=me,
     )
     store.create_job(
-        ["curl", f"https://u:{token}@example.com"], "/tmp", {}, None, on_done=f"notify {token}"
+        ["curl", f"https://u:{token}@example.com"],
+        "/tmp",
+        {},
+        None,
+        on_done=f"notify {token}",
+        held_by=me,
     )
     store.create_job(
         ["true"],
@@ -147,9 +158,16 @@ def test_ls_json_all_is_exactly_each_jobs_to_json(cli: CLI, state: StateDir, sto
         queue=QueueSpec("renders", 3, ("abcde",), 1_700_000_000.25),
         on_done="echo done",
         masked={"on_done": "echo ***"},
+        held_by=me,
     )
     store.create_job(
-        [], "/", {}, "batch", spec={"each": 3, "parallel": 2, "call": "m:f"}, items=["a", "b", "c"]
+        [],
+        "/",
+        {},
+        "batch",
+        spec={"each": 3, "parallel": 2, "call": "m:f"},
+        items=["a", "b", "c"],
+        held_by=me,
     )
     job_by_hand(
         state,
