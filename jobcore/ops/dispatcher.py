@@ -26,6 +26,7 @@ from jobcore.base.errors import JobcoreError
 from jobcore.ops import dispatch, wakeup
 from jobcore.ops.reconcile import reconcile
 from jobcore.procs import forking
+from jobcore.procs.cgroup import settle_worker
 from jobcore.procs.identity import is_alive
 from jobcore.state.paths import ENV_JOB, StateDir, open_folder
 from jobcore.state.store import Store
@@ -156,8 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     forking.allow()  # one thread, its store closed across each start: workers are its forks
     # What a forked worker of a command needs, imported once here rather than in each.
     import jobcore.worker.command_job
-    import jobcore.worker.notify  # noqa: F401
+    import jobcore.worker.notify
+    import jobcore.worker.worker  # noqa: F401
 
+    settle_worker()  # out of its starter's cgroup; the workers it forks are born settled
     state = StateDir(Path(args[0]).absolute())
     os.chdir(state.root)
     try:

@@ -40,6 +40,9 @@ RECORD_NAME = "cgroup"
 
 WAIT_STEP_S = 0.02
 KILL_WAIT_S = 2.0
+LEFTOVER_GRACE_S = 2.0
+"""Grace given to what a job left running (a daemonised grandchild) or to its tree when its
+worker is terminated."""
 
 
 class Tracking(NamedTuple):
@@ -294,9 +297,21 @@ def settle_worker(pid: int = 0) -> None:
     base = tracking().base
     if base is not None:
         with contextlib.suppress(OSError):
-            _write(base / WORKERS / "cgroup.procs", str(pid))
+            if pid != 0 or not _inside(base / WORKERS):
+                _write(base / WORKERS / "cgroup.procs", str(pid))
             if pid == 0:
                 _sweep_abandoned(base)
+
+
+def _inside(group: Path) -> bool:
+    """Whether this process is in ``group`` already: a fork of a settled process (the
+    dispatcher, a worker) is born there, and a move costs a wait for the kernel's RCU
+    grace period (~10 ms, docs/decisions/0008-cgroup-per-run.md)."""
+    mount, own = _v2_mount(), _own_cgroup()
+    if mount is None or own is None:
+        return False
+    point, root = mount
+    return own.startswith(root) and point / os.path.relpath(own, root) == group
 
 
 def _sweep_abandoned(base: Path) -> None:
@@ -331,9 +346,10 @@ def create_for_run(state: StateDir, job_id: str, worker_pid: int) -> JobCgroup |
         print(f"jobcore: no cgroup for this run ({exc.strerror}); tracking by process tree")
         record.unlink(missing_ok=True)
         return None
-    from jobcore.state.atomic import write_text
+    from jobcore.state.atomic import write_bytes
 
-    write_text(record, str(group.path), root=state.root)
+    # Not fsynced: a cgroup does not outlive the machine, so neither need its record.
+    write_bytes(record, str(group.path).encode(), durable=False, root=state.root)
     return group
 
 

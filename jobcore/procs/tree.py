@@ -29,9 +29,6 @@ from jobcore.state.paths import ENV_JOB
 MAX_ROUNDS = 5
 WAIT_STEP_S = 0.02
 KILL_WAIT_S = 2.0
-LEFTOVER_GRACE_S = 2.0
-"""Grace given to what a job left running (a daemonised grandchild) or to its tree when its
-worker is terminated."""
 
 
 def _environ_marker(pid: int) -> bytes | None:

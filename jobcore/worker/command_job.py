@@ -17,7 +17,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from jobcore.base.progress_parse import WANTED, parse_line
-from jobcore.procs.cgroup import JobCgroup
+from jobcore.procs import cgroup_child
+from jobcore.procs.cgroup import LEFTOVER_GRACE_S, JobCgroup
 from jobcore.procs.identity import identity_of
 from jobcore.procs.procfs import has_children
 from jobcore.state.live_line import LiveLine
@@ -35,6 +36,9 @@ from jobcore.worker.logwriter import LogWriter
 
 if TYPE_CHECKING:
     from jobcore.base.redact import Redactor
+
+Started = subprocess.Popen[bytes] | cgroup_child.Child
+"""A started command: what the pump polls and waits for."""
 
 READ_SIZE = 1024 * 1024
 PIPE_SIZE = 1024 * 1024
@@ -152,16 +156,30 @@ class CommandJob:
         with self.store.briefly():
             self.store.update(self.job.id, **self._unrecorded_pid)
 
-    def start(self, job: Job, out_fd: int) -> subprocess.Popen[bytes] | str:
+    def start(self, job: Job, out_fd: int) -> Started | str:
         """Start the command; on failure return the one-line reason instead.
 
-        The command inherits the group slot's descriptor, so the slot stays taken for as long
-        as any process of the job holds it, not only while this worker lives: see
-        ``jobcore.state.queue``.
+        Born in the run's cgroup where it has one (cloned into it where the kernel can,
+        else moved in before its exec). The command inherits the group slot's descriptor,
+        so the slot stays taken for as long as any process of the job holds it, not only
+        while this worker lives: see ``jobcore.state.queue``.
         """
         if not os.path.isdir(job.cwd):
             return f"cwd does not exist: {job.cwd}"
+        pass_fds = () if self.slot_fd is None else (self.slot_fd,)
         try:
+            if self.cgroup is not None:
+                with open(os.devnull, "rb") as null:
+                    child = cgroup_child.start(
+                        job.command,
+                        cgroup=str(self.cgroup.path),
+                        cwd=job.cwd,
+                        env=self.env,
+                        stdio=(null.fileno(), out_fd, out_fd),
+                        pass_fds=pass_fds,
+                    )
+                if child is not None:
+                    return child
             return subprocess.Popen(
                 job.command,
                 cwd=job.cwd,
@@ -170,7 +188,7 @@ class CommandJob:
                 stdout=out_fd,
                 stderr=out_fd,
                 close_fds=True,
-                pass_fds=() if self.slot_fd is None else (self.slot_fd,),
+                pass_fds=pass_fds,
                 preexec_fn=self.cgroup.enter if self.cgroup is not None else None,
             )
         except subprocess.SubprocessError:  # only preexec_fn raises this, so a cgroup exists
@@ -184,7 +202,7 @@ class CommandJob:
             return f"cannot start {job.command[0]}: {exc.strerror or exc}"
 
     def pump(
-        self, proc: subprocess.Popen[bytes], read_fd: int, writer: LogWriter, reporter: Reporter
+        self, proc: Started, read_fd: int, writer: LogWriter, reporter: Reporter
     ) -> int | None:
         """Copy output until the command exits, then stop what it left behind and drain.
 
@@ -213,12 +231,13 @@ class CommandJob:
         """Stop what the command left running; how many processes were signalled.
 
         The worker is a child subreaper: whatever the command left is re-parented to it
-        by the time the command's exit is seen. With no child left, there is nothing to
-        stop and no need to read every process's environment to be sure.
+        by the time the command's exit is seen, and is in the run's cgroup where it has
+        one. With no child and an empty cgroup, there is nothing to stop and no need to
+        read every process's environment to be sure.
         """
-        if self.cgroup is None and has_children() is False:
+        if has_children() is False and (self.cgroup is None or not self.cgroup.populated()):
             return 0
-        from jobcore.procs.tree import LEFTOVER_GRACE_S, kill_job_tree  # psutil: only now
+        from jobcore.procs.tree import kill_job_tree  # psutil: only now
 
         marker = self.store.state.job_marker(self.job.id)
         return kill_job_tree(marker, self.me, grace=LEFTOVER_GRACE_S, cgroup=self.cgroup)

@@ -26,7 +26,7 @@ from jobcore.base import clock
 from jobcore.base.errors import JobcoreError
 from jobcore.base.redact import Redactor
 from jobcore.procs import forking
-from jobcore.procs.cgroup import JobCgroup, create_for_run, settle_worker
+from jobcore.procs.cgroup import LEFTOVER_GRACE_S, JobCgroup, create_for_run, settle_worker
 from jobcore.procs.identity import self_identity
 from jobcore.state import config, launch_env, transitions
 from jobcore.state.database import BUSY_TIMEOUT_MS
@@ -257,7 +257,7 @@ class Worker:
         try:
             ending = runner.run()
             if self.terminated:
-                from jobcore.procs.tree import LEFTOVER_GRACE_S, kill_job_tree
+                from jobcore.procs.tree import kill_job_tree
 
                 marker = self.state.job_marker(job.id)
                 kill_job_tree(marker, self.me, grace=LEFTOVER_GRACE_S, cgroup=runner.cgroup)
@@ -285,8 +285,6 @@ class Worker:
 
     def remove_cgroup(self, group: JobCgroup) -> None:
         """Stop what the run left in its cgroup (a batch item's daemon), then remove it."""
-        from jobcore.procs.tree import LEFTOVER_GRACE_S
-
         leftovers = group.stop(LEFTOVER_GRACE_S, spare=self.me.pid)
         if leftovers:
             self.note(f"jobcore: stopped {leftovers} leftover process(es)")
