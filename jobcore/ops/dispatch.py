@@ -121,9 +121,9 @@ def claim_next(store: Store, group: str, me: ProcessIdentity) -> Claim | None:
             f" AND grp NOT IN ({PAUSED_GROUPS})"  # paused since the starter looked
             " ORDER BY front DESC, priority DESC, seq",
             (group,),
-        ).fetchall()
+        )
         now = clock.wall()
-        for row in rows:
+        for row in rows:  # read one by one: the first in line usually starts
             if _waits_on(conn, row, now) is not None:
                 continue
             token = os.urandom(8).hex()
@@ -143,12 +143,20 @@ def _waits_on(conn: sqlite3.Connection, row: sqlite3.Row, now: float) -> str | N
     return None
 
 
+WAITS_ONLY_FOR_A_SLOT = (
+    f"waiting_on IS 'slot' AND after = '[]' AND not_before IS NULL"
+    f" AND grp NOT IN ({PAUSED_GROUPS})"
+)
+"""A waiting row already marked as waiting for a slot, with nothing else to wait for: it
+stays so until it starts, so each pass looks only at the others (a queue of thousands)."""
+
+
 def _mark_waiting(store: Store) -> None:
     """Record what each waiting job waits for (shown by ``ls``), and fail those whose
     dependency failed or is gone: they would wait for ever."""
     rows = store.conn.execute(
         f"SELECT id, after, not_before, waiting_on, grp IN ({PAUSED_GROUPS}) AS paused"
-        f" FROM jobs WHERE {WAITING}"
+        f" FROM jobs WHERE {WAITING} AND NOT ({WAITS_ONLY_FOR_A_SLOT})"
     ).fetchall()
     now = clock.wall()
     changes: dict[str, str | None] = {}

@@ -114,14 +114,12 @@ class Dispatcher:
     def _worker_pidfds(self) -> list[int]:
         """A pidfd per live worker of an active job (taken first, then proven to be it)."""
         fds = []
-        for job in self.store.active_jobs():
-            if job.worker is None:
-                continue
+        for worker in self.store.active_workers():
             try:
-                fd = os.pidfd_open(job.worker.pid)
+                fd = os.pidfd_open(worker.pid)
             except OSError:
                 continue
-            if is_alive(job.worker):
+            if is_alive(worker):
                 fds.append(fd)
             else:
                 os.close(fd)

@@ -257,6 +257,15 @@ class Store:
     def active_jobs(self) -> list[Job]:
         return self.list_jobs(ACTIVE_STATUSES)
 
+    def active_workers(self) -> list[ProcessIdentity]:
+        """The recorded workers of active jobs: the few running, never the many waiting."""
+        rows = self.conn.execute(
+            "SELECT worker_pid, worker_start, boot_id FROM jobs"
+            " WHERE status IN (?, ?) AND worker_pid IS NOT NULL",
+            ACTIVE_STATUSES,
+        )
+        return [ProcessIdentity(pid, start, boot or "") for pid, start, boot in rows]
+
     def update(self, job_id: str, **fields: Any) -> None:
         """Set columns of one job in its own write transaction: never those whose changes
         ``jobcore.state.transitions`` owns (status, worker, claim, stop request)."""
