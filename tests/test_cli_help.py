@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-from jobcore.cli.main import build_parser, main
+from jobcore.cli.main import main
+from jobcore.cli.parser import build_parser
 from tests.conftest import CLI, completions, read_pty
 
 ESC = "\x1b["

@@ -181,3 +181,32 @@ def test_a_fork_of_a_marked_process_never_shows_its_marker() -> None:
                 continue
     assert forker.wait() == 0
     assert seen_on <= {forker.pid}
+
+
+@pytest.mark.parametrize("proc_mem", [True, False], ids=["proc-mem", "ctypes"])
+def test_memory_is_rewritten_through_proc_mem_or_else_ctypes(
+    monkeypatch: pytest.MonkeyPatch, proc_mem: bool
+) -> None:
+    """The parent of a fork writes its environ area through /proc/self/mem (no ctypes on
+    the command's path); where that file cannot be opened, through ctypes as before."""
+    import ctypes
+
+    if not proc_mem:
+        real_open = os.open
+
+        def no_proc_mem(path: str, *args: object, **kwargs: object) -> int:
+            if path == "/proc/self/mem":
+                raise PermissionError(path)
+            return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(os, "open", no_proc_mem)
+    buffer = ctypes.create_string_buffer(b"before!", 8)
+    address = ctypes.addressof(buffer)
+    memory = forking._Memory()
+    try:
+        assert (memory._fd is not None) is proc_mem
+        assert memory.read(address, 7) == b"before!"
+        memory.write(address, b"after!!")
+    finally:
+        memory.close()
+    assert buffer.value == b"after!!"

@@ -114,6 +114,10 @@ class Redactor:
     def text(self, value: str) -> str:
         """``value`` masked: for text that is stored or shown (items, errors, commands)."""
         raw = value.encode("utf-8", "surrogateescape")
+        if not any(secret in raw for secret in self.secrets) and not _text_hint().search(
+            value.lower()
+        ):
+            return value  # one search, not the needles (compiled for a log, ~1 ms on a launch)
         masked = self(raw)
         return value if masked == raw else masked.decode("utf-8", "surrogateescape")
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from jobcore.base import limits
 from jobcore.base.errors import JobcoreError, UsageError
 from jobcore.state.models import JobStatus, QueueSpec
 from jobcore.state.store import Store
+
+if TYPE_CHECKING:
+    import argparse
 
 
 def parse_env(pairs: Sequence[str]) -> dict[str, str]:

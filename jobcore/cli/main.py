@@ -1,30 +1,27 @@
 """The ``jobcore`` entry point: parse, run the verb, turn what went wrong into one line.
 
-The parser is built in ``jobcore.cli.parser``, the verbs live in the ``verbs_*`` modules.
+The parser is built in ``jobcore.cli.parser`` (a plain ``run`` line is read by
+``jobcore.cli.quick`` without argparse), the verbs live in the ``verbs_*`` modules.
 Errors are one line and an exit code: 2 for usage, 1 otherwise.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import sqlite3
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from jobcore.base.errors import JobcoreError
 from jobcore.cli.context import Context
-from jobcore.cli.parser import (
-    ALIASES,
-    build_parser,
-    command_named,
-    commands_of,
-    unaliased,
-    verb_of,
-)
+from jobcore.cli.words import ALIASES, command_named, unaliased, verb_of
 
-__all__ = ["build_parser", "entry", "main"]
+if TYPE_CHECKING:
+    import argparse
+
+__all__ = ["entry", "main"]
 
 WRITING = {("run", None), ("config", "set"), ("config", "unset"), ("group", "add")}
 """The commands that make a missing state folder; every other one reports it missing."""
@@ -49,6 +46,32 @@ def _unknown_command(command: str, known: set[str]) -> int:
     return _fail(f"unknown command {command!r}{hint}", 2)
 
 
+def _parsed(args_in: list[str]) -> argparse.Namespace | int:
+    """The parsed line (a plain ``run`` without argparse: ``jobcore.cli.quick``), or the exit
+    code of a mistyped command word; argparse itself exits on help and usage errors."""
+    completing = "_ARGCOMPLETE" in os.environ
+    if not completing:
+        from jobcore.cli.quick import parse_run
+
+        quick = parse_run(args_in)
+        if quick is not None:
+            return quick
+    from jobcore.cli.parser import build_parser, commands_of
+
+    command = command_named(args_in)
+    parser = build_parser(command)
+    if command not in commands_of(parser) or completing:
+        parser = build_parser()  # help, a typo, completion: they need every command
+        known = commands_of(parser)
+        if command is not None and command not in known and not completing:
+            return _unknown_command(command, known)
+    if completing:
+        import argcomplete
+
+        argcomplete.autocomplete(parser)
+    return parser.parse_args(args_in)
+
+
 def main(argv: Sequence[str] | None = None, *, close_store: bool = True) -> int:
     args_in = unaliased(sys.argv[1:] if argv is None else argv)
     if any(arg == "--host" or arg.startswith("--host=") for arg in args_in):
@@ -60,18 +83,9 @@ def main(argv: Sequence[str] | None = None, *, close_store: bool = True) -> int:
                 return remote.run_cli(host, args_in)
         except JobcoreError as exc:
             return _fail(str(exc), exc.exit_code)
-    command = command_named(args_in)
-    parser = build_parser(command)
-    if command not in commands_of(parser) or "_ARGCOMPLETE" in os.environ:
-        parser = build_parser()  # help, a typo, completion: they need every command
-        known = commands_of(parser)
-        if command is not None and command not in known and "_ARGCOMPLETE" not in os.environ:
-            return _unknown_command(command, known)
-    if "_ARGCOMPLETE" in os.environ:
-        import argcomplete
-
-        argcomplete.autocomplete(parser)
-    args = parser.parse_args(args_in)
+    args = _parsed(args_in)
+    if isinstance(args, int):
+        return args
     ctx = Context(getattr(args, "home", None), create=_creates_state(args))
     try:
         return verb_of(args)(args, ctx)

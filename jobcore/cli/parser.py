@@ -10,19 +10,37 @@ from __future__ import annotations
 
 import argparse
 import sqlite3
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jobcore import __version__
 from jobcore.base.errors import JobcoreError
-from jobcore.state.paths import HOME_HELP, resolve_home
+from jobcore.cli.words import (
+    ALIASES,
+    HOME,
+    HOST,
+    REMAINDER,
+    SUPPRESS,
+    Option,
+    Verb,
+    command_named,
+    imported,
+    unaliased,
+    verb_of,
+)
+from jobcore.state.paths import resolve_home
 from jobcore.state.store import Store
 
-if TYPE_CHECKING:
-    from jobcore.cli.context import Context
-
-Verb = Callable[[argparse.Namespace, "Context"], int]
-"""What runs a command: its parsed arguments and the context in, the exit code out."""
+__all__ = [
+    "ALIASES",
+    "COMMANDS",
+    "Commands",
+    "Verb",
+    "build_parser",
+    "command_named",
+    "commands_of",
+    "unaliased",
+    "verb_of",
+]
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -42,6 +60,18 @@ def _complete_job_ids(prefix: str, parsed_args: argparse.Namespace, **_: Any) ->
     except (JobcoreError, sqlite3.Error):
         return {}
     return {j.id: f"{j.status.value}: {j.label}"[:60] for j in jobs if j.id.startswith(prefix)}
+
+
+def add_declared(p: argparse.ArgumentParser, *options: Option) -> None:
+    """Add options declared in ``jobcore.cli.words``' terms; argparse knows its own constants
+    by identity, not by value."""
+    constants = {SUPPRESS: argparse.SUPPRESS, REMAINDER: argparse.REMAINDER}
+    for flags, keywords in options:
+        own: dict[str, Any] = {
+            key: constants.get(value, value) if isinstance(value, str) else value
+            for key, value in keywords.items()
+        }
+        p.add_argument(*flags, **own)
 
 
 class Commands:
@@ -113,38 +143,6 @@ class Commands:
         )
 
 
-def command_named(argv: Sequence[str]) -> str | None:
-    """The command word of ``argv`` (after ``--home DIR``), or None when there is none yet."""
-    args = iter(argv)
-    for arg in args:
-        if arg == "--home":
-            next(args, None)
-        elif not arg.startswith("--home="):
-            return None if arg.startswith("-") else arg
-    return None
-
-
-ALIASES: dict[str, tuple[str, ...]] = {
-    "add": ("run",),
-    "status": ("ls",),
-    "log": ("logs",),
-    "follow": ("logs", "-f"),
-    "remove": ("rm",),
-    "pause": ("stop",),
-}
-"""pueue's verbs, accepted for what they mean here (its users' fingers know them)."""
-
-
-def unaliased(argv: Sequence[str]) -> list[str]:
-    """``argv`` with a pueue verb in the command word's place replaced by ours."""
-    argv = list(argv)
-    command = command_named(argv)
-    if command in ALIASES:
-        at = argv.index(command)
-        argv[at : at + 1] = ALIASES[command]
-    return argv
-
-
 def commands_of(parser: argparse.ArgumentParser) -> set[str]:
     """The command names a parser was built with."""
     return {
@@ -153,22 +151,6 @@ def commands_of(parser: argparse.ArgumentParser) -> set[str]:
         if isinstance(action, argparse._SubParsersAction)
         for name in action.choices
     }
-
-
-def _imported(module: str, name: str) -> Any:
-    """``name`` of ``jobcore.cli.<module>``, imported now.
-
-    ``__import__`` rather than importlib: ``-X importtime``, which watches the start's
-    cost, only sees imports made through it.
-    """
-    return getattr(__import__(f"jobcore.cli.{module}", fromlist=[name]), name)
-
-
-def verb_of(args: argparse.Namespace) -> Verb:
-    """The function that runs the parsed command, its module imported now (only that one)."""
-    module, _, name = args.verb.partition(":")
-    verb: Verb = _imported(module, name)
-    return verb
 
 
 COMMANDS: tuple[tuple[str, str], ...] = (
@@ -204,7 +186,7 @@ of the same name declares its options."""
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The whole parser, or with ``only`` just that command's (the others are left out)."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--home", metavar="DIR", default=argparse.SUPPRESS, help=HOME_HELP)
+    add_declared(common, HOME)
 
     parser = argparse.ArgumentParser(
         prog="jobcore",
@@ -222,14 +204,10 @@ shell completion: eval "$(jobcore completion bash)"   (or zsh, fish)
 pueue's verbs work too: add, status, log, follow, remove, pause""",
     )
     parser.add_argument("--version", action="version", version=f"jobcore {__version__}")
-    parser.add_argument(
-        "--host",
-        metavar="HOST",
-        help="run the command on HOST through ssh (jobcore installed there): jobcore --host gpu ls",
-    )
+    add_declared(parser, HOST)
     sub = parser.add_subparsers(dest="cmd", metavar="COMMAND", required=True)
     commands = Commands(sub, common)
     for name, module in COMMANDS:
         if only is None or name == only:
-            _imported(module, name)(commands)
+            imported(module, name)(commands)
     return parser

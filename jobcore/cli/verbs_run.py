@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from jobcore.base import limits
 from jobcore.base.errors import JobcoreError, UsageError
@@ -12,7 +12,9 @@ from jobcore.cli.args import launch_dir, parse_env, queue_from_args
 from jobcore.cli.context import Context
 from jobcore.state.models import BatchSpec
 from jobcore.state.paths import ENV_JOB_ID, StateDir
-from jobcore.view import fmt
+
+if TYPE_CHECKING:
+    import argparse
 
 MAX_COUNT = 2**63 - 1
 """The largest count SQLite stores (a signed 64-bit integer)."""
@@ -87,6 +89,7 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
         print(f"job {job.id} is held: `jobcore release {job.id}` lets it start", file=sys.stderr)
     elif not args.quiet:
         from jobcore.state.estimate import expected_total, from_history
+        from jobcore.view import fmt
 
         print(
             f"started job {job.id}: watch it with `jobcore attach {job.id}` or `jobtui`",

@@ -11,11 +11,13 @@ from a job's worker or from inside a job would pass for a process of that job. `
 rewrites those bytes in place: the parent shows a marker of no job for the instant of the
 fork, so the child is born marked as no job's, and the child writes its own job's
 environment there before anything else (docs/decisions/0023-fork-rewrites-the-marker.md).
+The parent rewrites through ``/proc/self/mem`` and imports no ctypes, which every ``jobcore``
+command would pay (docs/decisions/0024-lean-run-path.md); the child, a worker that loads
+ctypes anyway, uses it.
 """
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import os
 import sys
@@ -98,18 +100,24 @@ def fork_as(env: dict[str, str]) -> int:
     start, size = area
     entries = _entries(env, size)
     assert entries is not None
-    saved = ctypes.string_at(start, size)
-    ctypes.memmove(start, NO_JOB.ljust(size, b"\0"), size)
+    mem = _Memory()
+    saved = mem.read(start, size)
+    mem.write(start, NO_JOB.ljust(size, b"\0"))
     try:
         pid = os.fork()
     except BaseException:
-        ctypes.memmove(start, saved, size)
+        mem.write(start, saved)
+        mem.close()
         raise
     if pid:
-        ctypes.memmove(start, saved, size)
+        mem.write(start, saved)
+        mem.close()
         return pid
+    mem.close()  # it reaches the parent's memory, not ours
     global generation
     generation += 1
+    import ctypes
+
     ctypes.memmove(start, entries, size)
     # The C library's environment still points into the bytes just rewritten: drop it
     # (clearenv), then set ``env`` afresh, copied onto the heap.
@@ -117,3 +125,44 @@ def fork_as(env: dict[str, str]) -> int:
     os.environ.clear()
     os.environ.update(env)
     return 0
+
+
+class _Memory:
+    """This process's memory through ``/proc/self/mem``, else (where that file cannot be
+    written) through ctypes. The descriptor stays bound to the process that opened it."""
+
+    def __init__(self) -> None:
+        try:
+            self._fd: int | None = os.open("/proc/self/mem", os.O_RDWR | os.O_CLOEXEC)
+        except OSError:
+            self._fd = None
+
+    def read(self, address: int, size: int) -> bytes:
+        if self._fd is not None:
+            try:
+                data = os.pread(self._fd, size, address)
+                if len(data) == size:
+                    return data
+            except OSError:
+                pass
+            self.close()
+        import ctypes
+
+        return ctypes.string_at(address, size)
+
+    def write(self, address: int, data: bytes) -> None:
+        if self._fd is not None:
+            try:
+                if os.pwrite(self._fd, data, address) == len(data):
+                    return
+            except OSError:
+                pass
+            self.close()
+        import ctypes
+
+        ctypes.memmove(address, data, len(data))
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
