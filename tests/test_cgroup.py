@@ -62,6 +62,8 @@ def test_command_runs_in_its_own_cgroup_and_the_worker_does_not(cli: CLI, state:
     assert line[0].endswith("/" + path.name)
     assert in_cgroup(data["command_pid"]).endswith("/" + path.name)
     assert not in_cgroup(data["pid"]).endswith("/" + path.name)  # cgroup.kill spares it
+    # and it leaves the launcher's cgroup once the command runs (a closing session spares it)
+    wait_for(lambda: in_cgroup(data["pid"]).endswith("/jobcore/workers"))
     cli("kill", job_id)
 
 

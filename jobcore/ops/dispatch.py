@@ -144,8 +144,7 @@ def _waits_on(conn: sqlite3.Connection, row: sqlite3.Row, now: float) -> str | N
 
 
 WAITS_ONLY_FOR_A_SLOT = (
-    f"waiting_on IS 'slot' AND after = '[]' AND not_before IS NULL"
-    f" AND grp NOT IN ({PAUSED_GROUPS})"
+    f"waiting_on IS 'slot' AND after = '[]' AND not_before IS NULL AND grp NOT IN ({PAUSED_GROUPS})"
 )
 """A waiting row already marked as waiting for a slot, with nothing else to wait for: it
 stays so until it starts, so each pass looks only at the others (a queue of thousands)."""

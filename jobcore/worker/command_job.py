@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from jobcore.base.progress_parse import WANTED, parse_line
 from jobcore.procs import cgroup_child
-from jobcore.procs.cgroup import LEFTOVER_GRACE_S, JobCgroup
+from jobcore.procs.cgroup import LEFTOVER_GRACE_S, JobCgroup, settle_worker
 from jobcore.procs.identity import identity_of
 from jobcore.procs.procfs import has_children
 from jobcore.state.live_line import LiveLine
@@ -130,6 +130,9 @@ class CommandJob:
                 "cmd_start": identity.start if identity else None,
             }
             self._record_pid()
+            # Out of the launcher's cgroup only now: the move waits ~10 ms for the kernel,
+            # and the command's start need not (docs/decisions/0026-command-born-in-its-cgroup.md)
+            settle_worker()
             returncode = self.pump(proc, read_fd, writer, reporter)
             if returncode is None:
                 return TERMINATED

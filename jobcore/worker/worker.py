@@ -164,7 +164,6 @@ class Worker:
         return env
 
     def run(self) -> int:
-        settle_worker()
         job = self.claim()
         if job is None:
             self.hand_over()  # the slot we were given goes to whoever's turn it is
@@ -254,6 +253,8 @@ class Worker:
             ended = self.store.get(job.id)
             return Ending(ended.status, ended.reason, ended.exit_code, actor="user")
         runner.cgroup = self.job_cgroup(job)
+        if job.is_batch:
+            settle_worker()  # a command's worker settles once its command runs (CommandJob)
         try:
             ending = runner.run()
             if self.terminated:
