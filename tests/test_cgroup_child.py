@@ -221,3 +221,17 @@ def test_where_cloning_is_refused_or_unsafe_the_caller_falls_back(
 
 def test_the_caller_keeps_its_signal_mask_and_collector(group: str) -> None:
     assert fresh("parent_state", group) == {"code": 0, "same_mask": True, "gc": True}
+
+
+def test_reachable_asks_the_lowest_cgroup_above_both(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A user's login session and their delegated service meet only in root's slice: a
+    worker still in its launcher's session cannot start a child in its job's cgroup, and
+    settles in jobcore/workers first."""
+    mount = Path("/sys/fs/cgroup")
+    asked: list[str] = []
+    monkeypatch.setattr(cgroup, "_v2_mount", lambda: (mount, "/"))
+    monkeypatch.setattr(cgroup, "_own_cgroup", lambda: "/user.slice/session-3.scope")
+    monkeypatch.setattr(os, "access", lambda path, mode: asked.append(str(path)) or False)
+    job = cgroup.JobCgroup(mount / "user.slice/user@1000.service/jobcore/f-abc-1")
+    assert not job.reachable()
+    assert asked == ["/sys/fs/cgroup/user.slice/cgroup.procs"]

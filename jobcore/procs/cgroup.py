@@ -176,6 +176,17 @@ class JobCgroup:
         """Move ``pid`` (0: the caller) in; a child's ``preexec_fn``, so it is born inside."""
         _write(self.path / "cgroup.procs", str(pid))
 
+    def reachable(self) -> bool:
+        """Whether this process may start a child inside: the kernel wants write access to
+        ``cgroup.procs`` of the lowest cgroup holding both (a user's login session and their
+        delegated ``user@UID.service`` meet only in a cgroup of root's)."""
+        mount, own = _v2_mount(), _own_cgroup()
+        if mount is None or own is None or not own.startswith(mount[1]):
+            return False
+        here = mount[0] / os.path.relpath(own, mount[1])
+        common = Path(os.path.commonpath([here, self.path]))
+        return os.access(common / "cgroup.procs", os.W_OK)
+
     def pids(self) -> list[int]:
         """Every member, sub-cgroups included (a root job may make its own)."""
         found: list[int] = []

@@ -170,6 +170,8 @@ class CommandJob:
         if not os.path.isdir(job.cwd):
             return f"cwd does not exist: {job.cwd}"
         pass_fds = () if self.slot_fd is None else (self.slot_fd,)
+        if self.cgroup is not None and not self.cgroup.reachable():
+            settle_worker()  # from jobcore/workers it is
         try:
             if self.cgroup is not None:
                 with open(os.devnull, "rb") as null:
