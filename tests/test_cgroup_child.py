@@ -224,9 +224,8 @@ def test_the_caller_keeps_its_signal_mask_and_collector(group: str) -> None:
 
 
 def test_reachable_asks_the_lowest_cgroup_above_both(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A user's login session and their delegated service meet only in root's slice: a
-    worker still in its launcher's session cannot start a child in its job's cgroup, and
-    settles in jobcore/workers first."""
+    """Where the worker's cgroup and its job's meet only in one it may not write, it cannot
+    start a child in its job's cgroup, and settles in jobcore/workers first."""
     mount = Path("/sys/fs/cgroup")
     asked: list[str] = []
     monkeypatch.setattr(cgroup, "_v2_mount", lambda: (mount, "/"))

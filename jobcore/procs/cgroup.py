@@ -178,8 +178,8 @@ class JobCgroup:
 
     def reachable(self) -> bool:
         """Whether this process may start a child inside: the kernel wants write access to
-        ``cgroup.procs`` of the lowest cgroup holding both (a user's login session and their
-        delegated ``user@UID.service`` meet only in a cgroup of root's)."""
+        ``cgroup.procs`` of the lowest cgroup holding both, which a delegation that does not
+        reach where this process was born may not give."""
         mount, own = _v2_mount(), _own_cgroup()
         if mount is None or own is None or not own.startswith(mount[1]):
             return False
