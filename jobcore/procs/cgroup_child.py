@@ -17,15 +17,12 @@ import ctypes
 import errno
 import gc
 import os
-import select
 import signal
-import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 
 SYS_CLONE3 = 435
 """The same number on every Linux architecture (the generic system call table)."""
-CLONE_PIDFD = 0x1000
 CLONE_INTO_CGROUP = 0x200000000
 UNSUPPORTED = (errno.ENOSYS, errno.EPERM, errno.EINVAL, errno.E2BIG)
 """What a kernel before 5.7 or a container's seccomp filter answers: use Popen instead."""
@@ -55,10 +52,9 @@ class _CloneArgs(ctypes.Structure):
 class Child:
     """A started command, as much of ``subprocess.Popen`` as a job's pump uses."""
 
-    def __init__(self, pid: int, pidfd: int) -> None:
+    def __init__(self, pid: int) -> None:
         self.pid = pid
         self.returncode: int | None = None
-        self._pidfd = pidfd
 
     def poll(self) -> int | None:
         if self.returncode is None:
@@ -68,38 +64,23 @@ class Child:
                 pid, status = self.pid, 255 << 8
             if pid:
                 self.returncode = os.waitstatus_to_exitcode(status)
-                os.close(self._pidfd)
-        return self.returncode
-
-    def wait(self, timeout: float | None = None) -> int:
-        if self.poll() is None:
-            select.select([self._pidfd], [], [], timeout)  # readable once it has exited
-            if self.poll() is None:
-                raise subprocess.TimeoutExpired([str(self.pid)], timeout or 0.0)
-        assert self.returncode is not None
         return self.returncode
 
 
-def _clone_into(cgroup_fd: int) -> tuple[int, int]:
-    """``clone3`` into the cgroup: (pid, pidfd) in the parent, (0, -1) in the child.
+def _clone_into(cgroup_fd: int) -> int:
+    """``clone3`` into the cgroup: the child's pid in the parent, 0 in the child.
 
     Through ``PyDLL``, so the GIL stays held across the call and the child starts as the
     only thread, holding it.
     """
-    pidfd = ctypes.c_int(-1)
-    args = _CloneArgs(
-        flags=CLONE_INTO_CGROUP | CLONE_PIDFD,
-        pidfd=ctypes.addressof(pidfd),
-        exit_signal=signal.SIGCHLD,
-        cgroup=cgroup_fd,
-    )
+    args = _CloneArgs(flags=CLONE_INTO_CGROUP, exit_signal=signal.SIGCHLD, cgroup=cgroup_fd)
     libc = ctypes.PyDLL(None, use_errno=True)
     libc.syscall.restype = ctypes.c_long
     pid = libc.syscall(ctypes.c_long(SYS_CLONE3), ctypes.byref(args), ctypes.sizeof(args))
     if pid < 0:
         code = ctypes.get_errno()
         raise OSError(code, os.strerror(code))
-    return pid, pidfd.value
+    return int(pid)
 
 
 def start(
@@ -125,7 +106,7 @@ def start(
     gc_was_on = gc.isenabled()
     gc.disable()  # no finaliser of ours may run in the child
     try:
-        pid, pidfd = _clone_into(cgroup_fd)
+        pid = _clone_into(cgroup_fd)
         if pid == 0:
             _exec_child(paths, argv, cwd, env, stdio, pass_fds, err_w, blocked)
     except OSError as exc:
@@ -143,10 +124,9 @@ def start(
         report = pipe.read()  # end of file: the command was executed
     if report:
         os.waitpid(pid, 0)
-        os.close(pidfd)
         code = int(report.split(b":")[0])
         raise OSError(code, os.strerror(code), argv[0] if b":exec" in report else cwd)
-    return Child(pid, pidfd)
+    return Child(pid)
 
 
 def _candidates(name: str, env: Mapping[str, str]) -> list[bytes]:

@@ -11,7 +11,6 @@ import contextlib
 import fcntl
 import os
 import select
-import subprocess
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -35,10 +34,12 @@ from jobcore.state.store import Store
 from jobcore.worker.logwriter import LogWriter
 
 if TYPE_CHECKING:
+    import subprocess
+
     from jobcore.base.redact import Redactor
 
-Started = subprocess.Popen[bytes] | cgroup_child.Child
-"""A started command: what the pump polls and waits for."""
+    Started = subprocess.Popen[bytes] | cgroup_child.Child
+    """A started command: what the pump polls."""
 
 READ_SIZE = 1024 * 1024
 PIPE_SIZE = 1024 * 1024
@@ -46,6 +47,7 @@ PIPE_SIZE = 1024 * 1024
 (docs/decisions/0010-output-by-the-chunk.md)."""
 POLL_S = 0.25
 DRAIN_S = 0.5
+REAP_STEP_S = 0.01
 
 
 def _reap_adopted(main_pid: int) -> None:
@@ -185,6 +187,22 @@ class CommandJob:
                     )
                 if child is not None:
                     return child
+            return self._popen(job, out_fd, pass_fds)
+        except FileNotFoundError:
+            return f"command not found: {job.command[0]}"
+        except PermissionError:
+            return f"permission denied: {job.command[0]}"
+        except OSError as exc:
+            return f"cannot start {job.command[0]}: {exc.strerror or exc}"
+
+    def _popen(
+        self, job: Job, out_fd: int, pass_fds: tuple[int, ...]
+    ) -> subprocess.Popen[bytes] | str:
+        """Start the command through Popen: with no cgroup, or where it cannot be cloned
+        into one (it moves in before its exec). subprocess is imported only here."""
+        import subprocess
+
+        try:
             return subprocess.Popen(
                 job.command,
                 cwd=job.cwd,
@@ -199,12 +217,6 @@ class CommandJob:
         except subprocess.SubprocessError:  # only preexec_fn raises this, so a cgroup exists
             where = "" if self.cgroup is None else f" {self.cgroup.path}"
             return f"cannot start {job.command[0]} in its cgroup{where}"
-        except FileNotFoundError:
-            return f"command not found: {job.command[0]}"
-        except PermissionError:
-            return f"permission denied: {job.command[0]}"
-        except OSError as exc:
-            return f"cannot start {job.command[0]}: {exc.strerror or exc}"
 
     def pump(
         self, proc: Started, read_fd: int, writer: LogWriter, reporter: Reporter
@@ -227,8 +239,9 @@ class CommandJob:
         deadline = time.monotonic() + DRAIN_S
         while time.monotonic() < deadline and self._read_some(read_fd, writer, reporter, 0.05):
             pass
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(DRAIN_S)  # killed above, unless stuck in the kernel
+        deadline = time.monotonic() + DRAIN_S
+        while proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(REAP_STEP_S)  # killed above, unless stuck in the kernel
         _reap_adopted(proc.pid)
         return None if interrupted else proc.returncode
 

@@ -320,15 +320,22 @@ class Worker:
         )
 
     def after_end(self, job: Job, ending: Ending, log_fd: int) -> None:
-        """The job is over: run its callback, then apply the retention policy."""
-        from jobcore.worker.notify import notify_desktop, run_callback  # subprocess: only now
+        """The job is over: run its callback, then apply the retention policy.
 
+        ``notify`` (subprocess, shutil) is imported only where a callback or a desktop
+        notification is set up: most jobs have neither.
+        """
         command = job.on_done or self.config["on_done"]
         if command:
+            from jobcore.worker.notify import run_callback
+
             outcome = run_callback(job, ending, command, self.callback_env(job), log_fd, self.mask)
             reason = self.mask.text(f"{command!r}: {outcome}")
             self.store.patience.call(lambda: self._record_callback(job, reason))
-        notify_desktop(self.store.get(job.id), self.config["notify_after"])
+        if self.config["notify_after"] is not None:
+            from jobcore.worker.notify import notify_desktop
+
+            notify_desktop(self.store.get(job.id), self.config["notify_after"])
         keep = self.config["keep"]
         if keep is not None and self.follow_ups is not None:
             follow_ups = self.follow_ups
