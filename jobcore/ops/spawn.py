@@ -23,6 +23,7 @@ from jobcore.base.errors import JobcoreError
 from jobcore.procs import forking
 from jobcore.procs.identity import identity_of
 from jobcore.state import transitions
+from jobcore.state.database import keep_wal
 from jobcore.state.models import JobStatus
 from jobcore.state.paths import ENV_JOB, JOB_MARKERS, StateDir, disk_error, open_private
 from jobcore.state.store import Store
@@ -171,6 +172,7 @@ def _fork_worker(
     for stream in (sys.stdout, sys.stderr):  # or the child would write our buffered text too
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
+    keep_wal(state.db_path)  # so this close, the last one maybe, leaves the WAL be
     store.close()
     try:
         pid = forking.fork_as(env)

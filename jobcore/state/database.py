@@ -7,8 +7,10 @@ Many processes write at once: WAL, a busy timeout and ``BEGIN IMMEDIATE`` for ev
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import sqlite3
+import struct
 import time
 from pathlib import Path
 
@@ -31,6 +33,40 @@ WAL_SIZE_LIMIT = 64 * 1024 * 1024
 """Checkpoints truncate the WAL back to this size, so a busy day does not leave it huge."""
 BRIEF_WAIT_MS = 50
 """What a write that may lag (progress) waits for the lock before it is kept for later."""
+
+
+SHARED_BYTES = (0x40000000 + 2, 510)
+"""Where SQLite read-locks the database file while a connection is open (its PENDING_BYTE
++ 2, 510 bytes): a connection closing checkpoints and deletes the WAL only when it can
+lock these for writing, that is when it is the last one."""
+
+_wal_kept: dict[str, tuple[int, int]] = {}
+"""The descriptor holding ``keep_wal``'s lock, by database, with the pid that took it."""
+
+
+def keep_wal(path: Path) -> None:
+    """Hold an open-file-description read lock on SQLite's shared bytes for as long as this
+    process lives, so that no close of a connection (here or anywhere) checkpoints and
+    deletes the WAL: a process that closes its store to fork a worker would otherwise do
+    that, and reopen the WAL with two more fsyncs
+    (docs/decisions/0027-keep-the-wal-across-a-fork.md).
+
+    The descriptor is never closed: closing any descriptor of the database drops every
+    lock this process's connections hold on it
+    (docs/decisions/0018-never-close-a-database-descriptor.md). A forked child closes its
+    copy and takes its own lock if it forks in turn.
+    """
+    held = _wal_kept.get(str(path))
+    if held is not None and held[0] == os.getpid():
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return
+    _wal_kept[str(path)] = (os.getpid(), fd)
+    start, size = SHARED_BYTES
+    with contextlib.suppress(OSError, AttributeError):  # no OFD locks: closes checkpoint
+        fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack("hhqqi4x", fcntl.F_RDLCK, 0, start, size, 0))
 
 
 def open_database(path: Path) -> sqlite3.Connection:

@@ -388,7 +388,7 @@ def serve(
     # fork of this one (``jobcore.procs.forking`` marks it as that job's, not ours).
     forking.allow()
     worker = Worker(StateDir(Path(root).absolute()), job_id, claim, slot_fd, follow_ups)
-    try:
-        return worker.run()
-    finally:
-        worker.store.close()
+    # It exits without closing its store, as the command does: a close by the last
+    # connection would checkpoint and delete the WAL, for the next command to make again
+    # (docs/decisions/0014-no-checkpoint-on-exit.md).
+    return worker.run()
