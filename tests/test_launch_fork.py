@@ -44,6 +44,8 @@ def test_worker_is_a_fork_of_the_cli_and_recorded_before_run_returns(
     worker = psutil.Process(recorded.pid)
     assert worker.name() == f"jobcore-{job_id}"
     assert "jobcore.worker" not in worker.cmdline()  # no second interpreter was started
+    shown = worker.cmdline()  # not the CLI's: its own, cut to the room the CLI's took
+    assert shown[:2] == ["jobcore-worker", job_id] and str(cli.home).startswith(shown[2])
     now = identity_of(recorded.pid)
     assert now is not None and now.start == recorded.start
     data = cli.wait_command(job_id)
@@ -146,22 +148,27 @@ from jobcore.procs import forking
 os.write(1, b"ready\\n"); sys.stdin.readline()
 for n in range(FORKS):
     env = {"JOBCORE_JOB": f"/somewhere/jobs/b{n:04d}", "KEPT": "yes"}
-    pid = forking.fork_as(env)
+    pid = forking.fork_as(env, ["jobcore-worker", f"b{n:04d}"])
     if pid == 0:
         with open("/proc/self/environ", "rb") as fh:
             seen = fh.read().split(b"\\0")
         ok = seen[0] == f"JOBCORE_JOB=/somewhere/jobs/b{n:04d}".encode() and b"KEPT=yes" in seen
+        with open("/proc/self/cmdline", "rb") as fh:
+            ok = ok and fh.read().rstrip(b"\\0") == f"jobcore-worker\\0b{n:04d}".encode()
         os._exit(0 if ok and os.environ == env else 1)
     assert os.waitpid(pid, 0)[1] == 0, "the child did not see its own environment"
 with open("/proc/self/environ", "rb") as fh:
     assert b"JOBCORE_JOB=/somewhere/jobs/aaaaa" in fh.read().split(b"\\0")
+with open("/proc/self/cmdline", "rb") as fh:
+    assert fh.read().split(b"\\0")[1] == b"-c"  # the parent's own, untouched
 """.replace("FORKS", str(FORKS))
 
 
 def test_a_fork_of_a_marked_process_never_shows_its_marker() -> None:
     """A worker forked from inside a job, or from a job's worker, is never found by a sweep
     of that job: a scanner reading every process's /proc/PID/environ all through 150 forks
-    finds the parent's marker on no process but the parent."""
+    finds the parent's marker on no process but the parent. Each child shows its own
+    command line too, and the parent keeps its own."""
     env = {**os.environ, "JOBCORE_JOB": "/somewhere/jobs/aaaaa"}
     forker = subprocess.Popen(
         [sys.executable, "-c", _FORKER], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE

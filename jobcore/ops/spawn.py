@@ -32,8 +32,9 @@ if TYPE_CHECKING:
     from jobcore.worker.worker import FollowUps
 
 WORKER_NAME = "jobcore-{job_id}"
-"""A forked worker's process name (``ps``, ``pgrep jobcore-``): its argv stays the launcher's
-(a spawned one runs ``python -m jobcore.worker STATE_DIR JOB_ID``)."""
+"""A forked worker's process name (``ps``, ``pgrep jobcore-``); its command line reads
+``jobcore-worker JOB_ID STATE_DIR`` (a spawned one runs ``python -m jobcore.worker STATE_DIR
+JOB_ID``)."""
 
 _spawned: list[int] = []
 """Workers started here: polled so long-lived callers (the dashboard) leave no zombies."""
@@ -175,7 +176,7 @@ def _fork_worker(
     keep_wal(state.db_path)  # so this close, the last one maybe, leaves the WAL be
     store.close()
     try:
-        pid = forking.fork_as(env)
+        pid = forking.fork_as(env, ["jobcore-worker", job_id, str(state.root)])
         if pid == 0:
             _become_worker(state, job_id, claim, slot_fd, stdio, follow_ups)
     finally:

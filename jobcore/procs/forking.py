@@ -52,17 +52,26 @@ def safe() -> bool:
 
 
 @functools.cache
-def _environ_area() -> tuple[int, int] | None:
-    """Where ``/proc/self/environ`` reads from: (address, size); None off Linux. A fork
-    keeps its parent's address space, so the answer holds in every fork of this process."""
+def _areas() -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """Where ``/proc/self/cmdline`` and ``/proc/self/environ`` read from: (address, size)
+    each; None off Linux. A fork keeps its parent's address space, so the answer holds in
+    every fork of this process."""
     try:
         with open("/proc/self/stat", "rb") as fh:
             data = fh.read()
         fields = data[data.rindex(b")") + 2 :].split()
-        start, end = int(fields[47]), int(fields[48])  # env_start, env_end (proc(5))
+        # arg_start, arg_end, env_start, env_end (proc(5))
+        bounds = [int(field) for field in fields[45:49]]
     except (OSError, ValueError, IndexError):
         return None
-    return (start, end - start) if 0 < start < end else None
+    if not 0 < bounds[0] < bounds[1] <= bounds[2] < bounds[3]:
+        return None
+    return (bounds[0], bounds[1] - bounds[0]), (bounds[2], bounds[3] - bounds[2])
+
+
+def _environ_area() -> tuple[int, int] | None:
+    areas = _areas()
+    return None if areas is None else areas[1]
 
 
 def _entries(env: dict[str, str], size: int) -> bytes | None:
@@ -87,9 +96,11 @@ def fits(env: dict[str, str]) -> bool:
     return area is not None and _entries(env, area[1]) is not None
 
 
-def fork_as(env: dict[str, str]) -> int:
+def fork_as(env: dict[str, str], argv: list[str]) -> int:
     """``os.fork()``, the child's environment becoming ``env`` (which holds its job marker)
-    everywhere: ``os.environ``, the C library's, and ``/proc/PID/environ``.
+    everywhere: ``os.environ``, the C library's, and ``/proc/PID/environ``; and what
+    ``ps`` and ``pgrep -f`` see of its command line ``argv`` (cut to what fits), not its
+    parent's (``pkill -f jobcore.ops.dispatcher`` must not reach the workers it forked).
 
     Call only where ``safe()`` and ``fits(env)``. The parent shows ``NO_JOB`` from just
     before the fork until it returns, so no instant exists at which the child shows the
@@ -119,6 +130,11 @@ def fork_as(env: dict[str, str]) -> int:
     import ctypes
 
     ctypes.memmove(start, entries, size)
+    areas = _areas()
+    assert areas is not None
+    at, room = areas[0]
+    words = b"\0".join(word.encode(errors="surrogateescape") for word in argv)
+    ctypes.memmove(at, words[: room - 1].ljust(room, b"\0"), room)  # ends in a NUL
     # The C library's environment still points into the bytes just rewritten: drop it
     # (clearenv), then set ``env`` afresh, copied onto the heap.
     ctypes.CDLL(None).clearenv()
