@@ -170,3 +170,70 @@ def test_two_starters_never_claim_one_job(state: StateDir, store: Store) -> None
     first = dispatch.claim_next(store, "default", me)
     assert first is not None and first.job_id == job.id
     assert dispatch.claim_next(store, "default", me) is None
+
+
+HOLD_SLOT = """
+import sys, time
+from pathlib import Path
+from jobcore.state.paths import StateDir
+from jobcore.state.queue import SlotFiles
+fd = SlotFiles(StateDir(Path(sys.argv[1])), "one").take(1)
+assert fd is not None
+print("held", flush=True)
+time.sleep(300)
+"""
+
+
+def _unread(fd: int) -> int:
+    """Bytes waiting in a pipe, left where they are (FIONREAD)."""
+    import fcntl
+    import struct
+    import termios
+
+    return int(struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0" * 4))[0])
+
+
+def _waits_in_poll(pid: int) -> bool:
+    with open(f"/proc/{pid}/wchan") as fh:
+        return "poll" in fh.read()
+
+
+def test_a_worker_killed_after_recording_its_end_still_frees_its_slot_at_once(
+    cli: CLI, store: Store, state: StateDir
+) -> None:
+    """A worker records its job's end, then hands its slot on: killed between the two, it
+    never pokes the dispatcher, which must still see it go (its pidfd stays watched) rather
+    than wait for its 10 s safety net."""
+    from jobcore.ops import wakeup
+    from jobcore.procs.identity import identity_of
+
+    cli("group", "add", "one", "--parallel", "1")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_SLOT, str(state.root)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        worker = identity_of(holder.pid)
+        assert worker is not None
+        first = job_by_hand(state, store, ["sleep", "300"], grp="one", status="running")
+        set_row(store, first.id, worker=worker, started_at=clock.wall())
+        waiting = cli.run("true", opts=("--group", "one"))
+        wait_for(lambda: store.get(waiting).waiting_on == "slot")
+        (dispatcher,) = wait_for(lambda: _dispatchers(cli.home))
+        wait_for(lambda: _waits_in_poll(dispatcher.pid))  # watching the worker
+        set_row(store, first.id, status="completed", finished_at=clock.wall())  # no poke
+        fifo = wakeup.open_fifo(state, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            assert wakeup.poke(state)  # a pass that finds the first job ended, slot held
+            wait_for(lambda: _unread(fifo) == 0)  # it drained the FIFO: its pass has begun
+        finally:
+            os.close(fifo)
+        wait_for(lambda: _waits_in_poll(dispatcher.pid))  # asleep again
+        holder.kill()
+        cli.wait_status(waiting, {"completed"}, timeout=3)
+    finally:
+        holder.kill()
+        holder.wait()

@@ -46,6 +46,10 @@ class Dispatcher:
         self.lock_fd = lock_fd
         self.store = Store(state)
         self.fifo = self._open_fifo()
+        self.watched: dict[int, int] = {}
+        """A pidfd per worker being watched, by pid: a worker stays watched after its job
+        is recorded as ended until it exits, so one killed before it told us its slot is
+        free still wakes us."""
 
     def _open_fifo(self) -> int:
         """Our end of the wake-up FIFO, read-write so it never reads end-of-file."""
@@ -100,30 +104,35 @@ class Dispatcher:
         """Until a worker ends, a wake-up comes, or the next job is due."""
         due = dispatch.next_due(self.store)
         timeout = longest if due is None else max(0.0, min(due, longest))
+        if self._watch_workers():
+            return  # a worker exited since the pass began: its slot may be free
         poller = select.poll()
         poller.register(self.fifo, select.POLLIN)
-        pidfds = self._worker_pidfds()
-        try:
-            for fd in pidfds:
-                poller.register(fd, select.POLLIN)
-            poller.poll(timeout * 1000 + 1)
-        finally:
-            for fd in pidfds:
-                os.close(fd)
+        for fd in self.watched.values():
+            poller.register(fd, select.POLLIN)
+        poller.poll(timeout * 1000 + 1)
 
-    def _worker_pidfds(self) -> list[int]:
-        """A pidfd per live worker of an active job (taken first, then proven to be it)."""
-        fds = []
+    def _watch_workers(self) -> bool:
+        """Watch every live worker of an active job (its pidfd taken first, then proven to
+        be it), and keep watching those watched before until they exit; whether one did."""
+        exited = False
+        for pid, fd in list(self.watched.items()):
+            if select.select([fd], [], [], 0)[0]:  # readable: it has exited
+                os.close(fd)
+                del self.watched[pid]
+                exited = True
         for worker in self.store.active_workers():
+            if worker.pid in self.watched:
+                continue
             try:
                 fd = os.pidfd_open(worker.pid)
             except OSError:
                 continue
             if is_alive(worker):
-                fds.append(fd)
+                self.watched[worker.pid] = fd
             else:
                 os.close(fd)
-        return fds
+        return exited
 
     def _drain(self) -> None:
         with contextlib.suppress(BlockingIOError):
@@ -140,6 +149,8 @@ class Dispatcher:
     def close(self) -> None:
         with contextlib.suppress(OSError):
             os.close(self.fifo)
+        for fd in self.watched.values():
+            os.close(fd)
         self.store.close()
 
 
