@@ -229,6 +229,12 @@ class Store:
         cursor.row_factory = None  # plain tuples, unpacked in JSON_COLUMNS order
         return jobs_json(self._rows(statuses, None, None, JSON_COLUMNS, cursor))
 
+    def list_json_text(self, statuses: Sequence[str] | None = None) -> str:
+        """``list_json(statuses)`` as compact JSON text, written mostly by the query."""
+        from jobcore.state.json_text import jobs_json_text
+
+        return jobs_json_text(self.conn, statuses)
+
     def _rows(
         self,
         statuses: Sequence[str] | None,
