@@ -71,7 +71,7 @@ def cmd_ls(args: argparse.Namespace, ctx: Context) -> int:
         wanted = statuses(args.status) if args.status else None
         if sys.stdout.isatty():
             emit_json(store.list_json(wanted))
-        else:  # compact: written as text by the query (docs/decisions/0025)
+        else:  # written as text row by row (docs/decisions/0025-json-text-row-by-row.md)
             sys.stdout.write(store.list_json_text(wanted))
             sys.stdout.write("\n")  # not `+ "\n"`: that copies megabytes once more
         return 0

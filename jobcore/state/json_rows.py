@@ -20,7 +20,8 @@ JSON_COLUMNS = (
 def jobs_json(rows: Iterable[tuple[Any, ...]], now: float | None = None) -> list[dict[str, Any]]:
     """``Job.from_row(row).to_json()`` of each row, built straight from the rows (shared lists
     and dicts: for printing); tests/test_json.py keeps the two the same
-    (docs/decisions/0012-compact-json-straight-from-rows.md)."""
+    (docs/decisions/0012-compact-json-straight-from-rows.md). The reference of
+    ``jobcore.state.json_text``, which writes the same as text."""
     shown: dict[tuple[str, str | None], Any] = {}
     envs: dict[tuple[str, str], dict[str, str]] = {}
     found = []

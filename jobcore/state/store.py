@@ -230,7 +230,7 @@ class Store:
         return jobs_json(self._rows(statuses, None, None, JSON_COLUMNS, cursor))
 
     def list_json_text(self, statuses: Sequence[str] | None = None) -> str:
-        """``list_json(statuses)`` as compact JSON text, written mostly by the query."""
+        """``json.dumps(list_json(statuses))``, written as text row by row (``ls --json``)."""
         from jobcore.state.json_text import jobs_json_text
 
         return jobs_json_text(self.conn, statuses)
