@@ -47,13 +47,18 @@ def jobs_json_text(
         cursor = conn.cursor()
         cursor.row_factory = None  # plain tuples, unpacked in JSON_COLUMNS order
         try:
-            return "[" + ", ".join(_rows_text(cursor.execute(sql, statuses or ()), now)) + "]"
+            texts = _rows_text(cursor.execute(sql, statuses or ()), now)
         except Exception:  # a value of a type this path does not write: the reference decides
             rows = cursor.execute(sql, statuses or ())
             return json.dumps(jobs_json(rows, now), ensure_ascii=False)
     finally:
         if began:
             conn.execute("COMMIT")
+    if not texts:
+        return "[]"
+    texts[0] = "[" + texts[0]  # the brackets on the rows: one copy of megabytes, not three
+    texts[-1] += "]"
+    return ", ".join(texts)
 
 
 def _rows_text(rows: sqlite3.Cursor, now: float) -> list[str]:
