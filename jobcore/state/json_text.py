@@ -21,7 +21,6 @@ from functools import cache
 from json.encoder import encode_basestring
 from typing import Any
 
-from jobcore.base.redact import HINT
 from jobcore.state.json_rows import (
     JSON_COLUMNS,
     jobs_json,
@@ -137,7 +136,10 @@ def _shown_command(command: str, masked: str | None) -> str:
 
 @cache
 def _hint() -> re.Pattern[str]:
-    """``mask_argv``'s test: text with none of these has nothing to mask."""
+    """``mask_argv``'s test: text with none of these has nothing to mask (imported here: only
+    jobs from before masking at launch need it)."""
+    from jobcore.base.redact import HINT
+
     return re.compile(HINT)
 
 
