@@ -16,7 +16,7 @@ import json
 import re
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import cache
 from json.encoder import encode_basestring
 from typing import Any
@@ -60,7 +60,7 @@ def jobs_json_text(
     return ", ".join(texts)
 
 
-def _rows_text(rows: sqlite3.Cursor, now: float) -> list[str]:
+def _rows_text(rows: Iterable[tuple[Any, ...]], now: float) -> list[str]:
     """Each row as ``json.dumps`` would write its ``jobs_json`` object."""
     quoted = encode_basestring
     integer = int.__repr__
