@@ -2,8 +2,9 @@
 
 Two views, side by side: the whole command as a user runs it (wall time of the console script
 against ``python -c`` opening the same database and fetching the same rows), and the same
-work in-process (``Store.list_jobs`` + ``to_json`` + ``json.dumps`` against ``fetchall``),
-which leaves interpreter start-up out and shows what decoding the rows costs. ``tsp -l`` with
+work in-process against ``fetchall``, which leaves interpreter start-up out: the text
+``ls --json`` writes in a pipe (``Store.list_json_text``), and the ``Job`` objects the other
+readers build (``Store.list_jobs`` + ``to_json`` + ``json.dumps``). ``tsp -l`` with
 as many finished jobs and ``python -c pass`` run in the same rounds (nq has no list command:
 its queue is a folder of files).
 """
@@ -155,6 +156,11 @@ def _inprocess_rows() -> list[dict[str, Any]]:
                 )
                 return time.perf_counter() - start
 
+            def jobcore_text() -> float:
+                start = time.perf_counter()
+                store.list_json_text()
+                return time.perf_counter() - start
+
             def jobcore_rows() -> float:
                 start = time.perf_counter()
                 store.list_jobs()
@@ -166,12 +172,21 @@ def _inprocess_rows() -> list[dict[str, Any]]:
                 return time.perf_counter() - start
 
             times = interleaved(
-                {"jobcore": jobcore, "rows": jobcore_rows, "peer": peer}, INPROC_ROUNDS, warmup=1
+                {"jobcore": jobcore, "text": jobcore_text, "rows": jobcore_rows, "peer": peer},
+                INPROC_ROUNDS,
+                warmup=1,
             )
         finally:
             store.close()
             conn.close()
     return [
+        row(
+            f"in-process: list_json_text (ls --json in a pipe), {JOBS:,} jobs",
+            ms(median(times["text"])),
+            "ms",
+            peer_name="sqlite3 fetchall",
+            peer=ms(median(times["peer"])),
+        ),
         row(
             f"in-process: list_jobs + to_json + dumps, {JOBS:,} jobs",
             ms(median(times["jobcore"])),

@@ -68,7 +68,12 @@ def cmd_ls(args: argparse.Namespace, ctx: Context) -> int:
     store = reconciled(ctx)
     if args.json and (args.all or args.status) and args.group is None:
         # One query and no Job objects: ls --json --all of 10,000 jobs is a script's poll.
-        emit_json(store.list_json(statuses(args.status) if args.status else None))
+        wanted = statuses(args.status) if args.status else None
+        if sys.stdout.isatty():
+            emit_json(store.list_json(wanted))
+        else:  # written as text row by row (docs/decisions/0025-json-text-row-by-row.md)
+            sys.stdout.write(store.list_json_text(wanted))
+            sys.stdout.write("\n")  # not `+ "\n"`: that copies megabytes once more
         return 0
     jobs = _select_jobs(store, args)
     if args.json:

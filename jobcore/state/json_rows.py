@@ -17,16 +17,15 @@ JSON_COLUMNS = (
 """The columns ``jobs_json`` reads, in its order."""
 
 
-def jobs_json(rows: Iterable[tuple[Any, ...]]) -> list[dict[str, Any]]:
+def jobs_json(rows: Iterable[tuple[Any, ...]], now: float | None = None) -> list[dict[str, Any]]:
     """``Job.from_row(row).to_json()`` of each row, built straight from the rows (shared lists
     and dicts: for printing); tests/test_json.py keeps the two the same
-    (docs/decisions/0012-compact-json-straight-from-rows.md)."""
-    from jobcore.base.redact import mask_argv, mask_env, mask_text
-
-    shown: dict[str, list[str]] = {}
+    (docs/decisions/0012-compact-json-straight-from-rows.md). The reference of
+    ``jobcore.state.json_text``, which writes the same as text."""
+    shown: dict[tuple[str, str | None], Any] = {}
     envs: dict[tuple[str, str], dict[str, str]] = {}
     found = []
-    now = time.time()
+    now = time.time() if now is None else now
     for (
         job_id, name, status, worker_pid, cmd_pid, command, masked, cwd, env, redact,
         created_at, started_at, finished_at, exit_code, reason, total, done, errors,
@@ -34,19 +33,14 @@ def jobs_json(rows: Iterable[tuple[Any, ...]]) -> list[dict[str, Any]]:
         not_before, waiting_on, on_done, run_s,
     ) in rows:  # fmt: skip
         if masked is None:
-            shown_command = shown.get(command)
+            shown_command = shown.get((command, None))
             if shown_command is None:
-                shown_command = shown[command] = mask_argv(decoded(command))
-            shown_on_done = None if on_done is None else mask_text(on_done)
+                shown_command = shown[(command, None)] = shown_argv(command, None)
         else:
-            masked = decoded(masked)
-            shown_command = masked["command"] if "command" in masked else decoded(command)
-            shown_on_done = None if on_done is None else masked.get("on_done", on_done)
+            shown_command = shown_argv(command, masked)
         shown_env = envs.get((env, redact))
         if shown_env is None:
-            env_map = decoded(env)
-            shown_env = mask_env(env_map, decoded(redact)) if env_map else env_map
-            envs[(env, redact)] = shown_env
+            shown_env = envs[(env, redact)] = shown_environment(env, redact)
         batch = decoded(spec)
         running = status == JobStatus.RUNNING.value
         found.append(
@@ -80,7 +74,38 @@ def jobs_json(rows: Iterable[tuple[Any, ...]]) -> list[dict[str, Any]]:
                 "after": decoded(after),
                 "not_before": None if not_before is None else iso(not_before),
                 "waiting_on": waiting_on,
-                "on_done": shown_on_done,
+                "on_done": shown_callback(on_done, masked),
             }
         )
     return found
+
+
+def shown_argv(command: str, masked: str | None) -> Any:
+    """``Job.shown_command`` from the two columns: as masked at launch, else masked now."""
+    if masked is None:
+        from jobcore.base.redact import mask_argv
+
+        return mask_argv(decoded(command))
+    masks = decoded(masked)
+    return masks["command"] if "command" in masks else decoded(command)
+
+
+def shown_callback(on_done: str | None, masked: str | None) -> Any:
+    """``Job.shown_on_done`` from the two columns."""
+    if on_done is None:
+        return None
+    if masked is None:
+        from jobcore.base.redact import mask_text
+
+        return mask_text(on_done)
+    return decoded(masked).get("on_done", on_done)
+
+
+def shown_environment(env: str, redact: str) -> Any:
+    """``Job.masked_env`` from the two columns: secret values masked."""
+    env_map = decoded(env)
+    if not env_map:
+        return env_map
+    from jobcore.base.redact import mask_env
+
+    return mask_env(env_map, decoded(redact))

@@ -7,6 +7,7 @@ import shlex
 import sqlite3
 import time
 from enum import StrEnum
+from itertools import product
 from typing import Any, NamedTuple
 
 
@@ -37,13 +38,31 @@ FINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CAN
 
 ACTIVE_STATUSES: tuple[str, ...] = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
+_RUNNING = JobStatus.RUNNING.value
+
 
 def iso(ts: float | None) -> str | None:
     """Epoch seconds as ISO-8601 with the local offset, or None; by hand from ``localtime``,
     far cheaper than datetime (docs/decisions/0012-compact-json-straight-from-rows.md)."""
     if ts is None:
         return None
-    minute = int(ts) // 60
+    second = int(ts)
+    head, tail, _ = _minute(ts, second)
+    return f"{head}{_SECONDS[second % 60]}.{_MILLISECONDS[int(ts * 1000) % 1000]}{tail}"
+
+
+def iso_json(ts: float | None) -> str:
+    """``json.dumps(iso(ts))``: for JSON written as text (``jobcore.state.json_text``)."""
+    if ts is None:
+        return "null"
+    second = int(ts)
+    head, tail, _ = _MINUTES.get(second // 60) or _minute(ts, second)
+    return f'"{head}{_SECONDS[second % 60]}.{_MILLISECONDS[int(ts * 1000) % 1000]}{tail}"'
+
+
+def _minute(ts: float, second: int) -> tuple[str, str, bool]:
+    """``_minute_parts(ts)``, kept for the minute where every second reads the same way."""
+    minute = second // 60
     parts = _MINUTES.get(minute)
     if parts is None:
         parts = _minute_parts(ts)
@@ -51,8 +70,13 @@ def iso(ts: float | None) -> str | None:
             _MINUTES.clear()
         if parts[2]:
             _MINUTES[minute] = parts
-    head, tail, _ = parts
-    return f"{head}{int(ts) % 60:02d}.{int(ts * 1000) % 1000:03d}{tail}"
+    return parts
+
+
+_SECONDS = tuple(map("".join, product("012345", "0123456789")))
+_MILLISECONDS = tuple(map("".join, product("0123456789", repeat=3)))
+"""``00``..``59`` and ``000``..``999``, looked up rather than formatted (built in 0.05 ms, a
+quarter of what formatting them costs every command at import)."""
 
 
 _MINUTES: dict[int, tuple[str, str, bool]] = {}
@@ -372,7 +396,7 @@ def run_time(
     """
     if started_at is None:
         return None
-    if status == JobStatus.RUNNING.value:
+    if status == _RUNNING:  # not JobStatus.RUNNING.value: an enum lookup per row of a list
         return run_s + max(0.0, now - started_at)
     if not run_s and finished_at is not None:  # a row written by hand
         return max(0.0, finished_at - started_at)

@@ -229,6 +229,12 @@ class Store:
         cursor.row_factory = None  # plain tuples, unpacked in JSON_COLUMNS order
         return jobs_json(self._rows(statuses, None, None, JSON_COLUMNS, cursor))
 
+    def list_json_text(self, statuses: Sequence[str] | None = None) -> str:
+        """``json.dumps(list_json(statuses))``, written as text row by row (``ls --json``)."""
+        from jobcore.state.json_text import jobs_json_text
+
+        return jobs_json_text(self.conn, statuses)
+
     def _rows(
         self,
         statuses: Sequence[str] | None,
