@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from typing import Any
 
@@ -21,7 +20,11 @@ def emit_json(data: Any) -> None:
 
 def table_width() -> int | None:
     """The width a table is cut to: the terminal's, or none when stdout is not one."""
-    return shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+    if not sys.stdout.isatty():
+        return None
+    import shutil  # bz2 and lzma come with it: only for a terminal
+
+    return shutil.get_terminal_size().columns
 
 
 def write_text(data: bytes, raw: bool = False) -> None:
