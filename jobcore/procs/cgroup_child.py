@@ -102,13 +102,14 @@ def start(
     paths = _candidates(argv[0], env)
     cgroup_fd = os.open(cgroup, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
+    top = _highest_fd()
     blocked = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
     gc_was_on = gc.isenabled()
     gc.disable()  # no finaliser of ours may run in the child
     try:
         pid = _clone_into(cgroup_fd)
         if pid == 0:
-            _exec_child(paths, argv, cwd, env, stdio, pass_fds, err_w, blocked)
+            _exec_child(paths, argv, cwd, env, stdio, (pass_fds, err_w, top), blocked)
     except OSError as exc:
         os.close(err_r)
         if exc.errno in UNSUPPORTED:
@@ -136,14 +137,22 @@ def _candidates(name: str, env: Mapping[str, str]) -> list[bytes]:
     return [os.fsencode(os.path.join(folder, name)) for folder in os.get_exec_path(env)]
 
 
+def _highest_fd() -> int:
+    """The highest descriptor open here (the child has the same): closing up to it rather
+    than to the limit, which may be a million, where ``close_range`` is missing."""
+    try:
+        return max(int(name) for name in os.listdir("/proc/self/fd"))
+    except (OSError, ValueError):
+        return int(os.sysconf("SC_OPEN_MAX")) - 1
+
+
 def _exec_child(
     paths: list[bytes],
     argv: Sequence[str],
     cwd: str,
     env: Mapping[str, str],
     stdio: tuple[int, int, int],
-    pass_fds: Sequence[int],
-    err_w: int,
+    fds: tuple[Sequence[int], int, int],
     mask: set[int | signal.Signals],
 ) -> None:
     """In the child: set up as Popen's child would, then exec; never returns.
@@ -152,6 +161,7 @@ def _exec_child(
     to the default first: a stop's SIGTERM that comes in between ends the child as it would
     the command, never a Python handler copied from the worker.
     """
+    pass_fds, err_w, top = fds
     step = "setup"
     try:
         for target, fd in enumerate(stdio):
@@ -163,7 +173,7 @@ def _exec_child(
         for fd in keep:
             os.closerange(low, fd)
             low = fd + 1
-        os.closerange(low, os.sysconf("SC_OPEN_MAX"))
+        os.closerange(low, top + 1)
         step = "cwd"
         os.chdir(cwd)
         step = "exec"
