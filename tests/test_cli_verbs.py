@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from jobcore.cli.parser import COMMANDS, build_parser, commands_of, verb_of
+from jobcore.cli.parser import COMMANDS, build_parser, commands_of
+from jobcore.cli.words import verb_of
 
 
 def test_every_command_names_an_importable_verb() -> None:

@@ -2,8 +2,9 @@
 
 Each command's options are declared by a function of its name in an ``options_*`` module
 (``COMMANDS``), and each names the function that runs it as ``module:function`` of
-``jobcore.cli`` (``verb_of``). A command line that names its command imports and builds only
-that one: building every subparser costs ~10 ms, a tenth of a ``jobcore`` start.
+``jobcore.cli`` (``jobcore.cli.words.verb_of``). A command line that names its command
+imports and builds only that one: building every subparser costs ~10 ms, a tenth of a
+``jobcore`` start.
 """
 
 from __future__ import annotations
@@ -14,33 +15,9 @@ from typing import Any
 
 from jobcore import __version__
 from jobcore.base.errors import JobcoreError
-from jobcore.cli.words import (
-    ALIASES,
-    HOME,
-    HOST,
-    REMAINDER,
-    SUPPRESS,
-    Option,
-    Verb,
-    command_named,
-    imported,
-    unaliased,
-    verb_of,
-)
+from jobcore.cli.words import HOME, HOST, REMAINDER, SUPPRESS, Option, imported
 from jobcore.state.paths import resolve_home
 from jobcore.state.store import Store
-
-__all__ = [
-    "ALIASES",
-    "COMMANDS",
-    "Commands",
-    "Verb",
-    "build_parser",
-    "command_named",
-    "commands_of",
-    "unaliased",
-    "verb_of",
-]
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):

@@ -180,10 +180,9 @@ class JobCgroup:
         """Whether this process may start a child inside: the kernel wants write access to
         ``cgroup.procs`` of the lowest cgroup holding both, which a delegation that does not
         reach where this process was born may not give."""
-        mount, own = _v2_mount(), _own_cgroup()
-        if mount is None or own is None or not own.startswith(mount[1]):
+        here = _own_folder()
+        if here is None:
             return False
-        here = mount[0] / os.path.relpath(own, mount[1])
         common = Path(os.path.commonpath([here, self.path]))
         return os.access(common / "cgroup.procs", os.W_OK)
 
@@ -308,21 +307,21 @@ def settle_worker(pid: int = 0) -> None:
     base = tracking().base
     if base is not None:
         with contextlib.suppress(OSError):
-            if pid != 0 or not _inside(base / WORKERS):
+            # A fork of a settled process (the dispatcher, a worker) is born there already,
+            # and a move costs a wait for the kernel's RCU grace period (~10 ms, 0026).
+            if pid != 0 or _own_folder() != base / WORKERS:
                 _write(base / WORKERS / "cgroup.procs", str(pid))
             if pid == 0:
                 _sweep_abandoned(base)
 
 
-def _inside(group: Path) -> bool:
-    """Whether this process is in ``group`` already: a fork of a settled process (the
-    dispatcher, a worker) is born there, and a move costs a wait for the kernel's RCU
-    grace period (~10 ms, docs/decisions/0008-cgroup-per-run.md)."""
+def _own_folder() -> Path | None:
+    """This process's cgroup as a folder of the mounted hierarchy (None: outside it)."""
     mount, own = _v2_mount(), _own_cgroup()
-    if mount is None or own is None:
-        return False
+    if mount is None or own is None or not own.startswith(mount[1]):
+        return None
     point, root = mount
-    return own.startswith(root) and point / os.path.relpath(own, root) == group
+    return point / os.path.relpath(own, root)
 
 
 def _sweep_abandoned(base: Path) -> None:

@@ -106,9 +106,9 @@ def fork_as(env: dict[str, str], argv: list[str]) -> int:
     before the fork until it returns, so no instant exists at which the child shows the
     parent's marker: a sweep of the parent's job can never take it for one of its own.
     """
-    area = _environ_area()
-    assert area is not None
-    start, size = area
+    areas = _areas()
+    assert areas is not None
+    (at, room), (start, size) = areas
     entries = _entries(env, size)
     assert entries is not None
     mem = _Memory()
@@ -130,9 +130,6 @@ def fork_as(env: dict[str, str], argv: list[str]) -> int:
     import ctypes
 
     ctypes.memmove(start, entries, size)
-    areas = _areas()
-    assert areas is not None
-    at, room = areas[0]
     words = b"\0".join(word.encode(errors="surrogateescape") for word in argv)
     ctypes.memmove(at, words[: room - 1].ljust(room, b"\0"), room)  # ends in a NUL
     # The C library's environment still points into the bytes just rewritten: drop it
