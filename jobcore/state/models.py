@@ -47,17 +47,13 @@ def iso(ts: float | None) -> str | None:
     if ts is None:
         return None
     second = int(ts)
-    head, tail, _ = _minute(ts, second)
+    head, tail, _ = _MINUTES.get(second // 60) or _minute(ts, second)
     return f"{head}{_SECONDS[second % 60]}.{_MILLISECONDS[int(ts * 1000) % 1000]}{tail}"
 
 
 def iso_json(ts: float | None) -> str:
     """``json.dumps(iso(ts))``: for JSON written as text (``jobcore.state.json_text``)."""
-    if ts is None:
-        return "null"
-    second = int(ts)
-    head, tail, _ = _MINUTES.get(second // 60) or _minute(ts, second)
-    return f'"{head}{_SECONDS[second % 60]}.{_MILLISECONDS[int(ts * 1000) % 1000]}{tail}"'
+    return "null" if ts is None else f'"{iso(ts)}"'
 
 
 def _minute(ts: float, second: int) -> tuple[str, str, bool]:
