@@ -173,7 +173,7 @@ class CommandJob:
             return f"cwd does not exist: {job.cwd}"
         pass_fds = () if self.slot_fd is None else (self.slot_fd,)
         if self.cgroup is not None and not self.cgroup.reachable():
-            settle_worker()  # from jobcore/workers it is
+            settle_worker()  # it is reachable from jobcore/workers
         try:
             if self.cgroup is not None:
                 with open(os.devnull, "rb") as null:
