@@ -237,3 +237,39 @@ def test_a_worker_killed_after_recording_its_end_still_frees_its_slot_at_once(
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_worker_dead_before_it_is_watched_counts_as_gone(state: StateDir, store: Store) -> None:
+    """A worker killed the instant it was started, before the dispatcher took its pidfd,
+    would wake nobody: finding it dead is itself the event (reconcile now, not in 10 s)."""
+    from jobcore.ops import wakeup
+    from jobcore.ops.dispatcher import Dispatcher
+    from jobcore.procs.identity import identity_of
+
+    lock_fd = wakeup.open_lock(state)
+    dispatcher = Dispatcher(state, lock_fd)
+    try:
+        with foreign_process() as live:
+            live_id = identity_of(live.pid)
+            assert live_id is not None
+            running = job_by_hand(state, store, ["sleep", "300"], status="running")
+            set_row(store, running.id, worker=live_id)
+            assert dispatcher._watch_workers() is False  # alive: watched, nothing gone
+            assert set(dispatcher.watched) == {live.pid}
+            dead = subprocess.Popen(["true"])
+            dead_id = identity_of(dead.pid)
+            dead.wait()
+            assert dead_id is not None
+            other = job_by_hand(state, store, ["sleep", "300"], status="running")
+            set_row(store, other.id, worker=dead_id)
+            assert dispatcher._watch_workers() is True  # dead before it was ever watched
+            assert set(dispatcher.watched) == {live.pid}
+            set_row(store, other.id, status="failed")  # what the next pass's reconcile does
+            assert dispatcher._watch_workers() is False
+            live.kill()
+            live.wait()
+            assert dispatcher._watch_workers() is True  # exited while watched
+            assert not dispatcher.watched
+    finally:
+        dispatcher.close()
+        os.close(lock_fd)

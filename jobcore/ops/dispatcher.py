@@ -69,11 +69,13 @@ class Dispatcher:
                 self._start_what_may_start()
             except (JobcoreError, sqlite3.Error) as exc:  # a locked or full database: later
                 print(f"jobcore dispatcher: {exc}", flush=True)
+                self._watch_workers()
                 self._sleep(ERROR_PAUSE_S)
                 continue
             if not dispatch.has_waiting(self.store) and not self._stay():
                 return
-            self._sleep()
+            if not self._watch_workers():  # one gone: its job to reconcile, its slot free now
+                self._sleep()
 
     def _start_what_may_start(self) -> None:
         reconcile(self.store, actor="dispatcher")
@@ -101,11 +103,9 @@ class Dispatcher:
         return True
 
     def _sleep(self, longest: float = SAFETY_NET_S) -> None:
-        """Until a worker ends, a wake-up comes, or the next job is due."""
+        """Until a watched worker ends, a wake-up comes, or the next job is due."""
         due = dispatch.next_due(self.store)
         timeout = longest if due is None else max(0.0, min(due, longest))
-        if self._watch_workers():
-            return  # a worker exited since the pass began: its slot may be free
         poller = select.poll()
         poller.register(self.fifo, select.POLLIN)
         for fd in self.watched.values():
@@ -114,25 +114,29 @@ class Dispatcher:
 
     def _watch_workers(self) -> bool:
         """Watch every live worker of an active job (its pidfd taken first, then proven to
-        be it), and keep watching those watched before until they exit; whether one did."""
-        exited = False
+        be it), and keep watching those watched before until they exit. Whether one is
+        gone: exited since it was watched, or dead before it could be (killed the instant
+        it was started): nothing would wake us for that one."""
+        gone = False
         for pid, fd in list(self.watched.items()):
             if select.select([fd], [], [], 0)[0]:  # readable: it has exited
                 os.close(fd)
                 del self.watched[pid]
-                exited = True
+                gone = True
         for worker in self.store.active_workers():
             if worker.pid in self.watched:
                 continue
             try:
                 fd = os.pidfd_open(worker.pid)
-            except OSError:
+            except OSError:  # no such process any more
+                gone = True
                 continue
             if is_alive(worker):
                 self.watched[worker.pid] = fd
             else:
                 os.close(fd)
-        return exited
+                gone = True
+        return gone
 
     def _drain(self) -> None:
         with contextlib.suppress(BlockingIOError):
