@@ -10,7 +10,9 @@ The package import is kept light, the public helpers below imported on first use
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing is 3 ms, a seventh of a handed-off run (decision 0028)
+if TYPE_CHECKING:
+    from typing import Any
 
 __version__ = "0.1.0"
 

@@ -1,5 +1,5 @@
 """``python -m jobcore`` is the ``jobcore`` command."""
 
-from jobcore.cli.main import entry
+from jobcore.cli.command import entry
 
 entry()

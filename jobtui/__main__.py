@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from jobcore import __version__
 from jobcore.base.errors import JobcoreError
-from jobcore.state.paths import HOME_HELP
+from jobcore.base.home import HOME_HELP
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -57,13 +57,14 @@ def queue_from_args(args: argparse.Namespace, store: Store) -> QueueSpec:
     return QueueSpec(args.group, args.priority, after, not_before, getattr(args, "hold", False))
 
 
-def launch_dir(given: str | None) -> str:
-    """``--cwd`` made absolute, else the current directory, which may have been deleted
-    under the shell (a rebuilt checkout): said in words, not as a FileNotFoundError."""
+def launch_dir(given: str | None, here: str | None = None) -> str:
+    """``--cwd`` made absolute, else the current directory (``here``: the one the line was
+    typed in), which may have been deleted under the shell (a rebuilt checkout): said in
+    words, not as a FileNotFoundError."""
     if given is not None and os.path.isabs(given):
         return given
     try:
-        here = os.getcwd()
+        here = here or os.getcwd()
     except FileNotFoundError:
         raise JobcoreError("the current directory no longer exists; use --cwd") from None
     return os.path.join(here, given) if given is not None else here

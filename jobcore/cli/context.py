@@ -16,6 +16,13 @@ class Context:
         self._state: StateDir | None = None
         self._store: Store | None = None
 
+    @classmethod
+    def of(cls, state: StateDir, store: Store) -> Context:
+        """A context over a state folder and store already open (the dispatcher's)."""
+        ctx = cls(str(state.root))
+        ctx._state, ctx._store = state, store
+        return ctx
+
     @property
     def state(self) -> StateDir:
         if self._state is None:

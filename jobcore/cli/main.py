@@ -31,8 +31,12 @@ def _creates_state(args: argparse.Namespace) -> bool:
     return (args.cmd, getattr(args, "action", None)) in WRITING
 
 
+def error_line(message: str) -> str:
+    return f"jobcore: error: {message}"
+
+
 def _fail(message: str, code: int) -> int:
-    print(f"jobcore: error: {message}", file=sys.stderr)
+    print(error_line(message), file=sys.stderr)
     return code
 
 
@@ -72,7 +76,11 @@ def _parsed(args_in: list[str]) -> argparse.Namespace | int:
     return parser.parse_args(args_in)
 
 
-def main(argv: Sequence[str] | None = None, *, close_store: bool = True) -> int:
+def main(
+    argv: Sequence[str] | None = None, *, close_store: bool = True, launch_token: str | None = None
+) -> int:
+    """Run one command line; ``launch_token`` names the job of a ``run`` a dispatcher was
+    asked to launch and went silent on (``jobcore.cli.handoff``): made once either way."""
     args_in = unaliased(sys.argv[1:] if argv is None else argv)
     if any(arg == "--host" or arg.startswith("--host=") for arg in args_in):
         from jobcore.ops import remote  # `jobcore --host HOST COMMAND`: the command runs there
@@ -86,6 +94,7 @@ def main(argv: Sequence[str] | None = None, *, close_store: bool = True) -> int:
     args = _parsed(args_in)
     if isinstance(args, int):
         return args
+    args.launch_token = launch_token
     ctx = Context(getattr(args, "home", None), create=_creates_state(args))
     try:
         return verb_of(args)(args, ctx)
@@ -113,7 +122,7 @@ def main(argv: Sequence[str] | None = None, *, close_store: bool = True) -> int:
             ctx.close()
 
 
-def entry() -> None:
+def entry(launch_token: str | None = None) -> None:
     """The ``jobcore`` command: ``main``, then exit without closing the database.
 
     Closing the last connection checkpoints the WAL, a third of a quick command's time; a
@@ -123,7 +132,7 @@ def entry() -> None:
     from jobcore.procs import forking
 
     forking.allow()  # the command holds no thread, lock or open file across a launch
-    code = main(close_store=False)
+    code = main(close_store=False, launch_token=launch_token)
     with contextlib.suppress(OSError):
         sys.stdout.flush()
         sys.stderr.flush()

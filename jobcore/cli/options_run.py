@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from jobcore.cli.words import REMAINDER, option
 
-from jobcore.cli.words import REMAINDER, Option, option
-
+TYPE_CHECKING = False  # no typing on a handed-off run's path (decision 0028)
 if TYPE_CHECKING:
     from jobcore.cli.parser import Commands
+    from jobcore.cli.words import Option
 
 
 RUN_VERB = "verbs_run:cmd_run"

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import argparse
 import sqlite3
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobcore import __version__
 from jobcore.base.errors import JobcoreError
-from jobcore.cli.words import HOME, HOST, REMAINDER, SUPPRESS, Option, imported
+from jobcore.cli.words import HOME, HOST, REMAINDER, SUPPRESS, imported
 from jobcore.state.paths import resolve_home
 from jobcore.state.store import Store
+
+if TYPE_CHECKING:
+    from jobcore.cli.words import Option
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):

@@ -11,15 +11,18 @@ argparse parses the line, with its own messages (docs/decisions/0024-lean-run-pa
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, cast
 
 from jobcore.cli.options_run import RUN_OPTIONS, RUN_VERB
-from jobcore.cli.words import HOME, HOST, REMAINDER, SUPPRESS, Option, command_named
+from jobcore.cli.words import HOME, HOST, REMAINDER, SUPPRESS, command_named
 
+TYPE_CHECKING = False  # no typing on a handed-off run's path (decision 0028)
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Sequence
+    from typing import Any
+
+    from jobcore.cli.words import Option
 
 _ACTIONS = ("store", "store_true", "append")
 """The actions read here; an option with another (or with choices) leaves the line to argparse."""
@@ -96,4 +99,5 @@ def parse_run(argv: Sequence[str]) -> argparse.Namespace | None:
             values[dest] = [*values[dest], parsed]
         else:
             values[dest] = parsed
-    return cast("argparse.Namespace", SimpleNamespace(**values))
+    namespace: argparse.Namespace = SimpleNamespace(**values)  # type: ignore[assignment]
+    return namespace

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from jobcore.base import limits
 from jobcore.base.errors import JobcoreError, UsageError
 from jobcore.cli.args import launch_dir, parse_env, queue_from_args
 from jobcore.cli.context import Context
-from jobcore.state.models import BatchSpec
+from jobcore.state.models import BatchSpec, Job
 from jobcore.state.paths import ENV_JOB_ID, StateDir
 
 if TYPE_CHECKING:
@@ -62,16 +63,25 @@ def _batch_from_args(
     return spec, items
 
 
-def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
+def launch_line(
+    args: argparse.Namespace,
+    ctx: Context,
+    *,
+    here: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Job:
+    """Launch what a ``run`` line asks, as typed in ``here`` with ``environ`` (default: this
+    process's folder and environment; the dispatcher gives those of a line handed to it)."""
     from jobcore.ops.launcher import launch
+    from jobcore.state import launch_env
 
     command = list(args.command)
     if command and command[0] == "--":
         command = command[1:]
-    cwd = launch_dir(args.cwd)
+    cwd = launch_dir(args.cwd, here)
     batch, items = _batch_from_args(args, command)
     queue = queue_from_args(args, ctx.store)
-    job = launch(
+    return launch(
         ctx.state,
         ctx.store,
         command,
@@ -83,7 +93,14 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
         queue=queue,
         on_done=args.on_done,
         redact=[n for value in args.redact_env for n in value.split(",") if n],
+        launched_env=None if environ is None else launch_env.current(environ),
+        token=getattr(args, "launch_token", None),
     )
+
+
+def report_launch(args: argparse.Namespace, ctx: Context, job: Job) -> None:
+    """What ``run`` prints: the id on stdout; on stderr how to watch it, and how long its
+    earlier runs took."""
     print(job.id)
     if not args.quiet and args.hold:
         print(f"job {job.id} is held: `jobcore release {job.id}` lets it start", file=sys.stderr)
@@ -103,6 +120,15 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
                 f"(median of {estimate.runs})",
                 file=sys.stderr,
             )
+
+
+def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
+    from jobcore.ops.dispatch import keep_warm
+
+    previous = ctx.store.last_created()
+    job = launch_line(args, ctx)
+    report_launch(args, ctx, job)
+    keep_warm(ctx.state, previous, job)
     if not args.follow:
         return 0
     from jobcore.cli.verbs_watch import attach_until_end

@@ -23,12 +23,15 @@ from jobcore.ops.spawn import spawn_worker
 from jobcore.ops.wakeup import dispatcher_runs, poke, spawn_dispatcher
 from jobcore.procs.identity import is_alive, self_identity
 from jobcore.state import transitions
-from jobcore.state.models import JobStatus, ProcessIdentity
+from jobcore.state.models import Job, JobStatus, ProcessIdentity
 from jobcore.state.paths import StateDir
 from jobcore.state.queue import SlotFiles
 from jobcore.state.store import Store
 from jobcore.state.transitions import SELF_PAUSED, WAITING, record_event
 
+LINGER_S = 5.0
+"""How long a dispatcher stays after the last launch it made while nothing waits: a loop or
+a script launching job after job hands it each launch (``jobcore.cli.handoff``)."""
 PAUSED_GROUPS = "SELECT name FROM groups WHERE paused"
 """Groups whose waiting jobs wait for ``group resume``."""
 
@@ -347,6 +350,14 @@ def wake(state: StateDir, store: Store) -> None:
     """
     if not poke(state):
         ensure(state, store)
+
+
+def keep_warm(state: StateDir, previous: float | None, job: Job) -> None:
+    """After a launch made by ``jobcore run`` itself: one that came less than ``LINGER_S``
+    after the job before (a loop, a script) starts a dispatcher to take the next ones."""
+    recent = previous is not None and 0 <= job.created_at - previous < LINGER_S
+    if recent and not dispatcher_runs(state):
+        spawn_dispatcher(state)
 
 
 def ensure(state: StateDir, store: Store) -> None:

@@ -1,10 +1,13 @@
-"""The dispatcher: one per state folder, alive only while something waits.
+"""The dispatcher: one per state folder, alive while something waits and ``LINGER_S`` after.
 
-It keeps no state and never polls: one ``poll()`` on the workers' pidfds, the wake-up FIFO and
-a timer, so a waiting job costs nothing
+It keeps no state and never polls: one ``poll()`` on the workers' pidfds, the wake-up FIFO,
+its launch socket and a timer, so a waiting job costs nothing
 (docs/decisions/0006-dispatcher-sleeps-on-pidfds-and-a-fifo.md).
-Each wake it reconciles, puts due self-paused jobs back in line and starts what may start
-(``jobcore.ops.dispatch.start_waiting``); when nothing waits any more it exits.
+Each wake it launches the ``jobcore run`` lines handed to it
+(docs/decisions/0028-hand-the-launch-to-the-dispatcher.md), reconciles, puts due
+self-paused jobs back in line and starts what may start
+(``jobcore.ops.dispatch.start_waiting``); when nothing has waited and no launch has come
+for ``LINGER_S``, it exits.
 
 A singleton through a ``flock`` on ``dispatch.lock``; started detached on demand by any
 command that finds waiting work and no dispatcher (``jobcore.ops.dispatch.ensure``). Run as
@@ -20,16 +23,24 @@ import select
 import signal
 import sqlite3
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from jobcore.base.errors import JobcoreError
+from jobcore.base.handoff import Request
 from jobcore.ops import dispatch, wakeup
+from jobcore.ops.dispatch import LINGER_S
+from jobcore.ops.launch_socket import LaunchSocket, Reply
 from jobcore.ops.reconcile import reconcile
 from jobcore.procs import forking
 from jobcore.procs.cgroup import settle_worker
 from jobcore.procs.identity import is_alive
 from jobcore.state.paths import ENV_JOB, StateDir, open_folder
 from jobcore.state.store import Store
+
+Launch = Callable[[StateDir, Store, Request], Reply | None]
+"""Launches a ``jobcore run`` handed over (``jobcore.cli.run_service.launch_request``)."""
 
 SAFETY_NET_S = 10.0
 """The longest sleep: a missed event (a slot held by a process that outlived its worker)
@@ -41,11 +52,16 @@ ERROR_PAUSE_S = 1.0
 class Dispatcher:
     """Starts waiting jobs of one state folder as soon as they may run, until none waits."""
 
-    def __init__(self, state: StateDir, lock_fd: int) -> None:
+    def __init__(self, state: StateDir, lock_fd: int, launch: Launch | None = None) -> None:
         self.state = state
         self.lock_fd = lock_fd
         self.store = Store(state)
         self.fifo = self._open_fifo()
+        self.launch = launch
+        """Launches a ``jobcore run`` handed over (None: this one takes no launches)."""
+        self.launches = None if launch is None else LaunchSocket(state)
+        self.last_launch = time.monotonic()
+        """When a launch last came (or this started): it stays ``LINGER_S`` after."""
         self.watched: dict[int, int] = {}
         """A pidfd per worker being watched, by pid: a worker stays watched after its job
         is recorded as ended until it exits, so one killed before it told us its slot is
@@ -63,6 +79,7 @@ class Dispatcher:
 
     def run(self) -> None:
         while True:
+            self._take_launches()
             self._drain()
             self._reap()
             try:
@@ -72,7 +89,7 @@ class Dispatcher:
                 self._watch_workers()
                 self._sleep(ERROR_PAUSE_S)
                 continue
-            if not dispatch.has_waiting(self.store) and not self._stay():
+            if not dispatch.has_waiting(self.store) and not self._lingers() and not self._stay():
                 return
             if not self._watch_workers():  # one gone: its job to reconcile, its slot free now
                 self._sleep()
@@ -84,13 +101,27 @@ class Dispatcher:
         for job_id, error in dispatch.start_waiting(self.state, self.store).items():
             print(f"jobcore dispatcher: job {job_id}: {error}", flush=True)
 
+    def _take_launches(self) -> None:
+        if self.launches is not None and self.launches.serve_waiting(self._launch):
+            self.last_launch = time.monotonic()
+
+    def _launch(self, request: Request) -> Reply | None:
+        return None if self.launch is None else self.launch(self.state, self.store, request)
+
+    def _lingers(self) -> bool:
+        return self.launches is not None and time.monotonic() - self.last_launch < LINGER_S
+
     def _stay(self) -> bool:
         """Nothing waits: leave, unless work came in while we were leaving.
 
-        The FIFO is closed first (a wake-up now fails, and its sender starts a dispatcher
-        if the lock is free), then the lock; only then is the database read again, so work
-        committed before either is seen here or by the next dispatcher.
+        The launch socket is closed first (a client now launches its job itself), then the
+        FIFO (a wake-up now fails, and its sender starts a dispatcher if the lock is free),
+        then the lock; only then is the database read again, so work committed before any
+        of them is seen here or by the next dispatcher.
         """
+        if self.launches is not None:
+            self.launches.close(self._launch)
+            self.launches = None
         os.close(self.fifo)
         fcntl.flock(self.lock_fd, fcntl.LOCK_UN)
         if not dispatch.has_waiting(self.store):
@@ -100,14 +131,21 @@ class Dispatcher:
         except BlockingIOError:
             return False  # another dispatcher took over
         self.fifo = self._open_fifo()
+        if self.launch is not None:
+            self.launches = LaunchSocket(self.state)
         return True
 
     def _sleep(self, longest: float = SAFETY_NET_S) -> None:
         """Until a watched worker ends, a wake-up comes, or the next job is due."""
         due = dispatch.next_due(self.store)
+        if self.launches is not None:  # woken when the lingering is over, to leave
+            linger = LINGER_S - (time.monotonic() - self.last_launch)
+            due = linger if due is None else min(due, linger)
         timeout = longest if due is None else max(0.0, min(due, longest))
         poller = select.poll()
         poller.register(self.fifo, select.POLLIN)
+        if self.launches is not None:
+            poller.register(self.launches.fileno(), select.POLLIN)
         for fd in self.watched.values():
             poller.register(fd, select.POLLIN)
         poller.poll(timeout * 1000 + 1)
@@ -151,6 +189,8 @@ class Dispatcher:
                 pass
 
     def close(self) -> None:
+        if self.launches is not None:
+            self.launches.close(self._launch)
         with contextlib.suppress(OSError):
             os.close(self.fifo)
         for fd in self.watched.values():
@@ -169,6 +209,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.pop(ENV_JOB, None)
     forking.allow()  # one thread, its store closed across each start: workers are its forks
     # What a forked worker of a command needs, imported once here rather than in each.
+    import jobcore.ops.launcher
+    import jobcore.state.config
+    import jobcore.state.estimate
+    import jobcore.view.fmt  # and what a launch handed to it needs
     import jobcore.worker.command_job
     import jobcore.worker.notify
     import jobcore.worker.worker  # noqa: F401
@@ -185,7 +229,9 @@ def main(argv: list[str] | None = None) -> int:
         fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return 0  # one runs already
-    dispatcher = Dispatcher(state, lock_fd)
+    from jobcore.cli.run_service import launch_request  # the lines it takes are the CLI's
+
+    dispatcher = Dispatcher(state, lock_fd, launch_request)
     try:
         dispatcher.run()
     finally:

@@ -36,14 +36,18 @@ def launch(
     on_done: str | None = None,
     redact: Sequence[str] = (),
     launched_env: Mapping[str, str] | None = None,
+    token: str | None = None,
 ) -> Job:
     """Create a job (one command, or a batch of ``items``) and start its worker; returns at once.
 
     Everything that can be checked is checked first: nothing is created for a command that
     does not exist, a missing cwd or a ``--call`` target that cannot be imported. The job
     keeps ``launched_env`` as its launch environment (default: this process's; ``restart``
-    gives the original job's).
+    gives the original job's). A launch under a ``token`` a job was made with already
+    returns that job (a dispatcher made it, then went silent: ``jobcore.cli.handoff``).
     """
+    if token is not None and (earlier := store.job_launched_as(token)) is not None:
+        return earlier
     cwd = os.path.abspath(cwd or os.getcwd())
     overrides = dict(env or {})
     if batch is not None:
@@ -78,6 +82,7 @@ def launch(
         redact=redact,
         masked=masked,
         held_by=self_identity(),
+        launch_token=token,
     )
     try:
         state.make_job_dir(job.id)

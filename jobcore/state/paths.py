@@ -20,10 +20,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from jobcore.base.errors import JobcoreError
+from jobcore.base.home import APP_NAME, ENV_HOME
 
-ENV_HOME = "JOBCORE_HOME"
-HOME_HELP = f"state folder (default: ${ENV_HOME}, else the user data folder)"
-"""The ``--home`` option's help, the same in ``jobcore`` and ``jobtui``."""
 ENV_JOB_ID = "JOBCORE_JOB_ID"
 """The job id, for the command's own use (``jobcore progress``); never trusted by a sweep."""
 ENV_JOB = "JOBCORE_JOB"
@@ -51,7 +49,7 @@ def default_home() -> Path:
         return Path(env).expanduser()
     from platformdirs import user_data_path  # imported late: only this branch needs it
 
-    return user_data_path("jobcore", appauthor=False)
+    return user_data_path(APP_NAME, appauthor=False)
 
 
 class StateDir(NamedTuple):

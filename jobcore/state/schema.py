@@ -159,6 +159,13 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE groups ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
     """,
+    # ``launch_token``: names the job a ``jobcore run`` asked the dispatcher to launch, so
+    # the client, left without an answer, launches it itself at most once
+    # (docs/decisions/0028-hand-the-launch-to-the-dispatcher.md).
+    """
+    ALTER TABLE jobs ADD COLUMN launch_token TEXT;
+    CREATE UNIQUE INDEX jobs_launch_token ON jobs(launch_token) WHERE launch_token IS NOT NULL;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

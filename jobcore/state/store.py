@@ -113,11 +113,13 @@ class Store:
         redact: Sequence[str] = (),
         masked: dict[str, Any] | None = None,
         held_by: ProcessIdentity | None = None,
+        launch_token: str | None = None,
     ) -> Job:
         """Insert a new queued job with a fresh short id (retrying the rare collision).
 
         ``held_by``: the job is created claimed by that process (its launcher), so no starter
         takes it before its folder is written; the launcher lets go with ``release_new``.
+        ``launch_token``: at most one job is ever made with it (``job_launched_as``).
 
         A batch's ``items`` are inserted in the same transaction: a batch never exists
         without all of its items.
@@ -132,6 +134,8 @@ class Store:
                 raise JobcoreError(
                     f"no group {queue.group!r}; create it with `jobcore group add {queue.group}`"
                 )
+            if launch_token is not None and self._launched_as(launch_token) is not None:
+                raise JobcoreError("this launch has made its job already")  # a race lost
             for _ in range(20):
                 job_id = new_id()
                 try:
@@ -139,9 +143,9 @@ class Store:
                         "INSERT INTO jobs (id, name, command, cwd, env, status, created_at,"
                         " queued_at, spec, grp, priority, after, not_before, on_done, redact,"
                         " queued_clock, queued_boot, masked, claim, claimer_pid, claimer_start,"
-                        " claimer_boot, held, waiting_on)"
+                        " claimer_boot, held, waiting_on, launch_token)"
                         " VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-                        " ?, ?, ?, ?, ?, ?)",
+                        " ?, ?, ?, ?, ?, ?, ?)",
                         (
                             job_id,
                             name,
@@ -166,6 +170,7 @@ class Store:
                             None if held_by is None else held_by.boot_id,
                             int(queue.held),
                             "held" if queue.held else None,
+                            launch_token,
                         ),
                     )
                     break
@@ -183,6 +188,22 @@ class Store:
                 )
                 apply_progress(conn, job_id, done=0, total=len(items))
         return self.get(job_id)
+
+    def _launched_as(self, launch_token: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT id FROM jobs WHERE launch_token = ?", (launch_token,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def job_launched_as(self, launch_token: str) -> Job | None:
+        """The job made under ``launch_token``, if any."""
+        job_id = self._launched_as(launch_token)
+        return None if job_id is None else self.get(job_id)
+
+    def last_created(self) -> float | None:
+        """When the newest job was made (None: none yet)."""
+        row = self.conn.execute("SELECT created_at FROM jobs ORDER BY seq DESC LIMIT 1").fetchone()
+        return None if row is None else float(row[0])
 
     def release_new(self, job_id: str) -> None:
         """Let a job created ``held_by`` its launcher wait in line like any other."""
