@@ -49,6 +49,23 @@ def _processes_of(home: Path) -> list[psutil.Process]:
     return found
 
 
+def dispatchers_of(home: Path) -> list[psutil.Process]:
+    """The dispatcher of this state folder (the workers it forks show their own command line)."""
+    return [
+        proc
+        for proc in psutil.process_iter(["cmdline"])
+        if (proc.info["cmdline"] or [])[-2:] == ["jobcore.ops.dispatcher", str(home)]
+    ]
+
+
+def kill_dispatchers(home: Path) -> None:
+    """SIGKILL the dispatcher of this state folder, and wait until it is gone."""
+    for proc in dispatchers_of(home):
+        with contextlib.suppress(psutil.NoSuchProcess):  # one that found the lock taken
+            proc.kill()
+            proc.wait(5)
+
+
 def kill_all_of(home: Path) -> None:
     """SIGKILL every process that belongs to this state folder (test teardown)."""
     for _ in range(3):

@@ -17,7 +17,7 @@ import pytest
 
 from jobcore.state.paths import resolve_home
 from jobcore.state.store import Store
-from tests.conftest import CLI, wait_for
+from tests.conftest import CLI, kill_dispatchers, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -339,9 +339,7 @@ def test_an_automatic_resume_survives_a_killed_dispatcher(cli: CLI, tmp_path: Pa
     job_id, record = _pausing_batch(cli, tmp_path, ["1", "2", "3"], pause_s=6)
     paused = cli.wait_status(job_id, {"paused", "completed", "failed"})
     assert paused["status"] == "paused" and paused["paused_until"] is not None
-    for proc in psutil.process_iter(["cmdline"]):
-        if (proc.info["cmdline"] or [])[-2:] == ["jobcore.ops.dispatcher", str(cli.home)]:
-            proc.kill()
+    kill_dispatchers(cli.home)
     cli("ls")
     assert cli.wait_status(job_id, {"completed", "failed"})["status"] == "completed"
     assert sorted(record.read_text().split()) == ["1", "2", "3"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -17,7 +16,14 @@ from jobcore.ops import dispatch
 from jobcore.procs.identity import self_identity
 from jobcore.state.paths import StateDir
 from jobcore.state.store import Store
-from tests.conftest import CLI, _processes_of, kill_all_of, wait_for
+from tests.conftest import (
+    CLI,
+    _processes_of,
+    dispatchers_of,
+    kill_all_of,
+    kill_dispatchers,
+    wait_for,
+)
 from tests.reliability.support import foreign_process, job_by_hand
 from tests.rows import set_row
 
@@ -33,15 +39,6 @@ def _jobcore_processes(home: Path) -> list[psutil.Process]:
                 found.append(proc)
         except psutil.Error:
             continue
-    return found
-
-
-def _dispatchers(home: Path) -> list[psutil.Process]:
-    found = []
-    for proc in _jobcore_processes(home):
-        with contextlib.suppress(psutil.Error):
-            if "jobcore.ops.dispatcher" in proc.cmdline():
-                found.append(proc)
     return found
 
 
@@ -65,7 +62,7 @@ def test_the_dispatcher_leaves_when_nothing_waits(cli: CLI, tmp_path: Path) -> N
     hold = f"while [ ! -e {gate} ]; do sleep 0.05; done"
     ids = [cli.run("sh", "-c", hold, opts=("--group", "one"))]
     ids += [cli.run("true", opts=("--group", "one")) for _ in range(2)]
-    assert _dispatchers(cli.home)  # two jobs wait
+    assert dispatchers_of(cli.home)  # two jobs wait
     gate.touch()
     for job_id in ids:
         cli.wait_status(job_id, {"completed"})
@@ -89,9 +86,8 @@ def test_a_killed_dispatcher_is_restarted_by_the_next_command(cli: CLI) -> None:
     first = cli.run("sleep", "60", opts=("--group", "one"))
     second = cli.run("true", opts=("--group", "one"))
     worker = cli.wait_command(first)["pid"]
-    for dispatcher in wait_for(lambda: _dispatchers(cli.home)):
-        dispatcher.kill()
-        dispatcher.wait(5)
+    wait_for(lambda: dispatchers_of(cli.home))
+    kill_dispatchers(cli.home)
     os.kill(worker, signal.SIGKILL)  # nobody watches it now
     cli("ls")  # finds work waiting and no dispatcher
     cli.wait_status(second, {"completed"}, timeout=10)
@@ -131,7 +127,7 @@ def test_a_self_paused_job_waits_as_a_row_and_resumes_on_time(cli: CLI, tmp_path
     paused = cli.wait_status(job_id, {"paused", "completed", "failed"})
     assert paused["status"] == "paused" and paused["paused_until"] is not None
     # While it waits, the dispatcher is all that runs (its worker has left).
-    wait_for(lambda: _jobcore_processes(cli.home) == _dispatchers(cli.home) != [])
+    wait_for(lambda: _jobcore_processes(cli.home) == dispatchers_of(cli.home) != [])
     assert cli.show(job_id)["status"] == "paused"
     data = cli.wait_status(job_id, {"completed", "failed"}, timeout=30)
     assert data["status"] == "completed"
@@ -222,7 +218,7 @@ def test_a_worker_killed_after_recording_its_end_still_frees_its_slot_at_once(
         set_row(store, first.id, worker=worker, started_at=clock.wall())
         waiting = cli.run("true", opts=("--group", "one"))
         wait_for(lambda: store.get(waiting).waiting_on == "slot")
-        (dispatcher,) = wait_for(lambda: _dispatchers(cli.home))
+        (dispatcher,) = wait_for(lambda: dispatchers_of(cli.home))
         wait_for(lambda: _waits_in_poll(dispatcher.pid))  # watching the worker
         set_row(store, first.id, status="completed", finished_at=clock.wall())  # no poke
         fifo = wakeup.open_fifo(state, os.O_RDONLY | os.O_NONBLOCK)

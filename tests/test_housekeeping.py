@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from jobcore.state.store import Store
-from tests.conftest import CLI, wait_for
+from tests.conftest import CLI, kill_dispatchers, wait_for
 from tests.reliability.support import is_running, marked
 
 
@@ -156,6 +156,7 @@ def test_doctor_finds_and_fixes_each_kind(cli: CLI, home: Path, store: Store) ->
         },
     )
     try:
+        kill_dispatchers(home)  # it would see the worker die and record it at once
         os.kill(dead_worker, signal.SIGKILL)
         psutil.Process(dead_worker).wait(5) if psutil.pid_exists(dead_worker) else None
         report = cli("doctor", "--json", check=False)

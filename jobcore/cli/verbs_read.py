@@ -15,6 +15,7 @@ from jobcore.cli.output import emit_json, table_width
 from jobcore.cli.render import events_table, failures_table, show_lines
 from jobcore.cli.targets import check_group
 from jobcore.state.models import FINAL_STATUSES, Job, JobStatus
+from jobcore.state.queue import place_in_line
 from jobcore.state.store import Store
 from jobcore.view import fmt
 from jobcore.view.job_table import jobs_table
@@ -106,7 +107,7 @@ def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
         data["failed_items"] = [r.to_json() for r in failed]
         in_flight = _shown_records(ctx, running(store, job.id)) if job.status.is_active else []
         data["running_items"] = [r.to_json() for r in in_flight]
-    data["position"] = store.place_in_line(job.id)
+    data["position"] = place_in_line(store, job.id)
     if job.spec.get("cluster"):
         from jobcore.state.cluster import where_items_run
 

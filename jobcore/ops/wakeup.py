@@ -82,14 +82,25 @@ def dispatcher_marker(state: StateDir) -> str:
     return f"{os.path.realpath(state.root)}/{LOCK_NAME}"
 
 
-def spawn_dispatcher(state: StateDir) -> None:
-    """Start the dispatcher detached (new session, stdio off the terminal), as
-    ``python -m jobcore.ops.dispatcher STATE_DIR``; it exits at once if another runs."""
+def _reap_spawned() -> None:
     for pid in list(_spawned):
         with contextlib.suppress(ChildProcessError):
             if not os.waitpid(pid, os.WNOHANG)[0]:
                 continue
         _spawned.remove(pid)
+
+
+def started_here() -> bool:
+    """Whether a dispatcher this process started is still running (or starting: it may
+    not hold the lock yet)."""
+    _reap_spawned()
+    return bool(_spawned)
+
+
+def spawn_dispatcher(state: StateDir) -> None:
+    """Start the dispatcher detached (new session, stdio off the terminal), as
+    ``python -m jobcore.ops.dispatcher STATE_DIR``; it exits at once if another runs."""
+    _reap_spawned()
     log_fd = open_private(state.root / LOG_NAME, os.O_WRONLY | os.O_APPEND | os.O_CREAT, state.root)
     null_fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
     env = {name: value for name, value in os.environ.items() if name not in JOB_MARKERS}

@@ -20,6 +20,7 @@ from jobcore.base.errors import JobcoreError, UsageError
 from jobcore.base.limits import MAX_PARALLEL, in_range
 from jobcore.state.paths import StateDir, make_folder, open_folder
 from jobcore.state.store import Store
+from jobcore.state.transitions import WAITING
 
 ENV_GROUP = "JOBCORE_GROUP"
 ENV_SLOT = "JOBCORE_SLOT"
@@ -187,3 +188,20 @@ class SlotFiles:
             return free
         finally:
             os.close(mutex)
+
+
+def place_in_line(store: Store, job_id: str) -> int | None:
+    """A waiting job's place in its group's line (1: next), in the order starters claim
+    (``start`` first, then priority, then age); None for a job not waiting in line (held,
+    starting, running or ended). Held jobs are not ahead of anyone."""
+    me = store.conn.execute(
+        f"SELECT grp, front, priority, seq FROM jobs WHERE id = ? AND {WAITING}", (job_id,)
+    ).fetchone()
+    if me is None:
+        return None
+    ahead = store.conn.execute(
+        f"SELECT COUNT(*) FROM jobs WHERE grp = ? AND {WAITING} AND (front > ?"
+        " OR (front = ? AND (priority > ? OR (priority = ? AND seq < ?))))",
+        (me["grp"], me["front"], me["front"], me["priority"], me["priority"], me["seq"]),
+    ).fetchone()[0]
+    return int(ahead) + 1

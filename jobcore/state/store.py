@@ -30,7 +30,7 @@ from jobcore.state.models import (
 from jobcore.state.paths import StateDir
 from jobcore.state.patience import Patience
 from jobcore.state.progress_rows import apply_progress
-from jobcore.state.transitions import NEW_CLAIM, WAITING, record_event
+from jobcore.state.transitions import NEW_CLAIM, record_event
 
 ID_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: ids are read aloud and typed
 ID_LENGTH = 5
@@ -134,7 +134,7 @@ class Store:
                 raise JobcoreError(
                     f"no group {queue.group!r}; create it with `jobcore group add {queue.group}`"
                 )
-            if launch_token is not None and self._launched_as(launch_token) is not None:
+            if launch_token is not None and self.job_launched_as(launch_token):
                 raise JobcoreError("this launch has made its job already")  # a race lost
             for _ in range(20):
                 job_id = new_id()
@@ -189,16 +189,10 @@ class Store:
                 apply_progress(conn, job_id, done=0, total=len(items))
         return self.get(job_id)
 
-    def _launched_as(self, launch_token: str) -> str | None:
-        row = self.conn.execute(
-            "SELECT id FROM jobs WHERE launch_token = ?", (launch_token,)
-        ).fetchone()
-        return None if row is None else str(row[0])
-
     def job_launched_as(self, launch_token: str) -> Job | None:
         """The job made under ``launch_token``, if any."""
-        job_id = self._launched_as(launch_token)
-        return None if job_id is None else self.get(job_id)
+        row = self.conn.execute("SELECT * FROM jobs WHERE launch_token = ?", (launch_token,))
+        return next((Job.from_row(r) for r in row), None)
 
     def last_created(self) -> float | None:
         """When the newest job was made (None: none yet)."""
@@ -393,22 +387,6 @@ class Store:
             return None
         waited = clock.elapsed(clock.Stamp(row[1], row[0]))
         return float("inf") if waited is None else waited
-
-    def place_in_line(self, job_id: str) -> int | None:
-        """A waiting job's place in its group's line (1: next), in the order starters claim
-        (``start`` first, then priority, then age); None for a job not waiting in line (held,
-        starting, running or ended). Held jobs are not ahead of anyone."""
-        me = self.conn.execute(
-            f"SELECT grp, front, priority, seq FROM jobs WHERE id = ? AND {WAITING}", (job_id,)
-        ).fetchone()
-        if me is None:
-            return None
-        ahead = self.conn.execute(
-            f"SELECT COUNT(*) FROM jobs WHERE grp = ? AND {WAITING} AND (front > ?"
-            " OR (front = ? AND (priority > ? OR (priority = ? AND seq < ?))))",
-            (me["grp"], me["front"], me["front"], me["priority"], me["priority"], me["seq"]),
-        ).fetchone()[0]
-        return int(ahead) + 1
 
     def status_of(self, job_id: str) -> str:
         """A job's status as text, ``gone`` for one that no longer exists."""

@@ -8,23 +8,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import psutil
-
 from jobcore.state.store import Store
-from tests.conftest import CLI, wait_for
+from tests.conftest import CLI, dispatchers_of, wait_for
 from tests.reliability.support import commands_running, sampled
 
 JOBS = 100
 LIMIT = 2
-
-
-def _dispatchers(home: Path) -> list[psutil.Process]:
-    """The dispatcher (the workers it forks show their own command line)."""
-    return [
-        proc
-        for proc in psutil.process_iter(["cmdline"])
-        if (proc.info["cmdline"] or [])[-2:] == ["jobcore.ops.dispatcher", str(home)]
-    ]
 
 
 def test_dispatcher_killed_at_random_during_a_drain(cli: CLI, store: Store, tmp_path: Path) -> None:
@@ -42,7 +31,7 @@ def test_dispatcher_killed_at_random_during_a_drain(cli: CLI, store: Store, tmp_
     with sampled(lambda: commands_running(cli.home)) as samples:
         while not all(store.get(i).status.is_final for i in ids):
             time.sleep(rng.uniform(0.05, 0.6))  # the attack's timing: a random moment
-            for proc in _dispatchers(cli.home):
+            for proc in dispatchers_of(cli.home):
                 proc.kill()
                 kills += 1
             cli("ls")  # finds work waiting and no dispatcher: starts one
