@@ -60,6 +60,12 @@ def _text_hint() -> re.Pattern[str]:
     return re.compile(HINT)
 
 
+def compile_all() -> None:
+    """Compile every shape now: a process that forks workers (the dispatcher) compiles them
+    once for all of them, not once in each."""
+    _patterns(), _hints(), _text_hint()
+
+
 def secret_names(env: Mapping[str, str], listed: Iterable[str]) -> set[str]:
     """Names in ``env`` whose values are secrets: listed explicitly, or secret by name."""
     wanted = set(listed)

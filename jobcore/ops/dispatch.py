@@ -117,7 +117,13 @@ def start_waiting(state: StateDir, store: Store) -> dict[str, JobcoreError]:
 
 
 def claim_next(store: Store, group: str, me: ProcessIdentity) -> Claim | None:
-    """Claim the first job of ``group`` whose turn has come (priority, then first queued)."""
+    """Claim the first job of ``group`` whose turn has come (priority, then first queued).
+
+    Looked for first without the write lock: a starter that finds nothing (the usual end of
+    a pass) then takes no lock a worker it just forked would have to wait a millisecond for."""
+    waiting = f"SELECT 1 FROM jobs WHERE grp = ? AND {WAITING} LIMIT 1"
+    if store.conn.execute(waiting, (group,)).fetchone() is None:
+        return None  # one queued after this looked is started by whoever queued it
     with store.write() as conn:
         rows = conn.execute(
             f"SELECT id, after, not_before FROM jobs WHERE grp = ? AND {WAITING}"

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from jobcore.base import redact
 from jobcore.base.errors import JobcoreError
 from jobcore.base.handoff import Request
 from jobcore.ops import dispatch, wakeup
@@ -217,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     import jobcore.worker.notify
     import jobcore.worker.worker  # noqa: F401
 
+    redact.compile_all()
     settle_worker()  # out of its starter's cgroup; the workers it forks are born settled
     state = StateDir(Path(args[0]).absolute())
     os.chdir(state.root)

@@ -219,7 +219,7 @@ def _become_worker(
         os.dup2(log_fd, 1)
         os.dup2(log_fd, 2)
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__  # not a starter's capture
-        for signum in signal.valid_signals():
+        for signum in forking.SIGNALS:
             fresh = _FRESH_HANDLERS.get(signum, signal.SIG_DFL)
             with contextlib.suppress(OSError, ValueError):
                 if signal.getsignal(signum) not in (fresh, None):

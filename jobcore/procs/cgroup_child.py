@@ -21,6 +21,8 @@ import signal
 import sys
 from collections.abc import Mapping, Sequence
 
+from jobcore.procs.forking import SIGNALS
+
 SYS_CLONE3 = 435
 """The same number on every Linux architecture (the generic system call table)."""
 CLONE_INTO_CGROUP = 0x200000000
@@ -103,7 +105,7 @@ def start(
     cgroup_fd = os.open(cgroup, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     top = _highest_fd()
-    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
     gc_was_on = gc.isenabled()
     gc.disable()  # no finaliser of ours may run in the child
     try:
@@ -177,7 +179,7 @@ def _exec_child(
         step = "cwd"
         os.chdir(cwd)
         step = "exec"
-        for signum in signal.valid_signals():
+        for signum in SIGNALS:
             with contextlib.suppress(OSError, ValueError):
                 if signum in (signal.SIGPIPE, signal.SIGXFSZ) or signal.getsignal(signum) not in (
                     signal.SIG_IGN,
