@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from benchmarks.common import (
     PYTHON,
     REPO,
@@ -86,6 +88,22 @@ def _jobcore_runner(home: Path, *extra: str) -> Any:
         return elapsed
 
     once.close = lambda: [s.close() for s in store_box]  # type: ignore[attr-defined]
+    return once
+
+
+def _lone_runner(home: Path) -> Any:
+    """A callable: ``jobcore run -q -- true`` with no dispatcher alive to hand it to (each is
+    stopped first), as a lone launch after a quiet spell; it still starts one (0028)."""
+    inner = _jobcore_runner(home, "-q")
+
+    def once() -> float:
+        for proc in psutil.process_iter(["cmdline"]):
+            if (proc.info["cmdline"] or [])[-2:] == ["jobcore.ops.dispatcher", str(home)]:
+                proc.kill()
+                proc.wait(5)
+        return float(inner())
+
+    once.close = inner.close  # type: ignore[attr-defined]
     return once
 
 
@@ -193,6 +211,21 @@ def _launch_rows() -> list[dict[str, Any]]:
                 peer_name="python -c pass",
                 peer=ms(p95(py)),
                 target="<= 1.5x",
+            )
+        )
+        lone = interleaved(
+            {"jobcore": _lone_runner(home), "python -c pass": contenders["python -c pass"]},
+            ROUNDS,
+            warmup=2,
+        )
+        rows.append(
+            row(
+                "the same, no dispatcher alive (a lone launch), median",
+                ms(median(lone["jobcore"])),
+                "ms",
+                peer_name="python -c pass",
+                peer=ms(median(lone["python -c pass"])),
+                note="handed off above; here launched by the command itself",
             )
         )
         for peer_name, path in (("nq", nq), ("tsp", tsp)):

@@ -49,6 +49,9 @@ def launch(
     if token is not None and (earlier := store.job_launched_as(token)) is not None:
         return earlier
     cwd = os.path.abspath(cwd or os.getcwd())
+    for what, text in (("the folder", cwd), ("--name", name or "")):
+        if not _utf8(text):  # the database keeps them as text
+            raise JobcoreError(f"{what} {text!r} is not valid UTF-8; jobcore keeps it as text")
     overrides = dict(env or {})
     if batch is not None:
         from jobcore.base.limits import check_batch
@@ -111,6 +114,14 @@ def launch(
     store.release_new(job.id)
     dispatch.start_now_or_later(state, store, job.id)
     return job
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # bytes a file name may hold, decoded as surrogates
+        return False
+    return True
 
 
 def _redactor(state: StateDir, env: Mapping[str, str], redact: Sequence[str]) -> Redactor:
