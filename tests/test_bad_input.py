@@ -64,6 +64,16 @@ def test_run_with_a_missing_cwd_is_refused(cli: CLI, home: Path, tmp_path: Path)
     assert no_jobs(home)
 
 
+def test_run_in_a_folder_or_name_not_utf8_is_refused(cli: CLI, home: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "dir\udcff"  # a file name's byte 0xff, as Python decodes it
+    os.mkdir(folder)
+    proc = cli("run", "--cwd", str(folder), "--", "true", check=False)
+    one_line_error(proc, 1, "is not valid UTF-8")
+    proc = cli("run", "--name", "n\udcff", "--", "true", check=False)
+    one_line_error(proc, 1, "--name 'n\\udcff' is not valid UTF-8")
+    assert no_jobs(home)
+
+
 def test_run_without_a_command_is_a_usage_error(cli: CLI, home: Path) -> None:
     one_line_error(cli("run", check=False), 2, "no command given")
     one_line_error(cli("run", "--", check=False), 2, "no command given")
