@@ -16,7 +16,7 @@ from jobcore.base.redact import Redactor
 from jobcore.procs.identity import self_identity
 from jobcore.procs.programs import validate
 from jobcore.state import launch_env
-from jobcore.state.atomic import write_json
+from jobcore.state.atomic import make_durable, write_json
 from jobcore.state.models import BatchSpec, Job, QueueSpec
 from jobcore.state.paths import StateDir, disk_error
 from jobcore.state.store import Store
@@ -87,9 +87,9 @@ def launch(
         held_by=self_identity(),
         launch_token=token,
     )
-    try:
+    try:  # durable once its worker is started: ``_make_durable``
         state.make_job_dir(job.id)
-        launch_env.save(state, job.id, launched)
+        launch_env.save(state, job.id, launched, durable=False)
         write_json(
             state.record_path(job.id),
             {
@@ -103,6 +103,7 @@ def launch(
                 "created_at": job.created_at,
             },
             root=state.root,
+            durable=False,
         )
     except (OSError, JobcoreError) as exc:
         store.delete_job(job.id)
@@ -112,8 +113,22 @@ def launch(
     from jobcore.ops import dispatch
 
     store.release_new(job.id)
-    dispatch.start_now_or_later(state, store, job.id)
+    try:
+        dispatch.start_now_or_later(state, store, job.id)
+    finally:
+        _make_durable(state, job.id)
     return job
+
+
+def _make_durable(state: StateDir, job_id: str) -> None:
+    """The job's launch environment and record, synced after its worker was started (the
+    command does not wait for the disk) and before its id is reported to anyone."""
+    try:
+        make_durable([state.env_path(job_id), state.record_path(job_id)], root=state.root)
+    except FileNotFoundError:
+        return  # the job ended and was cleaned away already (``keep``)
+    except OSError as exc:
+        raise disk_error(exc, f"cannot write job {job_id}") from exc
 
 
 def _utf8(text: str) -> bool:

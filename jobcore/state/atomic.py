@@ -5,20 +5,37 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from jobcore.state.paths import open_folder
+from jobcore.state.paths import open_folder, open_private
 
 
-def write_json(path: Path, data: Any, *, root: Path) -> None:
-    """Write JSON atomically (see ``write_text``)."""
-    write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n", root=root)
+def write_json(path: Path, data: Any, *, root: Path, durable: bool = True) -> None:
+    """Write JSON atomically (see ``write_bytes``)."""
+    write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n", root=root, durable=durable)
 
 
-def write_text(path: Path, text: str, *, root: Path) -> None:
+def write_text(path: Path, text: str, *, root: Path, durable: bool = True) -> None:
     """Write text atomically and durably (see ``write_bytes``)."""
-    write_bytes(path, text.encode("utf-8"), root=root)
+    write_bytes(path, text.encode("utf-8"), durable, root=root)
+
+
+def make_durable(paths: Sequence[Path], *, root: Path) -> None:
+    """Make files written with ``durable=False``, all in one folder, durable now: each file,
+    then the folder once (a launch starts its worker first, then pays for these)."""
+    for path in paths:
+        fd = open_private(path, os.O_RDONLY, root)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    dir_fd = open_folder(paths[0].parent, root)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def write_bytes(path: Path, data: bytes, durable: bool = True, *, root: Path) -> None:

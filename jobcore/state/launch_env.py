@@ -31,10 +31,10 @@ def current(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     return {k: v for k, v in source.items() if k not in SET_BY_WORKER}
 
 
-def save(state: StateDir, job_id: str, env: Mapping[str, str]) -> None:
+def save(state: StateDir, job_id: str, env: Mapping[str, str], *, durable: bool = True) -> None:
     """Keep ``env`` as the job's environment (atomically: a reader never sees half of it)."""
     try:
-        write_json(state.env_path(job_id), dict(env), root=state.root)
+        write_json(state.env_path(job_id), dict(env), root=state.root, durable=durable)
     except OSError as exc:
         raise disk_error(exc, f"cannot keep the environment of job {job_id}") from exc
 
