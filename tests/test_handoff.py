@@ -12,7 +12,7 @@ Every test drives the real ``python -m jobcore`` as a user would
 
 Most tests keep a dispatcher for their whole length with a job that waits an hour (``pin``);
 after each test everything of the state folder is killed (``stop_all_of``, then the ``home``
-fixture's own sweep). Bugs found are the tests marked xfail(strict=True), each with its cause.
+fixture's own sweep).
 """
 
 from __future__ import annotations
@@ -285,14 +285,6 @@ def test_the_handed_off_job_has_the_callers_environment_and_folder(
     assert read_when_written(there) == f"c|unset|unset|{real}/sub\n"
 
 
-AT_IN_DISPATCHER_ZONE = (
-    "jobcore/cli/run_service.py launch_request: --at HH:MM is read by parse_clock "
-    "(jobcore/base/durations.py) in the dispatcher's time zone (its own TZ), not in the "
-    "TZ of the environment the request carries; the full CLI reads it in the caller's"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=AT_IN_DISPATCHER_ZONE)
 def test_at_is_read_in_the_callers_time_zone(home: Path, store: Store, other_home: Path) -> None:
     pin(home, env={**os.environ, "TZ": "UTC0"})
     caller_tz = "XXX-14"  # POSIX for UTC+14: no tz database needed
@@ -311,15 +303,6 @@ def test_at_is_read_in_the_callers_time_zone(home: Path, store: Store, other_hom
     assert store.get(handed.job_id).queue.not_before == expected
 
 
-CGROUP_SETTING_IGNORED = (
-    "JOBCORE_CGROUP=off in the caller's environment is ignored for a handed-off run: the "
-    "worker forked by the dispatcher reads its own os.environ (jobcore/procs/cgroup.py "
-    "_find_base, via jobcore/ops/spawn.py worker_env), the dispatcher's, so the job is put "
-    "in a cgroup; the full CLI's worker has the caller's environment and tracks by tree"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=CGROUP_SETTING_IGNORED)
 def test_jobcore_cgroup_off_in_the_callers_environment_is_obeyed(
     home: Path, store: Store, state: StateDir, tmp_path: Path
 ) -> None:
@@ -380,17 +363,6 @@ def test_errors_come_back_as_the_full_cli_gives_them(
 
 # 4 ---------------------------------------------------------------------------------------
 
-IONICE_NOT_COMPARED = (
-    "jobcore/procs/inherited.py compares umask, ulimits, nice, credentials, namespaces... but "
-    "not the I/O priority (ioprio_get; `ionice -c 3 jobcore run ...`): the dispatcher takes "
-    "the launch and its worker runs with the dispatcher's I/O class"
-)
-OOM_NOT_COMPARED = (
-    "jobcore/procs/inherited.py does not compare /proc/PID/oom_score_adj, which a child "
-    "inherits (`choom -n 500 -- jobcore run ...`): the dispatcher takes the launch and the "
-    "command runs with the dispatcher's oom_score_adj"
-)
-
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -407,14 +379,12 @@ CONTEXTS = [
         "ionice",
         "idle",
         id="ionice",
-        marks=pytest.mark.xfail(strict=True, reason=IONICE_NOT_COMPARED),
     ),
     pytest.param(
         ["choom", "-n", "500", "--"],
         "cat /proc/self/oom_score_adj",
         "500",
         id="oom_score_adj",
-        marks=pytest.mark.xfail(strict=True, reason=OOM_NOT_COMPARED),
     ),
 ]
 
@@ -553,14 +523,6 @@ def test_a_dispatcher_silent_after_making_the_job_is_not_made_twice(
         os.waitpid(worker.pid, 0)
 
 
-REPLY_DIGIT_CRASH = (
-    "jobcore/cli/handoff.py hand_off: `code.lstrip('-').isdigit()` accepts digits int() "
-    "refuses ('\u00b2'): the client dies of a ValueError traceback (exit 1, no job) instead "
-    "of launching the job itself"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=REPLY_DIGIT_CRASH)
 def test_a_reply_with_an_unreadable_exit_code_leaves_the_launch_to_the_client(
     home: Path, store: Store
 ) -> None:
@@ -632,14 +594,6 @@ def test_hostile_clients_leave_the_dispatcher_working(
     wait_for(lambda: store.get(ran.job_id).status.value == "running")
 
 
-UNICODE_DIGIT_KILLS = (
-    "jobcore/base/handoff.py Request.unpack: `count.isdigit()` accepts '\u00b2', then "
-    "int(count) raises ValueError, which _serve (jobcore/ops/launch_socket.py) does not "
-    "catch (only OSError): one request kills the dispatcher"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=UNICODE_DIGIT_KILLS)
 def test_a_count_in_unicode_digits_does_not_kill_the_dispatcher(
     home: Path, store: Store, tmp_path: Path
 ) -> None:
@@ -652,15 +606,6 @@ def test_a_count_in_unicode_digits_does_not_kill_the_dispatcher(
     assert dispatchers(home) == [dispatcher]
 
 
-DRIP_HOLDS = (
-    "jobcore/ops/launch_socket.py _serve: REQUEST_TIMEOUT_S is set with conn.settimeout, a "
-    "limit per recv(), not per request: a client sending a byte every < 2 s keeps the "
-    "dispatcher reading it for as long as it likes (up to MAX_REQUEST bytes), and no launch "
-    "handed to it and no waiting job is served meanwhile"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=DRIP_HOLDS)
 def test_a_client_sending_a_byte_at_a_time_does_not_hold_the_dispatcher(home: Path) -> None:
     pin(home)
     deadline = time.monotonic() + 2.5 * REQUEST_TIMEOUT_S
@@ -763,17 +708,10 @@ def test_an_idle_dispatcher_leaves_and_takes_its_socket_along(home: Path, store:
     assert job_count(store) == 2
 
 
-SPINS = (
-    "jobcore/ops/dispatcher.py _sleep: once LINGER_S has passed since the last launch, "
-    "`linger` is negative and min(due, linger) makes the poll timeout 0 (+1 ms): a dispatcher "
-    "kept alive by a waiting job (--delay, --after, a full group) wakes ~1000 times a second "
-    "and burns CPU instead of sleeping until the job is due (decision 0006)"
-)
 WAKEUPS_OF_A_SPINNING_DISPATCHER = 500
 """A sleeping one wakes a few times (the 10 s safety net); a polling one, hundreds a second."""
 
 
-@pytest.mark.xfail(strict=True, reason=SPINS)
 def test_a_dispatcher_kept_by_a_waiting_job_sleeps_after_lingering(home: Path) -> None:
     dispatcher = pin(home)
 

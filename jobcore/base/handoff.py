@@ -68,7 +68,9 @@ class Request:
         if len(fields) < 5 or fields[0] != PROTOCOL or fields[1] != build():
             return None
         token, cwd, count = fields[2], fields[3], fields[4]
-        if not count.isdigit() or len(fields) < 5 + int(count) or not os.path.isabs(cwd):
+        if not (count.isascii() and count.isdigit() and len(count) < 8) or not os.path.isabs(cwd):
+            return None
+        if len(fields) < 5 + int(count):
             return None
         argv = fields[5 : 5 + int(count)]
         env: dict[str, str] = {}

@@ -22,6 +22,8 @@ def folder_named(home: str | None) -> str | None:
     the cases this can tell without platformdirs; None for the others (not Linux, no
     absolute ``$HOME``). ``tests/test_home.py`` holds it to platformdirs' answer."""
     named = home or os.environ.get(ENV_HOME)
+    if named and "~" in named and not (os.path.isabs(named) or named.startswith("~/")):
+        return None  # pathlib expands "./~" and "~user" its own way: ``resolve_home`` decides
     if named:
         folder = os.path.expanduser(named)
     elif sys.platform != "linux":

@@ -66,7 +66,7 @@ def hand_off(argv: list[str]) -> tuple[int | None, str | None]:
     finally:
         sock.close()
     code, out, err = (*handoff.unpack(reply, 2), "", "")[:3]
-    if not code.lstrip("-").isdigit():
+    if not (code.isascii() and code.isdigit() and len(code) < 4):
         return None, token
     _write(1, out)
     _write(2, err)

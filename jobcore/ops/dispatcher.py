@@ -139,8 +139,8 @@ class Dispatcher:
     def _sleep(self, longest: float = SAFETY_NET_S) -> None:
         """Until a watched worker ends, a wake-up comes, or the next job is due."""
         due = dispatch.next_due(self.store)
-        if self.launches is not None:  # woken when the lingering is over, to leave
-            linger = LINGER_S - (time.monotonic() - self.last_launch)
+        linger = LINGER_S - (time.monotonic() - self.last_launch)
+        if self.launches is not None and linger > 0:  # woken when it is over, to leave
             due = linger if due is None else min(due, linger)
         timeout = longest if due is None else max(0.0, min(due, longest))
         poller = select.poll()

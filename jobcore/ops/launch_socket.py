@@ -12,6 +12,7 @@ import contextlib
 import os
 import socket
 import struct
+import time
 import traceback
 from collections.abc import Callable
 
@@ -76,7 +77,7 @@ class LaunchSocket:
 
 def _serve(conn: socket.socket, launch: Serve) -> None:
     """Read one request, launch it if it may be taken, answer; a client gone is ignored."""
-    conn.settimeout(REQUEST_TIMEOUT_S)
+    conn.settimeout(REQUEST_TIMEOUT_S)  # the answer's sending, too
     try:
         creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
         pid, uid, _ = struct.unpack("3i", creds)
@@ -97,11 +98,17 @@ def _serve(conn: socket.socket, launch: Serve) -> None:
 
 
 def _read_request(conn: socket.socket) -> bytes | None:
-    """The request up to the client's end of writing; None past ``MAX_REQUEST``."""
-    chunks, size = [], 0
-    while chunk := conn.recv(1 << 16):
+    """The request up to the client's end of writing; None past ``MAX_REQUEST`` or
+    ``REQUEST_TIMEOUT_S`` in all (a client sending a byte a second holds nothing up)."""
+    chunks: list[bytes] = []
+    size = 0
+    deadline = time.monotonic() + REQUEST_TIMEOUT_S
+    while True:
+        conn.settimeout(max(0.001, deadline - time.monotonic()))
+        chunk = conn.recv(1 << 16)
+        if not chunk:
+            return b"".join(chunks)
         size += len(chunk)
         if size > MAX_REQUEST:
             return None
         chunks.append(chunk)
-    return b"".join(chunks)

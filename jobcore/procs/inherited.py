@@ -1,15 +1,18 @@
 """What a process hands down to a child it starts, read from ``/proc`` to compare two.
 
 A ``jobcore run`` handed to the dispatcher (docs/decisions/0028) starts its job from the
-dispatcher, not from the shell that typed it. The dispatcher takes
-it only where that changes nothing the command could notice: the same credentials, umask,
-capabilities, seccomp filter, CPUs and memory nodes, resource limits (``ulimit``),
-scheduling (``nice``) and namespaces. Environment and folder travel with the request.
+dispatcher, not from the shell that typed it. The dispatcher takes it only where that changes
+nothing the command could notice: the same credentials, umask, capabilities, seccomp filter,
+CPUs and memory nodes, resource limits (``ulimit``), scheduling (``nice``), I/O priority
+(``ionice``), OOM score (``choom``) and namespaces. Environment and folder travel with the
+request.
 """
 
 from __future__ import annotations
 
 import os
+
+import psutil
 
 from jobcore.procs.procfs import stat_fields
 
@@ -43,13 +46,16 @@ def inherited(pid: int | str) -> tuple[object, ...] | None:
             ]
         with open(f"/proc/{pid}/limits", "rb") as fh:
             limits = fh.read()
+        with open(f"/proc/{pid}/oom_score_adj", "rb") as fh:
+            oom = fh.read()
         namespaces = [_namespace(pid, name) for name in NAMESPACES]
-    except OSError:
+        io_priority = tuple(psutil.Process(int(pid) if pid != "self" else os.getpid()).ionice())
+    except (OSError, psutil.Error):
         return None
     fields = stat_fields(pid)
     if fields is None or len(fields) <= max(SCHEDULING):
         return None
-    return (*status, limits, *namespaces, *(fields[at] for at in SCHEDULING))
+    return (*status, limits, oom, io_priority, *namespaces, *(fields[at] for at in SCHEDULING))
 
 
 def _namespace(pid: int | str, name: str) -> str | None:
