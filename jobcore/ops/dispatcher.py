@@ -242,6 +242,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # Nothing its starter left open stays open: started by a `jobcore run` inside a job of a
+    # limited group, it would hold that job's slot (an inherited flock) for as long as it
+    # lives, and it lives while that group's next job waits for the slot.
+    os.closerange(3, os.sysconf("SC_OPEN_MAX"))
     code = main()
     sys.stdout.flush()
     os._exit(code)
