@@ -39,6 +39,10 @@ from jobcore.base.handoff import MAX_REQUEST, PROTOCOL, SOCKET_NAME, Request, bu
 from jobcore.cli.run_service import launch_request
 from jobcore.ops.dispatch import LINGER_S
 from jobcore.ops.launch_socket import REQUEST_TIMEOUT_S
+from jobcore.procs.identity import identity_of
+from jobcore.state import launch_env
+from jobcore.state.atomic import write_json
+from jobcore.state.models import ProcessIdentity
 from jobcore.state.paths import StateDir, resolve_home
 from jobcore.state.store import Store
 from tests.conftest import _processes_of, wait_for
@@ -521,6 +525,55 @@ def test_a_dispatcher_silent_after_making_the_job_is_not_made_twice(
     assert worker is not None
     with contextlib.suppress(ChildProcessError):  # this process spawned it: reap it
         os.waitpid(worker.pid, 0)
+
+
+def _dead_identity() -> ProcessIdentity:
+    """The identity of a process that has exited (a dispatcher killed mid-launch)."""
+    proc = subprocess.Popen(["sleep", "30"])
+    identity = identity_of(proc.pid)
+    proc.kill()
+    proc.wait()
+    assert identity is not None
+    return identity
+
+
+@pytest.mark.parametrize("written", [False, True])
+def test_a_dispatcher_killed_while_writing_the_job_leaves_one_job_that_runs(
+    home: Path, store: Store, state: StateDir, written: bool
+) -> None:
+    """Killed after making the row (still its, ``NEW_CLAIM``): a row with no folder yet is
+    dropped and the client makes the job afresh; a job written in full is let go and
+    started. Either way one job, which runs."""
+    made: list[str] = []
+
+    def make_then_die(data: bytes) -> None:
+        request = Request.unpack(data)
+        assert request is not None
+        with Store(state) as its_store:
+            job = its_store.create_job(
+                ["true"],
+                request.cwd,
+                {},
+                None,
+                held_by=_dead_identity(),
+                launch_token=request.token,
+            )
+            if written:
+                state.make_job_dir(job.id)
+                launch_env.save(state, job.id, launch_env.current(request.env))
+                write_json(state.record_path(job.id), {"id": job.id}, root=state.root)
+        made.append(job.id)
+
+    fake = FakeDispatcher(home, make_then_die)
+    try:
+        ran = jobcore("run", "-q", "--", "true")
+    finally:
+        fake.close()
+    (earlier,) = made
+    assert job_count(store) == 1
+    assert (ran.job_id == earlier) is written
+    wait_ended(store, [ran.job_id])
+    assert (home / "jobs" / earlier).exists() is written
 
 
 def test_a_reply_with_an_unreadable_exit_code_leaves_the_launch_to_the_client(

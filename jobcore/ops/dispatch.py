@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import stat
 from typing import NamedTuple
 
 from jobcore.base import clock
@@ -27,7 +28,7 @@ from jobcore.state.models import Job, JobStatus, ProcessIdentity
 from jobcore.state.paths import StateDir
 from jobcore.state.queue import SlotFiles
 from jobcore.state.store import Store
-from jobcore.state.transitions import SELF_PAUSED, WAITING, record_event
+from jobcore.state.transitions import NEW_CLAIM, SELF_PAUSED, WAITING, record_event
 
 LINGER_S = 5.0
 """How long a dispatcher stays after the last launch it made while nothing waits: a loop or
@@ -198,22 +199,47 @@ def _broken_dependency(store: Store, after: str) -> str | None:
     return None
 
 
-def release_dead_claims(store: Store) -> int:
+DEAD_CLAIMS = (
+    "SELECT id, claim, claimer_pid, claimer_start, claimer_boot FROM jobs"
+    " WHERE status = 'queued' AND claim IS NOT NULL AND worker_pid IS NULL"
+)
+"""Jobs being started (or still written by their launcher): those whose claimer died."""
+
+
+def release_dead_claims(store: Store, job_id: str | None = None) -> int:
     """Put back in line the claims whose starter died before a worker was recorded (it was
     killed between its claim and the spawn); how many. A worker that starter may still have
-    started finds its claim token gone and leaves without running anything."""
-    rows = store.conn.execute(
-        "SELECT id, claim, claimer_pid, claimer_start, claimer_boot FROM jobs"
-        " WHERE status = 'queued' AND claim IS NOT NULL AND worker_pid IS NULL"
-    ).fetchall()
+    started finds its claim token gone and leaves without running anything. A job whose
+    launcher died before it was written in full is removed instead (``_unlaunched``).
+    ``job_id``: that job only."""
+    one = "" if job_id is None else " AND id = ?"
+    rows = store.conn.execute(DEAD_CLAIMS + one, () if job_id is None else (job_id,)).fetchall()
     released = 0
     for row in rows:
         claimer = ProcessIdentity(row["claimer_pid"], row["claimer_start"], row["claimer_boot"])
         if is_alive(claimer):
             continue
+        if row["claim"] == NEW_CLAIM and _unlaunched(store, row["id"]):
+            continue
         with store.write() as conn:
             released += transitions.release_claim(conn, row["id"], row["claim"])
     return released
+
+
+def _unlaunched(store: Store, job_id: str) -> bool:
+    """Remove a job its dead launcher had not finished writing (its record, written last,
+    is missing); whether it was."""
+    try:
+        written = stat.S_ISREG(os.lstat(store.state.record_path(job_id)).st_mode)
+    except FileNotFoundError:
+        written = False
+    if written:
+        return False
+    with store.write() as conn:
+        dropped = transitions.drop_unlaunched(conn, job_id)
+    if dropped:
+        store.state.remove_job_dir(job_id)
+    return dropped
 
 
 def resume_due(store: Store) -> None:

@@ -46,7 +46,7 @@ def launch(
     gives the original job's). A launch under a ``token`` a job was made with already
     returns that job (a dispatcher made it, then went silent: ``jobcore.cli.handoff``).
     """
-    if token is not None and (earlier := store.job_launched_as(token)) is not None:
+    if token is not None and (earlier := _launched_before(state, store, token)) is not None:
         return earlier
     cwd = os.path.abspath(cwd or os.getcwd())
     for what, text in (("the folder", cwd), ("--name", name or "")):
@@ -118,6 +118,19 @@ def launch(
     finally:
         _make_durable(state, job.id)
     return job
+
+
+def _launched_before(state: StateDir, store: Store, token: str) -> Job | None:
+    """The job made under ``token`` by a dispatcher that then went silent: started now if
+    it died before letting the job go, forgotten if it died before writing it."""
+    earlier = store.job_launched_as(token)
+    if earlier is None:
+        return None
+    from jobcore.ops import dispatch
+
+    if dispatch.release_dead_claims(store, earlier.id):
+        dispatch.start_now_or_later(state, store, earlier.id)
+    return store.job_launched_as(token)
 
 
 def _make_durable(state: StateDir, job_id: str) -> None:

@@ -1,0 +1,64 @@
+"""A burst of `jobcore run` handed to the dispatcher while it is killed with -9 at random
+moments (mid-request among them): every run succeeds and names one job, no job is made
+twice or without its run, and each command runs once."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import Counter
+from pathlib import Path
+
+import psutil
+
+from jobcore.state.store import Store
+from tests.conftest import CLI, dispatchers_of, wait_for
+
+LAUNCHES = 60
+
+
+def test_dispatcher_killed_at_random_during_handed_off_launches(
+    cli: CLI, store: Store, tmp_path: Path
+) -> None:
+    starts = tmp_path / "starts.txt"
+    script = f'echo "$JOBCORE_JOB_ID" >> {starts}'
+    before = {job.id for job in store.list_jobs()}
+    stop = threading.Event()
+    kills: list[int] = []
+
+    def attack() -> None:
+        rng = random.Random()
+        while not stop.wait(rng.uniform(0.05, 0.3)):  # the attack's timing: a random moment
+            for proc in dispatchers_of(cli.home):
+                try:
+                    proc.kill()
+                except psutil.NoSuchProcess:
+                    continue
+                kills.append(proc.pid)
+
+    attacker = threading.Thread(target=attack)
+    attacker.start()
+    try:
+        runs = [cli("run", "-q", "--", "sh", "-c", script, check=False) for _ in range(LAUNCHES)]
+    finally:
+        stop.set()
+        attacker.join()
+    printed = [run.stdout.strip() for run in runs]
+    made = {job.id for job in store.list_jobs()} - before
+    wait_for(lambda: all(store.get(i).status.is_final for i in made), timeout=60)
+    started = Counter(starts.read_text().split())
+    starters = [  # a handed-off job was made, claimed and started by a dispatcher
+        store.conn.execute("SELECT claimer_pid FROM jobs WHERE id = ?", (i,)).fetchone()[0]
+        for i in made
+    ]
+    handed = sum(pid in kills for pid in starters)
+    print(
+        f"{LAUNCHES} launches, dispatcher killed {len(kills)} times: {len(made)} jobs made, "
+        f"{handed} of them by a dispatcher later killed, {sum(started.values())} commands started"
+    )
+    assert kills and handed
+    assert [run.returncode for run in runs] == [0] * LAUNCHES, [r.stderr for r in runs]
+    assert len(set(printed)) == LAUNCHES  # one job per run, none shared
+    assert made == set(printed)  # no job made twice, none without the run that asked
+    assert started == Counter(printed)  # each command ran once
+    assert {store.get(i).status.value for i in made} == {"completed"}
