@@ -106,6 +106,14 @@ def _alive(proc: psutil.Process) -> bool:
         return False
 
 
+def _gone(pid: int) -> bool:
+    """Whether ``pid`` has exited and been reaped (or is a zombie)."""
+    try:
+        return not _alive(psutil.Process(pid))
+    except psutil.NoSuchProcess:
+        return True
+
+
 def stop_all_of(home: Path) -> None:
     """SIGKILL every process of the state folder and wait until each is dead. The ``home``
     fixture does it too, then also waits for them to be reaped, which takes this machine's
@@ -417,9 +425,9 @@ def test_a_caller_in_another_context_launches_its_job_itself(
     control = jobcore("run", "-q", "--", "true")
     assert control.handed_off  # the same context is taken
     # its worker gone and the dispatcher asleep: it starts no job while the CLI does
-    control_worker = psutil.Process(worker_of(store, control.job_id))
+    control_worker = worker_of(store, control.job_id)
     wait_ended(store, [control.job_id])
-    wait_for(lambda: not _alive(control_worker))
+    wait_for(lambda: _gone(control_worker))
     wait_for(lambda: _asleep(dispatcher))
 
     seen = tmp_path / "seen.txt"
