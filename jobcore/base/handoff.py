@@ -70,13 +70,13 @@ class Request:
         token, cwd, count = fields[2], fields[3], fields[4]
         if not (count.isascii() and count.isdigit() and len(count) < 8) or not os.path.isabs(cwd):
             return None
-        if len(fields) < 5 + int(count):
+        end = 5 + int(count)
+        if len(fields) < end:
             return None
-        argv = fields[5 : 5 + int(count)]
         env: dict[str, str] = {}
-        for variable in fields[5 + int(count) :]:
+        for variable in fields[end:]:
             name, equals, value = variable.partition("=")
-            if not equals:
+            if not (name and equals):
                 return None
             env[name] = value
-        return cls(token, cwd, argv, env)
+        return cls(token, cwd, fields[5:end], env)

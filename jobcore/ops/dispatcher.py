@@ -51,7 +51,8 @@ ERROR_PAUSE_S = 1.0
 
 
 class Dispatcher:
-    """Starts waiting jobs of one state folder as soon as they may run, until none waits."""
+    """Starts waiting jobs of one state folder as soon as they may run, and launches the
+    ``jobcore run`` lines handed to it, until none waits and none came for ``LINGER_S``."""
 
     def __init__(self, state: StateDir, lock_fd: int, launch: Launch | None = None) -> None:
         self.state = state
@@ -60,7 +61,7 @@ class Dispatcher:
         self.fifo = self._open_fifo()
         self.launch = launch
         """Launches a ``jobcore run`` handed over (None: this one takes no launches)."""
-        self.launches = None if launch is None else LaunchSocket(state)
+        self.launch_socket = None if launch is None else LaunchSocket(state)
         self.last_launch = time.monotonic()
         """When a launch last came (or this started): it stays ``LINGER_S`` after."""
         self.watched: dict[int, int] = {}
@@ -103,14 +104,14 @@ class Dispatcher:
             print(f"jobcore dispatcher: job {job_id}: {error}", flush=True)
 
     def _take_launches(self) -> None:
-        if self.launches is not None and self.launches.serve_waiting(self._launch):
+        if self.launch_socket is not None and self.launch_socket.serve_waiting(self._launch):
             self.last_launch = time.monotonic()
 
     def _launch(self, request: Request) -> Reply | None:
         return None if self.launch is None else self.launch(self.state, self.store, request)
 
     def _lingers(self) -> bool:
-        return self.launches is not None and time.monotonic() - self.last_launch < LINGER_S
+        return self.launch_socket is not None and time.monotonic() - self.last_launch < LINGER_S
 
     def _stay(self) -> bool:
         """Nothing waits: leave, unless work came in while we were leaving.
@@ -120,9 +121,9 @@ class Dispatcher:
         then the lock; only then is the database read again, so work committed before any
         of them is seen here or by the next dispatcher.
         """
-        if self.launches is not None:
-            self.launches.close(self._launch)
-            self.launches = None
+        if self.launch_socket is not None:
+            self.launch_socket.close(self._launch)
+            self.launch_socket = None
         os.close(self.fifo)
         fcntl.flock(self.lock_fd, fcntl.LOCK_UN)
         if not dispatch.has_waiting(self.store):
@@ -133,20 +134,20 @@ class Dispatcher:
             return False  # another dispatcher took over
         self.fifo = self._open_fifo()
         if self.launch is not None:
-            self.launches = LaunchSocket(self.state)
+            self.launch_socket = LaunchSocket(self.state)
         return True
 
     def _sleep(self, longest: float = SAFETY_NET_S) -> None:
         """Until a watched worker ends, a wake-up comes, or the next job is due."""
         due = dispatch.next_due(self.store)
         linger = LINGER_S - (time.monotonic() - self.last_launch)
-        if self.launches is not None and linger > 0:  # woken when it is over, to leave
+        if self.launch_socket is not None and linger > 0:  # woken when it is over, to leave
             due = linger if due is None else min(due, linger)
         timeout = longest if due is None else max(0.0, min(due, longest))
         poller = select.poll()
         poller.register(self.fifo, select.POLLIN)
-        if self.launches is not None:
-            poller.register(self.launches.fileno(), select.POLLIN)
+        if self.launch_socket is not None:
+            poller.register(self.launch_socket.fileno(), select.POLLIN)
         for fd in self.watched.values():
             poller.register(fd, select.POLLIN)
         poller.poll(timeout * 1000 + 1)
@@ -190,8 +191,8 @@ class Dispatcher:
                 pass
 
     def close(self) -> None:
-        if self.launches is not None:
-            self.launches.close(self._launch)
+        if self.launch_socket is not None:
+            self.launch_socket.close(self._launch)
         with contextlib.suppress(OSError):
             os.close(self.fifo)
         for fd in self.watched.values():
