@@ -235,8 +235,7 @@ def _unlaunched(store: Store, job_id: str) -> bool:
         written = False
     if written:
         return False
-    with store.write() as conn:
-        dropped = transitions.drop_unlaunched(conn, job_id)
+    dropped = store.delete_job(job_id, unlaunched=True)
     if dropped:
         store.state.remove_job_dir(job_id)
     return dropped

@@ -293,12 +293,16 @@ class Store:
         with self.write() as conn:
             update_in(conn, job_id, fields)
 
-    def delete_job(self, job_id: str) -> None:
+    def delete_job(self, job_id: str, *, unlaunched: bool = False) -> bool:
+        """Remove a job's rows; ``unlaunched``: only while its launcher still holds it, not
+        yet written in full (``NEW_CLAIM``, no worker). Whether it was removed."""
+        held = f" AND claim = '{NEW_CLAIM}' AND worker_pid IS NULL" if unlaunched else ""
         with self.write() as conn:
-            conn.execute("DELETE FROM samples WHERE job_id = ?", (job_id,))
-            conn.execute("DELETE FROM items WHERE job_id = ?", (job_id,))
-            conn.execute("DELETE FROM events WHERE job_id = ?", (job_id,))
-            conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+            if not conn.execute(f"DELETE FROM jobs WHERE id = ?{held}", (job_id,)).rowcount:
+                return False
+            for table in ("samples", "items", "events"):
+                conn.execute(f"DELETE FROM {table} WHERE job_id = ?", (job_id,))
+        return True
 
     def finish_if_active(
         self,

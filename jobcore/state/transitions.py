@@ -86,21 +86,6 @@ def release_claim(conn: sqlite3.Connection, job_id: str, token: str) -> bool:
     )
 
 
-def drop_unlaunched(conn: sqlite3.Connection, job_id: str) -> bool:
-    """Remove a job whose launcher died while writing it: nobody was told it exists, and
-    its folder is not whole. Only while it is still the launcher's (``NEW_CLAIM``)."""
-    if not _one(
-        conn.execute(
-            "DELETE FROM jobs WHERE id = ? AND claim = ? AND worker_pid IS NULL",
-            (job_id, NEW_CLAIM),
-        )
-    ):
-        return False
-    for table in ("samples", "items", "events"):
-        conn.execute(f"DELETE FROM {table} WHERE job_id = ?", (job_id,))
-    return True
-
-
 def record_worker(conn: sqlite3.Connection, job_id: str, worker: ProcessIdentity) -> bool:
     """The starter records the worker it started, unless that worker recorded itself first."""
     return _one(
