@@ -50,12 +50,15 @@ def _processes_of(home: Path) -> list[psutil.Process]:
 
 
 def dispatchers_of(home: Path) -> list[psutil.Process]:
-    """The dispatcher of this state folder (the workers it forks show their own command line)."""
-    return [
+    """The dispatcher of this state folder. A worker it forks shows its own command line,
+    but only from an instant after the fork: a match whose parent matches is that worker."""
+    found = [
         proc
-        for proc in psutil.process_iter(["cmdline"])
+        for proc in psutil.process_iter(["cmdline", "ppid"])
         if (proc.info["cmdline"] or [])[-2:] == ["jobcore.ops.dispatcher", str(home)]
     ]
+    pids = {proc.pid for proc in found}
+    return [proc for proc in found if proc.info["ppid"] not in pids]
 
 
 def kill_dispatchers(home: Path) -> None:
