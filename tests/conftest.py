@@ -52,13 +52,13 @@ def _processes_of(home: Path) -> list[psutil.Process]:
 def dispatchers_of(home: Path) -> list[psutil.Process]:
     """The dispatcher of this state folder. A worker it forks shows its own command line,
     but only from an instant after the fork: a match whose parent matches is that worker."""
-    found = [
-        proc
-        for proc in psutil.process_iter(["cmdline", "ppid"])
-        if (proc.info["cmdline"] or [])[-2:] == ["jobcore.ops.dispatcher", str(home)]
-    ]
+    found: dict[psutil.Process, int] = {}  # not process_iter's info: another thread's call
+    for proc in psutil.process_iter():  # may replace it meanwhile
+        with contextlib.suppress(psutil.Error):
+            if proc.cmdline()[-2:] == ["jobcore.ops.dispatcher", str(home)]:
+                found[proc] = proc.ppid()
     pids = {proc.pid for proc in found}
-    return [proc for proc in found if proc.info["ppid"] not in pids]
+    return [proc for proc, parent in found.items() if parent not in pids]
 
 
 def kill_dispatchers(home: Path) -> None:
