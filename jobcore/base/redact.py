@@ -63,7 +63,9 @@ def _text_hint() -> re.Pattern[str]:
 def compile_all() -> None:
     """Compile every shape now: a process that forks workers (the dispatcher) compiles them
     once for all of them, not once in each."""
-    _patterns(), _hints(), _text_hint()
+    _patterns()
+    _hints()
+    _text_hint()
 
 
 def secret_names(env: Mapping[str, str], listed: Iterable[str]) -> set[str]:

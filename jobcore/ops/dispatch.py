@@ -21,7 +21,7 @@ from jobcore.base.errors import JobcoreError
 from jobcore.ops.housekeeping import clean
 from jobcore.ops.reconcile import reconcile
 from jobcore.ops.spawn import spawn_worker
-from jobcore.ops.wakeup import dispatcher_runs, poke, spawn_dispatcher, started_here
+from jobcore.ops.wakeup import poke, start_dispatcher
 from jobcore.procs.identity import is_alive, self_identity
 from jobcore.state import transitions
 from jobcore.state.models import Job, JobStatus, ProcessIdentity
@@ -386,15 +386,14 @@ def wake(state: StateDir, store: Store) -> None:
 def keep_warm(state: StateDir, previous: float | None, job: Job) -> None:
     """After a launch made by ``jobcore run`` itself: one that came less than ``LINGER_S``
     after the job before (a loop, a script) starts a dispatcher to take the next ones."""
-    recent = previous is not None and 0 <= job.created_at - previous < LINGER_S
-    if recent and not started_here() and not dispatcher_runs(state):
-        spawn_dispatcher(state)
+    if previous is not None and 0 <= job.created_at - previous < LINGER_S:
+        start_dispatcher(state)
 
 
 def ensure(state: StateDir, store: Store) -> None:
     """Start a dispatcher if something waits and none runs (no wake-up for one that does)."""
-    if has_waiting(store) and not dispatcher_runs(state):
-        spawn_dispatcher(state)
+    if has_waiting(store):
+        start_dispatcher(state)
 
 
 def check(store: Store) -> None:

@@ -17,6 +17,7 @@ from jobcore.procs.identity import self_identity
 from jobcore.procs.programs import validate
 from jobcore.state import launch_env
 from jobcore.state.atomic import make_durable, write_json
+from jobcore.state.item_text import is_text
 from jobcore.state.models import BatchSpec, Job, QueueSpec
 from jobcore.state.paths import StateDir, disk_error
 from jobcore.state.store import Store
@@ -50,7 +51,7 @@ def launch(
         return earlier
     cwd = os.path.abspath(cwd or os.getcwd())
     for what, text in (("the folder", cwd), ("--name", name or "")):
-        if not _utf8(text):  # the database keeps them as text
+        if not is_text(text):  # the database keeps them as text
             raise JobcoreError(f"{what} {text!r} is not valid UTF-8; jobcore keeps it as text")
     overrides = dict(env or {})
     if batch is not None:
@@ -142,14 +143,6 @@ def _make_durable(state: StateDir, job_id: str) -> None:
         return  # the job ended and was cleaned away already (``keep``)
     except OSError as exc:
         raise disk_error(exc, f"cannot write job {job_id}") from exc
-
-
-def _utf8(text: str) -> bool:
-    try:
-        text.encode()
-    except UnicodeEncodeError:  # bytes a file name may hold, decoded as surrogates
-        return False
-    return True
 
 
 def _redactor(state: StateDir, env: Mapping[str, str], redact: Sequence[str]) -> Redactor:

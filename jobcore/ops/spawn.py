@@ -40,17 +40,6 @@ _spawned: list[int] = []
 """Workers started here: polled so long-lived callers (the dashboard) leave no zombies."""
 
 
-def _reap_spawned() -> None:
-    """Collect workers of ours that have exited (a long-lived caller leaves no zombies)."""
-    for pid in list(_spawned):
-        try:
-            done, _ = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            done = pid
-        if done:
-            _spawned.remove(pid)
-
-
 def worker_env(state: StateDir, job_id: str) -> dict[str, str]:
     """Our environment for a new worker, with its own job's marker instead of ours.
 
@@ -86,7 +75,7 @@ def spawn_worker(
     forked worker runs ``follow_ups`` when its job ends; a spawned one gets the same from its
     program (``jobcore.ops.worker_process``).
     """
-    _reap_spawned()
+    forking.reap_exited(_spawned)
     try:
         log_fd = open_private(
             state.log_path(job_id), os.O_WRONLY | os.O_APPEND | os.O_CREAT, state.root

@@ -7,7 +7,6 @@ One dispatcher per state folder holds ``LOCK_NAME`` (a flock); any process write
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import fcntl
 import os
@@ -15,6 +14,7 @@ import stat
 import sys
 
 from jobcore.base.errors import JobcoreError
+from jobcore.procs.forking import reap_exited
 from jobcore.state.paths import ENV_JOB, JOB_MARKERS, StateDir, open_folder, open_private
 
 LOCK_NAME = "dispatch.lock"
@@ -82,25 +82,18 @@ def dispatcher_marker(state: StateDir) -> str:
     return f"{os.path.realpath(state.root)}/{LOCK_NAME}"
 
 
-def _reap_spawned() -> None:
-    for pid in list(_spawned):
-        with contextlib.suppress(ChildProcessError):
-            if not os.waitpid(pid, os.WNOHANG)[0]:
-                continue
-        _spawned.remove(pid)
-
-
-def started_here() -> bool:
-    """Whether a dispatcher this process started is still running (or starting: it may
-    not hold the lock yet)."""
-    _reap_spawned()
-    return bool(_spawned)
+def start_dispatcher(state: StateDir) -> None:
+    """Start a dispatcher unless one runs, or one this process started is still starting
+    (it may not hold the lock yet: a second would only find it taken and exit)."""
+    reap_exited(_spawned)
+    if not _spawned and not dispatcher_runs(state):
+        spawn_dispatcher(state)
 
 
 def spawn_dispatcher(state: StateDir) -> None:
     """Start the dispatcher detached (new session, stdio off the terminal), as
     ``python -m jobcore.ops.dispatcher STATE_DIR``; it exits at once if another runs."""
-    _reap_spawned()
+    reap_exited(_spawned)
     log_fd = open_private(state.root / LOG_NAME, os.O_WRONLY | os.O_APPEND | os.O_CREAT, state.root)
     null_fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
     env = {name: value for name, value in os.environ.items() if name not in JOB_MARKERS}

@@ -31,6 +31,19 @@ enums again, a fifth of a millisecond in every worker that resets its handlers."
 
 _allowed = False
 
+
+def reap_exited(pids: list[int]) -> None:
+    """Collect the children in ``pids`` that have exited, dropping them from the list: a
+    long-lived starter (the dashboard, a command that started several) leaves no zombies."""
+    for pid in list(pids):
+        try:
+            done = os.waitpid(pid, os.WNOHANG)[0]
+        except ChildProcessError:  # reaped already (a caller waiting on every child)
+            done = pid
+        if done:
+            pids.remove(pid)
+
+
 NO_JOB = f"{ENV_JOB}=\0".encode()
 """A marker entry that names no job: a sweep of any job leaves its bearer and (as another
 job's) everything under it alone."""

@@ -37,7 +37,7 @@ SCHEDULING = (15, 16, 38)
 NAMESPACES = ("cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts")
 
 
-def inherited(pid: int | str) -> tuple[object, ...] | None:
+def inherited(pid: int) -> tuple[object, ...] | None:
     """What a child of ``pid`` would start with, of the above; None if it cannot be read."""
     try:
         with open(f"/proc/{pid}/status", "rb") as fh:
@@ -49,7 +49,7 @@ def inherited(pid: int | str) -> tuple[object, ...] | None:
         with open(f"/proc/{pid}/oom_score_adj", "rb") as fh:
             oom = fh.read()
         namespaces = [_namespace(pid, name) for name in NAMESPACES]
-        io_priority = tuple(psutil.Process(int(pid) if pid != "self" else os.getpid()).ionice())
+        io_priority = tuple(psutil.Process(pid).ionice())
     except (OSError, psutil.Error):
         return None
     fields = stat_fields(pid)
@@ -58,7 +58,7 @@ def inherited(pid: int | str) -> tuple[object, ...] | None:
     return (*status, limits, oom, io_priority, *namespaces, *(fields[at] for at in SCHEDULING))
 
 
-def _namespace(pid: int | str, name: str) -> str | None:
+def _namespace(pid: int, name: str) -> str | None:
     try:
         return os.readlink(f"/proc/{pid}/ns/{name}")
     except FileNotFoundError:  # a kernel without that kind of namespace
@@ -68,4 +68,4 @@ def _namespace(pid: int | str, name: str) -> str | None:
 def same_as_mine(pid: int) -> bool:
     """Whether a child of ``pid`` would start as one of this process would."""
     theirs = inherited(pid)
-    return theirs is not None and theirs == inherited("self")
+    return theirs is not None and theirs == inherited(os.getpid())

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 
-def to_db(item: str) -> str | bytes:
-    """How an item is stored: text, or its bytes where it is not UTF-8 (SQLite text cannot
-    hold the lone surrogates that stand for those bytes)."""
+def is_text(value: str) -> bool:
+    """Whether SQLite can keep ``value`` as text: not when it holds the lone surrogates that
+    stand for a file name's bytes that are not UTF-8."""
     try:
-        item.encode("utf-8")
+        value.encode("utf-8")
     except UnicodeEncodeError:
-        return item.encode("utf-8", "surrogateescape")
-    return item
+        return False
+    return True
+
+
+def to_db(item: str) -> str | bytes:
+    """How an item is stored: text, or its bytes where it is not UTF-8 (``is_text``)."""
+    return item if is_text(item) else item.encode("utf-8", "surrogateescape")
 
 
 def from_db(value: str | bytes) -> str:
