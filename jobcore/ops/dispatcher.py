@@ -30,7 +30,7 @@ from pathlib import Path
 from jobcore.base import redact
 from jobcore.base.errors import JobcoreError
 from jobcore.base.handoff import Request
-from jobcore.ops import dispatch, wakeup
+from jobcore.ops import dispatch, spare, spawn, wakeup
 from jobcore.ops.dispatch import LINGER_S
 from jobcore.ops.launch_socket import LaunchSocket, Reply
 from jobcore.ops.reconcile import reconcile
@@ -124,6 +124,7 @@ class Dispatcher:
         if self.launch_socket is not None:
             self.launch_socket.close(self._launch)
             self.launch_socket = None
+        spare.let_go()
         os.close(self.fifo)
         fcntl.flock(self.lock_fd, fcntl.LOCK_UN)
         if not dispatch.has_waiting(self.store):
@@ -138,9 +139,18 @@ class Dispatcher:
         return True
 
     def _sleep(self, longest: float = SAFETY_NET_S) -> None:
-        """Until a watched worker ends, a wake-up comes, or the next job is due."""
+        """Until a watched worker ends, a wake-up comes, or the next job is due.
+
+        Launches are coming one after another: a spare worker waits for the next
+        (``jobcore.ops.spare``), let go ``SPARE_S`` after the last."""
         due = dispatch.next_due(self.store)
-        linger = LINGER_S - (time.monotonic() - self.last_launch)
+        since = time.monotonic() - self.last_launch
+        if self.launch_socket is not None and since < spare.SPARE_S:
+            spawn.keep_spare(self.state, self.store, dispatch.AFTER_JOB)
+            due = spare.SPARE_S - since if due is None else min(due, spare.SPARE_S - since)
+        else:
+            spare.let_go()
+        linger = LINGER_S - since
         if self.launch_socket is not None and linger > 0:  # woken when it is over, to leave
             due = linger if due is None else min(due, linger)
         timeout = longest if due is None else max(0.0, min(due, longest))
@@ -191,6 +201,7 @@ class Dispatcher:
                 pass
 
     def close(self) -> None:
+        spare.let_go()
         if self.launch_socket is not None:
             self.launch_socket.close(self._launch)
         with contextlib.suppress(OSError):

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import gc
+import functools
 import os
-import signal
 import sys
 from collections.abc import Callable
-from types import FrameType
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING
 
 from jobcore.base.errors import JobcoreError
+from jobcore.ops import spare
 from jobcore.procs import forking
 from jobcore.procs.identity import identity_of
 from jobcore.state import transitions
@@ -87,9 +86,14 @@ def spawn_worker(
     null_fd = os.open(os.devnull, os.O_RDONLY)
     try:
         env = worker_env(state, job_id)
-        if forking.safe() and forking.fits(env):
-            stdio = (log_fd, null_fd)
-            pid = _fork_worker(state, store, env, job_id, claim, slot_fd, stdio, follow_ups)
+        stdio = (log_fd, null_fd)
+        kept = spare.take_kept(state, follow_ups)
+        if kept is not None and kept.hand(job_id, claim, slot_fd, stdio):
+            pid = kept.pid
+        elif forking.safe() and forking.fits(env):
+            job = (state, job_id, claim, slot_fd, stdio, follow_ups)
+            argv = ["jobcore-worker", job_id, str(state.root)]
+            pid = _fork(state, store, env, argv, functools.partial(_forked_worker, *job))
         else:
             pid = _spawn_worker(state, job_id, claim, slot_fd, log_fd, null_fd)
     except OSError as exc:
@@ -146,40 +150,47 @@ def _name_process(name: str) -> None:
             os.close(fd)
 
 
-def _fork_worker(
-    state: StateDir,
-    store: Store,
-    env: dict[str, str],
-    job_id: str,
-    claim: str,
-    slot_fd: int | None,
-    stdio: tuple[int, int],
-    follow_ups: FollowUps,
+def _fork(
+    state: StateDir, store: Store, env: dict[str, str], argv: list[str], body: Callable[[], int]
 ) -> int:
-    """Fork the worker; returns its pid. ``store``'s connection is closed across the fork
-    (SQLite forbids using one in two processes) and open again when this returns. The child
-    is marked as ``job_id``'s from its first instant (``forking.fork_as``)."""
+    """Fork a child that runs ``body`` and exits; returns its pid. ``store``'s connection is
+    closed across the fork (SQLite forbids using one in two processes) and open again when
+    this returns. The child has ``env`` (with its marker) and ``argv`` from its first
+    instant (``forking.fork_as``)."""
     for stream in (sys.stdout, sys.stderr):  # or the child would write our buffered text too
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
     keep_wal(state.db_path)  # so this close, the last one maybe, leaves the WAL be
     store.close()
     try:
-        pid = forking.fork_as(env, ["jobcore-worker", job_id, str(state.root)])
+        pid = forking.fork_as(env, argv)
         if pid == 0:
-            _become_worker(state, job_id, claim, slot_fd, stdio, follow_ups)
+            forking.run_child(body)
     finally:
         store.connect()  # only the parent gets here: the child never returns
     return pid
 
 
-_FRESH_HANDLERS: dict[int, Callable[[int, FrameType | None], Any] | int] = {
-    signal.SIGINT: signal.default_int_handler,
-    signal.SIGPIPE: signal.SIG_IGN,
-    signal.SIGXFSZ: signal.SIG_IGN,
-    signal.SIGHUP: signal.SIG_IGN,  # a worker's own: it outlives its terminal
-}
-"""A new worker's signal handlers, where not the default."""
+def keep_spare(state: StateDir, store: Store, follow_ups: FollowUps) -> None:
+    """Have a spare worker ready for the next job of ``state`` with ``follow_ups``
+    (``jobcore.ops.spare``): forked now if there is none and this process may fork."""
+    if spare.kept():
+        return
+    env = worker_env(state, "")
+    env[ENV_JOB] = ""  # a marker of no job: a sweep of any job leaves it alone
+    if not (forking.safe() and forking.fits(env)):
+        return
+    ours, theirs = spare.socket_pair()
+    ready = functools.partial(_ready_spare, state, follow_ups)
+    try:
+        argv = ["jobcore-spare", str(state.root)]
+        pid = _fork(state, store, env, argv, lambda: spare.wait_for_job(theirs, ready))
+    except OSError:
+        ours.close()
+        return
+    finally:
+        theirs.close()
+    spare.keep(spare.Spare(pid, ours, (state.root, follow_ups)))
 
 
 def _become_worker(
@@ -189,40 +200,54 @@ def _become_worker(
     slot_fd: int | None,
     stdio: tuple[int, int],
     follow_ups: FollowUps,
-) -> NoReturn:
-    """In the forked child: detach as a spawned worker would be, run the job, exit.
+    store: Store | None = None,
+) -> int:
+    """In the worker's process, detached and marked as ``job_id``'s: take the job's log as
+    stdout and stderr and run the job; its exit code. A spare passes the ``store`` it
+    opened once it had closed all it inherited: a worker forked for its job closes all."""
+    log_fd, null_fd = stdio
+    _name_process(WORKER_NAME.format(job_id=job_id))
+    os.dup2(null_fd, 0)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__  # not a starter's capture
+    from jobcore.worker.worker import serve  # only in a forked worker
 
-    Nothing inherited from the launcher is finalised here (``gc.freeze``): an object of its
-    could own a descriptor number the worker has reused by then. Signal handlers the
-    launcher set go back to those of a fresh interpreter, as an exec would reset them (a
-    worker's parent ignores SIGTERM once its own job is over).
-    """
-    code = 1
-    try:
-        gc.freeze()
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
-        os.setsid()
-        log_fd, null_fd = stdio
-        _name_process(WORKER_NAME.format(job_id=job_id))
-        os.dup2(null_fd, 0)
-        os.dup2(log_fd, 1)
-        os.dup2(log_fd, 2)
-        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__  # not a starter's capture
-        for signum in forking.SIGNALS:
-            fresh = _FRESH_HANDLERS.get(signum, signal.SIG_DFL)
-            with contextlib.suppress(OSError, ValueError):
-                if signal.getsignal(signum) not in (fresh, None):
-                    signal.signal(signum, fresh)
-        from jobcore.worker.worker import serve  # only in the forked child
+    forked = store is None
+    return serve(
+        str(state.root), job_id, claim, slot_fd, forked=forked, follow_ups=follow_ups, store=store
+    )
 
-        code = serve(str(state.root), job_id, claim, slot_fd, forked=True, follow_ups=follow_ups)
-    except BaseException:
-        with contextlib.suppress(BaseException):
-            import traceback
 
-            traceback.print_exc()  # to the job log: a crashed worker says why
-    finally:
-        with contextlib.suppress(BaseException):
-            sys.stdout.flush()
-            sys.stderr.flush()
-        os._exit(code)
+def _ready_spare(state: StateDir, follow_ups: FollowUps) -> spare.Take:
+    """A spare, detached, readies what needs no job: its name and its connection."""
+    _name_process("jobcore-spare")
+    store = Store(state)
+    return functools.partial(_spare_worker, state, follow_ups, store)
+
+
+def _spare_worker(
+    state: StateDir,
+    follow_ups: FollowUps,
+    store: Store,
+    job_id: str,
+    claim: str,
+    slot_fd: int | None,
+    stdio: tuple[int, int],
+) -> int:
+    """A spare handed its job: marked as the job's, it runs it (it is detached already)."""
+    forking.become(worker_env(state, job_id), ["jobcore-worker", job_id, str(state.root)])
+    return _become_worker(state, job_id, claim, slot_fd, stdio, follow_ups, store)
+
+
+def _forked_worker(
+    state: StateDir,
+    job_id: str,
+    claim: str,
+    slot_fd: int | None,
+    stdio: tuple[int, int],
+    follow_ups: FollowUps,
+) -> int:
+    """A worker forked for its job: detach, then run it."""
+    forking.detach()
+    return _become_worker(state, job_id, claim, slot_fd, stdio, follow_ups)

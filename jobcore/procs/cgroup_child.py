@@ -15,11 +15,13 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import functools
 import gc
 import os
 import signal
 import sys
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from jobcore.procs.forking import SIGNALS
 
@@ -69,16 +71,19 @@ class Child:
         return self.returncode
 
 
-def _clone_into(cgroup_fd: int) -> int:
-    """``clone3`` into the cgroup: the child's pid in the parent, 0 in the child.
+@functools.cache
+def _syscall() -> Any:
+    """libc's ``syscall`` through ``PyDLL``, so the GIL stays held across the call and the
+    child starts as the only thread, holding it. Made once: a ``PyDLL`` makes a class."""
+    syscall = ctypes.PyDLL(None, use_errno=True).syscall
+    syscall.restype = ctypes.c_long
+    return syscall
 
-    Through ``PyDLL``, so the GIL stays held across the call and the child starts as the
-    only thread, holding it.
-    """
+
+def _clone_into(cgroup_fd: int) -> int:
+    """``clone3`` into the cgroup: the child's pid in the parent, 0 in the child."""
     args = _CloneArgs(flags=CLONE_INTO_CGROUP, exit_signal=signal.SIGCHLD, cgroup=cgroup_fd)
-    libc = ctypes.PyDLL(None, use_errno=True)
-    libc.syscall.restype = ctypes.c_long
-    pid = libc.syscall(ctypes.c_long(SYS_CLONE3), ctypes.byref(args), ctypes.sizeof(args))
+    pid = _syscall()(ctypes.c_long(SYS_CLONE3), ctypes.byref(args), ctypes.sizeof(args))
     if pid < 0:
         code = ctypes.get_errno()
         raise OSError(code, os.strerror(code))
@@ -106,12 +111,13 @@ def start(
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     top = _highest_fd()
     blocked = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+    handled = _handled_signals()
     gc_was_on = gc.isenabled()
     gc.disable()  # no finaliser of ours may run in the child
     try:
         pid = _clone_into(cgroup_fd)
         if pid == 0:
-            _exec_child(paths, argv, cwd, env, stdio, (pass_fds, err_w, top), blocked)
+            _exec_child(paths, argv, cwd, env, stdio, (pass_fds, err_w, top), (handled, blocked))
     except OSError as exc:
         os.close(err_r)
         if exc.errno in UNSUPPORTED:
@@ -139,6 +145,25 @@ def _candidates(name: str, env: Mapping[str, str]) -> list[bytes]:
     return [os.fsencode(os.path.join(folder, name)) for folder in os.get_exec_path(env)]
 
 
+def _handled_signals() -> list[int]:
+    """The signals whose handler an exec would not reset to the default by itself: those
+    Python handles, and SIGPIPE and SIGXFSZ, which it ignores (listed before the clone, so
+    the child, which copies every page it touches, does the least)."""
+    handled = []
+    for signum in SIGNALS:
+        try:
+            handler = signal.getsignal(signum)
+        except (OSError, ValueError):
+            continue
+        if signum in (signal.SIGPIPE, signal.SIGXFSZ) or handler not in (
+            signal.SIG_IGN,
+            signal.SIG_DFL,
+            None,
+        ):
+            handled.append(signum)
+    return handled
+
+
 def _highest_fd() -> int:
     """The highest descriptor open here (the child has the same): closing up to it rather
     than to the limit, which may be a million, where ``close_range`` is missing."""
@@ -155,7 +180,7 @@ def _exec_child(
     env: Mapping[str, str],
     stdio: tuple[int, int, int],
     fds: tuple[Sequence[int], int, int],
-    mask: set[int | signal.Signals],
+    signals: tuple[list[int], set[int | signal.Signals]],
 ) -> None:
     """In the child: set up as Popen's child would, then exec; never returns.
 
@@ -164,6 +189,7 @@ def _exec_child(
     the command, never a Python handler copied from the worker.
     """
     pass_fds, err_w, top = fds
+    handled, mask = signals
     step = "setup"
     try:
         for target, fd in enumerate(stdio):
@@ -179,14 +205,8 @@ def _exec_child(
         step = "cwd"
         os.chdir(cwd)
         step = "exec"
-        for signum in SIGNALS:
-            with contextlib.suppress(OSError, ValueError):
-                if signum in (signal.SIGPIPE, signal.SIGXFSZ) or signal.getsignal(signum) not in (
-                    signal.SIG_IGN,
-                    signal.SIG_DFL,
-                    None,
-                ):
-                    signal.signal(signum, signal.SIG_DFL)
+        for signum in handled:
+            signal.signal(signum, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         first_error = errno.ENOENT
         for path in paths:

@@ -18,10 +18,15 @@ ctypes anyway, uses it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import os
 import signal
 import sys
+from collections.abc import Callable
+from types import FrameType
+from typing import Any, NoReturn
 
 from jobcore.state.paths import ENV_JOB
 
@@ -124,11 +129,9 @@ def fork_as(env: dict[str, str], argv: list[str]) -> int:
     before the fork until it returns, so no instant exists at which the child shows the
     parent's marker: a sweep of the parent's job can never take it for one of its own.
     """
-    areas = _areas()
-    assert areas is not None
-    (at, room), (start, size) = areas
-    entries = _entries(env, size)
-    assert entries is not None
+    area = _environ_area()
+    assert area is not None
+    start, size = area
     mem = _Memory()
     saved = mem.read(start, size)
     mem.write(start, NO_JOB.ljust(size, b"\0"))
@@ -145,6 +148,18 @@ def fork_as(env: dict[str, str], argv: list[str]) -> int:
     mem.close()  # it reaches the parent's memory, not ours
     global generation
     generation += 1
+    become(env, argv)
+    return 0
+
+
+def become(env: dict[str, str], argv: list[str]) -> None:
+    """Make ``env`` (which holds a job marker) this process's environment everywhere, and
+    ``argv`` its command line as ``ps`` shows it: what a fork does first (``fork_as``), and
+    a spare worker when it is handed its job. Call only where ``fits(env)``."""
+    areas = _areas()
+    entries = None if areas is None else _entries(env, areas[1][1])
+    assert areas is not None and entries is not None
+    (at, room), (start, size) = areas
     import ctypes
 
     ctypes.memmove(start, entries, size)
@@ -155,7 +170,52 @@ def fork_as(env: dict[str, str], argv: list[str]) -> int:
     ctypes.CDLL(None).clearenv()
     os.environ.clear()
     os.environ.update(env)
-    return 0
+
+
+_FRESH_HANDLERS: dict[int, Callable[[int, FrameType | None], Any] | int] = {
+    signal.SIGINT: signal.default_int_handler,
+    signal.SIGPIPE: signal.SIG_IGN,
+    signal.SIGXFSZ: signal.SIG_IGN,
+    signal.SIGHUP: signal.SIG_IGN,  # a worker's own: it outlives its terminal
+}
+"""A new worker's signal handlers, where not the default."""
+
+
+def detach() -> None:
+    """In a forked child: become a session of its own with a fresh interpreter's signal
+    handlers, as a spawned worker would be.
+
+    Nothing inherited from the starter is finalised here (``gc.freeze``): an object of its
+    could own a descriptor number the child has reused by then. Handlers the starter set
+    go back to those of a fresh interpreter, as an exec would reset them (a worker's parent
+    ignores SIGTERM once its own job is over).
+    """
+    gc.freeze()
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    os.setsid()
+    for signum in SIGNALS:
+        fresh = _FRESH_HANDLERS.get(signum, signal.SIG_DFL)
+        with contextlib.suppress(OSError, ValueError):
+            if signal.getsignal(signum) not in (fresh, None):
+                signal.signal(signum, fresh)
+
+
+def run_child(body: Callable[[], int]) -> NoReturn:
+    """In a forked child: run ``body`` and exit with its code, never returning into the
+    starter's code; a crash is printed where the child's stderr goes (a job's log)."""
+    code = 1
+    try:
+        code = body()
+    except BaseException:
+        with contextlib.suppress(BaseException):
+            import traceback
+
+            traceback.print_exc()
+    finally:
+        with contextlib.suppress(BaseException):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
 
 
 class _Memory:

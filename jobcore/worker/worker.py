@@ -73,6 +73,7 @@ class Worker:
         claim: str = "",
         slot_fd: int | None = None,
         follow_ups: FollowUps | None = None,
+        store: Store | None = None,
     ) -> None:
         self.state = state
         self.follow_ups = follow_ups
@@ -86,7 +87,8 @@ class Worker:
         the command's processes (which inherit it) are gone too."""
         self.handed_over = False
         """Whether the slot was let go and the queue told (once per worker)."""
-        self.store = Store(state)
+        self.store = Store(state) if store is None else store
+        """Its own connection: opened here, or ahead by a spare worker (``jobcore.ops.spare``)."""
         self.store.patience = Patience(
             forever=True, note=self.note, note_after_s=BUSY_TIMEOUT_MS / 1000
         )
@@ -377,9 +379,11 @@ def serve(
     *,
     forked: bool = False,
     follow_ups: FollowUps | None = None,
+    store: Store | None = None,
 ) -> int:
     """Run a job as its detached worker, once stdio is the job log and the session our own:
-    what ``python -m jobcore.worker`` and a worker ``forked`` by the launcher share."""
+    what ``python -m jobcore.worker`` and a worker ``forked`` by the launcher share (with
+    the ``store`` a spare opened ahead, if any)."""
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     _close_inherited_fds(keep=slot_fd, every=forked)
     os.chdir(root)  # never keep the launcher's folder busy (an unmount, a deleted dir)
@@ -387,7 +391,7 @@ def serve(
     # Its store is closed across a start, its slot let go: the next job's worker may be a
     # fork of this one (``jobcore.procs.forking`` marks it as that job's, not ours).
     forking.allow()
-    worker = Worker(StateDir(Path(root).absolute()), job_id, claim, slot_fd, follow_ups)
+    worker = Worker(StateDir(Path(root).absolute()), job_id, claim, slot_fd, follow_ups, store)
     # It exits without closing its store, as the command does: a close by the last
     # connection would checkpoint and delete the WAL, for the next command to make again
     # (docs/decisions/0014-no-checkpoint-on-exit.md).
