@@ -7,6 +7,7 @@ or ``SPARE_S`` without a launch. Every test drives the real ``python -m jobcore`
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 from pathlib import Path
@@ -122,3 +123,25 @@ def test_a_killed_spare_leaves_launches_working(cli: CLI, store: Store) -> None:
     job_id = cli.run("true")
     assert cli.wait_status(job_id, {"completed"})["exit_code"] == 0
     assert store.get(job_id).worker is not None and store.get(job_id).worker.pid != spare.pid
+
+
+def test_a_draining_queue_hands_its_next_jobs_to_spares(cli: CLI, store: Store) -> None:
+    cli("group", "add", "one", "--parallel", "1")
+    ids = [cli.run("sleep", "0.3", opts=("--group", "one")) for _ in range(6)]
+    for job_id in ids:
+        cli.wait_status(job_id, {"completed"}, timeout=60)
+    started = {
+        job_id: store.conn.execute(
+            "SELECT worker_start, cmd_start FROM jobs WHERE id = ?", (job_id,)
+        ).fetchone()
+        for job_id in ids
+    }
+    ticks = os.sysconf("SC_CLK_TCK")
+    # A worker born while the job before was still running (its command sleeps 0.3 s) was a
+    # spare: one forked for the job would be born after that job had ended.
+    early = [
+        job_id
+        for before, job_id in itertools.pairwise(ids)
+        if started[job_id]["worker_start"] < started[before]["cmd_start"] + 0.2 * ticks
+    ]
+    assert len(early) >= 3, started

@@ -141,13 +141,14 @@ class Dispatcher:
     def _sleep(self, longest: float = SAFETY_NET_S) -> None:
         """Until a watched worker ends, a wake-up comes, or the next job is due.
 
-        Launches are coming one after another: a spare worker waits for the next
+        Launches or starts are coming one after another: a spare worker waits for the next
         (``jobcore.ops.spare``), let go ``SPARE_S`` after the last."""
         due = dispatch.next_due(self.store)
         since = time.monotonic() - self.last_launch
-        if self.launch_socket is not None and since < spare.SPARE_S:
+        busy = spare.SPARE_S - min(since, spare.since_start())
+        if busy > 0:
             spawn.keep_spare(self.state, self.store, dispatch.AFTER_JOB)
-            due = spare.SPARE_S - since if due is None else min(due, spare.SPARE_S - since)
+            due = busy if due is None else min(due, busy)
         else:
             spare.let_go()
         linger = LINGER_S - since

@@ -8,10 +8,11 @@ connection, before the launch comes; handed a job, it takes the job's marker, lo
 claim and starts the command
 (docs/decisions/0029-a-spare-worker.md).
 
-Only a starter that takes launches one after another keeps one (the dispatcher, while
-``jobcore run`` lines are handed to it), and only for ``SPARE_S`` after the last: jobs that
-only wait cost no process of their own. A spare is no job's (its marker names none) until
-it is handed one, and it exits when its starter closes its end or dies.
+Only a starter that starts jobs one after another keeps one (the dispatcher, while
+``jobcore run`` lines are handed to it or a queue drains through it), and only for
+``SPARE_S`` after the last start: jobs that only wait cost no process of their own. A spare
+is no job's (its marker names none) until it is handed one, and it exits when its starter
+closes its end or dies.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import contextlib
 import os
 import select
 import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,8 +33,8 @@ if TYPE_CHECKING:
     from jobcore.worker.worker import FollowUps
 
 SPARE_S = 0.5
-"""How long a spare is kept after the last launch: launches of a script come closer than
-this; a person typing them gains nothing from a spare."""
+"""How long a spare is kept after the last start: a script's launches and a draining
+queue's starts come closer than this; a person typing them gains nothing from a spare."""
 
 EXIT_WAIT_S = 0.5
 """The longest a starter waits for a spare it let go to exit (one stopped is left)."""
@@ -69,6 +71,8 @@ class Spare:
 
 
 _kept: Spare | None = None
+_wanted = float("-inf")
+"""When this process last started a worker (``time.monotonic``)."""
 
 
 def socket_pair() -> tuple[socket.socket, socket.socket]:
@@ -88,14 +92,20 @@ def kept() -> bool:
 
 
 def take_kept(state: StateDir, follow_ups: FollowUps) -> Spare | None:
-    """The kept spare, if it can run a job of ``state`` with ``follow_ups``; it is no
-    longer kept either way."""
-    global _kept
+    """The kept spare, if it can run a job of ``state`` with ``follow_ups``, for a worker
+    about to be started; it is no longer kept either way."""
+    global _kept, _wanted
+    _wanted = time.monotonic()
     spare, _kept = _kept, None
     if spare is not None and spare.for_jobs != (state.root, follow_ups):
         spare.close()
         return None
     return spare
+
+
+def since_start() -> float:
+    """Seconds since this process last started a worker (infinite: never)."""
+    return time.monotonic() - _wanted
 
 
 def let_go() -> None:

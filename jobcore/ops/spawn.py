@@ -222,14 +222,17 @@ def _become_worker(
 def _ready_spare(state: StateDir, follow_ups: FollowUps) -> spare.Take:
     """A spare, detached, readies what needs no job: its name and its connection."""
     _name_process("jobcore-spare")
-    store = Store(state)
+    try:
+        store: Store | None = Store(state)
+    except JobcoreError:
+        store = None  # opened once it has its job, which then fails saying why in its log
     return functools.partial(_spare_worker, state, follow_ups, store)
 
 
 def _spare_worker(
     state: StateDir,
     follow_ups: FollowUps,
-    store: Store,
+    store: Store | None,
     job_id: str,
     claim: str,
     slot_fd: int | None,
