@@ -26,7 +26,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from jobcore.procs import forking
 from jobcore.state.paths import StateDir
 
 if TYPE_CHECKING:
@@ -127,10 +126,9 @@ def let_go() -> None:
 
 
 def wait_for_job(sock: socket.socket, ready: Callable[[], Take]) -> int:
-    """The spare's life: detached, holding nothing of its starter's (its lock, listening
-    socket, database, the other end of this one), get ``ready``, wait for a job and run it
-    with what that returned."""
-    forking.detach()
+    """The spare's life, in its detached fork: holding nothing of its starter's (its lock,
+    listening socket, database, the other end of this one), get ``ready``, wait for a job
+    and run it with what that returned."""
     with contextlib.suppress(OSError):
         os.closerange(3, sock.fileno())
         os.closerange(sock.fileno() + 1, os.sysconf("SC_OPEN_MAX"))

@@ -93,7 +93,7 @@ def spawn_worker(
         elif forking.safe() and forking.fits(env):
             job = (state, job_id, claim, slot_fd, stdio, follow_ups)
             argv = ["jobcore-worker", job_id, str(state.root)]
-            pid = _fork(state, store, env, argv, functools.partial(_forked_worker, *job))
+            pid = _fork(state, store, env, argv, functools.partial(_become_worker, *job))
         else:
             pid = _spawn_worker(state, job_id, claim, slot_fd, log_fd, null_fd)
     except OSError as exc:
@@ -153,10 +153,10 @@ def _name_process(name: str) -> None:
 def _fork(
     state: StateDir, store: Store, env: dict[str, str], argv: list[str], body: Callable[[], int]
 ) -> int:
-    """Fork a child that runs ``body`` and exits; returns its pid. ``store``'s connection is
-    closed across the fork (SQLite forbids using one in two processes) and open again when
-    this returns. The child has ``env`` (with its marker) and ``argv`` from its first
-    instant (``forking.fork_as``)."""
+    """Fork a detached child that runs ``body`` and exits; returns its pid. ``store``'s
+    connection is closed across the fork (SQLite forbids using one in two processes) and
+    open again when this returns. The child has ``env`` (with its marker) and ``argv`` from
+    its first instant (``forking.fork_as``)."""
     for stream in (sys.stdout, sys.stderr):  # or the child would write our buffered text too
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
@@ -165,7 +165,7 @@ def _fork(
     try:
         pid = forking.fork_as(env, argv)
         if pid == 0:
-            forking.run_child(body)
+            forking.run_detached(body)
     finally:
         store.connect()  # only the parent gets here: the child never returns
     return pid
@@ -241,16 +241,3 @@ def _spare_worker(
     """A spare handed its job: marked as the job's, it runs it (it is detached already)."""
     forking.become(worker_env(state, job_id), ["jobcore-worker", job_id, str(state.root)])
     return _become_worker(state, job_id, claim, slot_fd, stdio, follow_ups, store)
-
-
-def _forked_worker(
-    state: StateDir,
-    job_id: str,
-    claim: str,
-    slot_fd: int | None,
-    stdio: tuple[int, int],
-    follow_ups: FollowUps,
-) -> int:
-    """A worker forked for its job: detach, then run it."""
-    forking.detach()
-    return _become_worker(state, job_id, claim, slot_fd, stdio, follow_ups)

@@ -181,30 +181,26 @@ _FRESH_HANDLERS: dict[int, Callable[[int, FrameType | None], Any] | int] = {
 """A new worker's signal handlers, where not the default."""
 
 
-def detach() -> None:
-    """In a forked child: become a session of its own with a fresh interpreter's signal
-    handlers, as a spawned worker would be.
+def run_detached(body: Callable[[], int]) -> NoReturn:
+    """In a forked child: detach as a spawned worker would be, run ``body`` and exit with
+    its code, never returning into the starter's code; a crash is printed where the child's
+    stderr goes (a job's log).
 
-    Nothing inherited from the starter is finalised here (``gc.freeze``): an object of its
-    could own a descriptor number the child has reused by then. Handlers the starter set
-    go back to those of a fresh interpreter, as an exec would reset them (a worker's parent
-    ignores SIGTERM once its own job is over).
+    Detached: a session of its own, and a fresh interpreter's signal handlers, as an exec
+    would reset them (a worker's parent ignores SIGTERM once its own job is over). Nothing
+    inherited from the starter is finalised here (``gc.freeze``): an object of its could
+    own a descriptor number the child has reused by then.
     """
-    gc.freeze()
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    os.setsid()
-    for signum in SIGNALS:
-        fresh = _FRESH_HANDLERS.get(signum, signal.SIG_DFL)
-        with contextlib.suppress(OSError, ValueError):
-            if signal.getsignal(signum) not in (fresh, None):
-                signal.signal(signum, fresh)
-
-
-def run_child(body: Callable[[], int]) -> NoReturn:
-    """In a forked child: run ``body`` and exit with its code, never returning into the
-    starter's code; a crash is printed where the child's stderr goes (a job's log)."""
     code = 1
     try:
+        gc.freeze()
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        os.setsid()
+        for signum in SIGNALS:
+            fresh = _FRESH_HANDLERS.get(signum, signal.SIG_DFL)
+            with contextlib.suppress(OSError, ValueError):
+                if signal.getsignal(signum) not in (fresh, None):
+                    signal.signal(signum, fresh)
         code = body()
     except BaseException:
         with contextlib.suppress(BaseException):
