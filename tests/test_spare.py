@@ -7,6 +7,7 @@ or ``SPARE_S`` without a launch. Every test drives the real ``python -m jobcore`
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import signal
@@ -44,10 +45,20 @@ def opened_by(pid: int) -> set[str]:
 
 
 def spare_of(home: Path) -> psutil.Process:
-    """The spare of ``home``'s dispatcher, once there is one (a launch was handed over)."""
+    """The spare of ``home``'s dispatcher, once there is one (a launch was handed over) and
+    it has let go of what it inherited (it names itself only then: its argv is set by the
+    fork)."""
     ran = jobcore("run", "-q", "--", "true")
     assert ran.code == 0 and ran.handed_off, ran
-    return wait_for(lambda: (found := spares_of(home)) and found[0], timeout=10)
+
+    def ready() -> psutil.Process | None:
+        for proc in spares_of(home):
+            with contextlib.suppress(psutil.Error):
+                if proc.name() == "jobcore-spare":
+                    return proc
+        return None
+
+    return wait_for(ready, timeout=10)
 
 
 def test_the_next_launch_is_run_by_the_spare(cli: CLI, store: Store) -> None:
