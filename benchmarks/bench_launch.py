@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -99,8 +100,9 @@ def _lone_runner(home: Path) -> Any:
     def once() -> float:
         for proc in psutil.process_iter(["cmdline"]):
             if (proc.info["cmdline"] or [])[-2:] == ["jobcore.ops.dispatcher", str(home)]:
-                proc.kill()
-                proc.wait(5)
+                with contextlib.suppress(psutil.NoSuchProcess):  # one leaving by itself
+                    proc.kill()
+                    proc.wait(5)
         return float(inner())
 
     once.close = inner.close  # type: ignore[attr-defined]

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -161,6 +162,13 @@ def pin(home: Path, env: dict[str, str] | None = None) -> psutil.Process:
     ran = jobcore("run", "-q", "--delay", "1h", "--", "true", env=env)
     assert ran.code == 0, ran.err
     return live_dispatcher(home)
+
+
+def probing_job(probe: str, seen: Path, **how: Any) -> Ran:
+    """``jobcore run`` of a job that writes what the shell line ``probe`` prints to ``seen``
+    (whole, by a rename: read it with ``read_when_written``), then sleeps 30 s."""
+    line = f'{probe} > "$0.tmp"; mv "$0.tmp" "$0"; exec sleep 30'
+    return jobcore("run", "-q", "--", "sh", "-c", line, str(seen), **how)
 
 
 def worker_of(store: Store, job_id: str) -> int:
@@ -324,16 +332,7 @@ def test_jobcore_cgroup_off_in_the_callers_environment_is_obeyed(
         pytest.skip("no cgroup tracking here to turn off")
     pin(home)
     seen = tmp_path / "cgroup.txt"
-    ran = jobcore(
-        "run",
-        "-q",
-        "--",
-        "sh",
-        "-c",
-        'grep "^0::" /proc/self/cgroup > "$0.tmp"; mv "$0.tmp" "$0"; exec sleep 30',
-        str(seen),
-        env={**os.environ, ENV_CGROUP: "off"},
-    )
+    ran = probing_job('grep "^0::" /proc/self/cgroup', seen, env={**os.environ, ENV_CGROUP: "off"})
     line = read_when_written(seen)
     assert f"-{ran.job_id}-" not in line  # not in a cgroup of its own
     assert not (state.job_dir(ran.job_id) / RECORD_NAME).exists()
@@ -431,16 +430,7 @@ def test_a_caller_in_another_context_launches_its_job_itself(
     wait_for(lambda: _asleep(dispatcher))
 
     seen = tmp_path / "seen.txt"
-    ran = jobcore(
-        "run",
-        "-q",
-        "--",
-        "sh",
-        "-c",
-        f'{probe} > "$0.tmp"; mv "$0.tmp" "$0"; exec sleep 30',
-        str(seen),
-        wrapper=wrapper,
-    )
+    ran = probing_job(probe, seen, wrapper=wrapper)
     job_id = ran.job_id
     assert not ran.handed_off
     assert parent_of(worker_of(store, job_id)) != dispatcher.pid

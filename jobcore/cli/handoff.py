@@ -31,8 +31,6 @@ REPLY_TIMEOUT_S = 30.0
 that this process launches the job itself, under the same token."""
 BATCH_ONLY = ("each", "parallel", "retries", "backoff", "call", "processes", "cluster")
 """Options of a batch: its items may come from stdin, so it is launched here."""
-SO_PEERCRED = 17
-"""Not in ``_socket`` (Linux's number)."""
 
 
 def taken(args: argparse.Namespace) -> bool:
@@ -91,7 +89,7 @@ def _connect(folder: str) -> _socket.socket | None:
         sock.settimeout(REPLY_TIMEOUT_S)
         # by the descriptor: a socket's path may be no longer than 107 bytes
         sock.connect(f"/proc/self/fd/{dir_fd}/{handoff.SOCKET_NAME}")
-        peer = sock.getsockopt(_socket.SOL_SOCKET, SO_PEERCRED, 12)
+        peer = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)
         if int.from_bytes(peer[4:8], sys.byteorder) != os.getuid():
             raise PermissionError
     except OSError:

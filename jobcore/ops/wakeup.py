@@ -93,7 +93,6 @@ def start_dispatcher(state: StateDir) -> None:
 def spawn_dispatcher(state: StateDir) -> None:
     """Start the dispatcher detached (new session, stdio off the terminal), as
     ``python -m jobcore.ops.dispatcher STATE_DIR``; it exits at once if another runs."""
-    reap_exited(_spawned)
     log_fd = open_private(state.root / LOG_NAME, os.O_WRONLY | os.O_APPEND | os.O_CREAT, state.root)
     null_fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
     env = {name: value for name, value in os.environ.items() if name not in JOB_MARKERS}
