@@ -46,7 +46,7 @@ from jobcore.state.atomic import write_json
 from jobcore.state.models import ProcessIdentity
 from jobcore.state.paths import StateDir, resolve_home
 from jobcore.state.store import Store
-from tests.conftest import _processes_of, wait_for
+from tests.conftest import _processes_of, dispatchers_of, wait_for
 
 DISPATCHER = "jobcore.ops.dispatcher"
 FULL_CLI = "jobcore.cli.main"
@@ -133,11 +133,8 @@ def _stopped(home: Path) -> Iterator[None]:
 
 
 def dispatchers(home: Path) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        if (proc.info["cmdline"] or [])[-2:] == [DISPATCHER, str(home)] and _alive(proc):
-            found.append(proc)
-    return found
+    """The live dispatchers of ``home``: not a zombie, nor a child it has just forked."""
+    return [proc for proc in dispatchers_of(home) if _alive(proc)]
 
 
 def _is_socket(path: Path) -> bool:
