@@ -200,28 +200,33 @@ def _become_worker(
     slot_fd: int | None,
     stdio: tuple[int, int],
     follow_ups: FollowUps,
-    store: Store | None = None,
 ) -> int:
-    """In the worker's process, detached and marked as ``job_id``'s: take the job's log as
-    stdout and stderr and run the job; its exit code. A spare passes the ``store`` it
-    opened once it had closed all it inherited: a worker forked for its job closes all."""
+    """In a worker forked for its job, detached and marked as ``job_id``'s: run the job with
+    its log as stdout and stderr (it closes all else it inherited); its exit code."""
+    _take_stdio(job_id, stdio)
+    from jobcore.worker.worker import serve  # only in a forked worker
+
+    return serve(str(state.root), job_id, claim, slot_fd, forked=True, follow_ups=follow_ups)
+
+
+def _take_stdio(job_id: str, stdio: tuple[int, int]) -> None:
+    """Named as ``job_id``'s worker, with ``/dev/null`` as stdin and the job's log as
+    stdout and stderr (``stdio``: the log's descriptor and /dev/null's)."""
     log_fd, null_fd = stdio
     _name_process(WORKER_NAME.format(job_id=job_id))
     os.dup2(null_fd, 0)
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
     sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__  # not a starter's capture
-    from jobcore.worker.worker import serve  # only in a forked worker
-
-    forked = store is None
-    return serve(
-        str(state.root), job_id, claim, slot_fd, forked=forked, follow_ups=follow_ups, store=store
-    )
 
 
 def _ready_spare(state: StateDir, follow_ups: FollowUps) -> spare.Take:
-    """A spare, detached, readies what needs no job: its name and its connection."""
+    """A spare, detached, readies what needs no job: its name, what a worker is before its
+    job (``worker.get_ready``) and its connection."""
     _name_process("jobcore-spare")
+    from jobcore.worker.worker import get_ready
+
+    get_ready(str(state.root))
     try:
         store: Store | None = Store(state)
     except JobcoreError:
@@ -238,6 +243,11 @@ def _spare_worker(
     slot_fd: int | None,
     stdio: tuple[int, int],
 ) -> int:
-    """A spare handed its job: marked as the job's, it runs it (it is detached already)."""
+    """A spare handed its job: marked as the job's, it runs it (it is ready already)."""
     forking.become(worker_env(state, job_id), ["jobcore-worker", job_id, str(state.root)])
-    return _become_worker(state, job_id, claim, slot_fd, stdio, follow_ups, store)
+    _take_stdio(job_id, stdio)
+    for fd in stdio:  # received, so inheritable: its command must not get them
+        os.close(fd)
+    from jobcore.worker.worker import run_ready
+
+    return run_ready(str(state.root), job_id, claim, slot_fd, follow_ups, store)

@@ -58,8 +58,10 @@ class Tracking(NamedTuple):
         return f"cgroup v2 at {self.base} (exact)"
 
 
+@cache
 def _v2_mount() -> tuple[Path, str] | None:
-    """(mount point, mounted root) of the cgroup v2 hierarchy, from /proc/self/mountinfo."""
+    """(mount point, mounted root) of the cgroup v2 hierarchy, from /proc/self/mountinfo
+    (read once per process: a job's start asks twice, and the file may be long)."""
     try:
         with open("/proc/self/mountinfo", encoding="utf-8") as fh:
             for line in fh:

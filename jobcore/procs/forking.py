@@ -59,6 +59,10 @@ Python stack, which would otherwise grow by a worker's depth with every job of a
 generation = 0
 """How many forks this process is from an exec."""
 
+_environ_copied = False
+"""Whether the C library's environment is on the heap (``become`` put it there), no longer
+in the bytes at the top of the stack that ``/proc/PID/environ`` shows."""
+
 
 def allow() -> None:
     """Declare this process fork-safe: one thread, no connection or lock kept across a launch."""
@@ -165,11 +169,18 @@ def become(env: dict[str, str], argv: list[str]) -> None:
     ctypes.memmove(start, entries, size)
     words = b"\0".join(word.encode(errors="surrogateescape") for word in argv)
     ctypes.memmove(at, words[: room - 1].ljust(room, b"\0"), room)  # ends in a NUL
-    # The C library's environment still points into the bytes just rewritten: drop it
-    # (clearenv), then set ``env`` afresh, copied onto the heap.
-    ctypes.CDLL(None).clearenv()
-    os.environ.clear()
-    os.environ.update(env)
+    global _environ_copied
+    if not _environ_copied:
+        # The C library's environment still points into the bytes just rewritten: drop it
+        # (clearenv), then set ``env`` afresh, copied onto the heap (``setenv``).
+        ctypes.CDLL(None).clearenv()
+        os.environ.clear()
+        _environ_copied = True
+    for name in os.environ.keys() - env.keys():
+        del os.environ[name]
+    for name, value in env.items():  # a spare handed its job: only the marker differs
+        if os.environ.get(name) != value:
+            os.environ[name] = value
 
 
 _FRESH_HANDLERS: dict[int, Callable[[int, FrameType | None], Any] | int] = {

@@ -371,6 +371,17 @@ def _close_inherited_fds(keep: int | None = None, every: bool = False) -> None:
                     os.close(fd)
 
 
+def get_ready(root: str) -> None:
+    """What a worker is before any job: its terminal's hangup ignored, no folder of its
+    starter's kept busy (an unmount, a deleted dir), the parent of what its command leaves
+    behind, and free to fork the next job's worker once its store is closed and its slot let
+    go (``jobcore.procs.forking`` marks that one as its own job's). A spare does it ahead."""
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    os.chdir(root)
+    _become_subreaper()
+    forking.allow()
+
+
 def serve(
     root: str,
     job_id: str,
@@ -379,18 +390,23 @@ def serve(
     *,
     forked: bool = False,
     follow_ups: FollowUps | None = None,
-    store: Store | None = None,
 ) -> int:
     """Run a job as its detached worker, once stdio is the job log and the session our own:
-    what ``python -m jobcore.worker`` and a worker ``forked`` by the launcher share (with
-    the ``store`` a spare opened ahead, if any)."""
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    what ``python -m jobcore.worker`` and a worker ``forked`` by the launcher share."""
     _close_inherited_fds(keep=slot_fd, every=forked)
-    os.chdir(root)  # never keep the launcher's folder busy (an unmount, a deleted dir)
-    _become_subreaper()
-    # Its store is closed across a start, its slot let go: the next job's worker may be a
-    # fork of this one (``jobcore.procs.forking`` marks it as that job's, not ours).
-    forking.allow()
+    get_ready(root)
+    return run_ready(root, job_id, claim, slot_fd, follow_ups)
+
+
+def run_ready(
+    root: str,
+    job_id: str,
+    claim: str,
+    slot_fd: int | None,
+    follow_ups: FollowUps | None,
+    store: Store | None = None,
+) -> int:
+    """Run the job in a worker ``get_ready`` (with the ``store`` a spare opened ahead)."""
     worker = Worker(StateDir(Path(root).absolute()), job_id, claim, slot_fd, follow_ups, store)
     # It exits without closing its store, as the command does: a close by the last
     # connection would checkpoint and delete the WAL, for the next command to make again
