@@ -137,6 +137,9 @@ class Worker:
         return self.store.patience.call(self._claim)
 
     def _claim(self) -> Job | None:
+        row = self.store.conn.execute("SELECT * FROM jobs WHERE id = ?", (self.job_id,)).fetchone()
+        if row is not None and transitions.adopted(row, self.claim_token, self.me):
+            return Job.from_row(row)  # its starter recorded it: no write needed
         with self.store.write() as conn:
             refused = transitions.adopt(conn, self.job_id, self.claim_token, self.me)
         if refused is not None:
