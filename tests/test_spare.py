@@ -1,8 +1,10 @@
-"""A dispatcher taking launches keeps a spare worker (docs/decisions/0029-a-spare-worker.md).
+"""A dispatcher taking launches keeps a spare worker (docs/decisions/0029-a-spare-worker.md),
+forked by its spare maker (docs/decisions/0030-a-spare-maker.md).
 
 The next handed-off job's worker is that spare, a process older than the job; until then it
 belongs to no job, holds nothing of the dispatcher's, and it never outlives its dispatcher
-or ``SPARE_S`` without a launch. Every test drives the real ``python -m jobcore``.
+or ``SPARE_S`` without a launch. Nor does the maker. Every test drives the real
+``python -m jobcore``.
 """
 
 from __future__ import annotations
@@ -27,15 +29,22 @@ ATTEMPTS = 5
 before (a slow moment of a busy machine) finds none, and is forked as before."""
 
 
-def spares_of(home: Path) -> list[psutil.Process]:
+def spares_of(home: Path, kind: str = "jobcore-spare") -> list[psutil.Process]:
+    """The spares of ``home`` (or, as ``jobcore-spares``, their maker)."""
     found = []
     for proc in psutil.process_iter():
         try:
-            if proc.cmdline()[:2] == ["jobcore-spare", str(home)] and _alive(proc):
+            if proc.cmdline()[:2] == [kind, str(home)] and _alive(proc):
                 found.append(proc)
         except psutil.Error:
             continue
     return found
+
+
+def maker_of(home: Path) -> psutil.Process:
+    """The spare maker of ``home``'s dispatcher (there is one while there is a spare)."""
+    (maker,) = wait_for(lambda: spares_of(home, "jobcore-spares"), timeout=10)
+    return maker
 
 
 def opened_by(pid: int) -> set[str]:
@@ -91,39 +100,44 @@ def test_a_spare_holds_nothing_of_the_dispatcher_and_is_no_jobs(
     running = cli.run("sleep", "30")  # handed over too: the spare it may take is replaced
     cli.wait_command(running)
     spare = spare_of(cli.home)
-    assert spare.ppid() == dispatcher.pid
-    assert os.getsid(spare.pid) == spare.pid  # detached: a session of its own
-    theirs, mine = opened_by(dispatcher.pid), opened_by(spare.pid)
-    shared = {
-        "null",  # its stdin
-        "dispatch.log",  # its stdout and stderr until it has a job's log
-        "jobcore.db",  # its own connection, opened ahead
+    maker = maker_of(cli.home)
+    assert (spare.ppid(), maker.ppid()) == (maker.pid, dispatcher.pid)
+    theirs = opened_by(dispatcher.pid)
+    assert {"dispatch.lock", "dispatch.fifo"} <= theirs
+    streams = {
+        "null",  # their stdin
+        "dispatch.log",  # their stdout and stderr until a job's log
+    }
+    assert not opened_by(maker.pid) & theirs - streams
+    # the spare's own connection, opened ahead
+    assert not opened_by(spare.pid) & theirs - streams - {
+        "jobcore.db",
         "jobcore.db-wal",
         "jobcore.db-shm",
     }
-    assert {"dispatch.lock", "dispatch.fifo"} <= theirs
-    assert not mine & theirs - shared
-    environ = Path(f"/proc/{spare.pid}/environ").read_bytes()
-    assert environ.split(b"\0")[0] == f"{ENV_JOB}=".encode()  # a marker of no job
+    for proc in (spare, maker):
+        assert os.getsid(proc.pid) == proc.pid  # detached: a session of its own
+        environ = Path(f"/proc/{proc.pid}/environ").read_bytes()
+        assert environ.split(b"\0")[0] == f"{ENV_JOB}=".encode()  # a marker of no job
     for job in store.list_jobs():  # what a stop of any job would signal
-        assert spare.pid not in {
-            proc.pid for proc in job_processes(state.job_marker(job.id), job.worker)
-        }
+        signalled = {proc.pid for proc in job_processes(state.job_marker(job.id), job.worker)}
+        assert not signalled & {spare.pid, maker.pid}
 
 
-def test_a_spare_is_let_go_after_launches_stop(cli: CLI) -> None:
+def test_a_spare_and_its_maker_are_let_go_after_launches_stop(cli: CLI) -> None:
     dispatcher = pin(cli.home)
-    spare = spare_of(cli.home)
-    wait_for(lambda: not _alive(spare), timeout=SPARE_S + 10)
-    assert _alive(dispatcher)  # it stays for the job that waits; the spare does not
-    assert not spares_of(cli.home)
+    spare, maker = spare_of(cli.home), maker_of(cli.home)
+    wait_for(lambda: not _alive(spare) and not _alive(maker), timeout=SPARE_S + 10)
+    assert _alive(dispatcher)  # it stays for the job that waits; they do not
+    assert not spares_of(cli.home) and not spares_of(cli.home, "jobcore-spares")
+    assert maker.pid not in {child.pid for child in dispatcher.children()}  # no zombie
 
 
-def test_a_spare_dies_with_its_dispatcher(cli: CLI) -> None:
+def test_a_spare_and_its_maker_die_with_their_dispatcher(cli: CLI) -> None:
     dispatcher = pin(cli.home)
-    spare = spare_of(cli.home)
+    spare, maker = spare_of(cli.home), maker_of(cli.home)
     dispatcher.send_signal(signal.SIGKILL)
-    wait_for(lambda: not _alive(spare), timeout=10)
+    wait_for(lambda: not _alive(spare) and not _alive(maker), timeout=10)
 
 
 def test_a_killed_spare_leaves_launches_working(cli: CLI, store: Store) -> None:
@@ -134,6 +148,18 @@ def test_a_killed_spare_leaves_launches_working(cli: CLI, store: Store) -> None:
     job_id = cli.run("true")
     assert cli.wait_status(job_id, {"completed"})["exit_code"] == 0
     assert store.get(job_id).worker is not None and store.get(job_id).worker.pid != spare.pid
+
+
+def test_a_killed_maker_leaves_launches_working(cli: CLI, store: Store) -> None:
+    pin(cli.home)
+    spare_of(cli.home)
+    maker = maker_of(cli.home)
+    maker.send_signal(signal.SIGKILL)
+    wait_for(lambda: not _alive(maker), timeout=10)
+    for _ in range(3):  # the kept spare, then spares of a new maker
+        job_id = cli.run("true")
+        assert cli.wait_status(job_id, {"completed"})["exit_code"] == 0
+    assert maker_of(cli.home).pid != maker.pid
 
 
 def test_a_draining_queue_hands_its_next_jobs_to_spares(cli: CLI, store: Store) -> None:

@@ -124,7 +124,7 @@ class Dispatcher:
         if self.launch_socket is not None:
             self.launch_socket.close(self._launch)
             self.launch_socket = None
-        spare.let_go()
+        spawn.let_spares_go()
         os.close(self.fifo)
         fcntl.flock(self.lock_fd, fcntl.LOCK_UN)
         if not dispatch.has_waiting(self.store):
@@ -150,7 +150,7 @@ class Dispatcher:
             spawn.keep_spare(self.state, self.store, dispatch.AFTER_JOB)
             due = busy if due is None else min(due, busy)
         else:
-            spare.let_go()
+            spawn.let_spares_go()
         linger = LINGER_S - since
         if self.launch_socket is not None and linger > 0:  # woken when it is over, to leave
             due = linger if due is None else min(due, linger)
@@ -202,7 +202,7 @@ class Dispatcher:
                 pass
 
     def close(self) -> None:
-        spare.let_go()
+        spawn.let_spares_go()
         if self.launch_socket is not None:
             self.launch_socket.close(self._launch)
         with contextlib.suppress(OSError):

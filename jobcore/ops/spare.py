@@ -125,13 +125,19 @@ def let_go() -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
+def hold_only(sock: socket.socket) -> None:
+    """Close every descriptor but the standard streams and ``sock``: a fork of the
+    dispatcher keeps none of its lock, listening socket or database."""
+    with contextlib.suppress(OSError):
+        os.closerange(3, sock.fileno())
+        os.closerange(sock.fileno() + 1, os.sysconf("SC_OPEN_MAX"))
+
+
 def wait_for_job(sock: socket.socket, ready: Callable[[], Take]) -> int:
     """The spare's life, in its detached fork: holding nothing of its starter's (its lock,
     listening socket, database, the other end of this one), get ``ready``, wait for a job
     and run it with what that returned."""
-    with contextlib.suppress(OSError):
-        os.closerange(3, sock.fileno())
-        os.closerange(sock.fileno() + 1, os.sysconf("SC_OPEN_MAX"))
+    hold_only(sock)
     take = ready()
     message, fds, _flags, _address = socket.recv_fds(sock, 4096, 3)
     sock.close()

@@ -13,12 +13,13 @@ import contextlib
 import fcntl
 import functools
 import os
+import socket
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from jobcore.base.errors import JobcoreError
-from jobcore.ops import spare
+from jobcore.ops import spare, spare_maker
 from jobcore.procs import forking
 from jobcore.procs.identity import identity_of
 from jobcore.state import transitions
@@ -173,24 +174,74 @@ def _fork(
 
 def keep_spare(state: StateDir, store: Store, follow_ups: FollowUps) -> None:
     """Have a spare worker ready for the next job of ``state`` with ``follow_ups``
-    (``jobcore.ops.spare``): forked now if there is none and this process may fork."""
+    (``jobcore.ops.spare``), made by the spare maker (``jobcore.ops.spare_maker``), which is
+    forked now if there is none and this process may fork."""
     if spare.kept():
         return
+    for_jobs = (state.root, follow_ups)
+    maker = spare_maker.kept(for_jobs) or _fork_maker(state, store, follow_ups)
+    made = None if maker is None else maker.make()
+    if made is None:
+        spare_maker.let_go()  # a maker that failed: the next wish forks another
+        return
+    pid, sock = made
+    spare.keep(spare.Spare(pid, sock, for_jobs))
+
+
+def let_spares_go() -> None:
+    """Let the kept spare go, then its maker (which collects the spare meanwhile)."""
+    spare.let_go()
+    spare_maker.let_go()
+
+
+def _spare_env(state: StateDir) -> dict[str, str]:
     env = worker_env(state, "")
     env[ENV_JOB] = ""  # a marker of no job: a sweep of any job leaves it alone
+    return env
+
+
+def _fork_maker(state: StateDir, store: Store, follow_ups: FollowUps) -> spare_maker.Maker | None:
+    """Fork a spare maker for jobs of ``state`` with ``follow_ups`` and keep it; None where
+    this process may not fork."""
+    env = _spare_env(state)
     if not (forking.safe() and forking.fits(env)):
-        return
+        return None
+    ours, theirs = spare.socket_pair()
+    fork = functools.partial(_fork_spare, state, follow_ups, env)
+
+    def run() -> int:
+        spare.hold_only(theirs)
+        _name_process("jobcore-spares")
+        return spare_maker.serve(theirs, fork)
+
+    try:
+        pid = _fork(state, store, env, ["jobcore-spares", str(state.root)], run)
+    except OSError:
+        ours.close()
+        return None
+    finally:
+        theirs.close()
+    maker = spare_maker.Maker(pid, ours, (state.root, follow_ups))
+    spare_maker.keep(maker)
+    return maker
+
+
+def _fork_spare(
+    state: StateDir, follow_ups: FollowUps, env: dict[str, str]
+) -> tuple[int, socket.socket]:
+    """In the spare maker: fork a spare; its pid and the starter's end of its socket."""
     ours, theirs = spare.socket_pair()
     ready = functools.partial(_ready_spare, state, follow_ups)
     try:
-        argv = ["jobcore-spare", str(state.root)]
-        pid = _fork(state, store, env, argv, lambda: spare.wait_for_job(theirs, ready))
+        pid = forking.fork_as(env, ["jobcore-spare", str(state.root)])
+        if pid == 0:
+            forking.run_detached(lambda: spare.wait_for_job(theirs, ready))
     except OSError:
         ours.close()
-        return
+        raise
     finally:
         theirs.close()
-    spare.keep(spare.Spare(pid, ours, (state.root, follow_ups)))
+    return pid, ours
 
 
 def _become_worker(
