@@ -97,18 +97,6 @@ def record_worker(conn: sqlite3.Connection, job_id: str, worker: ProcessIdentity
     )
 
 
-def adopted(row: sqlite3.Row, token: str, me: ProcessIdentity) -> bool:
-    """Whether the job's row (read without the write lock) is already what ``adopt`` would
-    make it: queued under this claim, its worker ``me`` as its starter recorded it. What
-    changes it later (a stop) is seen by ``mark_running``, which starts only such a job."""
-    return (
-        row["status"] == JobStatus.QUEUED.value
-        and row["claim"] == token
-        and (row["worker_pid"], row["worker_start"], row["boot_id"])
-        == (me.pid, me.start, me.boot_id)
-    )
-
-
 def adopt(conn: sqlite3.Connection, job_id: str, token: str, me: ProcessIdentity) -> str | None:
     """A worker takes the job its claim names; None, or why the job is not its to run
     (stopped or resumed meanwhile, its claim given up, another worker recorded)."""

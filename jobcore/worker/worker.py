@@ -63,6 +63,17 @@ def _become_subreaper() -> None:
         libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
+def _adopted(row: sqlite3.Row, token: str, me: ProcessIdentity) -> bool:
+    """Whether ``row`` (read without the write lock) is as ``transitions.adopt`` would leave it;
+    a later stop is seen by ``mark_running``, which starts only a job still queued under ``me``."""
+    mine = (row["worker_pid"], row["worker_start"], row["boot_id"]) == (
+        me.pid,
+        me.start,
+        me.boot_id,
+    )
+    return mine and row["status"] == JobStatus.QUEUED.value and row["claim"] == token
+
+
 class Worker:
     """Runs one job to its end and records the truth about it."""
 
@@ -138,7 +149,7 @@ class Worker:
 
     def _claim(self) -> Job | None:
         row = self.store.conn.execute("SELECT * FROM jobs WHERE id = ?", (self.job_id,)).fetchone()
-        if row is not None and transitions.adopted(row, self.claim_token, self.me):
+        if row is not None and _adopted(row, self.claim_token, self.me):
             return Job.from_row(row)  # its starter recorded it: no write needed
         with self.store.write() as conn:
             refused = transitions.adopt(conn, self.job_id, self.claim_token, self.me)
