@@ -273,15 +273,18 @@ def _take_stdio(job_id: str, stdio: tuple[int, int]) -> None:
 
 def _ready_spare(state: StateDir, follow_ups: FollowUps) -> spare.Take:
     """A spare, detached, readies what needs no job: its name, what a worker is before its
-    job (``worker.get_ready``) and its connection."""
+    job (``worker.get_ready``), its connection, and a rehearsal of a start."""
     _name_process("jobcore-spare")
     from jobcore.worker.worker import get_ready
 
     get_ready(str(state.root))
     try:
-        store: Store | None = Store(state)
-    except JobcoreError:
-        store = None  # opened once it has its job, which then fails saying why in its log
+        store = Store(state)
+    except JobcoreError:  # opened once it has its job, which then fails saying why in its log
+        return functools.partial(_spare_worker, state, follow_ups, None)
+    from jobcore.worker.rehearsal import rehearse
+
+    rehearse(state, store)
     return functools.partial(_spare_worker, state, follow_ups, store)
 
 

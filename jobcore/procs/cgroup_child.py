@@ -138,6 +138,14 @@ def start(
     return Child(pid)
 
 
+def rehearse(argv: Sequence[str], env: Mapping[str, str]) -> None:
+    """What ``start`` works out before its clone, worked out and dropped: a spare worker goes
+    through it while it waits (``jobcore.worker.rehearsal``)."""
+    _candidates(argv[0], env)
+    _highest_fd()
+    _handled_signals()
+
+
 def _candidates(name: str, env: Mapping[str, str]) -> list[bytes]:
     """Where to look for the program, as ``os.execvpe`` would (computed before the clone)."""
     if os.path.dirname(name):
