@@ -13,11 +13,14 @@ import contextlib
 import itertools
 import os
 import signal
+import subprocess
 from pathlib import Path
 
 import psutil
 
+from jobcore.ops import dispatch, spare, spawn
 from jobcore.ops.spare import SPARE_S
+from jobcore.procs.identity import self_identity
 from jobcore.procs.tree import job_processes
 from jobcore.state.paths import ENV_JOB, StateDir
 from jobcore.state.store import Store
@@ -182,3 +185,24 @@ def test_a_draining_queue_hands_its_next_jobs_to_spares(cli: CLI, store: Store) 
         if started[job_id]["worker_start"] < started[before]["cmd_start"] + 0.2 * ticks
     ]
     assert len(early) >= 3, started
+
+
+def test_a_job_whose_spare_is_gone_before_it_is_recorded_goes_back_in_line(
+    state: StateDir, store: Store, tmp_path: Path
+) -> None:
+    """Handed over (the message waits in its socket), the spare dies and its maker collects it
+    before the dispatcher records it: nothing ran, so the job waits in line again."""
+    ours, theirs = spare.socket_pair()  # ``theirs`` held here: the hand-off is accepted
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    job = store.create_job(["true"], str(tmp_path), {}, None)
+    state.make_job_dir(job.id)
+    claim = dispatch.claim_next(store, job.queue.group, self_identity())
+    assert claim is not None and claim.job_id == job.id
+    spare.keep(spare.Spare(gone.pid, ours, (state.root, dispatch.AFTER_JOB)))
+    try:
+        spawn.spawn_worker(state, store, job.id, claim=claim.token, follow_ups=dispatch.AFTER_JOB)
+    finally:
+        theirs.close()
+    row = store.conn.execute("SELECT claim, worker_pid FROM jobs WHERE id = ?", (job.id,))
+    assert tuple(row.fetchone()) == (None, None)  # in line again, and no worker to wait for

@@ -111,9 +111,11 @@ def spawn_worker(
 
         settle_worker(pid)
     identity = identity_of(pid)
-    if identity is not None:
-        with store.write() as conn:
+    with store.write() as conn:
+        if identity is not None:
             transitions.record_worker(conn, job_id, identity)
+        else:  # gone before either recorded it (a spare killed): it started nothing
+            transitions.release_claim(conn, job_id, claim)
 
 
 def _spawn_worker(
