@@ -9,8 +9,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import psutil
 
@@ -18,6 +20,7 @@ from jobcore.procs.identity import boot_id, identity_of
 from jobcore.state.models import Job, JobStatus
 from jobcore.state.paths import StateDir
 from jobcore.state.store import Store
+from tests.conftest import CLI, wait_for
 from tests.rows import set_row
 
 Ident = tuple[int, float]
@@ -396,3 +399,36 @@ sys.stdin.readline()
 conn.execute("COMMIT")
 """
 """A process that takes the write lock and keeps it until told (a frozen writer, a shell)."""
+
+
+class Burst(NamedTuple):
+    """What a burst of ``jobcore run`` left: each run, the id it printed, the jobs made
+    (all ended), and how many times each job's command started."""
+
+    runs: list[subprocess.CompletedProcess[str]]
+    printed: list[str]
+    made: set[str]
+    started: Counter[str]
+
+
+def burst_under_attack(
+    cli: CLI, store: Store, folder: Path, launches: int, attack: Callable[[threading.Event], None]
+) -> Burst:
+    """``launches`` runs of a command that notes its job's id, one after another, while
+    ``attack`` runs in a thread until told to stop; returns once every job made has ended."""
+    starts = folder / "starts.txt"
+    starts.touch()
+    script = f'echo "$JOBCORE_JOB_ID" >> {starts}'
+    before = {job.id for job in store.list_jobs()}
+    stop = threading.Event()
+    attacker = threading.Thread(target=attack, args=(stop,))
+    attacker.start()
+    try:
+        runs = [cli("run", "-q", "--", "sh", "-c", script, check=False) for _ in range(launches)]
+    finally:
+        stop.set()
+        attacker.join()
+    made = {job.id for job in store.list_jobs()} - before
+    wait_for(lambda: all(store.get(i).status.is_final for i in made), timeout=60)
+    printed = [run.stdout.strip() for run in runs]
+    return Burst(runs, printed, made, Counter(starts.read_text().split()))

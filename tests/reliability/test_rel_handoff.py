@@ -14,7 +14,8 @@ import psutil
 
 from jobcore.ops.launch_socket import SOCKET_NAME
 from jobcore.state.store import Store
-from tests.conftest import CLI, dispatchers_of, wait_for
+from tests.conftest import CLI, dispatchers_of
+from tests.reliability.support import burst_under_attack
 
 LAUNCHES = 60
 LIFE_S = 0.3  # a dispatcher is killed at a random moment this long after it listens
@@ -32,13 +33,9 @@ def listening(proc: psutil.Process) -> bool:
 def test_dispatcher_killed_at_random_during_handed_off_launches(
     cli: CLI, store: Store, tmp_path: Path
 ) -> None:
-    starts = tmp_path / "starts.txt"
-    script = f'echo "$JOBCORE_JOB_ID" >> {starts}'
-    before = {job.id for job in store.list_jobs()}
-    stop = threading.Event()
     kills: list[int] = []
 
-    def attack() -> None:
+    def attack(stop: threading.Event) -> None:
         rng = random.Random()
         doom: dict[int, float] = {}  # a listening dispatcher's pid: when it is killed
         while not stop.wait(0.02):
@@ -53,17 +50,7 @@ def test_dispatcher_killed_at_random_during_handed_off_launches(
                     continue
                 kills.append(proc.pid)
 
-    attacker = threading.Thread(target=attack)
-    attacker.start()
-    try:
-        runs = [cli("run", "-q", "--", "sh", "-c", script, check=False) for _ in range(LAUNCHES)]
-    finally:
-        stop.set()
-        attacker.join()
-    printed = [run.stdout.strip() for run in runs]
-    made = {job.id for job in store.list_jobs()} - before
-    wait_for(lambda: all(store.get(i).status.is_final for i in made), timeout=60)
-    started = Counter(starts.read_text().split())
+    runs, printed, made, started = burst_under_attack(cli, store, tmp_path, LAUNCHES, attack)
     starters = [  # a handed-off job was made, claimed and started by a dispatcher
         store.conn.execute("SELECT claimer_pid FROM jobs WHERE id = ?", (i,)).fetchone()[0]
         for i in made

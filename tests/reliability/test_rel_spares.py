@@ -17,7 +17,8 @@ from pathlib import Path
 import psutil
 
 from jobcore.state.store import Store
-from tests.conftest import CLI, wait_for
+from tests.conftest import CLI
+from tests.reliability.support import burst_under_attack
 
 LAUNCHES = 60
 KINDS = ("jobcore-spare", "jobcore-spares")
@@ -44,14 +45,10 @@ def _kill_if_still(proc: psutil.Process, kind: str) -> bool:
 def test_spares_and_their_maker_killed_at_random_during_handed_off_launches(
     cli: CLI, store: Store, tmp_path: Path
 ) -> None:
-    starts = tmp_path / "starts.txt"
-    script = f'echo "$JOBCORE_JOB_ID" >> {starts}'
     home = str(cli.home)
-    before = {job.id for job in store.list_jobs()}
-    stop = threading.Event()
     kills: Counter[str] = Counter()
 
-    def attack() -> None:
+    def attack(stop: threading.Event) -> None:
         rng = random.Random()
         while not stop.wait(rng.uniform(0.005, 0.05)):
             for proc in psutil.process_iter():
@@ -61,25 +58,14 @@ def test_spares_and_their_maker_killed_at_random_during_handed_off_launches(
                     if chosen and _kill_if_still(proc, kind):
                         kills[kind] += 1
 
-    attacker = threading.Thread(target=attack)
-    attacker.start()
-    try:
-        runs = [cli("run", "-q", "--", "sh", "-c", script, check=False) for _ in range(LAUNCHES)]
-    finally:
-        stop.set()
-        attacker.join()
-    printed = [run.stdout.strip() for run in runs]
-    made = {job.id for job in store.list_jobs()} - before
-    wait_for(lambda: all(store.get(i).status.is_final for i in made), timeout=60)
-    started = Counter(starts.read_text().split())
-    print(f"{LAUNCHES} launches; killed: {dict(kills)}; {len(made)} jobs made")
+    runs, printed, made, started = burst_under_attack(cli, store, tmp_path, LAUNCHES, attack)
+    ended = {i: (store.get(i).status.value, store.get(i).reason) for i in made}
+    lost = {i for i in made if ended[i] == ("failed", "worker died unexpectedly")}
+    print(f"{LAUNCHES} launches; killed: {dict(kills)}; {len(lost)} failed with their spare")
     assert kills["jobcore-spare"] and kills["jobcore-spares"]
     assert [run.returncode for run in runs] == [0] * LAUNCHES, [r.stderr for r in runs]
     assert len(set(printed)) == LAUNCHES  # one job per run, none shared
     assert made == set(printed)  # no job made twice, none without the run that asked
-    ended = {i: (store.get(i).status.value, store.get(i).reason) for i in made}
-    lost = {i for i in made if ended[i] == ("failed", "worker died unexpectedly")}
-    print(f"{len(lost)} failed with the spare they were handed")
     assert set(started.values()) == {1}  # no command ran twice
     assert set(started) == made - lost  # and every other ran
     assert {ended[i] for i in made - lost} == {("completed", None)}
