@@ -1,12 +1,12 @@
-"""A spare worker: a fork of the dispatcher made ahead, that becomes the next job's worker.
+"""A spare worker: a process forked ahead, that becomes the next job's worker.
 
 A worker forked at the moment of a launch waits for its parent's CPU: the kernel queues a
 new child where its parent runs, and the parent goes on (its connection opened again, the
 worker recorded, the reply sent): the fork, that wait and the child's detaching were 3 to
 4 ms of a 25 ms start on a 2-core machine. A spare has done all that, and opened its own
 connection, before the launch comes; handed a job, it takes the job's marker, log and
-claim and starts the command
-(docs/decisions/0029-a-spare-worker.md).
+claim and starts the command (docs/decisions/0029-a-spare-worker.md). Spares are forked
+by the dispatcher's spare maker (``jobcore.ops.spare_maker``, decision 0030).
 
 Only a starter that starts jobs one after another keeps one (the dispatcher, while
 ``jobcore run`` lines are handed to it or a queue drains through it), and only for
@@ -36,7 +36,8 @@ SPARE_S = 0.5
 queue's starts come closer than this; a person typing them gains nothing from a spare."""
 
 EXIT_WAIT_S = 0.5
-"""The longest a starter waits for a spare it let go to exit (one stopped is left)."""
+"""The longest a starter waits for a spare, or a maker, it let go to exit (one stopped is
+left)."""
 
 Take = Callable[[str, str, int | None, tuple[int, int]], int]
 """Run a job as the worker this spare becomes: job id, claim, slot (or None) and the
@@ -108,21 +109,24 @@ def since_start() -> float:
 
 
 def let_go() -> None:
-    """Close the kept spare, if any, and collect it once it has exited: at once, as it
-    only waits for its socket's end (no zombie is left while the starter sleeps)."""
+    """Close the kept spare, if any, and wait for it to exit: at once, as it only waits for
+    its socket's end. Its maker, let go after it, collects it meanwhile (no zombie)."""
     global _kept
     if _kept is None:
         return
     spare, _kept = _kept, None
     spare.close()
-    pid = spare.pid
-    with contextlib.suppress(OSError):  # gone and collected already
+    wait_exit(spare.pid)
+
+
+def wait_exit(pid: int) -> None:
+    """Wait up to ``EXIT_WAIT_S`` for ``pid`` (a child or not) to exit."""
+    with contextlib.suppress(OSError):  # gone already
         fd = os.pidfd_open(pid)
         try:
             select.select([fd], [], [], EXIT_WAIT_S)
         finally:
             os.close(fd)
-        os.waitpid(pid, os.WNOHANG)
 
 
 def hold_only(sock: socket.socket) -> None:

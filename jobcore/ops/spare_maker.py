@@ -17,20 +17,19 @@ from __future__ import annotations
 
 import contextlib
 import os
-import select
 import signal
 import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from jobcore.ops import spare
+
 if TYPE_CHECKING:
     from jobcore.worker.worker import FollowUps
 
 MAKE_TIMEOUT_S = 1.0
 """The longest a dispatcher waits for a spare to be made (a maker that takes longer is let go)."""
-EXIT_WAIT_S = 0.5
-"""The longest a dispatcher waits for a maker it let go to exit."""
 
 Fork = Callable[[], tuple[int, socket.socket]]
 """Fork a spare: its pid, and the starter's end of its socket."""
@@ -64,12 +63,8 @@ class Maker:
     def close(self) -> None:
         """Close our end: it exits. Collected once it has (no zombie while we sleep)."""
         self.sock.close()
-        with contextlib.suppress(OSError):  # gone and collected already
-            fd = os.pidfd_open(self.pid)
-            try:
-                select.select([fd], [], [], EXIT_WAIT_S)
-            finally:
-                os.close(fd)
+        spare.wait_exit(self.pid)
+        with contextlib.suppress(ChildProcessError):  # collected already
             os.waitpid(self.pid, os.WNOHANG)
 
 
@@ -77,6 +72,7 @@ _kept: Maker | None = None
 
 
 def keep(maker: Maker) -> None:
+    """Keep ``maker`` for the spares to come (``jobcore.ops.spawn.keep_spare`` made it)."""
     global _kept
     _kept = maker
 
