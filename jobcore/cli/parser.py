@@ -10,7 +10,9 @@ imports and builds only that one: building every subparser costs ~10 ms, a tenth
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
+import sys
 from typing import TYPE_CHECKING, Any
 
 from jobcore import __version__
@@ -24,8 +26,25 @@ if TYPE_CHECKING:
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's, as wide as ``shutil.get_terminal_size`` would make it: argparse imports
+    shutil for that, and shutil bz2, lzma and zlib (2 ms of every command, help or not)."""
+
     def __init__(self, prog: str) -> None:
-        super().__init__(prog, max_help_position=28)
+        super().__init__(prog, max_help_position=28, width=_columns() - 2)
+
+
+def _columns() -> int:
+    """``shutil.get_terminal_size().columns``: ``$COLUMNS``, else the terminal's, else 80."""
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
 
 
 def _complete_job_ids(prefix: str, parsed_args: argparse.Namespace, **_: Any) -> dict[str, str]:
@@ -81,7 +100,13 @@ class Commands:
         options may come before or after the action's own arguments."""
         sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
         return {
-            name: sub.add_parser(name, parents=[self._common], help=summary, description=summary)
+            name: sub.add_parser(
+                name,
+                parents=[self._common],
+                help=summary,
+                description=summary,
+                formatter_class=_Formatter,
+            )
             for name, summary in actions.items()
         }
 
@@ -165,7 +190,7 @@ of the same name declares its options."""
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The whole parser, or with ``only`` just that command's (the others are left out)."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = argparse.ArgumentParser(add_help=False, formatter_class=_Formatter)
     add_declared(common, HOME)
 
     parser = argparse.ArgumentParser(

@@ -20,7 +20,6 @@ from jobcore.base import clock
 from jobcore.base.errors import JobcoreError
 from jobcore.ops.housekeeping import clean
 from jobcore.ops.reconcile import reconcile
-from jobcore.ops.spawn import spawn_worker
 from jobcore.ops.wakeup import poke, start_dispatcher
 from jobcore.procs.identity import is_alive, self_identity
 from jobcore.state import transitions
@@ -99,6 +98,8 @@ def start_waiting(state: StateDir, store: Store) -> dict[str, JobcoreError]:
                         claim.job_id, JobStatus.FAILED, broken, expect_worker=None, actor="queue"
                     )
                     continue
+                from jobcore.ops.spawn import spawn_worker  # not for readers: 2 ms of `ls`
+
                 try:
                     spawn_worker(
                         state,
@@ -344,6 +345,8 @@ def start_now(state: StateDir, store: Store, job_id: str, *, force: bool = False
         start_now_or_later(state, store, job_id)
         return
     claim = _claim_one(store, job_id, self_identity())
+    from jobcore.ops.spawn import spawn_worker
+
     spawn_worker(state, store, job_id, claim=claim.token, follow_ups=AFTER_JOB)
 
 
