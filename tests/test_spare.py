@@ -25,7 +25,7 @@ from jobcore.procs.tree import job_processes
 from jobcore.state.paths import ENV_JOB, StateDir
 from jobcore.state.store import Store
 from tests.conftest import CLI, wait_for
-from tests.test_handoff import _alive, _gone, jobcore, pin
+from tests.test_handoff import _alive, _gone, jobcore, pin, probing_job, read_when_written
 
 ATTEMPTS = 5
 """Launches tried for one that finds a spare: a launch later than ``SPARE_S`` after the one
@@ -206,3 +206,18 @@ def test_a_job_whose_spare_is_gone_before_it_is_recorded_goes_back_in_line(
         theirs.close()
     row = store.conn.execute("SELECT claim, worker_pid FROM jobs WHERE id = ?", (job.id,))
     assert tuple(row.fetchone()) == (None, None)  # in line again, and no worker to wait for
+
+
+def test_spares_after_a_renice_of_the_dispatcher_start_at_its_new_nice(
+    cli: CLI, store: Store, tmp_path: Path
+) -> None:
+    dispatcher = pin(cli.home)
+    spare_of(cli.home)  # a spare, and its maker, at nice 0
+    os.setpriority(os.PRIO_PROCESS, dispatcher.pid, 5)
+    seen = []
+    for n in range(3):  # the first may be the spare kept before the renice (decision 0029)
+        ran = probing_job("nice", tmp_path / f"nice{n}", wrapper=["nice", "-n", "5"])
+        assert ran.handed_off, ran.err  # taken: a caller at nice 5, as the dispatcher is now
+        seen.append(read_when_written(tmp_path / f"nice{n}").strip())
+        cli("kill", ran.job_id)
+    assert seen[1:] == ["5", "5"], seen

@@ -38,12 +38,16 @@ Fork = Callable[[], tuple[int, socket.socket]]
 class Maker:
     """A maker of spares (the dispatcher's side)."""
 
-    def __init__(self, pid: int, sock: socket.socket, for_jobs: tuple[Path, FollowUps]) -> None:
+    def __init__(
+        self, pid: int, sock: socket.socket, for_jobs: tuple[Path, FollowUps], settings: object
+    ) -> None:
         self.pid = pid
         self.sock = sock
         sock.settimeout(MAKE_TIMEOUT_S)
         self.for_jobs = for_jobs
         """The state folder and follow-ups of the jobs its spares can run."""
+        self.settings = settings
+        """What its children inherit (``jobcore.procs.inherited``), as its starter had it."""
 
     def make(self) -> tuple[int, socket.socket] | None:
         """A new spare, as ``Fork`` gives it; None if the maker failed or is gone."""
@@ -77,9 +81,11 @@ def keep(maker: Maker) -> None:
     _kept = maker
 
 
-def kept(for_jobs: tuple[Path, FollowUps]) -> Maker | None:
-    """The kept maker, if its spares can run jobs of ``for_jobs``; one that cannot is let go."""
-    if _kept is not None and _kept.for_jobs != for_jobs:
+def kept(for_jobs: tuple[Path, FollowUps], settings: object) -> Maker | None:
+    """The kept maker, if its spares can run jobs of ``for_jobs`` and start them as its
+    starter would now (``settings``: a ``renice`` or ``taskset`` of the dispatcher since it
+    forked the maker); one that cannot is let go."""
+    if _kept is not None and (_kept.for_jobs, _kept.settings) != (for_jobs, settings):
         let_go()
     return _kept
 

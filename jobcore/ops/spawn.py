@@ -180,8 +180,10 @@ def keep_spare(state: StateDir, store: Store, follow_ups: FollowUps) -> None:
     forked now if there is none and this process may fork."""
     if spare.kept():
         return
-    for_jobs = (state.root, follow_ups)
-    maker = spare_maker.kept(for_jobs) or _fork_maker(state, store, follow_ups)
+    from jobcore.procs.inherited import inherited  # psutil: the dispatcher has it already
+
+    for_jobs, settings = (state.root, follow_ups), inherited(os.getpid())
+    maker = spare_maker.kept(for_jobs, settings) or _fork_maker(state, store, follow_ups, settings)
     made = None if maker is None else maker.make()
     if made is None:
         spare_maker.let_go()  # a maker that failed: the next wish forks another
@@ -202,9 +204,11 @@ def _spare_env(state: StateDir) -> dict[str, str]:
     return env
 
 
-def _fork_maker(state: StateDir, store: Store, follow_ups: FollowUps) -> spare_maker.Maker | None:
-    """Fork a spare maker for jobs of ``state`` with ``follow_ups`` and keep it; None where
-    this process may not fork."""
+def _fork_maker(
+    state: StateDir, store: Store, follow_ups: FollowUps, settings: object
+) -> spare_maker.Maker | None:
+    """Fork a spare maker for jobs of ``state`` with ``follow_ups`` and keep it (its children
+    start with ``settings``); None where this process may not fork."""
     env = _spare_env(state)
     if not (forking.safe() and forking.fits(env)):
         return None
@@ -223,7 +227,7 @@ def _fork_maker(state: StateDir, store: Store, follow_ups: FollowUps) -> spare_m
         return None
     finally:
         theirs.close()
-    maker = spare_maker.Maker(pid, ours, (state.root, follow_ups))
+    maker = spare_maker.Maker(pid, ours, (state.root, follow_ups), settings)
     spare_maker.keep(maker)
     return maker
 
