@@ -66,12 +66,12 @@ def _become_subreaper() -> None:
 def _adopted(row: sqlite3.Row, token: str, me: ProcessIdentity) -> bool:
     """Whether ``row`` (read without the write lock) is as ``transitions.adopt`` would leave it;
     a later stop is seen by ``mark_running``, which starts only a job still queued under ``me``."""
-    mine = (row["worker_pid"], row["worker_start"], row["boot_id"]) == (
-        me.pid,
-        me.start,
-        me.boot_id,
+    worker = (row["worker_pid"], row["worker_start"], row["boot_id"])
+    return (
+        worker == (me.pid, me.start, me.boot_id)
+        and row["status"] == JobStatus.QUEUED.value
+        and row["claim"] == token
     )
-    return mine and row["status"] == JobStatus.QUEUED.value and row["claim"] == token
 
 
 class Worker:
