@@ -21,6 +21,7 @@ from jobcore.state.store import Store
 from tests.conftest import CLI
 from tests.reliability.support import job_by_hand, run_worker_sync
 from tests.test_bad_input import one_line_error
+from tests.test_handoff import jobcore, pin
 
 SECRET = b"root-only content\n"
 
@@ -182,3 +183,16 @@ def test_worker_refuses_a_log_planted_after_launch(
     got = store.get(job.id)
     assert got.status.value == "failed" and "symlink" in (got.reason or "")
     assert outside.read_bytes() == SECRET
+
+
+def test_a_dispatcher_outliving_its_jobs_folder_makes_it_again(
+    cli: CLI, home: Path, store: Store
+) -> None:
+    """``rm -r STATE/jobs`` while the dispatcher lives: a launch handed to it makes the folder
+    again (0700), where it used to fail with "cannot create job folder"."""
+    pin(home)
+    shutil.rmtree(home / "jobs")
+    ran = jobcore("run", "-q", "--", "true")
+    assert (ran.code, ran.err, ran.handed_off) == (0, "", True)
+    assert cli.wait_status(ran.job_id, {"completed"})["exit_code"] == 0
+    assert (home / "jobs").stat().st_mode & 0o777 == 0o700

@@ -136,7 +136,11 @@ class StateDir(NamedTuple):
         """Create a job's folder and its empty 0600 log; the log must exist before any reader."""
         path = self.job_dir(job_id)
         try:
-            make_folder(path, self.root, exist_ok=False)
+            try:
+                make_folder(path, self.root, exist_ok=False)
+            except FileNotFoundError:  # jobs/ removed since a long-lived caller prepared it
+                self._ensure_folder(self.jobs_root, create=True)
+                make_folder(path, self.root, exist_ok=False)
             os.close(open_private(self.log_path(job_id), os.O_CREAT | os.O_WRONLY, self.root))
         except OSError as exc:
             raise disk_error(exc, f"cannot create job folder {path}") from exc
