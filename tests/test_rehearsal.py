@@ -75,3 +75,11 @@ def test_a_rehearsal_of_a_damaged_job_is_harmless(
         Path(state.root / "config.toml").write_text("grace = 'soon'\n")
     rehearse(state, store)  # raises nothing, says nothing
     assert capfd.readouterr() == ("", "")
+
+
+def test_a_rehearsal_on_a_database_it_cannot_read_is_harmless(
+    state: StateDir, store: Store, capfd: pytest.CaptureFixture[str]
+) -> None:
+    store.conn.execute("DROP TABLE jobs")  # a damaged or foreign database
+    rehearse(state, store)  # raises nothing, says nothing: the spare waits for its job
+    assert capfd.readouterr() == ("", "")

@@ -23,10 +23,10 @@ from jobcore.worker.worker import Worker
 
 def rehearse(state: StateDir, store: Store) -> None:
     """Go through the reading half of a start of the job launched last, if there is one."""
-    row = store.conn.execute("SELECT * FROM jobs ORDER BY seq DESC LIMIT 1").fetchone()
-    if row is None:
-        return
     with contextlib.suppress(Exception), contextlib.redirect_stdout(io.StringIO()):
+        row = store.conn.execute("SELECT * FROM jobs ORDER BY seq DESC LIMIT 1").fetchone()
+        if row is None:
+            return
         job = Job.from_row(row)
         worker = Worker(state, job.id, store=store)  # what it says of a bad config is the job's
         worker.launch_env = launch_env.load(state, job.id)
