@@ -83,3 +83,14 @@ def test_a_rehearsal_on_a_database_it_cannot_read_is_harmless(
     store.conn.execute("DROP TABLE jobs")  # a damaged or foreign database
     rehearse(state, store)  # raises nothing, says nothing: the spare waits for its job
     assert capfd.readouterr() == ("", "")
+
+
+def test_a_rehearsal_of_a_batch_changes_nothing(
+    cli: CLI, state: StateDir, store: Store, capfd: pytest.CaptureFixture[str]
+) -> None:
+    job_id = cli("run", "-q", "--each", "-", "--", "echo", input="a\nb\nc\n").stdout.strip()
+    cli.wait_status(job_id, {"completed"})
+    before, cgroups = _everything(state), _cgroups()
+    rehearse(state, store)
+    assert (_everything(state), _cgroups()) == (before, cgroups)
+    assert capfd.readouterr() == ("", "")
