@@ -44,9 +44,10 @@ def spares_of(home: Path, kind: str = "jobcore-spare") -> list[psutil.Process]:
     return found
 
 
-def maker_of(home: Path) -> psutil.Process:
-    """The spare maker of ``home``'s dispatcher (there is one while there is a spare)."""
-    (maker,) = wait_for(lambda: spares_of(home, "jobcore-spares"), timeout=10)
+def maker_of(spare: psutil.Process) -> psutil.Process:
+    """The spare maker that forked ``spare``: its parent, while both live."""
+    maker = psutil.Process(spare.ppid())
+    assert maker.cmdline()[0] == "jobcore-spares", maker.cmdline()
     return maker
 
 
@@ -103,8 +104,8 @@ def test_a_spare_holds_nothing_of_the_dispatcher_and_is_no_jobs(
     running = cli.run("sleep", "30")  # handed over too: the spare it may take is replaced
     cli.wait_command(running)
     spare = spare_of(cli.home)
-    maker = maker_of(cli.home)
-    assert (spare.ppid(), maker.ppid()) == (maker.pid, dispatcher.pid)
+    maker = maker_of(spare)
+    assert maker.ppid() == dispatcher.pid  # the spare's parent, a fork of the dispatcher
     theirs = opened_by(dispatcher.pid)
     assert {"dispatch.lock", "dispatch.fifo"} <= theirs
     streams = {
@@ -129,7 +130,8 @@ def test_a_spare_holds_nothing_of_the_dispatcher_and_is_no_jobs(
 
 def test_a_spare_and_its_maker_are_let_go_after_launches_stop(cli: CLI) -> None:
     dispatcher = pin(cli.home)
-    spare, maker = spare_of(cli.home), maker_of(cli.home)
+    spare = spare_of(cli.home)
+    maker = maker_of(spare)
     wait_for(lambda: not _alive(spare) and not _alive(maker), timeout=SPARE_S + 10)
     assert _alive(dispatcher)  # it stays for the job that waits; they do not
     assert not spares_of(cli.home) and not spares_of(cli.home, "jobcore-spares")
@@ -138,7 +140,8 @@ def test_a_spare_and_its_maker_are_let_go_after_launches_stop(cli: CLI) -> None:
 
 def test_a_spare_and_its_maker_die_with_their_dispatcher(cli: CLI) -> None:
     dispatcher = pin(cli.home)
-    spare, maker = spare_of(cli.home), maker_of(cli.home)
+    spare = spare_of(cli.home)
+    maker = maker_of(spare)
     dispatcher.send_signal(signal.SIGKILL)
     wait_for(lambda: not _alive(spare) and not _alive(maker), timeout=10)
 
@@ -155,8 +158,7 @@ def test_a_killed_spare_leaves_launches_working(cli: CLI, store: Store) -> None:
 
 def test_a_killed_maker_leaves_launches_working(cli: CLI, store: Store) -> None:
     pin(cli.home)
-    spare_of(cli.home)
-    maker = maker_of(cli.home)
+    maker = maker_of(spare_of(cli.home))
     maker.send_signal(signal.SIGKILL)
     wait_for(lambda: not _alive(maker), timeout=10)
     makers = set()
