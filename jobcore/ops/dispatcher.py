@@ -30,7 +30,7 @@ from pathlib import Path
 from jobcore.base import redact
 from jobcore.base.errors import JobcoreError
 from jobcore.base.handoff import Request
-from jobcore.ops import dispatch, spare, spawn, wakeup
+from jobcore.ops import dispatch, spare, spares, wakeup
 from jobcore.ops.dispatch import LINGER_S
 from jobcore.ops.launch_socket import LaunchSocket, Reply
 from jobcore.ops.reconcile import reconcile
@@ -124,7 +124,7 @@ class Dispatcher:
         if self.launch_socket is not None:
             self.launch_socket.close(self._launch)
             self.launch_socket = None
-        spawn.let_spares_go()
+        spares.let_go()
         os.close(self.fifo)
         fcntl.flock(self.lock_fd, fcntl.LOCK_UN)
         if not dispatch.has_waiting(self.store):
@@ -147,10 +147,10 @@ class Dispatcher:
         since = time.monotonic() - self.last_launch
         busy = spare.SPARE_S - min(since, spare.since_start())
         if busy > 0:
-            spawn.keep_spare(self.state, self.store, dispatch.AFTER_JOB)
+            spares.keep(self.state, self.store, dispatch.AFTER_JOB)
             due = busy if due is None else min(due, busy)
         else:
-            spawn.let_spares_go()
+            spares.let_go()
         linger = LINGER_S - since
         if self.launch_socket is not None and linger > 0:  # woken when it is over, to leave
             due = linger if due is None else min(due, linger)
@@ -202,7 +202,7 @@ class Dispatcher:
                 pass
 
     def close(self) -> None:
-        spawn.let_spares_go()
+        spares.let_go()
         if self.launch_socket is not None:
             self.launch_socket.close(self._launch)
         with contextlib.suppress(OSError):

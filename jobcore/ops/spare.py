@@ -81,7 +81,7 @@ def socket_pair() -> tuple[socket.socket, socket.socket]:
 
 
 def keep(spare: Spare) -> None:
-    """Keep ``spare`` for the next job (``jobcore.ops.spawn.keep_spare`` made it)."""
+    """Keep ``spare`` for the next job (``jobcore.ops.spares.keep`` made it)."""
     global _kept
     _kept = spare
 

@@ -76,7 +76,7 @@ _kept: Maker | None = None
 
 
 def keep(maker: Maker) -> None:
-    """Keep ``maker`` for the spares to come (``jobcore.ops.spawn.keep_spare`` made it)."""
+    """Keep ``maker`` for the spares to come (``jobcore.ops.spares.keep`` made it)."""
     global _kept
     _kept = maker
 

@@ -13,13 +13,12 @@ import contextlib
 import fcntl
 import functools
 import os
-import socket
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from jobcore.base.errors import JobcoreError
-from jobcore.ops import spare, spare_maker
+from jobcore.ops import spare
 from jobcore.procs import forking
 from jobcore.procs.identity import identity_of
 from jobcore.state import transitions
@@ -94,7 +93,7 @@ def spawn_worker(
         elif forking.safe() and forking.fits(env):
             job = (state, job_id, claim, slot_fd, stdio, follow_ups)
             argv = ["jobcore-worker", job_id, str(state.root)]
-            pid = _fork(state, store, env, argv, functools.partial(_become_worker, *job))
+            pid = fork_detached(state, store, env, argv, functools.partial(_become_worker, *job))
         else:
             pid = _spawn_worker(state, job_id, claim, slot_fd, log_fd, null_fd)
     except OSError as exc:
@@ -143,7 +142,7 @@ def _spawn_worker(
             os.close(slot_copy)
 
 
-def _name_process(name: str) -> None:
+def name_process(name: str) -> None:
     """What ``ps``, ``top`` and ``pgrep`` call this process (its argv stays the launcher's)."""
     with contextlib.suppress(OSError):
         fd = os.open("/proc/self/comm", os.O_WRONLY)
@@ -153,7 +152,7 @@ def _name_process(name: str) -> None:
             os.close(fd)
 
 
-def _fork(
+def fork_detached(
     state: StateDir, store: Store, env: dict[str, str], argv: list[str], body: Callable[[], int]
 ) -> int:
     """Fork a detached child that runs ``body`` and exits; returns its pid. ``store``'s
@@ -174,82 +173,6 @@ def _fork(
     return pid
 
 
-def keep_spare(state: StateDir, store: Store, follow_ups: FollowUps) -> None:
-    """Have a spare worker ready for the next job of ``state`` with ``follow_ups``
-    (``jobcore.ops.spare``), made by the spare maker (``jobcore.ops.spare_maker``), which is
-    forked now if there is none and this process may fork."""
-    if spare.kept():
-        return
-    from jobcore.procs.inherited import inherited  # psutil: the dispatcher has it already
-
-    for_jobs, settings = (state.root, follow_ups), inherited(os.getpid())
-    maker = spare_maker.kept(for_jobs, settings) or _fork_maker(state, store, follow_ups, settings)
-    made = None if maker is None else maker.make()
-    if made is None:
-        spare_maker.let_go()  # a maker that failed: the next wish forks another
-        return
-    pid, sock = made
-    spare.keep(spare.Spare(pid, sock, for_jobs))
-
-
-def let_spares_go() -> None:
-    """Let the kept spare go, then its maker (which collects the spare meanwhile)."""
-    spare.let_go()
-    spare_maker.let_go()
-
-
-def _spare_env(state: StateDir) -> dict[str, str]:
-    env = worker_env(state, "")
-    env[ENV_JOB] = ""  # a marker of no job: a sweep of any job leaves it alone
-    return env
-
-
-def _fork_maker(
-    state: StateDir, store: Store, follow_ups: FollowUps, settings: object
-) -> spare_maker.Maker | None:
-    """Fork a spare maker for jobs of ``state`` with ``follow_ups`` and keep it (its children
-    start with ``settings``); None where this process may not fork."""
-    env = _spare_env(state)
-    if not (forking.safe() and forking.fits(env)):
-        return None
-    ours, theirs = spare.socket_pair()
-    fork = functools.partial(_fork_spare, state, follow_ups, env)
-
-    def run() -> int:
-        spare.hold_only(theirs)
-        _name_process("jobcore-spares")
-        return spare_maker.serve(theirs, fork)
-
-    try:
-        pid = _fork(state, store, env, ["jobcore-spares", str(state.root)], run)
-    except OSError:
-        ours.close()
-        return None
-    finally:
-        theirs.close()
-    maker = spare_maker.Maker(pid, ours, (state.root, follow_ups), settings)
-    spare_maker.keep(maker)
-    return maker
-
-
-def _fork_spare(
-    state: StateDir, follow_ups: FollowUps, env: dict[str, str]
-) -> tuple[int, socket.socket]:
-    """In the spare maker: fork a spare; its pid and the starter's end of its socket."""
-    ours, theirs = spare.socket_pair()
-    ready = functools.partial(_ready_spare, state, follow_ups)
-    try:
-        pid = forking.fork_as(env, ["jobcore-spare", str(state.root)])
-        if pid == 0:
-            forking.run_detached(lambda: spare.wait_for_job(theirs, ready))
-    except OSError:
-        ours.close()
-        raise
-    finally:
-        theirs.close()
-    return pid, ours
-
-
 def _become_worker(
     state: StateDir,
     job_id: str,
@@ -260,54 +183,18 @@ def _become_worker(
 ) -> int:
     """In a worker forked for its job, detached and marked as ``job_id``'s: run the job with
     its log as stdout and stderr (it closes all else it inherited); its exit code."""
-    _take_stdio(job_id, stdio)
+    take_stdio(job_id, stdio)
     from jobcore.worker.worker import serve  # only in a forked worker
 
     return serve(str(state.root), job_id, claim, slot_fd, forked=True, follow_ups=follow_ups)
 
 
-def _take_stdio(job_id: str, stdio: tuple[int, int]) -> None:
+def take_stdio(job_id: str, stdio: tuple[int, int]) -> None:
     """Named as ``job_id``'s worker, with ``/dev/null`` as stdin and the job's log as
     stdout and stderr (``stdio``: the log's descriptor and /dev/null's)."""
     log_fd, null_fd = stdio
-    _name_process(WORKER_NAME.format(job_id=job_id))
+    name_process(WORKER_NAME.format(job_id=job_id))
     os.dup2(null_fd, 0)
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
     sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__  # not a starter's capture
-
-
-def _ready_spare(state: StateDir, follow_ups: FollowUps) -> spare.Take:
-    """A spare, detached, readies what needs no job: its name, what a worker is before its
-    job (``worker.get_ready``), its connection, and a rehearsal of a start."""
-    _name_process("jobcore-spare")
-    from jobcore.worker.worker import get_ready
-
-    get_ready(str(state.root))
-    try:
-        store = Store(state)
-    except JobcoreError:  # opened once it has its job, which then fails saying why in its log
-        return functools.partial(_spare_worker, state, follow_ups, None)
-    from jobcore.worker.rehearsal import rehearse
-
-    rehearse(state, store)
-    return functools.partial(_spare_worker, state, follow_ups, store)
-
-
-def _spare_worker(
-    state: StateDir,
-    follow_ups: FollowUps,
-    store: Store | None,
-    job_id: str,
-    claim: str,
-    slot_fd: int | None,
-    stdio: tuple[int, int],
-) -> int:
-    """A spare handed its job: marked as the job's, it runs it (it is ready already)."""
-    forking.become(worker_env(state, job_id), ["jobcore-worker", job_id, str(state.root)])
-    _take_stdio(job_id, stdio)
-    for fd in stdio:  # received, so inheritable: its command must not get them
-        os.close(fd)
-    from jobcore.worker.worker import run_ready
-
-    return run_ready(str(state.root), job_id, claim, slot_fd, follow_ups, store)
